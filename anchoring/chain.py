@@ -1,0 +1,224 @@
+"""Reading a registry on any EVM node: the I/O edge behind which the verifier and the auditor sit.
+
+Invariants: every call that leaves the process goes through `Chain.ask`, which turns a node that does not
+answer (refused, timed out, garbage) into `ChainUnavailable`; the chain id is read once and always compared
+with what the caller expects; the node URL comes from the caller, never from a document being verified.
+Hashes cross this boundary as lowercase 0x-hex strings, addresses as EIP-55 strings.
+"""
+
+from collections.abc import Callable, Iterator
+from functools import cached_property
+from typing import Any, Final, TypeVar
+
+import requests
+from eth_abi.abi import decode as abi_decode
+from eth_typing import ChecksumAddress
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import BlockIdentifier
+
+from anchoring.errors import ChainMismatch, ChainUnavailable, TransactionFailed
+from anchoring.hashing import to_hex
+from anchoring.onchain import OnChainAnchor, RegistryEvent
+from contracts import registry_abi
+
+ANCHOR_ROLE: Final = to_hex(Web3.keccak(text="ANCHOR_ROLE"))
+REVOKE_ROLE: Final = to_hex(Web3.keccak(text="REVOKE_ROLE"))
+DEFAULT_ADMIN_ROLE: Final = "0x" + "00" * 32
+ROLE_NAMES: Final = {ANCHOR_ROLE: "anchor", REVOKE_ROLE: "revoke", DEFAULT_ADMIN_ROLE: "admin"}
+LOG_CHUNK = 50_000
+BlockId = BlockIdentifier
+T = TypeVar("T")
+
+
+def redact_url(url: str) -> str:
+    """An RPC URL fit for messages: API keys often ride in the path or query, so those are cut."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}" if rest else url
+
+
+class Chain:
+    """One node, by RPC URL."""
+
+    def __init__(self, rpc_url: str, *, timeout: float = 10.0) -> None:
+        self.url = rpc_url
+        provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        self.w3 = Web3(provider)
+        self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+
+    def ask(self, what: str, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            reason = "timed out" if isinstance(exc, requests.Timeout) else "connection refused or lost"
+            raise ChainUnavailable(f"node at {redact_url(self.url)} did not answer ({what}): {reason}") from None
+        except requests.RequestException as exc:
+            raise ChainUnavailable(f"node at {redact_url(self.url)} failed ({what}): {exc}") from None
+        except (ContractCustomError, ContractLogicError):
+            raise
+        except Web3RPCError as exc:
+            raise ChainUnavailable(f"node at {redact_url(self.url)} refused {what}: {_rpc_message(exc)}") from None
+        except (ValueError, Web3Exception) as exc:
+            raise ChainUnavailable(f"node at {redact_url(self.url)} gave a bad answer ({what}): {exc}") from None
+
+    @cached_property
+    def chain_id(self) -> int:
+        return self.ask("eth_chainId", lambda: int(self.w3.eth.chain_id))
+
+    def expect_chain_id(self, expected: int) -> None:
+        actual = self.chain_id
+        if actual != expected:
+            raise ChainMismatch(f"node at {redact_url(self.url)} is chain {actual}, expected chain {expected}")
+
+    def block_number(self) -> int:
+        return self.ask("eth_blockNumber", lambda: int(self.w3.eth.block_number))
+
+    def block(self, number: BlockId) -> dict[str, Any]:
+        return self.ask(f"block {number!r}", lambda: dict(self.w3.eth.get_block(number)))
+
+    def has_code(self, address: str, block: BlockId = "latest") -> bool:
+        code = self.ask("eth_getCode", lambda: self.w3.eth.get_code(to_checksum_address(address), block))
+        return len(code) > 0
+
+    def registry(self, address: str) -> "Registry":
+        return Registry(self, address)
+
+
+class Registry:
+    """Read side of one deployed CredentialRegistry."""
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.address: ChecksumAddress = to_checksum_address(address)
+        self.contract: Contract = chain.w3.eth.contract(address=self.address, abi=registry_abi())
+
+    def require_code(self, block: BlockId = "latest") -> None:
+        if not self.chain.has_code(self.address, block):
+            raise ChainMismatch(f"no contract at {self.address} on chain {self.chain.chain_id}")
+
+    def anchor_of(self, root: str, block: BlockId = "latest") -> OnChainAnchor | None:
+        fn = self.contract.functions.anchorOf(bytes.fromhex(root[2:]))
+        number, timestamp, revoked_block, revoked_timestamp, count = self.chain.ask(
+            "anchorOf", lambda: fn.call(block_identifier=block)
+        )
+        if number == 0:
+            return None
+        return OnChainAnchor(root, number, timestamp, count, revoked_block, revoked_timestamp)
+
+    def is_revoked(self, root: str, leaf: str, block: BlockId = "latest") -> bool:
+        fn = self.contract.functions.isRevoked(bytes.fromhex(root[2:]), bytes.fromhex(leaf[2:]))
+        return bool(self.chain.ask("isRevoked", lambda: fn.call(block_identifier=block)))
+
+    def is_valid_on_chain(self, root: str, digest: str, proof: list[str], block: BlockId = "latest") -> bool:
+        fn = self.contract.functions.isValid(
+            bytes.fromhex(root[2:]), bytes.fromhex(digest[2:]), [bytes.fromhex(p[2:]) for p in proof]
+        )
+        return bool(self.chain.ask("isValid", lambda: fn.call(block_identifier=block)))
+
+    def has_role(self, role: str, account: str, block: BlockId = "latest") -> bool:
+        fn = self.contract.functions.hasRole(bytes.fromhex(role[2:]), to_checksum_address(account))
+        return bool(self.chain.ask("hasRole", lambda: fn.call(block_identifier=block)))
+
+    def deployment_block(self) -> int:
+        fn = self.contract.functions.deploymentBlock()
+        return int(self.chain.ask("deploymentBlock", fn.call))
+
+    def events(
+        self, from_block: int, to_block: int, *, topics: list[str | None] | None = None, chunk: int = LOG_CHUNK
+    ) -> Iterator[RegistryEvent]:
+        """Every log of the registry in [from_block, to_block], decoded, in chain order, `chunk` blocks a call."""
+        decoders = {_event_topic(e): e for e in registry_abi() if e["type"] == "event"}
+        start = from_block
+        while start <= to_block:
+            end = min(to_block, start + chunk - 1)
+            query: dict[str, Any] = {"address": self.address, "fromBlock": start, "toBlock": end}
+            if topics:
+                query["topics"] = topics
+            logs = self.chain.ask("eth_getLogs", lambda q=query: self.chain.w3.eth.get_logs(q))  # type: ignore[misc]
+            for log in logs:
+                abi = decoders.get(to_hex(bytes(log["topics"][0]))) if log["topics"] else None
+                if abi is None:
+                    continue
+                decoded = getattr(self.contract.events, abi["name"])().process_log(log)
+                yield RegistryEvent(
+                    name=abi["name"],
+                    block_number=int(log["blockNumber"]),
+                    block_hash=to_hex(bytes(log["blockHash"])),
+                    tx_hash=to_hex(bytes(log["transactionHash"])),
+                    log_index=int(log["logIndex"]),
+                    args={k: _plain(v) for k, v in decoded["args"].items()},
+                )
+            start = end + 1
+
+    def anchored_events(self, root: str, from_block: int, to_block: int) -> list[RegistryEvent]:
+        topic = _event_topic(_event_abi("Anchored"))
+        return list(self.events(from_block, to_block, topics=[topic, root]))
+
+    def batch_revocations(self, root: str, from_block: int, to_block: int) -> list[RegistryEvent]:
+        topic = _event_topic(_event_abi("BatchRevoked"))
+        return list(self.events(from_block, to_block, topics=[topic, root]))
+
+    def revoked_leaves(self, root: str, from_block: int, to_block: int) -> dict[str, RegistryEvent]:
+        """Leaf -> its CredentialRevoked event, for the credentials of `root` revoked one by one."""
+        topic = _event_topic(_event_abi("CredentialRevoked"))
+        return {e.args["leaf"]: e for e in self.events(from_block, to_block, topics=[topic, root])}
+
+
+def _event_abi(name: str) -> dict[str, Any]:
+    return next(e for e in registry_abi() if e["type"] == "event" and e["name"] == name)
+
+
+def _event_topic(abi: dict[str, Any]) -> str:
+    signature = f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
+    return to_hex(Web3.keccak(text=signature))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return to_hex(value)
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return str(to_checksum_address(value))
+    return value
+
+
+def _rpc_message(exc: Web3RPCError) -> str:
+    error = exc.rpc_response.get("error") if exc.rpc_response else None
+    if isinstance(error, dict) and "message" in error:
+        return str(error["message"])
+    return str(exc)
+
+
+def _error_selectors() -> dict[bytes, dict[str, Any]]:
+    selectors = {}
+    for item in registry_abi():
+        if item["type"] == "error":
+            signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            selectors[function_signature_to_4byte_selector(signature)] = item
+    return selectors
+
+
+def explain_revert(data: str | bytes | None) -> str:
+    """A registry custom error as `Name(arg=value, ...)`, with role hashes named."""
+    raw = bytes.fromhex(data[2:]) if isinstance(data, str) else (data or b"")
+    item = _error_selectors().get(raw[:4])
+    if item is None:
+        return f"reverted ({to_hex(raw) if raw else 'no reason given'})"
+    values = abi_decode([i["type"] for i in item["inputs"]], raw[4:])
+    shown = []
+    for spec, value in zip(item["inputs"], values, strict=True):
+        plain = _plain(value)
+        shown.append(f"{spec['name']}={ROLE_NAMES.get(plain, plain) if spec['type'] == 'bytes32' else plain}")
+    return f"{item['name']}({', '.join(shown)})"
+
+
+def revert_reason(exc: Exception) -> TransactionFailed:
+    """The project's error for a call the registry rejected."""
+    data = getattr(exc, "data", None)
+    if isinstance(exc, ContractCustomError) and isinstance(data, str):
+        return TransactionFailed(f"registry rejected the call: {explain_revert(data)}")
+    return TransactionFailed(f"registry rejected the call: {exc}")

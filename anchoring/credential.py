@@ -1,0 +1,101 @@
+"""The credential digest and the few facts about an Open Badges 3.0 credential that verification reads.
+
+Invariants: the digest is ``keccak256(RFC 8785 canonical JSON of the credential without its "proof")``, so
+the issuer's signature (a later `proof` member) never changes what is anchored, and key order, white space
+and number formatting in the file never matter. Facts are read from the same dict the digest covers.
+"""
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+import rfc8785
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from anchoring.hashing import keccak256
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+CREDENTIAL_TYPES = ("VerifiableCredential", "OpenBadgeCredential")
+MAX_TEXT = 8192
+MAX_URI = 2048
+
+
+def canonical_bytes(credential: Mapping[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON of the credential without its `proof` member."""
+    body = {key: value for key, value in credential.items() if key != "proof"}
+    try:
+        return rfc8785.dumps(body)
+    except rfc8785.CanonicalizationError as exc:
+        raise ValueError(f"credential cannot be canonicalised (RFC 8785): {exc}") from None
+
+
+def credential_digest(credential: Mapping[str, Any]) -> bytes:
+    return keccak256(canonical_bytes(credential))
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An XML Schema dateTimeStamp (RFC 3339 with a zone), as VC 2.0 requires; nothing looser."""
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
+        raise ValueError("must be a date-time with a zone, like 2026-01-31T09:00:00Z")
+    # fromisoformat takes at most microseconds: drop digits beyond six.
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a real date and time") from None
+
+
+def _contexts(value: list[str]) -> list[str]:
+    if value[:2] != [VC_CONTEXT, OB3_CONTEXT]:
+        raise ValueError(f"must start with {VC_CONTEXT!r} and {OB3_CONTEXT!r}")
+    return value
+
+
+def _types(value: list[str]) -> list[str]:
+    missing = [t for t in CREDENTIAL_TYPES if t not in value]
+    if missing:
+        raise ValueError(f"must include {', '.join(missing)}")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
+Uri = Annotated[str, Field(min_length=1, max_length=MAX_URI)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+
+
+class _Open(BaseModel):
+    """Open Badges documents are extensible: members we do not read are kept (and covered by the digest)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+
+class IssuerView(_Open):
+    id: Uri
+    name: Text | None = None
+
+
+class AchievementView(_Open):
+    id: Uri
+    name: Text
+
+
+class SubjectView(_Open):
+    achievement: AchievementView
+
+
+class CredentialView(_Open):
+    """What verification reads of an OpenBadgeCredential; parsing it checks the shape verifiers rely on."""
+
+    context: Annotated[list[Uri], AfterValidator(_contexts)] = Field(alias="@context", max_length=16)
+    id: Uri
+    type: Annotated[list[Text], AfterValidator(_types)] = Field(max_length=16)
+    issuer: IssuerView
+    valid_from: Timestamp = Field(alias="validFrom")
+    valid_until: Timestamp | None = Field(default=None, alias="validUntil")
+    name: Text
+    credential_subject: SubjectView = Field(alias="credentialSubject")

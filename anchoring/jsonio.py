@@ -1,0 +1,95 @@
+"""Reading JSON that strangers send: limits first, then a strict parse.
+
+Invariants: the size is checked before anything is decoded, the nesting depth before the parser recurses,
+and the parse rejects what `json` would otherwise let through silently (a byte-order mark, duplicate keys,
+NaN and Infinity). Every failure is an `InvalidInput` subclass chosen by the caller, with a one-line message.
+"""
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anchoring.errors import InvalidInput
+
+MAX_DEPTH = 32
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = InvalidInput) -> bytes:
+    """The file's bytes, refusing before reading when it is larger than `max_bytes`."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{path}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > max_bytes:  # the file grew while we looked
+        raise error(f"{path}: over the limit of {max_bytes:,} bytes")
+    return data
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects, counted without parsing (brackets in strings ignored)."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(_STRINGS.sub(b"", data)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate member {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_text(data: bytes, what: str, error: type[InvalidInput] = InvalidInput) -> str:
+    """UTF-8 text with no byte-order mark, or a clear error naming `what`."""
+    if not data.strip():
+        raise error(f"{what}: file is empty")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise error(f"{what}: starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def parse_json(
+    data: bytes,
+    what: str,
+    error: type[InvalidInput] = InvalidInput,
+    max_depth: int = MAX_DEPTH,
+    hook: Callable[[list[tuple[str, Any]]], dict[str, Any]] = _reject_duplicates,
+) -> Any:
+    """Parse `data` as strict JSON; `what` names the input in errors (a path, usually)."""
+    text = decode_text(data, what, error)
+    depth = nesting_depth(data)
+    if depth > max_depth:
+        raise error(f"{what}: nested {depth} levels deep; at most {max_depth}")
+    try:
+        return json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        hint = " (file truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        raise error(f"{what}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+    except (ValueError, RecursionError) as exc:
+        raise error(f"{what}: not valid JSON: {exc}") from None

@@ -1,0 +1,203 @@
+"""The receipt an earner gets, and the batch manifest an auditor gets: strict models parsed once at the edge.
+
+Invariants: a `Receipt` exists only if its bytes passed the limits in `jsonio`, every member matched the
+schema (unknown members are errors, hashes are lowercase 0x-hex, addresses are valid EIP-55) and the
+credential has the Open Badges shape verifiers read. The models never touch the chain or the clock; whether
+a receipt checks out is `verifier.checks`'s business. `receipt-v1.schema.json` is generated from these
+models and committed (a test keeps the two equal).
+"""
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self, TypeVar
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from anchoring.credential import CredentialView
+from anchoring.errors import InvalidInput, InvalidReceipt
+from anchoring.hashing import HASH32_PATTERN
+from anchoring.jsonio import parse_json
+
+RECEIPT_VERSION = 1
+MANIFEST_VERSION = 1
+MAX_RECEIPT_BYTES = 2 * 1024 * 1024
+MAX_PROOF_LENGTH = 64
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+M = TypeVar("M", bound=BaseModel)
+_UTC_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+def _address(value: str) -> str:
+    if not _ADDRESS.fullmatch(value):
+        raise ValueError("must be a 20-byte address as 0x-hex (42 characters)")
+    body = value[2:]
+    if body not in (body.lower(), body.upper()) and not is_checksum_address(value):
+        raise ValueError("has mixed case but a wrong EIP-55 checksum")
+    return str(to_checksum_address(value))
+
+
+def _utc_seconds(value: str) -> str:
+    if not _UTC_SECONDS.fullmatch(value):
+        raise ValueError("must be a UTC time to the second, like 2026-01-31T09:00:00Z")
+    datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+Hash32 = Annotated[str, Field(pattern=HASH32_PATTERN, description="32 bytes as lowercase 0x-hex")]
+Address = Annotated[
+    str,
+    Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="contract address, EIP-55 checksummed"),
+    AfterValidator(_address),
+]
+UtcSeconds = Annotated[
+    str,
+    Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", description="UTC, to the second"),
+    AfterValidator(_utc_seconds),
+]
+
+
+def utc_seconds(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class MerkleSection(_Strict):
+    """Where the credential sits in its batch: OpenZeppelin StandardMerkleTree, leaf encoding bytes32."""
+
+    scheme: Literal["oz-standard-v1"] = Field(description="tree rules; see README 'Receipt format'")
+    leaf: Hash32 = Field(description="keccak256(keccak256(digest))")
+    proof: list[Hash32] = Field(max_length=MAX_PROOF_LENGTH, description="sibling hashes, leaf to root")
+    root: Hash32 = Field(description="the batch root anchored on chain")
+
+
+class AnchorSection(_Strict):
+    """Where and when the root was anchored."""
+
+    chain_id: int = Field(gt=0, description="EIP-155 chain id")
+    registry: Address
+    tx_hash: Hash32 = Field(description="the anchoring transaction")
+    block_number: int = Field(gt=0, description="the block that holds the anchoring transaction")
+    timestamp: UtcSeconds = Field(description="that block's time")
+
+
+class Receipt(_Strict):
+    """What an earner holds: the credential, its Merkle proof and the anchor of its batch."""
+
+    model_config = ConfigDict(title="CredentialReceipt")
+    type: Literal["CredentialReceipt"]
+    version: Literal[1]
+    credential: dict[str, Any] = Field(description="the Open Badges 3.0 credential, exactly as issued")
+    digest: Hash32 = Field(description="keccak256 of the RFC 8785 canonical credential without 'proof'")
+    merkle: MerkleSection
+    anchor: AnchorSection
+
+    @classmethod
+    def from_json(cls, data: bytes, *, source: str = "receipt") -> Self:
+        document = parse_json(data, source, InvalidReceipt)
+        if isinstance(document, dict) and document.get("type") == "BatchManifest":
+            raise InvalidReceipt(f"{source}: is a batch manifest, not a receipt")
+        receipt = _validate(cls, document, source, InvalidReceipt)
+        _validate(CredentialView, receipt.credential, source, InvalidReceipt, prefix="credential")
+        return receipt
+
+    def view(self) -> CredentialView:
+        """The parsed credential facts (validated already in `from_json`)."""
+        return CredentialView.model_validate(self.credential)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+class ManifestAnchor(AnchorSection):
+    pass
+
+
+class Manifest(_Strict):
+    """One batch for an auditor: the root, the count and every digest, in tree leaf order. No personal data."""
+
+    model_config = ConfigDict(title="BatchManifest")
+    type: Literal["BatchManifest"]
+    version: Literal[1]
+    scheme: Literal["oz-standard-v1"]
+    root: Hash32
+    count: int = Field(gt=0)
+    digests: list[Hash32]
+    anchor: ManifestAnchor
+    issuer: str = Field(description="issuer profile id")
+    achievement: str = Field(description="achievement id")
+
+    @classmethod
+    def from_json(cls, data: bytes, *, source: str = "manifest") -> Self:
+        document = parse_json(data, source, InvalidInput)
+        manifest = _validate(cls, document, source, InvalidInput)
+        if manifest.count != len(manifest.digests):
+            raise InvalidInput(f"{source}: count is {manifest.count} but {len(manifest.digests)} digests are listed")
+        return manifest
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=1) + "\n"
+
+
+def _validate(model: type[M], document: Any, source: str, error: type[InvalidInput], prefix: str = "") -> M:
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise error(f"{source}: {describe(exc, prefix)}") from None
+
+
+def describe(exc: ValidationError, prefix: str = "") -> str:
+    """The first validation error as `path: problem`, plus how many more there are."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{path or 'document'}: {_problem(first)}{more}"
+
+
+def _problem(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown member"
+    if kind == "missing":
+        return "missing"
+    if kind == "literal_error":
+        return f"must be {error['ctx']['expected']}, got {_shown(error['input'])}"
+    if kind == "string_pattern_mismatch":
+        return f"malformed value {_shown(error['input'])}"
+    if kind == "too_long":
+        return f"has {error['ctx']['actual_length']} entries; at most {error['ctx']['max_length']}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{message}, got {_shown(error['input'])}" if kind.endswith("_type") else message
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def receipt_schema() -> dict[str, Any]:
+    """The committed JSON Schema of receipt version 1."""
+    schema = Receipt.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://credanchor.dev/schemas/receipt-v1.schema.json"
+    return schema
+
+
+def hex_list(values: Sequence[bytes]) -> list[str]:
+    return ["0x" + v.hex() for v in values]

@@ -1,0 +1,3 @@
+from credanchor.cli import main
+
+main()

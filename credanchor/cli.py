@@ -1,0 +1,360 @@
+"""`credanchor`: the command line. Each command parses options, builds adapters, calls one service, renders.
+
+Errors: every `CredanchorError` is printed as one `error: ...` line on stderr (no traceback) and exits with
+its class's code: 1 failed check, 2 bad input, 3 chain unreachable.
+"""
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from anchoring.errors import CredanchorError, InvalidInput
+from credanchor import render, wiring
+
+if TYPE_CHECKING:
+    from issuer.batch import Outcome
+
+app = typer.Typer(
+    help="Batch-issue Open Badges 3.0 credentials anchored on an EVM chain; verify receipts; audit registries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+chain_app = typer.Typer(help="The workspace's local Anvil node.", no_args_is_help=True)
+key_app = typer.Typer(help="The issuer key (an encrypted Ethereum keystore).", no_args_is_help=True)
+app.add_typer(chain_app, name="chain")
+app.add_typer(key_app, name="key")
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", envvar="CREDANCHOR_WORKSPACE", help="Workspace folder (default: current)."),
+]
+RpcOpt = Annotated[
+    str | None, typer.Option("--rpc-url", envvar=wiring.ENV_RPC_URL, help="JSON-RPC URL of an EVM node.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path("."),
+    issuer_id: Annotated[
+        str, typer.Option(help="Issuer id: a URL or DID you control.")
+    ] = "https://registrar.example.edu",
+    issuer_name: Annotated[str, typer.Option(help="Issuer's official name.")] = "Example University Registrar",
+    issuer_url: Annotated[str | None, typer.Option(help="Issuer's public web site.")] = None,
+    port: Annotated[int, typer.Option(help="Port for the local chain.")] = 8545,
+    scrypt_n: Annotated[int, typer.Option(hidden=True, help="scrypt cost of the key (tests use less).")] = 2**18,
+) -> None:
+    """Create a workspace: config, example achievement template, database and a new issuer key."""
+    from issuer.keys import keystore_address
+    from issuer.workspace import init_workspace
+
+    ws = init_workspace(
+        directory, issuer_id=issuer_id, issuer_name=issuer_name, issuer_url=issuer_url, port=port, scrypt_n=scrypt_n
+    )
+    render.out.print(f"workspace created in {ws.root}")
+    render.out.print(f"issuer key {keystore_address(ws.keystore_path)} in {ws.keystore_path} (mode 0600)")
+    render.out.print("next: `credanchor chain up` to start the local chain and deploy your registry")
+
+
+@chain_app.command("up")
+def chain_up(
+    workspace: WorkspaceOpt = None,
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: chain.local_port).")] = None,
+) -> None:
+    """Start the local Anvil node (state kept in the workspace); deploy the registry on first start."""
+    from issuer.chainops import chain_up as up
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    result = up(ws, port, lambda: wiring.account(ws))
+    if result.warning:
+        render.err.print(f"warning: {result.warning}", markup=False)
+    render.out.print(
+        f"local chain running at {result.node.url} (pid {result.node.pid}, state {result.node.state_file})"
+    )
+    verb = "deployed" if result.deployed else "found"
+    render.out.print(f"registry {result.registry} {verb}; issuer key {result.issuer}")
+
+
+@chain_app.command("down")
+def chain_down(workspace: WorkspaceOpt = None) -> None:
+    """Stop the local node cleanly; its state is saved for the next `chain up`."""
+    from issuer.chainops import chain_down as down
+    from issuer.workspace import open_workspace
+
+    stopped = down(open_workspace(workspace))
+    render.out.print("local chain stopped; state saved" if stopped else "local chain was not running")
+
+
+@chain_app.command("status")
+def chain_status(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Is the local node running, at which block, with which registry."""
+    from anchoring.chain import Chain
+    from issuer.chainops import local_node
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    info = local_node(ws).info()
+    status: dict[str, object] = {
+        "running": info is not None,
+        "rpcUrl": ws.config.chain.rpc_url,
+        "registry": ws.config.chain.registry,
+    }
+    if info is not None:
+        chain = Chain(info.url)
+        status |= {"pid": info.pid, "chainId": chain.chain_id, "block": chain.block_number()}
+    if json_out:
+        render.print_json(status)
+    elif info is None:
+        render.out.print(f"local chain not running (configured node: {ws.config.chain.rpc_url})")
+    else:
+        render.out.print(
+            f"local chain running at {info.url}, pid {info.pid}, chain {status['chainId']}, block {status['block']}; "
+            f"registry {ws.config.chain.registry or '(none)'}"
+        )
+    if info is None:
+        raise typer.Exit(1)
+
+
+@app.command()
+def deploy(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None) -> None:
+    """Deploy this issuer's registry on the configured chain (the key must hold gas money there)."""
+    from issuer.chainops import connect
+    from issuer.chainops import deploy as deploy_registry
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    if ws.config.chain.registry:
+        raise InvalidInput(
+            f"a registry is configured already ({ws.config.chain.registry}); remove it from the config to deploy anew"
+        )
+    chain = connect(ws, rpc_url)
+    ws, address = deploy_registry(ws, chain, wiring.account(ws))
+    render.out.print(f"registry {address} deployed on chain {chain.chain_id}; recorded in {ws.config_path}")
+
+
+def _columns(mapping: list[str]) -> dict[str, str]:
+    columns = {}
+    for item in mapping:
+        header, sep, field = item.partition("=")
+        if not sep or not header.strip() or not field.strip():
+            raise InvalidInput(f"--map {item!r}: expected 'HEADER=FIELD' or 'HEADER=ignore'")
+        columns[header.strip()] = field.strip()
+    return columns
+
+
+@app.command()
+def issue(
+    records: Annotated[Path, typer.Argument(help="CSV of records: email, name, and optional columns.")],
+    achievement: Annotated[str, typer.Option(help="Achievement template name (achievements/NAME.toml).")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the receipts (default: receipts/NAME-ROOT).")] = None,
+    map_columns: Annotated[
+        list[str], typer.Option("--map", help="Map a CSV header: 'HEADER=FIELD' or 'HEADER=ignore'.")
+    ] = [],  # noqa: B006
+    allow_reissue: Annotated[
+        bool, typer.Option(help="Issue even to recipients who already hold the achievement.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+) -> None:
+    """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
+    from issuer.batch import BatchIssuer, plan_batch
+    from issuer.config import FIELDS, IGNORE
+    from issuer.store import Store
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    columns = _columns(map_columns)
+    for header, field in columns.items():
+        if field not in (*FIELDS, IGNORE):
+            raise InvalidInput(f"--map {header}={field}: unknown field {field!r} (known: {', '.join(FIELDS)}, ignore)")
+    plan = plan_batch(ws, records, achievement, columns)
+    chain = wiring.issuer_chain(ws, rpc_url)
+    sender = wiring.sender(ws, chain)
+    store = Store(ws.database_url)
+    with render.progress() as bar:
+        issuer = BatchIssuer(ws, store, chain, sender, self_check=wiring.self_check(ws, chain, bar), progress=bar)
+        outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
+    _print_outcome(outcome)
+
+
+def _print_outcome(outcome: "Outcome") -> None:
+    batch = outcome.batch
+    if outcome.already_delivered:
+        render.out.print(f"batch {batch.id} was issued already (root {batch.root}); receipts in {batch.out_dir}")
+        return
+    prefix = "resumed and finished" if outcome.resumed else "issued"
+    render.out.print(
+        f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n"
+        f"anchored in block {batch.block_number} by tx {batch.tx_hash}\n"
+        f"receipts in {batch.out_dir} (each verified against the chain)\nmanifest {outcome.manifest}"
+    )
+
+
+@app.command()
+def resume(
+    batch_id: Annotated[int | None, typer.Argument(help="Batch number (default: every unfinished batch).")] = None,
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+) -> None:
+    """Finish batches that a crash or a lost node left unfinished."""
+    from issuer.batch import BatchIssuer
+    from issuer.store import Store
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    store = Store(ws.database_url)
+    batches = [store.batch(batch_id)] if batch_id is not None else list(store.batches(unfinished=True))
+    if not batches:
+        render.out.print("no unfinished batch")
+        return
+    chain = wiring.issuer_chain(ws, rpc_url)
+    sender = wiring.sender(ws, chain)
+    with render.progress() as bar:
+        issuer = BatchIssuer(ws, store, chain, sender, self_check=wiring.self_check(ws, chain, bar), progress=bar)
+        outcomes = [issuer.resume(batch) for batch in batches]
+    for outcome in outcomes:
+        _print_outcome(outcome)
+
+
+@app.command("batches")
+def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List this workspace's batches and their states."""
+    from issuer.store import Store
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    batches = Store(ws.database_url).batches()
+    if json_out:
+        render.print_json([b.model_dump(mode="json", exclude={"input_key"}) for b in batches])
+        return
+    for b in batches:
+        revoked = " REVOKED" if b.revoked_at else ""
+        render.out.print(
+            f"{b.id:>4} {b.state:<10} {b.count:>7} {b.achievement:<20} {b.root} block {b.block_number}{revoked}"
+        )
+
+
+@app.command()
+def verify(
+    receipts: Annotated[list[Path], typer.Argument(help="Receipt files (.json).")],
+    rpc_url: RpcOpt = None,
+    trust: Annotated[
+        Path | None, typer.Option("--trust", help="Trust list (TOML or JSON) of registries you accept.")
+    ] = None,
+    json_out: JsonOpt = False,
+    details: Annotated[
+        bool | None, typer.Option("--details/--brief", help="Show every step (default: for one receipt).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Verify receipts: digest, Merkle proof, anchor on chain, revocation, validity, trusted issuer.
+
+    Exit 0 if every receipt is valid; 1 invalid, revoked, expired or untrusted; 2 unreadable or malformed;
+    3 chain unreachable.
+    """
+    from verifier.service import exit_code
+
+    ws = wiring.workspace_or_none(workspace)
+    url = wiring.verifier_rpc(ws, rpc_url)
+    session = wiring.verification_session(url, wiring.trust_list(ws, trust))
+    show_details = details if details is not None else len(receipts) == 1
+    reports = []
+    with render.progress(enabled=len(receipts) > 20 and not json_out) as bar:
+        bar.stage("verifying receipts", len(receipts))
+        for report in session.verify_files(receipts):
+            reports.append(report)
+            bar.advance()
+            if json_out:
+                render.print_json(render.report_json(report))
+            elif show_details or report.verdict != "valid" or len(receipts) <= 20:
+                render.print_report(report, details=show_details)
+    if not json_out and len(receipts) > 1:
+        render.print_summary(reports)
+    raise typer.Exit(exit_code(reports))
+
+
+@app.command()
+def revoke(
+    credential_id: Annotated[
+        str | None, typer.Argument(help="Credential id (urn:uuid:... or the receipt's file name).")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (public, emitted on chain: no personal data).")] = "",
+    batch: Annotated[str | None, typer.Option("--batch", help="Revoke a whole batch by its root instead.")] = None,
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+) -> None:
+    """Revoke one credential, or a whole batch with --batch ROOT."""
+    from issuer.revoke import Revoker, check_reason
+    from issuer.store import Store
+    from issuer.workspace import open_workspace
+
+    if (credential_id is None) == (batch is None):
+        raise InvalidInput("name either a CREDENTIAL_ID or --batch ROOT")
+    check_reason(reason)
+    ws = open_workspace(workspace)
+    chain = wiring.issuer_chain(ws, rpc_url)
+    revoker = Revoker(ws, Store(ws.database_url), chain, wiring.sender(ws, chain))
+    done = revoker.batch(batch, reason) if batch is not None else revoker.credential(str(credential_id), reason)
+    render.out.print(f"revoked {done.what} in block {done.block_number} by tx {done.tx_hash}")
+
+
+@app.command()
+def audit(
+    registry: Annotated[str | None, typer.Option(help="Registry address (default: the workspace's).")] = None,
+    rpc_url: RpcOpt = None,
+    manifests: Annotated[
+        Path | None, typer.Option(help="Folder of batch manifests to check against the anchors.")
+    ] = None,
+    chain_id: Annotated[int | None, typer.Option(help="Refuse a node on any other chain.")] = None,
+    json_out: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Every anchor, revocation and role change of a registry, from the chain alone. Exit 1 on any problem."""
+    from eth_utils.address import is_address
+
+    from anchoring.chain import Chain
+    from verifier.audit import assemble, collect, load_manifests
+
+    ws = wiring.workspace_or_none(workspace)
+    address = registry or (ws.config.chain.registry if ws else None)
+    if not address:
+        raise InvalidInput("name the registry with --registry ADDRESS")
+    if not is_address(address):
+        raise InvalidInput(f"--registry {address!r} is not an address (0x and 40 hex digits, EIP-55 if mixed case)")
+    url = wiring.verifier_rpc(ws, rpc_url)
+    if url is None:
+        raise InvalidInput("name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)")
+    loaded = load_manifests(manifests) if manifests is not None else None
+    chain = Chain(url)
+    if chain_id is not None:
+        chain.expect_chain_id(chain_id)
+    with render.progress(enabled=not json_out) as bar:
+        events, times, senders, start, head = collect(chain, address, bar)
+    report = assemble(address, chain.chain_id, events, times, senders, start, head, loaded)
+    if json_out:
+        render.print_json(render.audit_json(report))
+    else:
+        render.print_audit(report)
+    raise typer.Exit(0 if report.clean else 1)
+
+
+@key_app.command("address")
+def key_address(workspace: WorkspaceOpt = None) -> None:
+    """The issuer key's address (read from the keystore, no passphrase needed)."""
+    from issuer.keys import keystore_address
+    from issuer.workspace import open_workspace
+
+    render.out.print(keystore_address(open_workspace(workspace).keystore_path))
+
+
+def main() -> None:
+    try:
+        app()
+    except CredanchorError as exc:
+        render.err.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,113 @@
+"""Building the adapters a command needs (workspace, store, node, key, trust list) from options and config.
+
+This is the only place where the issuer side and the verifier side meet: the issuer's self-check is the
+verifier's own service, handed to the batch issuer as a function.
+"""
+
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from eth_account.signers.local import LocalAccount
+
+from anchoring.chain import Chain
+from anchoring.errors import InvalidInput, VerificationFailed
+from anchoring.progress import Progress
+from anchoring.sender import TxSender
+from issuer.chainops import connect, registry_address
+from issuer.keys import load_account, resolve_passphrase
+from issuer.workspace import Workspace, open_workspace
+from verifier.checks import Verdict
+from verifier.service import ChainReader, Session
+from verifier.trust import TrustList, load_trust_list, trusted
+
+if TYPE_CHECKING:
+    from issuer.batch import SelfCheck
+
+ENV_RPC_URL = "CREDANCHOR_RPC_URL"
+ENV_TRUST = "CREDANCHOR_TRUST"
+
+
+def workspace_or_none(option: Path | None) -> Workspace | None:
+    """The workspace, if there is one where we look; verifying and auditing work without one."""
+    try:
+        return open_workspace(option)
+    except InvalidInput:
+        if option is not None:
+            raise
+        return None
+
+
+def account(workspace: Workspace) -> LocalAccount:
+    def prompt() -> str:
+        if not sys.stdin.isatty():
+            raise InvalidInput(
+                "no passphrase for the issuer key (set CREDANCHOR_KEY_PASSPHRASE or key.passphrase_file)"
+            )
+        return str(typer.prompt("Passphrase for the issuer key", hide_input=True))
+
+    passphrase = resolve_passphrase(workspace.passphrase_path, prompt)
+    return load_account(workspace.keystore_path, passphrase)
+
+
+def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:
+    registry_address(workspace)
+    return connect(workspace, rpc_url)
+
+
+def sender(workspace: Workspace, chain: Chain) -> TxSender:
+    return TxSender(chain, account(workspace))
+
+
+def trust_list(workspace: Workspace | None, trust_file: Path | None) -> TrustList:
+    """The verifier's trust list: the file given, plus the workspace's own registry when there is one."""
+    file = trust_file or (Path(os.environ[ENV_TRUST]) if os.environ.get(ENV_TRUST) else None)
+    trust = load_trust_list(file) if file else TrustList()
+    if workspace is not None and workspace.config.chain.registry:
+        config = workspace.config
+        trust = trust.plus(trusted(config.chain.chain_id, config.chain.registry, config.issuer.name))
+    return trust
+
+
+def verifier_rpc(workspace: Workspace | None, rpc_url: str | None) -> str | None:
+    if rpc_url:
+        return rpc_url
+    if workspace is not None:
+        return workspace.config.chain.rpc_url
+    return None
+
+
+def verification_session(rpc_url: str | None, trust: TrustList, timeout: float = 10.0) -> Session:
+    factory = (lambda: ChainReader(Chain(rpc_url, timeout=timeout))) if rpc_url else None
+    return Session(factory, trust, datetime.now(UTC))
+
+
+ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
+
+
+def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfCheck":
+    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registry.
+
+    Receipts of back-dated or future-dated records are accepted as expired / not yet valid: the validity
+    window is the record's business, not the anchor's.
+    """
+
+    def check(paths: Sequence[Path]) -> None:
+        session = Session(lambda: ChainReader(chain), trust_list(workspace, None), datetime.now(UTC))
+        failed = []
+        for report in session.verify_files(paths):
+            progress.advance()
+            if report.verdict not in ACCEPTED_BY_SELF_CHECK:
+                failed.append(report)
+        if failed:
+            first = failed[0]
+            raise VerificationFailed(
+                f"self-check failed for {len(failed)} of {len(paths)} receipts; first: {first.source}: "
+                f"{first.verdict}: {first.reason}"
+            )
+
+    return check

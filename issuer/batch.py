@@ -1,0 +1,407 @@
+"""Issuing a batch: records -> credentials -> Merkle tree -> one anchoring transaction -> receipts.
+
+Invariants (the batch state machine; each state is committed before the next external effect):
+- prepared:  credentials, digests and root are in the database; nothing has left the machine.
+- submitted: a signed anchoring transaction (hash, nonce, fees, raw bytes) is in the database; it may or may
+  not have reached the node. Re-running finds it on chain, re-broadcasts it, or replaces it.
+- confirmed: the root is anchored in a block with the configured number of confirmations, still canonical.
+- delivered: every receipt and the manifest are on disk and each receipt verified against the chain.
+The same input (records file, template, column mapping, registry) always maps to the same batch, so running
+the same command again after a crash resumes that batch instead of issuing a second one; the registry itself
+refuses a second anchor of one root.
+"""
+
+import fcntl
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from anchoring.chain import Chain, Registry
+from anchoring.credential import credential_digest
+from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
+from anchoring.faults import fault
+from anchoring.files import atomic_write_text, fsync_dir
+from anchoring.hashing import to_hex
+from anchoring.merkle import SCHEME, MerkleTree
+from anchoring.progress import Progress, Silent
+from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, MerkleSection, Receipt, hex_list, utc_seconds
+from anchoring.sender import NonceConflict, SignedTx, TxSender, wait_for_depth
+from issuer.credentials import build_credential
+from issuer.records import Record, parse_records
+from issuer.store import Attempt, Batch, State, Store, now
+from issuer.templates import ResultSpec, Template, load_template
+from issuer.workspace import Workspace
+
+SelfCheck = Callable[[Sequence[Path]], None]
+"""Verifies written receipts against the chain; raises `CredanchorError` if any does not check out."""
+
+POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated request to issue: everything read from disk, nothing sent anywhere."""
+
+    template: Template
+    records: list[Record]
+    input_key: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    batch: Batch
+    receipts: int
+    manifest: Path
+    resumed: bool
+    already_delivered: bool
+
+
+def plan_batch(workspace: Workspace, records_path: Path, achievement: str, columns: dict[str, str]) -> Plan:
+    """Read and validate everything a batch needs (step 1): on any error nothing is anchored."""
+    template = load_template(workspace.achievements_dir, achievement)
+    try:
+        data = records_path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"{records_path}: no such file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{records_path}: cannot read: {exc.strerror}") from None
+    mapping = {**workspace.config.records.columns, **columns}
+    records = parse_records(data, str(records_path), mapping, template)
+    if template.result is None and any(r.result is not None for r in records):
+        template = template.model_copy(update={"result": ResultSpec()})
+    template_bytes = (workspace.achievements_dir / f"{achievement}.toml").read_bytes()
+    key = hashlib.sha256()
+    for part in (
+        data,
+        achievement.encode(),
+        template_bytes,
+        json.dumps(mapping, sort_keys=True).encode(),
+        f"{workspace.config.chain.chain_id}:{workspace.config.chain.registry}".encode(),
+    ):
+        key.update(hashlib.sha256(part).digest())
+    return Plan(template, records, key.hexdigest(), str(records_path))
+
+
+class BatchIssuer:
+    """Drives batches through their states against one store, one node and one key."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        store: Store,
+        chain: Chain,
+        sender: TxSender,
+        *,
+        self_check: SelfCheck,
+        progress: Progress | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.config = workspace.config
+        self.store = store
+        self.chain = chain
+        self.sender = sender
+        self.registry: Registry = chain.registry(self.config.chain.registry)
+        self.self_check = self_check
+        self.progress = progress or Silent()
+
+    # The one public entry: plan -> the batch for that input -> drive it to delivered.
+    def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
+        existing = self.store.batch_by_key(plan.input_key)
+        if existing is not None and existing.state == State.DELIVERED:
+            return self._outcome(existing, resumed=False, already=True)
+        if existing is None:
+            if not allow_reissue:
+                self._refuse_reissue(plan)
+            batch = self._prepare(plan, out_dir)
+            resumed = False
+        else:
+            batch, resumed = existing, True
+        return self._drive(batch, resumed)
+
+    def resume(self, batch: Batch) -> Outcome:
+        if batch.state == State.DELIVERED:
+            return self._outcome(batch, resumed=False, already=True)
+        return self._drive(batch, resumed=True)
+
+    def _drive(self, batch: Batch, resumed: bool) -> Outcome:
+        if batch.registry_address != self.registry.address or batch.chain_id != self.chain.chain_id:
+            raise InvalidInput(
+                f"batch {batch.id} belongs to registry {batch.registry_address} on chain {batch.chain_id}, "
+                f"not the configured {self.registry.address} on chain {self.chain.chain_id}"
+            )
+        if batch.state == State.PREPARED:
+            batch = self._submit(batch)
+        if batch.state == State.SUBMITTED:
+            batch = self._confirm(batch)
+        if batch.state == State.CONFIRMED:
+            batch = self._deliver(batch)
+        return self._outcome(batch, resumed=resumed, already=False)
+
+    def _refuse_reissue(self, plan: Plan) -> None:
+        achievement_id = plan.template.achievement_id(self.config.issuer.id)
+        held = self.store.issued_emails(achievement_id, [r.email for r in plan.records])
+        if held:
+            problems = [
+                f"row {r.row}: {r.email} already holds {held[r.email]}" for r in plan.records if r.email in held
+            ]
+            shown = "\n  ".join(problems[:20]) + (
+                f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+            )
+            raise InvalidInput(
+                f"{plan.source}: {len(problems)} recipient(s) already hold this achievement, nothing was issued "
+                f"(pass --allow-reissue to issue again):\n  {shown}"
+            )
+
+    # prepared: credentials and root in the database, nothing sent.
+    def _prepare(self, plan: Plan, out_dir: Path | None) -> Batch:
+        issuer = self.config.issuer
+        achievement = plan.template.achievement(issuer.id)
+        issued_at = datetime.now(UTC).replace(microsecond=0)
+        self.progress.stage("building credentials", len(plan.records))
+        rows = []
+        digests = []
+        for position, record in enumerate(plan.records):
+            credential = build_credential(record, plan.template, issuer, achievement, issued_at)
+            digest = credential_digest(credential)
+            digests.append(digest)
+            rows.append(
+                {
+                    "id": credential["id"],
+                    "position": position,
+                    "row": record.row,
+                    "email": record.email,
+                    "name": record.name,
+                    "digest": to_hex(digest),
+                    "leaf": "",
+                    "document": json.dumps(credential, ensure_ascii=False, separators=(",", ":")),
+                }
+            )
+            if position % 1000 == 999:
+                self.progress.advance(1000)
+        self.progress.advance(len(plan.records) % 1000)
+        self.progress.stage("building the Merkle tree")
+        tree = MerkleTree.build(digests)
+        for i, row in enumerate(rows):
+            row["leaf"] = to_hex(tree.leaf(i))
+        self.progress.stage("saving the batch")
+        batch = Batch(
+            input_key=plan.input_key,
+            achievement=plan.template.key,
+            achievement_id=plan.template.achievement_id(issuer.id),
+            root=to_hex(tree.root),
+            count=len(rows),
+            chain_id=self.chain.chain_id,
+            registry_address=self.registry.address,
+            out_dir=str(
+                (out_dir or self.workspace.receipts_dir / f"{plan.template.key}-{to_hex(tree.root)[2:10]}").resolve()
+            ),
+        )
+        batch = self.store.add_batch(batch, rows)
+        fault("prepared")
+        return batch
+
+    # submitted: a signed transaction recorded, then broadcast.
+    def _submit(self, batch: Batch) -> Batch:
+        self.progress.stage("anchoring the root")
+        if self.registry.anchor_of(batch.root) is not None:
+            # Anchored already (by an attempt whose record was lost, or by hand): adopt it.
+            return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
+        call = self.registry.contract.functions.anchor(bytes.fromhex(batch.root[2:]), batch.count)
+        gas = self.sender.estimate(call)
+        for _ in range(5):
+            with self._nonce_lock():
+                signed = self.sender.sign(call, nonce=self.sender.pending_nonce(), fees=self.sender.fees(), gas=gas)
+                self._record_attempt(batch, signed)
+                batch = self.store.update_batch(batch.id or 0, state=State.SUBMITTED, tx_hash=signed.tx_hash)
+                fault("signed")
+                try:
+                    self.sender.broadcast(signed)
+                except NonceConflict:
+                    continue
+            fault("sent")
+            return batch
+        raise TransactionFailed("could not get a free nonce after 5 tries (is another process sending with this key?)")
+
+    def _record_attempt(self, batch: Batch, signed: SignedTx) -> None:
+        self.store.add_attempt(
+            Attempt(
+                batch_id=batch.id or 0,
+                tx_hash=signed.tx_hash,
+                nonce=signed.nonce,
+                sender=self.sender.address,
+                max_fee=str(signed.fees.max_fee),
+                priority_fee=str(signed.fees.priority_fee),
+                raw=to_hex(signed.raw),
+            )
+        )
+
+    @contextmanager
+    def _nonce_lock(self) -> Iterator[None]:
+        """Serialise nonce choice and broadcast among processes of this workspace."""
+        path = self.workspace.root / ".nonce.lock"
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # confirmed: mined, deep enough, still canonical.
+    def _confirm(self, batch: Batch) -> Batch:
+        chain_config = self.config.chain
+        deadline = time.monotonic() + chain_config.tx_timeout
+        self.progress.stage("waiting for the anchoring transaction")
+        while True:
+            mined = self._find_anchor(batch)
+            if mined is not None:
+                tx_hash, block_number, block_hash, timestamp = mined
+                wait_for_depth(
+                    self.chain,
+                    block_number,
+                    chain_config.confirmations,
+                    timeout=max(1.0, deadline - time.monotonic()),
+                    on_wait=lambda depth: self.progress.note(f"{depth} of {chain_config.confirmations} confirmations"),
+                )
+                canonical = self.chain.block(block_number)
+                if to_hex(bytes(canonical["hash"])) == block_hash:
+                    fault("mined")
+                    return self.store.update_batch(
+                        batch.id or 0,
+                        state=State.CONFIRMED,
+                        tx_hash=tx_hash,
+                        block_number=block_number,
+                        block_hash=block_hash,
+                        block_timestamp=timestamp,
+                        confirmed_at=now(),
+                    )
+                self.progress.note(f"block {block_number} was reorganised away; looking for the anchor again")
+                continue
+            if time.monotonic() > deadline:
+                raise TransactionFailed(
+                    f"batch {batch.id}: root not anchored within {chain_config.tx_timeout:.0f} s; "
+                    f"run `credanchor resume` to keep waiting"
+                )
+            self._rebroadcast(batch)
+            time.sleep(POLL_SECONDS)
+
+    def _find_anchor(self, batch: Batch) -> tuple[str, int, str, int] | None:
+        """(tx hash, block, block hash, timestamp) of the root's anchor on chain, or None."""
+        for attempt in reversed(self.store.attempts(batch.id or 0)):
+            mined = self.sender.receipt(attempt.tx_hash)
+            if mined is not None:
+                return mined.tx_hash, mined.block_number, mined.block_hash, mined.timestamp
+        anchor = self.registry.anchor_of(batch.root)
+        if anchor is None:
+            return None
+        events = self.registry.anchored_events(batch.root, anchor.block_number, anchor.block_number)
+        if not events:
+            return None
+        event = events[0]
+        return event.tx_hash, event.block_number, event.block_hash, anchor.timestamp
+
+    def _rebroadcast(self, batch: Batch) -> None:
+        """Hand the latest attempt to the node again (it may have been lost with a restart or a crash)."""
+        attempts = self.store.attempts(batch.id or 0)
+        if not attempts:
+            self.store.update_batch(batch.id or 0, state=State.PREPARED)
+            raise TransactionFailed(f"batch {batch.id} has no recorded transaction; run `credanchor resume`")
+        latest = attempts[-1]
+        signed = SignedTx(latest.tx_hash, latest.nonce, self.sender.fees(), 0, bytes.fromhex(latest.raw[2:]))
+        try:
+            self.sender.broadcast(signed)
+        except NonceConflict:
+            # The nonce went to another transaction and ours is not mined: sign a fresh one.
+            if self.sender.receipt(latest.tx_hash) is None and self.registry.anchor_of(batch.root) is None:
+                self._submit(self.store.update_batch(batch.id or 0, state=State.PREPARED))
+        except ChainUnavailable:
+            pass
+
+    # delivered: receipts and manifest written, every receipt verified.
+    def _deliver(self, batch: Batch) -> Batch:
+        credentials = self.store.credentials(batch.id or 0)
+        digests = [bytes.fromhex(c.digest[2:]) for c in credentials]
+        tree = MerkleTree.build(digests)
+        if to_hex(tree.root) != batch.root:
+            raise CredanchorError(
+                f"batch {batch.id}: stored credentials give root {to_hex(tree.root)}, not {batch.root}"
+            )
+        if batch.tx_hash is None or batch.block_number is None or batch.block_timestamp is None:
+            raise CredanchorError(f"batch {batch.id} is {batch.state} but has no anchoring block recorded")
+        anchor = AnchorSection(
+            chain_id=batch.chain_id,
+            registry=batch.registry_address,
+            tx_hash=batch.tx_hash,
+            block_number=batch.block_number,
+            timestamp=utc_seconds(datetime.fromtimestamp(batch.block_timestamp, UTC)),
+        )
+        out_dir = Path(batch.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.progress.stage("writing receipts", len(credentials))
+        paths: dict[str, str] = {}
+        proofs = tree.proofs()
+        for i, credential in enumerate(credentials):
+            receipt = Receipt(
+                type="CredentialReceipt",
+                version=1,
+                credential=json.loads(credential.document),
+                digest=credential.digest,
+                merkle=MerkleSection(scheme=SCHEME, leaf=credential.leaf, proof=hex_list(proofs[i]), root=batch.root),
+                anchor=anchor,
+            )
+            path = out_dir / receipt_name(credential.id)
+            atomic_write_text(path, receipt.to_json())
+            paths[credential.id] = str(path)
+            self.progress.advance()
+            if i == len(credentials) // 2:
+                fault("receipts-half")
+        fsync_dir(out_dir)
+        manifest = self._write_manifest(batch, tree, anchor, [c.digest for c in credentials])
+        fault("receipts-written")
+        self.store.set_receipt_paths(paths)
+        self.progress.stage("verifying every receipt against the chain", len(paths))
+        self.self_check([Path(p) for p in paths.values()])
+        fault("checked")
+        return self.store.update_batch(
+            batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
+        )
+
+    def _write_manifest(self, batch: Batch, tree: MerkleTree, anchor: AnchorSection, digests: list[str]) -> Path:
+        count = len(tree)
+        leaf_order = sorted(range(count), key=tree.tree_index, reverse=True)
+        manifest = Manifest(
+            type="BatchManifest",
+            version=1,
+            scheme=SCHEME,
+            root=batch.root,
+            count=count,
+            digests=[digests[i] for i in leaf_order],
+            anchor=ManifestAnchor(**anchor.model_dump()),
+            issuer=self.config.issuer.id,
+            achievement=batch.achievement_id,
+        )
+        name = manifest_name(batch)
+        text = manifest.to_json()
+        archive = self.workspace.manifests_dir / name
+        atomic_write_text(archive, text)
+        atomic_write_text(Path(batch.out_dir) / "manifest" / name, text)
+        return archive
+
+    def _outcome(self, batch: Batch, *, resumed: bool, already: bool) -> Outcome:
+        manifest = (
+            Path(batch.manifest_path) if batch.manifest_path else self.workspace.manifests_dir / manifest_name(batch)
+        )
+        return Outcome(batch, batch.count, manifest, resumed, already)
+
+
+def receipt_name(credential_id: str) -> str:
+    return credential_id.removeprefix("urn:uuid:").replace(":", "_") + ".json"
+
+
+def manifest_name(batch: Batch) -> str:
+    return f"batch-{batch.id:05d}-{batch.root[2:14]}.json"

@@ -1,0 +1,131 @@
+"""The workspace config file, `credanchor.toml`: a strict model and the one way to change a value in it.
+
+Invariants: unknown sections and keys are errors (a typo must not silently fall back to a default); relative
+paths in the config are relative to the workspace; `set_value` rewrites one line and keeps the user's
+comments and layout.
+"""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from anchoring.errors import InvalidInput
+from anchoring.files import atomic_write_text
+from anchoring.receipt import describe
+
+CONFIG_NAME = "credanchor.toml"
+FIELDS = ("email", "name", "issue_date", "credits_earned", "evidence_url", "evidence_narrative", "result")
+IGNORE = "ignore"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class IssuerConfig(_Section):
+    """The issuer Profile every credential names."""
+
+    id: Annotated[str, Field(min_length=1, max_length=2048)]
+    name: Annotated[str, Field(min_length=1, max_length=512)]
+    url: str | None = None
+    email: str | None = None
+    description: str | None = None
+    image: str | None = None
+
+
+class ChainConfig(_Section):
+    rpc_url: str
+    chain_id: int = Field(gt=0)
+    registry: str = ""
+    confirmations: int = Field(default=1, ge=1)
+    tx_timeout: float = Field(default=120.0, gt=0)
+    rpc_timeout: float = Field(default=10.0, gt=0)
+    local_port: int = Field(default=8545, gt=0, lt=65536)
+    admin_delay: int = Field(default=172_800, ge=0)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///credanchor.db"
+
+
+class KeyConfig(_Section):
+    keystore: str = "keys/issuer.json"
+    passphrase_file: str | None = None
+
+
+class RecordsConfig(_Section):
+    columns: dict[str, str] = Field(default_factory=dict)
+
+
+class Config(_Section):
+    issuer: IssuerConfig
+    chain: ChainConfig
+    database: DatabaseConfig = DatabaseConfig()
+    key: KeyConfig = KeyConfig()
+    records: RecordsConfig = RecordsConfig()
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(f"{path}: {describe(exc)}") from None
+    for header, target in config.records.columns.items():
+        if target not in (*FIELDS, IGNORE):
+            raise InvalidInput(f"{path}: records.columns maps {header!r} to unknown field {target!r}")
+    return config
+
+
+def toml_value(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def set_value(path: Path, section: str, key: str, value: str | int | float | bool) -> None:
+    """Set `key` in `[section]` to `value`, rewriting only that line (or adding it at the section's end).
+
+    The new text is validated before it replaces the file, atomically.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")
+    assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    new_line = f"{key} = {toml_value(value)}\n"
+    current = None
+    insert_at = None
+    for i, line in enumerate(lines):
+        found = header.match(line)
+        if found:
+            if current == section:
+                break
+            current = found.group(1).strip()
+            insert_at = i + 1 if current == section else insert_at
+        elif current == section and assignment.match(line):
+            lines[i] = new_line
+            insert_at = None
+            break
+        elif current == section and line.strip() and not line.lstrip().startswith("#"):
+            insert_at = i + 1
+    else:
+        if current != section and insert_at is None:
+            raise InvalidInput(f"{path}: has no [{section}] section")
+    if insert_at is not None:
+        lines.insert(insert_at, new_line)
+    text = "".join(lines)
+    try:
+        Config.model_validate(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise InvalidInput(f"{path}: setting {section}.{key} would make it invalid: {exc}") from None
+    atomic_write_text(path, text)

@@ -1,0 +1,106 @@
+"""The issuer key: an Ethereum keystore (v3 JSON, scrypt) with file mode 0600.
+
+Invariants: the private key exists in memory only inside the `LocalAccount` returned by `load_account`, and
+is written to disk only encrypted; no function here returns, prints or logs it. The passphrase comes from
+the environment, a file, or a prompt, in that order.
+"""
+
+import json
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+
+from anchoring.errors import InvalidInput
+from anchoring.files import atomic_write, atomic_write_text
+
+ENV_PASSPHRASE = "CREDANCHOR_KEY_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+ENV_PASSPHRASE_FILE = "CREDANCHOR_KEY_PASSPHRASE_FILE"  # noqa: S105
+STANDARD_SCRYPT_N = 2**18
+
+
+class KeystoreError(InvalidInput):
+    """A keystore or passphrase problem."""
+
+
+def create_keystore(
+    keystore: Path,
+    passphrase_file: Path | None,
+    *,
+    passphrase: str | None = None,
+    private_key: bytes | None = None,
+    scrypt_n: int = STANDARD_SCRYPT_N,
+    overwrite: bool = False,
+) -> str:
+    """Encrypt a new (or the given) key into `keystore`; return its address.
+
+    With no passphrase given, a random one is generated and written to `passphrase_file` (mode 0600): fine
+    for a local demo chain, while a production key should use a passphrase kept elsewhere.
+    """
+    if keystore.exists() and not overwrite:
+        raise KeystoreError(f"{keystore} exists already; refusing to overwrite a key")
+    if passphrase is None:
+        if passphrase_file is None:
+            raise KeystoreError("a passphrase or a passphrase file is needed")
+        passphrase = secrets.token_urlsafe(32)
+        atomic_write_text(passphrase_file, passphrase + "\n", mode=0o600)
+    account = Account.from_key(private_key) if private_key is not None else Account.create()
+    encrypted = Account.encrypt(account.key, passphrase, kdf="scrypt", iterations=scrypt_n)
+    atomic_write(keystore, json.dumps(encrypted, indent=1).encode(), mode=0o600)
+    return str(account.address)
+
+
+def keystore_address(keystore: Path) -> str:
+    """The keystore's address, read from its public `address` member (no passphrase needed)."""
+    data = _read_keystore(keystore)
+    address = data.get("address")
+    if not isinstance(address, str):
+        raise KeystoreError(f"{keystore}: keystore has no address member")
+    return str(to_checksum_address(address if address.startswith("0x") else "0x" + address))
+
+
+def resolve_passphrase(passphrase_file: Path | None, prompt: Callable[[], str] | None = None) -> str:
+    env = os.environ.get(ENV_PASSPHRASE)
+    if env:
+        return env
+    env_file = os.environ.get(ENV_PASSPHRASE_FILE)
+    file = Path(env_file) if env_file else passphrase_file
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise KeystoreError(f"cannot read passphrase file {file}: {exc.strerror}") from None
+    if prompt is not None:
+        return prompt()
+    raise KeystoreError(f"no passphrase: set {ENV_PASSPHRASE}, {ENV_PASSPHRASE_FILE}, or key.passphrase_file")
+
+
+def load_account(keystore: Path, passphrase: str) -> LocalAccount:
+    data = _read_keystore(keystore)
+    mode = stat.S_IMODE(keystore.stat().st_mode)
+    if mode & 0o077:
+        raise KeystoreError(f"{keystore} is readable by others (mode {mode:04o}); run: chmod 600 {keystore}")
+    try:
+        key = Account.decrypt(data, passphrase)
+    except ValueError:
+        raise KeystoreError(f"wrong passphrase for {keystore}") from None
+    account: LocalAccount = Account.from_key(key)
+    return account
+
+
+def _read_keystore(keystore: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(keystore.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KeystoreError(f"no keystore at {keystore}") from None
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"{keystore}: not a readable keystore: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != 3 or "crypto" not in data:
+        raise KeystoreError(f"{keystore}: not an Ethereum v3 keystore")
+    return data

@@ -1,0 +1,214 @@
+"""The issuer's database: batches, their credentials, anchoring attempts and revocations (sqlmodel).
+
+Invariants: a batch's state only moves forward (prepared -> submitted -> confirmed -> delivered) and each
+move is committed before the next external effect (a transaction sent, receipts written), so a crash never
+loses track of what reached the chain. SQLite runs in WAL mode with foreign keys on; every write is one
+transaction. This is the only module that defines tables.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, event, insert, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+from anchoring.errors import CredanchorError
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class State(StrEnum):
+    PREPARED = "prepared"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    DELIVERED = "delivered"
+
+
+class Batch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    input_key: str = Field(unique=True, index=True)
+    achievement: str
+    achievement_id: str
+    state: State = Field(default=State.PREPARED, index=True)
+    root: str = Field(unique=True, index=True)
+    count: int
+    chain_id: int
+    registry_address: str
+    out_dir: str
+    created_at: datetime = Field(default_factory=now)
+    tx_hash: str | None = None
+    block_number: int | None = None
+    block_hash: str | None = None
+    block_timestamp: int | None = None
+    confirmed_at: datetime | None = None
+    delivered_at: datetime | None = None
+    manifest_path: str | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+    revoke_tx: str | None = None
+
+
+class Credential(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    position: int
+    row: int
+    email: str = Field(index=True)
+    name: str
+    digest: str = Field(unique=True)
+    leaf: str = Field(index=True)
+    document: str
+    receipt_path: str | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+    revoke_tx: str | None = None
+
+
+class Attempt(SQLModel, table=True):
+    """One signed anchoring transaction; replacements of a stuck one share its nonce."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    tx_hash: str = Field(unique=True)
+    nonce: int
+    sender: str
+    max_fee: str
+    priority_fee: str
+    raw: str
+    created_at: datetime = Field(default_factory=now)
+
+
+class StoreError(CredanchorError):
+    pass
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            SQLModel.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open database {url}: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def batch_by_key(self, input_key: str) -> Batch | None:
+        with self.session() as s:
+            return s.exec(select(Batch).where(Batch.input_key == input_key)).first()
+
+    def batch(self, batch_id: int) -> Batch:
+        with self.session() as s:
+            found = s.get(Batch, batch_id)
+        if found is None:
+            raise StoreError(f"no batch {batch_id}")
+        return found
+
+    def batch_by_root(self, root: str) -> Batch | None:
+        with self.session() as s:
+            return s.exec(select(Batch).where(Batch.root == root)).first()
+
+    def batches(self, *, unfinished: bool = False) -> Sequence[Batch]:
+        with self.session() as s:
+            query = select(Batch).order_by(col(Batch.id))
+            if unfinished:
+                query = query.where(Batch.state != State.DELIVERED)
+            return s.exec(query).all()
+
+    def credentials(self, batch_id: int) -> Sequence[Credential]:
+        with self.session() as s:
+            query = select(Credential).where(Credential.batch_id == batch_id).order_by(col(Credential.position))
+            return s.exec(query).all()
+
+    def credential(self, credential_id: str) -> Credential | None:
+        with self.session() as s:
+            return s.get(Credential, credential_id)
+
+    def issued_emails(self, achievement_id: str, emails: Sequence[str]) -> dict[str, str]:
+        """Of `emails`, those already holding an unrevoked credential for the achievement: email -> credential id."""
+        found: dict[str, str] = {}
+        with self.session() as s:
+            for start in range(0, len(emails), 500):
+                chunk = list(emails[start : start + 500])
+                query = (
+                    select(Credential.email, Credential.id)
+                    .join(Batch, col(Batch.id) == col(Credential.batch_id))
+                    .where(col(Credential.email).in_(chunk), Batch.achievement_id == achievement_id)
+                    .where(col(Credential.revoked_at).is_(None), col(Batch.revoked_at).is_(None))
+                )
+                found.update(dict(s.exec(query).all()))
+        return found
+
+    def add_batch(self, batch: Batch, credentials: list[dict[str, Any]]) -> Batch:
+        """Insert a prepared batch and all its credentials in one transaction."""
+        with self.session() as s:
+            s.add(batch)
+            s.flush()
+            for row in credentials:
+                row["batch_id"] = batch.id
+            for start in range(0, len(credentials), 5000):
+                s.execute(insert(Credential), credentials[start : start + 5000])
+            s.commit()
+            s.refresh(batch)
+            return batch
+
+    def update_batch(self, batch_id: int, **changes: Any) -> Batch:
+        with self.session() as s:
+            batch = s.get(Batch, batch_id)
+            if batch is None:
+                raise StoreError(f"no batch {batch_id}")
+            for key, value in changes.items():
+                setattr(batch, key, value)
+            s.add(batch)
+            s.commit()
+            s.refresh(batch)
+            return batch
+
+    def add_attempt(self, attempt: Attempt) -> None:
+        with self.session() as s:
+            s.add(attempt)
+            s.commit()
+
+    def attempts(self, batch_id: int) -> Sequence[Attempt]:
+        with self.session() as s:
+            return s.exec(select(Attempt).where(Attempt.batch_id == batch_id).order_by(col(Attempt.id))).all()
+
+    def set_receipt_paths(self, paths: dict[str, str]) -> None:
+        with self.session() as s:
+            s.execute(
+                text("UPDATE credential SET receipt_path = :path WHERE id = :id"),
+                [{"id": cid, "path": path} for cid, path in paths.items()],
+            )
+            s.commit()
+
+    def mark_credential_revoked(self, credential_id: str, reason: str, tx_hash: str) -> None:
+        with self.session() as s:
+            credential = s.get(Credential, credential_id)
+            if credential is None:
+                raise StoreError(f"no credential {credential_id}")
+            credential.revoked_at, credential.revoke_reason, credential.revoke_tx = now(), reason, tx_hash
+            s.add(credential)
+            s.commit()

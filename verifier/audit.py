@@ -1,0 +1,205 @@
+"""Auditing a registry from the chain alone: every anchor, revocation and role change since deployment.
+
+Invariants: the audit needs only a node and the registry's address (plus, optionally, the issuer's
+published manifests), never the issuer's database. `assemble` is pure: events, block times and manifests
+in, a report with every finding out. Role holders are replayed from the role events themselves, so an
+anchor or revocation by an account that did not hold the role at that point is flagged.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, REVOKE_ROLE, ROLE_NAMES, Chain
+from anchoring.errors import InvalidInput
+from anchoring.hashing import short, to_hex
+from anchoring.jsonio import read_limited
+from anchoring.merkle import MerkleTree
+from anchoring.onchain import RegistryEvent
+from anchoring.progress import Progress, Silent
+from anchoring.receipt import MAX_MANIFEST_BYTES, Manifest, utc_seconds
+
+_KIND = {
+    "Anchored": "anchor",
+    "CredentialRevoked": "credential-revoked",
+    "BatchRevoked": "batch-revoked",
+    "RoleGranted": "role-granted",
+    "RoleRevoked": "role-revoked",
+    "RoleAdminChanged": "role-admin-changed",
+    "DefaultAdminTransferScheduled": "admin-transfer-scheduled",
+    "DefaultAdminTransferCanceled": "admin-transfer-canceled",
+    "DefaultAdminDelayChangeScheduled": "admin-delay-change-scheduled",
+    "DefaultAdminDelayChangeCanceled": "admin-delay-change-canceled",
+}
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    path: str
+    manifest: Manifest
+    recomputed_root: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    block: int
+    time: str
+    tx_hash: str
+    sender: str
+    summary: str
+    flags: tuple[str, ...] = ()
+    """Problems: the audit fails on any."""
+    notices: tuple[str, ...] = ()
+    """Worth a look but not wrong in itself: role and admin changes after deployment."""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    registry: str
+    chain_id: int
+    from_block: int
+    to_block: int
+    entries: tuple[Entry, ...]
+    problems: tuple[str, ...]
+    notices: tuple[str, ...]
+    anchors: int
+    manifests: int
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def load_manifests(folder: Path) -> list[LoadedManifest]:
+    """Every batch manifest under `folder` (recursively); receipts and other JSON are skipped."""
+    if not folder.is_dir():
+        raise InvalidInput(f"manifests folder {folder} does not exist")
+    found = []
+    for path in sorted(folder.rglob("*.json")):
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        if b'"BatchManifest"' not in head:
+            continue
+        manifest = Manifest.from_json(read_limited(path, MAX_MANIFEST_BYTES), source=str(path))
+        tree = MerkleTree.build([bytes.fromhex(d[2:]) for d in manifest.digests])
+        found.append(LoadedManifest(str(path), manifest, to_hex(tree.root)))
+    return found
+
+
+def collect(
+    chain: Chain, registry_address: str, progress: Progress | None = None
+) -> tuple[list[RegistryEvent], dict[int, int], dict[str, str], int, int]:
+    """Read from the chain what `assemble` needs: events, block times, tx senders, block range."""
+    progress = progress or Silent()
+    registry = chain.registry(registry_address)
+    registry.require_code()
+    start = registry.deployment_block()
+    head = chain.block_number()
+    progress.stage(f"reading events of blocks {start}..{head}")
+    events = list(registry.events(start, head))
+    progress.stage("reading block times and senders", len(events))
+    times: dict[int, int] = {}
+    senders: dict[str, str] = {}
+    for event in events:
+        if event.block_number not in times:
+            times[event.block_number] = int(chain.block(event.block_number)["timestamp"])
+        if event.tx_hash not in senders:
+            tx = chain.ask("eth_getTransactionByHash", lambda h=event.tx_hash: chain.w3.eth.get_transaction(h))  # type: ignore[misc]
+            senders[event.tx_hash] = str(tx["from"])
+        progress.advance()
+    return events, times, senders, start, head
+
+
+def assemble(
+    registry: str,
+    chain_id: int,
+    events: Sequence[RegistryEvent],
+    times: dict[int, int],
+    senders: dict[str, str],
+    from_block: int,
+    to_block: int,
+    manifests: Iterable[LoadedManifest] | None,
+) -> AuditReport:
+    manifest_list = list(manifests) if manifests is not None else None
+    by_root = {m.manifest.root: m for m in manifest_list or []}
+    problems: list[str] = []
+    notices: list[str] = []
+    entries: list[Entry] = []
+    holders: dict[str, set[str]] = {ANCHOR_ROLE: set(), REVOKE_ROLE: set(), DEFAULT_ADMIN_ROLE: set()}
+    anchored_roots: set[str] = set()
+    for event in events:
+        args = event.args
+        sender = str(args.get("sender") or senders.get(event.tx_hash, ""))
+        flags: list[str] = []
+        notes: list[str] = []
+        when = utc_seconds(datetime.fromtimestamp(times.get(event.block_number, 0), UTC))
+        if event.name == "Anchored":
+            root = str(args["root"])
+            anchored_roots.add(root)
+            summary = f"root {root} ({args['leafCount']} credentials)"
+            if sender not in holders[ANCHOR_ROLE]:
+                flags.append(f"anchored by {sender}, which did not hold the anchor role at block {event.block_number}")
+            flags += _manifest_flags(root, int(args["leafCount"]), event, by_root, manifest_list is not None)
+        elif event.name in ("CredentialRevoked", "BatchRevoked"):
+            leaf = f" leaf {args['leaf']}" if "leaf" in args else ""
+            summary = f"root {args['root']}{leaf}: {args['reason']}"
+            if sender not in holders[REVOKE_ROLE]:
+                flags.append(f"revoked by {sender}, which did not hold the revoke role at block {event.block_number}")
+        elif event.name in ("RoleGranted", "RoleRevoked"):
+            role = str(args["role"])
+            account = str(args["account"])
+            members = holders.setdefault(role, set())
+            (members.add if event.name == "RoleGranted" else members.discard)(account)
+            change = "granted to" if event.name == "RoleGranted" else "revoked from"
+            summary = f"{ROLE_NAMES.get(role, role)} role {change} {account}"
+            if event.block_number != from_block:
+                notes.append(f"role change: {summary} by {sender}")
+        else:
+            summary = ", ".join(f"{k}={v}" for k, v in args.items()) or event.name
+            notes.append(f"admin change: {_KIND.get(event.name, event.name)} by {sender}")
+        kind = _KIND.get(event.name, event.name)
+        entries.append(
+            Entry(kind, event.block_number, when, event.tx_hash, sender, summary, tuple(flags), tuple(notes))
+        )
+        where = f"block {event.block_number} tx {short(event.tx_hash)}"
+        problems += [f"{where}: {flag}" for flag in flags]
+        notices += [f"{where}: {note}" for note in notes]
+    for root, loaded in by_root.items():
+        if root not in anchored_roots:
+            problems.append(f"manifest {loaded.path}: root {root} has no anchor in this registry")
+        if loaded.recomputed_root != root:
+            problems.append(f"manifest {loaded.path}: its digests give root {loaded.recomputed_root}, it names {root}")
+    anchors = sum(1 for e in entries if e.kind == "anchor")
+    roles = {ROLE_NAMES.get(r, r): tuple(sorted(m)) for r, m in holders.items()}
+    return AuditReport(
+        registry,
+        chain_id,
+        from_block,
+        to_block,
+        tuple(entries),
+        tuple(problems),
+        tuple(notices),
+        anchors,
+        len(by_root),
+        roles,
+    )
+
+
+def _manifest_flags(
+    root: str, count: int, event: RegistryEvent, by_root: dict[str, LoadedManifest], have_manifests: bool
+) -> list[str]:
+    loaded = by_root.get(root)
+    if loaded is None:
+        return ["anchor with no manifest"] if have_manifests else []
+    flags = []
+    manifest = loaded.manifest
+    if loaded.recomputed_root != root:
+        flags.append(f"manifest digests give root {short(loaded.recomputed_root)}, not the anchored root")
+    if manifest.count != count:
+        flags.append(f"manifest lists {manifest.count} credentials, the anchor says {count}")
+    if manifest.anchor.tx_hash != event.tx_hash or manifest.anchor.block_number != event.block_number:
+        flags.append(f"manifest names tx {short(manifest.anchor.tx_hash)} in block {manifest.anchor.block_number}")
+    return flags

@@ -1,0 +1,125 @@
+"""The verification shell: read receipt files, ask the chain once per distinct root, run the pure checks.
+
+Invariants: the node is the verifier's own (`reader`), never one a receipt names; all chain reads for one run
+are pinned to the head block read at the start, so receipts of one batch see one consistent state; a chain
+that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash or a false `valid`.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from anchoring.chain import Chain
+from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt
+from anchoring.jsonio import read_limited
+from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
+from verifier.checks import ChainFacts, Report, RootView, Verdict, check_receipt, malformed
+from verifier.trust import TrustList
+
+EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+class AnchorReader(Protocol):
+    """What verification needs from a node (`anchoring.chain`-backed in production)."""
+
+    def chain_id(self) -> int: ...
+
+    def head(self) -> int: ...
+
+    def root_view(self, registry: str, root: str, at_block: int) -> RootView: ...
+
+
+class ChainReader:
+    """`AnchorReader` over a real node."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def chain_id(self) -> int:
+        return self.chain.chain_id
+
+    def head(self) -> int:
+        return self.chain.block_number()
+
+    def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+        reg = self.chain.registry(registry)
+        if not self.chain.has_code(reg.address, at_block):
+            return RootView(registry_has_code=False, anchor=None, anchored=None)
+        anchor = reg.anchor_of(root, at_block)
+        if anchor is None:
+            return RootView(registry_has_code=True, anchor=None, anchored=None)
+        anchored = reg.anchored_events(root, anchor.block_number, anchor.block_number)
+        revoked = reg.revoked_leaves(root, anchor.block_number, at_block)
+        batch_revocation = None
+        if anchor.batch_revoked:
+            batch_revocation = next(iter(reg.batch_revocations(root, anchor.revoked_block, anchor.revoked_block)), None)
+        return RootView(True, anchor, anchored[0] if anchored else None, revoked, batch_revocation)
+
+
+@dataclass
+class Session:
+    """One verification run: the trust list, the time, and the chain's answers cached per root."""
+
+    reader_factory: Callable[[], AnchorReader] | None
+    trust: TrustList
+    now: datetime
+
+    def __post_init__(self) -> None:
+        self._reader: AnchorReader | None = None
+        self._chain_id: int | None = None
+        self._head = 0
+        self._unavailable: str | None = None if self.reader_factory else "no node configured (--rpc-url)"
+        self._roots: dict[tuple[str, str], RootView] = {}
+
+    def _facts(self, receipt: Receipt) -> ChainFacts | None:
+        if self._unavailable is not None or self.reader_factory is None:
+            return None
+        try:
+            if self._reader is None or self._chain_id is None:
+                self._reader = self.reader_factory()
+                self._chain_id = self._reader.chain_id()
+                self._head = self._reader.head()
+            if self._chain_id != receipt.anchor.chain_id:
+                return ChainFacts(self._chain_id, self._head, None)
+            key = (receipt.anchor.registry, receipt.merkle.root)
+            if key not in self._roots:
+                self._roots[key] = self._reader.root_view(*key, at_block=self._head)
+            return ChainFacts(self._chain_id, self._head, self._roots[key])
+        except (ChainUnavailable, ChainMismatch) as exc:
+            self._unavailable = str(exc)
+            return None
+
+    def verify_bytes(self, data: bytes, source: str) -> Report:
+        try:
+            receipt = Receipt.from_json(data, source=source)
+        except InvalidReceipt as exc:
+            return malformed(source, str(exc))
+        facts = self._facts(receipt)
+        return check_receipt(
+            receipt, source=source, facts=facts, trust=self.trust, now=self.now, unavailable=self._unavailable
+        )
+
+    def verify_file(self, path: Path) -> Report:
+        try:
+            data = read_limited(path, MAX_RECEIPT_BYTES, InvalidReceipt)
+        except CredanchorError as exc:
+            return malformed(str(path), str(exc))
+        return self.verify_bytes(data, str(path))
+
+    def verify_files(self, paths: Iterable[Path]) -> Iterator[Report]:
+        for path in paths:
+            yield self.verify_file(path)
+
+
+def exit_code(reports: Iterable[Report]) -> int:
+    """0 all valid; 2 if any input was malformed; else 3 if the chain could not be asked; else 1."""
+    verdicts = {r.verdict for r in reports}
+    if verdicts <= {Verdict.VALID}:
+        return EXIT_VALID
+    if Verdict.MALFORMED in verdicts:
+        return EXIT_MALFORMED
+    if Verdict.UNAVAILABLE in verdicts:
+        return EXIT_UNAVAILABLE
+    return EXIT_INVALID

@@ -22,7 +22,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import BlockIdentifier
 
 from anchoring.errors import ChainMismatch, ChainUnavailable, TransactionFailed
-from anchoring.hashing import to_hex
+from anchoring.hashing import checksum_address, to_hex
 from anchoring.onchain import OnChainAnchor, RegistryEvent
 from contracts import registry_abi
 
@@ -182,7 +182,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return to_hex(value)
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return str(to_checksum_address(value))
+        return checksum_address(value)
     return value
 
 
@@ -217,8 +217,22 @@ def explain_revert(data: str | bytes | None) -> str:
 
 
 def revert_reason(exc: Exception) -> TransactionFailed:
-    """The project's error for a call the registry rejected."""
-    data = getattr(exc, "data", None)
-    if isinstance(exc, ContractCustomError) and isinstance(data, str):
+    """The project's error for a call the registry rejected (custom errors decoded, on Anvil and Hardhat)."""
+    data = _revert_data(exc)
+    if data is not None and bytes.fromhex(data[2:])[:4] in _error_selectors():
         return TransactionFailed(f"registry rejected the call: {explain_revert(data)}")
-    return TransactionFailed(f"registry rejected the call: {exc}")
+    message = getattr(exc, "message", None) or str(exc)
+    return TransactionFailed(f"registry rejected the call: {message}")
+
+
+def _revert_data(exc: Exception) -> str | None:
+    """Revert data as 0x-hex: web3 puts it on `.data` (Anvil) or in a dict among the args (Hardhat)."""
+    candidates = [getattr(exc, "data", None), *(a.get("data") for a in exc.args if isinstance(a, dict))]
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.startswith("0x") and len(candidate) >= 10:
+            try:
+                bytes.fromhex(candidate[2:])
+            except ValueError:
+                continue
+            return candidate
+    return None

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import rfc8785
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from anchoring.hashing import keccak256
+from anchoring.jcs import canonicalize
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -26,7 +27,7 @@ def canonical_bytes(credential: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of the credential without its `proof` member."""
     body = {key: value for key, value in credential.items() if key != "proof"}
     try:
-        return rfc8785.dumps(body)
+        return canonicalize(body)
     except rfc8785.CanonicalizationError as exc:
         raise ValueError(f"credential cannot be canonicalised (RFC 8785): {exc}") from None
 
@@ -63,7 +64,8 @@ def _types(value: list[str]) -> list[str]:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
+TIMESTAMP_SCHEMA = {"type": "string", "format": "date-time", "pattern": f"^{_TIMESTAMP.pattern}$"}
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp), WithJsonSchema(TIMESTAMP_SCHEMA)]
 Uri = Annotated[str, Field(min_length=1, max_length=MAX_URI)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 
@@ -91,11 +93,26 @@ class SubjectView(_Open):
 class CredentialView(_Open):
     """What verification reads of an OpenBadgeCredential; parsing it checks the shape verifiers rely on."""
 
-    context: Annotated[list[Uri], AfterValidator(_contexts)] = Field(alias="@context", max_length=16)
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [key for key in ("validUntil", "name", "id") if key in data and data[key] is None]
+            if nulls:
+                raise ValueError(f"{nulls[0]} is null; leave it out instead")
+        return data
+
+    context: Annotated[list[Uri], AfterValidator(_contexts)] = Field(
+        alias="@context",
+        max_length=16,
+        json_schema_extra={"minItems": 2, "prefixItems": [{"const": VC_CONTEXT}, {"const": OB3_CONTEXT}]},
+    )
     id: Uri
-    type: Annotated[list[Text], AfterValidator(_types)] = Field(max_length=16)
+    type: Annotated[list[Text], AfterValidator(_types)] = Field(
+        max_length=16, json_schema_extra={"allOf": [{"contains": {"const": t}} for t in CREDENTIAL_TYPES]}
+    )
     issuer: IssuerView
     valid_from: Timestamp = Field(alias="validFrom")
-    valid_until: Timestamp | None = Field(default=None, alias="validUntil")
+    valid_until: Annotated[Timestamp | None, WithJsonSchema(TIMESTAMP_SCHEMA)] = Field(default=None, alias="validUntil")
     name: Text
     credential_subject: SubjectView = Field(alias="credentialSubject")

@@ -5,25 +5,36 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None, durable: bool = True) -> None:
+    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it over `path`.
+
+    `durable=False` skips the per-file fsync, for writing thousands of files that the caller then makes
+    durable at once with `os.sync()` before it records them as written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if durable:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    else:
+        # Bulk writes name the temporary file after the target: no random name to make, and a crash
+        # leaves at most one stale `.NAME.tmp` per file, which the next write of that file replaces.
+        temp = str(path.parent / f".{path.name}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         if mode is not None:
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    atomic_write(path, text.encode("utf-8"), mode=mode)
+def atomic_write_text(path: Path, text: str, *, mode: int | None = None, durable: bool = True) -> None:
+    atomic_write(path, text.encode("utf-8"), mode=mode, durable=durable)
 
 
 def fsync_dir(path: Path) -> None:

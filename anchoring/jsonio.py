@@ -15,7 +15,8 @@ from anchoring.errors import InvalidInput
 
 MAX_DEPTH = 32
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(rb"[\[\]{}]")
+_ESCAPES = re.compile(rb"\\.", re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = InvalidInput) -> bytes:
@@ -38,15 +39,29 @@ def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = Invalid
 
 
 def nesting_depth(data: bytes) -> int:
-    """The deepest nesting of arrays and objects, counted without parsing (brackets in strings ignored)."""
+    """The deepest nesting of arrays and objects, counted without parsing (brackets in strings ignored).
+
+    Escapes are dropped first, so every remaining quote opens or closes a string; the pieces between quote
+    pairs are outside strings. All of it runs in C but the walk over the brackets themselves.
+    """
+    outside = b"".join(_ESCAPES.sub(b"", data).split(b'"')[::2])
     depth = deepest = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub(b"", data)):
-        if match.group() in (b"[", b"{"):
+    for byte in outside.translate(None, _NOT_BRACKETS):
+        if byte in (0x5B, 0x7B):
             depth += 1
             deepest = max(deepest, depth)
         else:
             depth -= 1
     return deepest
+
+
+def _unbalanced(data: bytes) -> bool:
+    """Whether a string or bracket is left open at the end: the sign of a cut-off file."""
+    stripped = _STRINGS.sub(b"", data)  # whole strings go; a cut-off one leaves its opening quote
+    if b'"' in stripped:
+        return True
+    opened = stripped.count(b"[") + stripped.count(b"{")
+    return opened > stripped.count(b"]") + stripped.count(b"}")
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -89,7 +104,8 @@ def parse_json(
     try:
         return json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        hint = " (file truncated?)" if exc.pos >= len(text.rstrip()) else ""
-        raise error(f"{what}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+        hint = " (the file looks truncated)" if _unbalanced(data) else ""
+        problem = exc.msg.replace(" starting at", "")
+        raise error(f"{what}: not valid JSON at line {exc.lineno} column {exc.colno}: {problem}{hint}") from None
     except (ValueError, RecursionError) as exc:
         raise error(f"{what}: not valid JSON: {exc}") from None

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from eth_utils.address import is_checksum_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic.alias_generators import to_camel
 
-from anchoring.credential import CredentialView
+from anchoring.credential import CredentialView, credential_digest
 from anchoring.errors import InvalidInput, InvalidReceipt
-from anchoring.hashing import HASH32_PATTERN
+from anchoring.hashing import HASH32_PATTERN, checksum_address, is_address, to_hex
 from anchoring.jsonio import parse_json
+from anchoring.merkle import SCHEME
 
 RECEIPT_VERSION = 1
 MANIFEST_VERSION = 1
@@ -35,10 +35,9 @@ _UTC_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 def _address(value: str) -> str:
     if not _ADDRESS.fullmatch(value):
         raise ValueError("must be a 20-byte address as 0x-hex (42 characters)")
-    body = value[2:]
-    if body not in (body.lower(), body.upper()) and not is_checksum_address(value):
+    if not is_address(value):
         raise ValueError("has mixed case but a wrong EIP-55 checksum")
-    return str(to_checksum_address(value))
+    return checksum_address(value)
 
 
 def _utc_seconds(value: str) -> str:
@@ -49,14 +48,16 @@ def _utc_seconds(value: str) -> str:
 
 
 Hash32 = Annotated[str, Field(pattern=HASH32_PATTERN, description="32 bytes as lowercase 0x-hex")]
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+UTC_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 Address = Annotated[
     str,
-    Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="contract address, EIP-55 checksummed"),
+    Field(pattern=ADDRESS_PATTERN, description="contract address, EIP-55 checksummed"),
     AfterValidator(_address),
 ]
 UtcSeconds = Annotated[
     str,
-    Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", description="UTC, to the second"),
+    Field(pattern=UTC_PATTERN, description="UTC, to the second"),
     AfterValidator(_utc_seconds),
 ]
 
@@ -106,6 +107,8 @@ class Receipt(_Strict):
     digest: Hash32 = Field(description="keccak256 of the RFC 8785 canonical credential without 'proof'")
     merkle: MerkleSection
     anchor: AnchorSection
+    _computed: str | None = PrivateAttr(default=None)
+    _view: CredentialView | None = PrivateAttr(default=None)
 
     @classmethod
     def from_json(cls, data: bytes, *, source: str = "receipt") -> Self:
@@ -113,15 +116,27 @@ class Receipt(_Strict):
         if isinstance(document, dict) and document.get("type") == "BatchManifest":
             raise InvalidReceipt(f"{source}: is a batch manifest, not a receipt")
         receipt = _validate(cls, document, source, InvalidReceipt)
-        _validate(CredentialView, receipt.credential, source, InvalidReceipt, prefix="credential")
+        receipt._view = _validate(CredentialView, receipt.credential, source, InvalidReceipt, prefix="credential")
+        try:
+            receipt.computed_digest()
+        except ValueError as exc:
+            raise InvalidReceipt(f"{source}: {exc}") from None
         return receipt
+
+    def computed_digest(self) -> str:
+        """The digest of the credential as it is in this receipt (cached; ValueError if it cannot be hashed)."""
+        if self._computed is None:
+            self._computed = to_hex(credential_digest(self.credential))
+        return self._computed
 
     def view(self) -> CredentialView:
         """The parsed credential facts (validated already in `from_json`)."""
-        return CredentialView.model_validate(self.credential)
+        if self._view is None:
+            self._view = CredentialView.model_validate(self.credential)
+        return self._view
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        return dump_receipt(self.model_dump(mode="json"))
 
 
 class ManifestAnchor(AnchorSection):
@@ -179,11 +194,32 @@ def _problem(error: Any) -> str:
     if kind == "literal_error":
         return f"must be {error['ctx']['expected']}, got {_shown(error['input'])}"
     if kind == "string_pattern_mismatch":
-        return f"malformed value {_shown(error['input'])}"
-    if kind == "too_long":
-        return f"has {error['ctx']['actual_length']} entries; at most {error['ctx']['max_length']}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{message}, got {_shown(error['input'])}" if kind.endswith("_type") else message
+        expected = _PATTERN_MEANING.get(error["ctx"]["pattern"], "a different format")
+        return f"must be {expected}, got {_shown(error['input'])}"
+    if kind in ("too_long", "string_too_long"):
+        what = "characters" if isinstance(error["input"], str) else "entries"
+        return f"has {len(error['input'])} {what}; at most {error['ctx']['max_length']}"
+    if kind in _TYPE_MEANING:
+        return f"must be {_TYPE_MEANING[kind]}, got {_shown(error['input'])}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{str(error['msg']).replace('Input should be', 'must be')}, got {_shown(error['input'])}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+_PATTERN_MEANING = {
+    HASH32_PATTERN: "32 bytes as lowercase 0x-hex (66 characters)",
+    ADDRESS_PATTERN: "a 20-byte address as 0x-hex (42 characters)",
+    UTC_PATTERN: "a UTC time to the second, like 2026-01-31T09:00:00Z",
+}
+_TYPE_MEANING = {
+    "int_type": "an integer",
+    "string_type": "a string",
+    "dict_type": "a JSON object",
+    "model_type": "a JSON object",
+    "list_type": "an array",
+    "bool_type": "true or false",
+    "float_type": "a number",
+}
 
 
 def _shown(value: Any) -> str:
@@ -192,11 +228,57 @@ def _shown(value: Any) -> str:
 
 
 def receipt_schema() -> dict[str, Any]:
-    """The committed JSON Schema of receipt version 1."""
+    """The committed JSON Schema of receipt version 1, with the credential shape verifiers rely on."""
     schema = Receipt.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://credanchor.dev/schemas/receipt-v1.schema.json"
-    return schema
+    credential = CredentialView.model_json_schema(by_alias=True)
+    schema["$defs"].update(credential.pop("$defs"))
+    credential["title"] = "OpenBadgeCredential"
+    schema["$defs"]["OpenBadgeCredential"] = credential
+    description = schema["properties"]["credential"]["description"]
+    schema["properties"]["credential"] = {"$ref": "#/$defs/OpenBadgeCredential", "description": description}
+    schema = _untitled(schema)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://credanchor.dev/schemas/receipt-v1.schema.json",
+        "title": "CredentialReceipt",
+        **schema,
+    }
+
+
+def _untitled(value: Any) -> Any:
+    """The schema without pydantic's generated per-field titles ("Chainid"), which only add noise."""
+    if isinstance(value, dict):
+        return {
+            k: _untitled(v)
+            for k, v in value.items()
+            if not (k == "title" and isinstance(v, str) and "$ref" not in value and _generated(value))
+        }
+    if isinstance(value, list):
+        return [_untitled(v) for v in value]
+    return value
+
+
+def _generated(node: dict[str, Any]) -> bool:
+    return "properties" not in node
+
+
+def receipt_document(
+    credential: dict[str, Any], digest: str, leaf: str, proof: Sequence[bytes], root: str, anchor: dict[str, Any]
+) -> dict[str, Any]:
+    """A version 1 receipt as plain JSON data, for writing many quickly (the issuer's self-check parses them
+    back through `Receipt.from_json`, so a mistake here cannot go out unnoticed)."""
+    return {
+        "type": "CredentialReceipt",
+        "version": RECEIPT_VERSION,
+        "credential": credential,
+        "digest": digest,
+        "merkle": {"scheme": SCHEME, "leaf": leaf, "proof": hex_list(proof), "root": root},
+        "anchor": anchor,
+    }
+
+
+def dump_receipt(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def hex_list(values: Sequence[bytes]) -> list[str]:

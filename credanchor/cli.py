@@ -315,9 +315,8 @@ def audit(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Every anchor, revocation and role change of a registry, from the chain alone. Exit 1 on any problem."""
-    from eth_utils.address import is_address
-
     from anchoring.chain import Chain
+    from anchoring.hashing import is_address
     from verifier.audit import assemble, collect, load_manifests
 
     ws = wiring.workspace_or_none(workspace)

@@ -16,13 +16,14 @@ from eth_account.signers.local import LocalAccount
 
 from anchoring.chain import Chain
 from anchoring.errors import InvalidInput, VerificationFailed
+from anchoring.hashing import checksum_address
 from anchoring.progress import Progress
 from anchoring.sender import TxSender
 from issuer.chainops import connect, registry_address
 from issuer.keys import load_account, resolve_passphrase
 from issuer.workspace import Workspace, open_workspace
 from verifier.checks import Verdict
-from verifier.service import ChainReader, Session
+from verifier.service import BatchReader, ChainReader, Session, verify_batch
 from verifier.trust import TrustList, load_trust_list, trusted
 
 if TYPE_CHECKING:
@@ -92,17 +93,25 @@ ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
 def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfCheck":
     """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registry.
 
-    Receipts of back-dated or future-dated records are accepted as expired / not yet valid: the validity
-    window is the record's business, not the anchor's.
+    The batch root is read from the chain once; the files are checked on every core. Receipts of back-dated
+    or future-dated records are accepted as expired / not yet valid: the validity window is the record's
+    business, not the anchor's.
     """
 
-    def check(paths: Sequence[Path]) -> None:
-        session = Session(lambda: ChainReader(chain), trust_list(workspace, None), datetime.now(UTC))
-        failed = []
-        for report in session.verify_files(paths):
-            progress.advance()
-            if report.verdict not in ACCEPTED_BY_SELF_CHECK:
-                failed.append(report)
+    def check(paths: Sequence[Path], root: str) -> None:
+        registry = workspace.config.chain.registry
+        head = chain.block_number()
+        view = ChainReader(chain).root_view(registry, root, head)
+        reader = BatchReader(chain.chain_id, head, checksum_address(registry), root, view)
+        reports = verify_batch(
+            paths,
+            reader,
+            trust_list(workspace, None),
+            datetime.now(UTC),
+            workers=os.cpu_count() or 1,
+            on_done=progress.advance,
+        )
+        failed = [r for r in reports if r.verdict not in ACCEPTED_BY_SELF_CHECK]
         if failed:
             first = failed[0]
             raise VerificationFailed(

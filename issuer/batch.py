@@ -14,22 +14,26 @@ refuses a second anchor of one root.
 import fcntl
 import hashlib
 import json
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from anchoring.chain import Chain, Registry
 from anchoring.credential import credential_digest
 from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
 from anchoring.faults import fault
-from anchoring.files import atomic_write_text, fsync_dir
+from anchoring.files import atomic_write_text
 from anchoring.hashing import to_hex
 from anchoring.merkle import SCHEME, MerkleTree
 from anchoring.progress import Progress, Silent
-from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, MerkleSection, Receipt, hex_list, utc_seconds
+from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_receipt, receipt_document, utc_seconds
 from anchoring.sender import NonceConflict, SignedTx, TxSender, wait_for_depth
 from issuer.credentials import build_credential
 from issuer.records import Record, parse_records
@@ -37,10 +41,13 @@ from issuer.store import Attempt, Batch, State, Store, now
 from issuer.templates import ResultSpec, Template, load_template
 from issuer.workspace import Workspace
 
-SelfCheck = Callable[[Sequence[Path]], None]
-"""Verifies written receipts against the chain; raises `CredanchorError` if any does not check out."""
+SelfCheck = Callable[[Sequence[Path], str], None]
+"""Verifies a batch's written receipts (and its root) against the chain; raises `CredanchorError` if any
+does not check out."""
 
 POLL_SECONDS = 0.25
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -324,8 +331,8 @@ class BatchIssuer:
 
     # delivered: receipts and manifest written, every receipt verified.
     def _deliver(self, batch: Batch) -> Batch:
-        credentials = self.store.credentials(batch.id or 0)
-        digests = [bytes.fromhex(c.digest[2:]) for c in credentials]
+        rows = self.store.credential_rows(batch.id or 0)
+        digests = [bytes.fromhex(digest[2:]) for _, digest, _, _ in rows]
         tree = MerkleTree.build(digests)
         if to_hex(tree.root) != batch.root:
             raise CredanchorError(
@@ -342,30 +349,25 @@ class BatchIssuer:
         )
         out_dir = Path(batch.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.progress.stage("writing receipts", len(credentials))
-        paths: dict[str, str] = {}
+        self.progress.stage("writing receipts", len(rows))
         proofs = tree.proofs()
-        for i, credential in enumerate(credentials):
-            receipt = Receipt(
-                type="CredentialReceipt",
-                version=1,
-                credential=json.loads(credential.document),
-                digest=credential.digest,
-                merkle=MerkleSection(scheme=SCHEME, leaf=credential.leaf, proof=hex_list(proofs[i]), root=batch.root),
-                anchor=anchor,
-            )
-            path = out_dir / receipt_name(credential.id)
-            atomic_write_text(path, receipt.to_json())
-            paths[credential.id] = str(path)
-            self.progress.advance()
-            if i == len(credentials) // 2:
+        anchor_doc = anchor.model_dump(mode="json")
+        jobs = [
+            (out_dir, rows[i : i + RECEIPT_CHUNK], proofs[i : i + RECEIPT_CHUNK], batch.root, anchor_doc)
+            for i in range(0, len(rows), RECEIPT_CHUNK)
+        ]
+        paths: dict[str, str] = {}
+        for written in _map(write_receipts, jobs):
+            paths.update(written)
+            self.progress.advance(len(written))
+            if len(paths) >= len(rows) // 2:
                 fault("receipts-half")
-        fsync_dir(out_dir)
-        manifest = self._write_manifest(batch, tree, anchor, [c.digest for c in credentials])
+        os.sync()  # one flush for every receipt written above, before any of them is recorded as written
+        manifest = self._write_manifest(batch, tree, anchor, [digest for _, digest, _, _ in rows])
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
-        self.self_check([Path(p) for p in paths.values()])
+        self.self_check([Path(p) for p in paths.values()], batch.root)
         fault("checked")
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
@@ -397,6 +399,32 @@ class BatchIssuer:
             Path(batch.manifest_path) if batch.manifest_path else self.workspace.manifests_dir / manifest_name(batch)
         )
         return Outcome(batch, batch.count, manifest, resumed, already)
+
+
+RECEIPT_CHUNK = 2000
+
+
+def write_receipts(
+    job: tuple[Path, list[tuple[str, str, str, str]], list[tuple[bytes, ...]], str, dict[str, object]],
+) -> dict[str, str]:
+    """Write one chunk of a batch's receipts (in a worker process for large batches): credential id -> path."""
+    out_dir, rows, proofs, root, anchor = job
+    written = {}
+    for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
+        path = out_dir / receipt_name(credential_id)
+        receipt = receipt_document(json.loads(document), digest, leaf, proof, root, anchor)
+        atomic_write_text(path, dump_receipt(receipt), durable=False)
+        written[credential_id] = str(path)
+    return written
+
+
+def _map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:
+    """`map` over every core once there is enough work to pay for the processes."""
+    if len(jobs) < 2 or (os.cpu_count() or 1) < 2:
+        yield from map(function, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(function, jobs)
 
 
 def receipt_name(credential_id: str) -> str:

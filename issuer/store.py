@@ -143,6 +143,17 @@ class Store:
             query = select(Credential).where(Credential.batch_id == batch_id).order_by(col(Credential.position))
             return s.exec(query).all()
 
+    def credential_rows(self, batch_id: int) -> list[tuple[str, str, str, str]]:
+        """(id, digest, leaf, document) of a batch's credentials in batch order: the columns delivery needs,
+        without building 100,000 ORM objects."""
+        with self.session() as s:
+            query = (
+                select(Credential.id, Credential.digest, Credential.leaf, Credential.document)
+                .where(Credential.batch_id == batch_id)
+                .order_by(col(Credential.position))
+            )
+            return [tuple(row) for row in s.exec(query).all()]  # type: ignore[misc]
+
     def credential(self, credential_id: str) -> Credential | None:
         with self.session() as s:
             return s.get(Credential, credential_id)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from anchoring.credential import credential_digest
 from anchoring.hashing import short, to_hex
 from anchoring.merkle import leaf_hash, process_proof
 from anchoring.onchain import OnChainAnchor, RegistryEvent
@@ -118,7 +117,7 @@ def check_receipt(
     steps = [Step("schema", True, "receipt matches the version 1 schema")]
 
     # 1. The credential's canonical bytes hash to the receipt's digest.
-    digest = to_hex(credential_digest(receipt.credential))
+    digest = receipt.computed_digest()
     if digest == receipt.digest:
         steps.append(Step("digest", True, f"credential hashes to {short(digest)}"))
     else:

@@ -5,7 +5,9 @@ are pinned to the head block read at the start, so receipts of one batch see one
 that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash or a false `valid`.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -111,6 +113,65 @@ class Session:
     def verify_files(self, paths: Iterable[Path]) -> Iterator[Report]:
         for path in paths:
             yield self.verify_file(path)
+
+
+@dataclass(frozen=True)
+class BatchReader:
+    """An `AnchorReader` that already knows the one root a batch's receipts must name.
+
+    For the issuer's self-check, where every receipt of the batch names the same root: the parent reads it
+    from the chain once and hands this to worker processes. Any other root reads as not anchored, which is
+    the right verdict there (a receipt of the batch naming another root is wrong).
+    """
+
+    chain: int
+    at_block: int
+    registry: str
+    root: str
+    view: RootView
+
+    def chain_id(self) -> int:
+        return self.chain
+
+    def head(self) -> int:
+        return self.at_block
+
+    def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+        if (registry, root) == (self.registry, self.root):
+            return self.view
+        return RootView(registry_has_code=registry == self.registry, anchor=None, anchored=None)
+
+
+def _verify_chunk(reader: BatchReader, trust: TrustList, now: datetime, paths: list[Path]) -> list[Report]:
+    return list(Session(lambda: reader, trust, now).verify_files(paths))
+
+
+def verify_batch(
+    paths: Sequence[Path],
+    reader: BatchReader,
+    trust: TrustList,
+    now: datetime,
+    *,
+    workers: int,
+    on_done: Callable[[int], None] | None = None,
+    chunk: int = 1000,
+) -> list[Report]:
+    """Verify a batch's receipt files on `workers` processes; reports in the order of `paths`."""
+    chunks = [list(paths[i : i + chunk]) for i in range(0, len(paths), chunk)]
+    reports: list[Report] = []
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk_paths in chunks:
+            reports += _verify_chunk(reader, trust, now, chunk_paths)
+            if on_done:
+                on_done(len(chunk_paths))
+        return reports
+    n = len(chunks)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for done in pool.map(_verify_chunk, [reader] * n, [trust] * n, [now] * n, chunks):
+            reports += done
+            if on_done:
+                on_done(len(done))
+    return reports
 
 
 def exit_code(reports: Iterable[Report]) -> int:

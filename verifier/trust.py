@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import is_address, to_checksum_address
-
 from anchoring.errors import InvalidInput
+from anchoring.hashing import checksum_address, is_address
 from anchoring.jsonio import parse_json
 
 MAX_TRUST_BYTES = 4 * 1024 * 1024
@@ -30,7 +29,7 @@ class TrustList:
     entries: tuple[TrustedRegistry, ...] = ()
 
     def find(self, chain_id: int, address: str) -> TrustedRegistry | None:
-        wanted = str(to_checksum_address(address))
+        wanted = checksum_address(address)
         return next((e for e in self.entries if e.chain_id == chain_id and e.address == wanted), None)
 
     def plus(self, *more: TrustedRegistry) -> "TrustList":
@@ -40,7 +39,7 @@ class TrustList:
 def trusted(chain_id: int, address: str, name: str) -> TrustedRegistry:
     if not is_address(address):
         raise InvalidInput(f"trust list: {address!r} is not an address")
-    return TrustedRegistry(chain_id, str(to_checksum_address(address)), name)
+    return TrustedRegistry(chain_id, checksum_address(address), name)
 
 
 def load_trust_list(path: Path) -> TrustList:

@@ -1,0 +1,1 @@
+"""Committed JSON Schemas. `python -m anchoring.schemas` regenerates them from the models."""

@@ -1,0 +1,184 @@
+"""Bad input, as a user meets it on the command line: one clear line, the right exit code, nothing changed."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from anchoring.chain import Chain
+from anchoring.localnode import free_port
+from issuer.store import Store
+from issuer.workspace import Workspace
+from tests.conftest import CliResult, people, write_csv
+
+pytestmark = pytest.mark.chain
+Cli = Callable[..., CliResult]
+VALID = Path(__file__).parent.parent / "assets" / "receipts" / "valid.json"
+
+
+def nothing_changed(ws: Workspace, chain: Chain, events_before: int) -> None:
+    assert list(Store(ws.database_url).batches()) == []
+    registry = chain.registry(ws.config.chain.registry)
+    assert len(list(registry.events(0, chain.block_number()))) == events_before
+    assert list(ws.receipts_dir.iterdir()) == []
+
+
+def events(ws: Workspace, chain: Chain) -> int:
+    return len(list(chain.registry(ws.config.chain.registry).events(0, chain.block_number())))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"email,phone\na@b.org,1\n", "records.csv: unknown column 'phone'; known: email, name,"),
+        (b"email\na@b.org\n", "records.csv: missing column name"),
+        (
+            b"email,name\na@b.org,A\nA@b.org,B\n",
+            "records.csv: 1 problem, nothing was issued:\n  row 3: duplicate email a@b.org (first on row 2)",
+        ),
+        (
+            b"email,name\nnot-an-email,A\n",
+            "records.csv: 1 problem, nothing was issued:\n  row 2: invalid email 'not-an-email'",
+        ),
+        (
+            b"\xef\xbb\xbfemail,name\na@b.org,A\n",
+            "records.csv: starts with a byte-order mark (BOM); save it as UTF-8 without BOM",
+        ),
+        (b"", "records.csv: file is empty"),
+        (b"email,name\na@b.org,Andr\xe9\n", "records.csv: not UTF-8 text (byte 0xe9 at offset 23)"),
+    ],
+    ids=["unknown column", "missing column", "duplicate email", "invalid email", "bom", "empty", "non-utf8"],
+)
+def test_bad_records_issue_nothing(cli: Cli, workspace: Workspace, chain: Chain, content: bytes, message: str) -> None:
+    before = events(workspace, chain)
+    csv = workspace.root / "records.csv"
+    csv.write_bytes(content)
+    result = cli("issue", csv, "--achievement", "example", "-w", workspace.root)
+    assert result.code == 2
+    assert result.err.startswith(f"error: {csv.parent}/{message}")
+    assert "Traceback" not in result.err
+    nothing_changed(workspace, chain, before)
+
+
+def test_unknown_achievement(cli: Cli, workspace: Workspace, chain: Chain) -> None:
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    result = cli("issue", csv, "--achievement", "phd", "-w", workspace.root)
+    assert result.code == 2
+    assert (
+        result.err.strip() == f"error: unknown achievement 'phd' (templates in {workspace.achievements_dir}: example)"
+    )
+    nothing_changed(workspace, chain, events(workspace, chain))
+
+
+def test_missing_records_file(cli: Cli, workspace: Workspace) -> None:
+    result = cli("issue", workspace.root / "nope.csv", "--achievement", "example", "-w", workspace.root)
+    assert result.code == 2
+    assert result.err.strip() == f"error: {workspace.root}/nope.csv: no such file"
+
+
+def test_rpc_url_that_does_not_answer(cli: Cli, workspace: Workspace, chain: Chain) -> None:
+    before = events(workspace, chain)
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = cli("issue", csv, "--achievement", "example", "--rpc-url", dead, "-w", workspace.root)
+    assert result.code == 3
+    assert result.err.strip() == f"error: node at {dead} did not answer (eth_chainId): connection refused or lost"
+    nothing_changed(workspace, chain, before)
+    verify = cli("verify", VALID, "--rpc-url", dead)
+    assert verify.code == 3
+    assert f"CHAIN-UNAVAILABLE {VALID}: node at {dead} did not answer (eth_chainId)" in " ".join(verify.out.split())
+
+
+def test_node_on_another_chain_is_refused(cli: Cli, workspace: Workspace, chain: Chain) -> None:
+    ws = workspace.set("chain", "chain_id", 5)
+    csv = write_csv(ws.root / "records.csv", people(2))
+    result = cli("issue", csv, "--achievement", "example", "-w", ws.root)
+    assert result.code == 1
+    assert result.err.strip() == f"error: node at {ws.config.chain.rpc_url} is chain 31337, expected chain 5"
+
+
+def test_bad_column_mapping(cli: Cli, workspace: Workspace) -> None:
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    result = cli("issue", csv, "--achievement", "example", "--map", "Mail=mail", "-w", workspace.root)
+    assert result.code == 2
+    assert (
+        result.err.strip()
+        == "error: --map Mail=mail: unknown field 'mail' (known: email, name, issue_date, credits_earned, evidence_url, evidence_narrative, result, ignore)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b'{"type": "CredentialReceipt", "version": 1',
+            "not valid JSON at line 1 column 43: Expecting ',' delimiter (the file looks truncated)",
+        ),
+        (b"{]", "not valid JSON at line 1 column 2: Expecting property name enclosed in double quotes"),
+        (b"", "file is empty"),
+        (b"\xef\xbb\xbf{}", "starts with a byte-order mark (BOM); save it as UTF-8 without BOM"),
+        (b'{"type": "\xff"}', "not UTF-8 text (byte 0xff at offset 10)"),
+    ],
+    ids=["truncated", "malformed", "empty", "bom", "non-utf8"],
+)
+def test_unreadable_receipts_exit_2(
+    cli: Cli, workspace: Workspace, tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "receipt.json"
+    path.write_bytes(content)
+    result = cli("verify", path, "--json", "-w", workspace.root)
+    assert result.code == 2
+    report = json.loads(result.out)
+    assert report["verdict"] == "malformed"
+    assert report["reason"] == f"{path}: {message}"
+
+
+def test_malformed_members_and_huge_files_exit_2(cli: Cli, workspace: Workspace, tmp_path: Path) -> None:
+    doc = json.loads(VALID.read_text())
+    doc["merkle"]["proof"] = ["0x" + "11" * 32] * 3000
+    thousands = tmp_path / "thousands.json"
+    thousands.write_text(json.dumps(doc))
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    wrong_type = tmp_path / "wrong_type.json"
+    wrong_type.write_text(json.dumps({**json.loads(VALID.read_text()), "version": "1"}))
+    result = cli("verify", thousands, huge, wrong_type, "--json", "-w", workspace.root)
+    assert result.code == 2
+    reasons = [json.loads(line)["reason"] for line in result.out.splitlines()]
+    assert reasons == [
+        f"{thousands}: merkle.proof: has 3000 entries; at most 64",
+        f"{huge}: 52,428,800 bytes is over the limit of 2,097,152 bytes",
+        f"{wrong_type}: version: must be 1, got '1'",
+    ]
+
+
+def test_no_node_configured_for_a_stray_verifier(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CREDANCHOR_RPC_URL", raising=False)
+    result = cli("verify", VALID)
+    assert result.code == 3
+    assert "no node configured (--rpc-url)" in result.out
+
+
+def test_workspace_that_is_not_one(cli: Cli, tmp_path: Path) -> None:
+    result = cli("issue", tmp_path / "x.csv", "--achievement", "example", "-w", tmp_path)
+    assert result.code == 2
+    assert (
+        result.err.strip()
+        == f"error: no workspace at {tmp_path} (credanchor.toml missing); run `credanchor init {tmp_path}` first"
+    )
+
+
+def test_audit_bad_input(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("audit", "--registry", "0x1234", "--rpc-url", "http://127.0.0.1:9")
+    assert result.code == 2
+    assert (
+        result.err.strip()
+        == "error: --registry '0x1234' is not an address (0x and 40 hex digits, EIP-55 if mixed case)"
+    )
+    result = cli("audit", "--registry", "0x" + "11" * 20)
+    assert result.code == 2
+    assert result.err.strip() == "error: name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)"

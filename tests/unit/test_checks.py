@@ -1,0 +1,243 @@
+"""The pure verification core, driven through `Session` with an in-memory chain (the integration tests
+repeat the important cases on a real node)."""
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anchoring.onchain import OnChainAnchor, RegistryEvent
+from verifier.checks import RootView, Verdict
+from verifier.service import Session, exit_code
+from verifier.trust import TrustList, trusted
+
+RECEIPTS = Path(__file__).parent.parent / "assets" / "receipts"
+VALID: dict[str, Any] = json.loads((RECEIPTS / "valid.json").read_text())
+ROOT = VALID["merkle"]["root"]
+REGISTRY = VALID["anchor"]["registry"]
+BLOCK: int = VALID["anchor"]["blockNumber"]
+TIMESTAMP = int(datetime.strptime(VALID["anchor"]["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+SENDER = "0x7e30eac7208C88fe80740EE50e1Db8A44cEa3c46"
+NOW = datetime.strptime(VALID["credential"]["validFrom"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(days=1)
+TRUST = TrustList((trusted(31337, REGISTRY, "Test University"),))
+
+
+def anchored_view(*, batch_revoked: bool = False, revoked_leaf: str | None = None) -> RootView:
+    anchor = OnChainAnchor(
+        ROOT, BLOCK, TIMESTAMP, 3, BLOCK + 1 if batch_revoked else 0, TIMESTAMP if batch_revoked else 0
+    )
+    event = RegistryEvent(
+        "Anchored",
+        BLOCK,
+        "0x" + "bb" * 32,
+        VALID["anchor"]["txHash"],
+        0,
+        {"root": ROOT, "leafCount": 3, "sender": SENDER},
+    )
+    revoked = {}
+    if revoked_leaf:
+        revoked[revoked_leaf] = RegistryEvent(
+            "CredentialRevoked", BLOCK + 1, "0x" + "cc" * 32, "0x" + "dd" * 32, 0, {"reason": "Issued in error"}
+        )
+    batch_event = RegistryEvent(
+        "BatchRevoked", BLOCK + 1, "0x" + "cc" * 32, "0x" + "ee" * 32, 0, {"reason": "Exam voided"}
+    )
+    return RootView(True, anchor, event, revoked, batch_event if batch_revoked else None)
+
+
+class FakeReader:
+    """An `AnchorReader` answering from a dict; counts how often each root is read."""
+
+    def __init__(self, views: dict[tuple[str, str], RootView], chain_id: int = 31337) -> None:
+        self.views = views
+        self._chain_id = chain_id
+        self.reads: list[tuple[str, str]] = []
+
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def head(self) -> int:
+        return BLOCK + 5
+
+    def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+        self.reads.append((registry, root))
+        return self.views.get((registry, root), RootView(registry == REGISTRY, None, None))
+
+
+def verify(
+    doc: dict[str, Any],
+    view: RootView | None = None,
+    *,
+    now: datetime = NOW,
+    trust: TrustList = TRUST,
+    chain_id: int = 31337,
+) -> Any:
+    reader = FakeReader({(REGISTRY, ROOT): view or anchored_view()}, chain_id)
+    session = Session(lambda: reader, trust, now)
+    return session.verify_bytes(json.dumps(doc).encode(), "r.json")
+
+
+def test_valid_receipt_passes_every_step() -> None:
+    report = verify(VALID)
+    assert report.verdict == Verdict.VALID
+    assert [s.name for s in report.steps] == [
+        "schema",
+        "digest",
+        "proof",
+        "chain",
+        "anchor",
+        "revocation",
+        "validity",
+        "trust",
+    ]
+    assert all(s.ok for s in report.steps)
+    assert report.anchored_by == SENDER
+    assert report.trusted_as == "Test University"
+
+
+def scalar_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from scalar_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from scalar_paths(item, (*path, i))
+    else:
+        yield path
+
+
+def tampered(doc: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
+    copy_ = copy.deepcopy(doc)
+    target = copy_
+    for part in path[:-1]:
+        target = target[part]
+    value = target[path[-1]]
+    if isinstance(value, bool):
+        target[path[-1]] = not value
+    elif isinstance(value, int | float):
+        target[path[-1]] = value + 1
+    elif isinstance(value, str) and value.startswith("0x") and len(value) in (42, 66):
+        target[path[-1]] = value[:-1] + ("1" if value[-1] != "1" else "2")
+    else:
+        target[path[-1]] = str(value) + "x"
+    return copy_
+
+
+@pytest.mark.parametrize("path", list(scalar_paths(VALID)), ids=lambda p: ".".join(map(str, p)))
+def test_every_tampered_member_is_rejected(path: tuple[Any, ...]) -> None:
+    report = verify(tampered(VALID, path))
+    assert report.verdict in (Verdict.INVALID, Verdict.MALFORMED), report.reason
+
+
+def test_tampered_subject_names_the_digest() -> None:
+    doc = json.loads((RECEIPTS / "tampered_subject.json").read_text())
+    report = verify(doc)
+    assert report.verdict == Verdict.INVALID
+    assert report.reason.startswith("credential hashes to 0x")
+    assert ", receipt says 0x" in report.reason
+
+
+def test_swapped_proof_names_where_it_leads() -> None:
+    report = verify(json.loads((RECEIPTS / "swapped_proof.json").read_text()))
+    assert report.verdict == Verdict.INVALID
+    assert report.reason.startswith("proof leads to 0x")
+    assert report.reason.endswith(f"receipt names root {ROOT[:6]}…{ROOT[-4:]}")
+
+
+def test_wrong_root() -> None:
+    report = verify(json.loads((RECEIPTS / "wrong_root.json").read_text()))
+    assert report.verdict == Verdict.INVALID
+    assert "receipt names root 0xabab…abab" in report.reason
+
+
+def test_unknown_version_is_malformed() -> None:
+    report = verify(json.loads((RECEIPTS / "unknown_version.json").read_text()))
+    assert report.verdict == Verdict.MALFORMED
+    assert report.reason == "r.json: version: must be 1, got 2"
+
+
+def test_revoked_credential() -> None:
+    report = verify(VALID, anchored_view(revoked_leaf=VALID["merkle"]["leaf"]))
+    assert report.verdict == Verdict.REVOKED
+    assert report.reason == f"credential revoked in block {BLOCK + 1}: Issued in error"
+
+
+def test_revoked_batch() -> None:
+    report = verify(VALID, anchored_view(batch_revoked=True))
+    assert report.verdict == Verdict.REVOKED
+    assert report.reason == f"batch revoked in block {BLOCK + 1}: Exam voided"
+
+
+def test_expired_and_not_yet_valid() -> None:
+    until = datetime.strptime(VALID["credential"]["validUntil"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    expired = verify(VALID, now=until)
+    assert expired.verdict == Verdict.EXPIRED
+    assert expired.reason == f"expired at {VALID['credential']['validUntil']}"
+    early = verify(VALID, now=NOW - timedelta(days=2))
+    assert early.verdict == Verdict.NOT_YET_VALID
+    assert early.reason == f"not valid until {VALID['credential']['validFrom']}"
+
+
+def test_untrusted_registry_is_never_valid() -> None:
+    report = verify(VALID, trust=TrustList())
+    assert report.verdict == Verdict.UNTRUSTED
+    assert report.reason == f"registry {REGISTRY} on chain 31337 is not on the trust list (add it with --trust FILE)"
+
+
+def test_receipt_for_another_chain() -> None:
+    report = verify(VALID, chain_id=1)
+    assert report.verdict == Verdict.INVALID
+    assert report.reason == "receipt is for chain 31337, the node is chain 1"
+
+
+def test_root_not_anchored_or_at_another_block() -> None:
+    assert (
+        verify(VALID, RootView(True, None, None)).reason
+        == f"root {ROOT[:6]}…{ROOT[-4:]} is not anchored in registry {REGISTRY}"
+    )
+    moved = anchored_view()
+    moved = RootView(True, OnChainAnchor(ROOT, BLOCK + 7, TIMESTAMP, 3, 0, 0), moved.anchored)
+    assert verify(VALID, moved).reason == f"root was anchored in block {BLOCK + 7}, receipt says block {BLOCK}"
+
+
+def test_no_contract_at_the_registry() -> None:
+    report = verify(VALID, RootView(False, None, None))
+    assert report.reason == f"no contract at {REGISTRY} on chain 31337"
+
+
+def test_chain_unavailable_still_reports_local_checks() -> None:
+    from anchoring.errors import ChainUnavailable
+
+    def broken() -> FakeReader:
+        raise ChainUnavailable("node at http://127.0.0.1:9 did not answer (eth_chainId): connection refused or lost")
+
+    report = Session(broken, TRUST, NOW).verify_bytes(json.dumps(VALID).encode(), "r.json")
+    assert report.verdict == Verdict.UNAVAILABLE
+    assert report.reason.startswith("node at http://127.0.0.1:9 did not answer")
+    assert exit_code([report]) == 3
+    tampered_report = Session(broken, TRUST, NOW).verify_bytes((RECEIPTS / "tampered_subject.json").read_bytes(), "t")
+    assert tampered_report.verdict == Verdict.INVALID
+
+
+def test_each_distinct_root_is_read_once() -> None:
+    reader = FakeReader({(REGISTRY, ROOT): anchored_view()})
+    session = Session(lambda: reader, TRUST, NOW)
+    for _ in range(5):
+        assert session.verify_bytes(json.dumps(VALID).encode(), "r.json").verdict == Verdict.VALID
+    other = json.loads((RECEIPTS / "wrong_root.json").read_text())
+    session.verify_bytes(json.dumps(other).encode(), "w.json")
+    assert reader.reads == [(REGISTRY, ROOT), (REGISTRY, other["merkle"]["root"])]
+
+
+def test_exit_codes() -> None:
+    valid = verify(VALID)
+    invalid = verify(json.loads((RECEIPTS / "wrong_root.json").read_text()))
+    malformed = verify(json.loads((RECEIPTS / "unknown_version.json").read_text()))
+    assert exit_code([valid, valid]) == 0
+    assert exit_code([valid, invalid]) == 1
+    assert exit_code([valid, invalid, malformed]) == 2
+    assert exit_code([verify(VALID, trust=TrustList())]) == 1

@@ -1,0 +1,113 @@
+"""The Merkle tree against OpenZeppelin's own vectors (@openzeppelin/merkle-tree 1.0.8), plus properties."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anchoring.merkle import MerkleTree, MultiProof, leaf_hash, process_multiproof, process_proof, verify_proof
+
+VECTORS = json.loads((Path(__file__).parent.parent / "assets" / "oz_standard_merkle.json").read_text())
+CASES = VECTORS["cases"]
+
+
+def unhex(value: str) -> bytes:
+    return bytes.fromhex(value[2:])
+
+
+def hexed(values: list[bytes] | tuple[bytes, ...]) -> list[str]:
+    return ["0x" + v.hex() for v in values]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"n={c['n']}" for c in CASES])
+def test_root_proofs_and_tree_match_openzeppelin(case: dict[str, Any]) -> None:
+    digests = [unhex(d) for d in case["digests"]]
+    tree = MerkleTree.build(digests)
+    assert "0x" + tree.root.hex() == case["root"]
+    if "tree" in case:
+        assert hexed(tree.nodes) == case["tree"]
+    all_proofs = tree.proofs()
+    for expected in case["proofs"]:
+        i = expected["index"]
+        assert "0x" + tree.leaf(i).hex() == expected["leaf_hash"]
+        assert "0x" + leaf_hash(digests[i]).hex() == expected["leaf_hash"]
+        assert tree.tree_index(i) == expected["tree_index"]
+        assert hexed(tree.proof(i)) == expected["proof"]
+        assert hexed(all_proofs[i]) == expected["proof"]
+        assert verify_proof(tree.leaf(i), tree.proof(i), tree.root)
+
+
+def test_vectors_cover_every_listed_case() -> None:
+    assert [c["n"] for c in CASES] == [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100, 1000]
+    assert sum(len(c["proofs"]) for c in CASES) == sum(min(c["n"], 100) for c in CASES[:-1]) + 28
+
+
+def test_multiproof_matches_openzeppelin() -> None:
+    vector = VECTORS["multiproof"]
+    case = next(c for c in CASES if c["n"] == vector["n"])
+    digests = [unhex(d) for d in case["digests"]]
+    multi = MerkleTree.build(digests).multiproof(vector["indices"], digests)
+    assert hexed(multi.leaves) == vector["leaves"]
+    assert hexed(multi.proof) == vector["proof"]
+    assert list(multi.flags) == vector["proofFlags"]
+    assert "0x" + process_multiproof(multi).hex() == vector["root"]
+
+
+def test_multiproof_given_as_published_verifies() -> None:
+    vector = VECTORS["multiproof"]
+    multi = MultiProof(
+        tuple(unhex(x) for x in vector["leaves"]), tuple(unhex(x) for x in vector["proof"]), tuple(vector["proofFlags"])
+    )
+    assert "0x" + process_multiproof(multi).hex() == vector["root"]
+
+
+def test_single_leaf_tree_has_empty_proof_and_root_is_the_leaf() -> None:
+    case = CASES[0]
+    tree = MerkleTree.build([unhex(case["digests"][0])])
+    assert tree.proof(0) == []
+    assert tree.root == tree.leaf(0)
+
+
+def test_empty_batch_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one leaf"):
+        MerkleTree.build([])
+
+
+def test_duplicate_digest_is_refused() -> None:
+    digest = b"\x01" * 32
+    with pytest.raises(ValueError, match="duplicate leaf"):
+        MerkleTree.build([digest, b"\x02" * 32, digest])
+
+
+def test_duplicate_multiproof_index_is_refused() -> None:
+    digests = [bytes([i]) * 32 for i in range(1, 6)]
+    with pytest.raises(ValueError, match="duplicated index"):
+        MerkleTree.build(digests).multiproof([1, 1], digests)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=300))
+def test_every_proof_verifies_and_input_order_does_not_matter(digest_set: set[bytes]) -> None:
+    digests = list(digest_set)
+    tree = MerkleTree.build(digests)
+    assert MerkleTree.build(list(reversed(digests))).root == tree.root
+    for i, proof in enumerate(tree.proofs()):
+        assert process_proof(leaf_hash(digests[i]), proof) == tree.root
+        assert list(proof) == tree.proof(i)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.binary(min_size=32, max_size=32), min_size=2, max_size=64), st.data())
+def test_tampered_proof_or_leaf_fails(digest_set: set[bytes], data: st.DataObject) -> None:
+    digests = list(digest_set)
+    tree = MerkleTree.build(digests)
+    i = data.draw(st.integers(0, len(digests) - 1))
+    proof = tree.proof(i)
+    j = data.draw(st.integers(0, len(proof) - 1))
+    flipped = bytearray(proof[j])
+    flipped[data.draw(st.integers(0, 31))] ^= 1 << data.draw(st.integers(0, 7))
+    assert not verify_proof(tree.leaf(i), [*proof[:j], bytes(flipped), *proof[j + 1 :]], tree.root)
+    assert not verify_proof(leaf_hash(b"\x00" * 31 + b"\x07"), proof, tree.root)

@@ -1,0 +1,216 @@
+"""Parsing receipts: every kind of bad input gets its own clear, one-line error (and never a traceback)."""
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from anchoring.errors import InvalidReceipt
+from anchoring.jsonio import read_limited
+from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt, receipt_schema
+
+RECEIPTS = Path(__file__).parent.parent / "assets" / "receipts"
+SCHEMA_FILE = Path(__file__).parent.parent.parent / "anchoring" / "schemas" / "receipt-v1.schema.json"
+VALID_BYTES = (RECEIPTS / "valid.json").read_bytes()
+VALID: dict[str, Any] = json.loads(VALID_BYTES)
+
+
+def changed(change: Callable[[dict[str, Any]], object]) -> bytes:
+    doc = copy.deepcopy(VALID)
+    change(doc)
+    return json.dumps(doc).encode()
+
+
+def parse(data: bytes) -> Receipt:
+    return Receipt.from_json(data, source="r.json")
+
+
+def test_valid_receipt_parses() -> None:
+    receipt = parse(VALID_BYTES)
+    assert receipt.anchor.chain_id == 31337
+    assert receipt.computed_digest() == receipt.digest
+    assert json.loads(receipt.to_json()) == VALID
+
+
+BAD_BYTES = [
+    ("empty", b"", "r.json: file is empty"),
+    ("blank", b" \n\t", "r.json: file is empty"),
+    ("bom", b"\xef\xbb\xbf" + VALID_BYTES, "r.json: starts with a byte-order mark (BOM); save it as UTF-8 without BOM"),
+    ("non-utf8", b'{"type": "Credential\xffReceipt"}', "r.json: not UTF-8 text (byte 0xff at offset 20)"),
+    (
+        "truncated",
+        VALID_BYTES[:200],
+        "r.json: not valid JSON at line 8 column 3: Expecting ',' delimiter (the file looks truncated)",
+    ),
+    ("cut at the end", VALID_BYTES[:-3], "r.json: not valid JSON at line 105 column 4: Expecting ',' delimiter"),
+    (
+        "malformed",
+        b'{"type": "CredentialReceipt",,}',
+        "r.json: not valid JSON at line 1 column 30: Expecting property name enclosed in double quotes",
+    ),
+    ("not an object", b"[1, 2]", "r.json: document: must be a JSON object, got [1, 2]"),
+    (
+        "duplicate member",
+        VALID_BYTES.replace(b'"version": 1,', b'"version": 1, "version": 2,'),
+        "r.json: not valid JSON: duplicate member 'version'",
+    ),
+    (
+        "NaN",
+        VALID_BYTES.replace(b'"version": 1', b'"version": NaN'),
+        "r.json: not valid JSON: NaN is not a JSON number",
+    ),
+    ("deep nesting", b"[" * 5000 + b"]" * 5000, "r.json: nested 5000 levels deep; at most 32"),
+    ("a manifest", b'{"type": "BatchManifest", "version": 1}', "r.json: is a batch manifest, not a receipt"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), [(d, m) for _, d, m in BAD_BYTES], ids=[n for n, _, _ in BAD_BYTES])
+def test_unparseable_receipt(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidReceipt) as caught:
+        parse(data)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+HASH = "must be 32 bytes as lowercase 0x-hex (66 characters)"
+BAD_MEMBERS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
+    ("unknown member", lambda d: d.update(extra=1), "extra: unknown member"),
+    ("unknown anchor member", lambda d: d["anchor"].update(rpcUrl="http://evil"), "anchor.rpcUrl: unknown member"),
+    ("missing member", lambda d: d.pop("merkle"), "merkle: missing"),
+    ("wrong type", lambda d: d.update(type="Receipt"), "type: must be 'CredentialReceipt', got 'Receipt'"),
+    ("version as text", lambda d: d.update(version="1"), "version: must be 1, got '1'"),
+    ("unknown version", lambda d: d.update(version=2), "version: must be 1, got 2"),
+    (
+        "chain id as text",
+        lambda d: d["anchor"].update(chainId="31337"),
+        "anchor.chainId: must be an integer, got '31337'",
+    ),
+    ("chain id as bool", lambda d: d["anchor"].update(chainId=True), "anchor.chainId: must be an integer, got true"),
+    (
+        "negative block",
+        lambda d: d["anchor"].update(blockNumber=-1),
+        "anchor.blockNumber: must be greater than 0, got -1",
+    ),
+    ("non-hex digest", lambda d: d.update(digest="0x" + "zz" * 32), f"digest: {HASH}, got '0x{'zz' * 32}'"),
+    ("short digest", lambda d: d.update(digest="0x" + "ab" * 31), f"digest: {HASH}, got '0x{'ab' * 31}'"),
+    ("upper-case digest", lambda d: d.update(digest="0x" + "AB" * 32), f"digest: {HASH}, got '0x{'AB' * 32}'"),
+    ("digest without 0x", lambda d: d.update(digest="ab" * 32), f"digest: {HASH}, got '{'ab' * 32}'"),
+    ("digest as number", lambda d: d.update(digest=12), "digest: must be a string, got 12"),
+    ("short proof entry", lambda d: d["merkle"]["proof"].__setitem__(0, "0x12"), f"merkle.proof.0: {HASH}, got '0x12'"),
+    (
+        "thousands of proof entries",
+        lambda d: d["merkle"].update(proof=["0x" + "11" * 32] * 5000),
+        "merkle.proof: has 5000 entries; at most 64",
+    ),
+    ("proof not a list", lambda d: d["merkle"].update(proof="0x00"), "merkle.proof: must be an array, got '0x00'"),
+    (
+        "unknown scheme",
+        lambda d: d["merkle"].update(scheme="bitcoin"),
+        "merkle.scheme: must be 'oz-standard-v1', got 'bitcoin'",
+    ),
+    (
+        "short registry",
+        lambda d: d["anchor"].update(registry="0x1234"),
+        "anchor.registry: must be a 20-byte address as 0x-hex (42 characters), got '0x1234'",
+    ),
+    (
+        "registry with a bad checksum",
+        lambda d: d["anchor"].update(registry="0x" + d["anchor"]["registry"][2:].swapcase()),
+        "anchor.registry: has mixed case but a wrong EIP-55 checksum",
+    ),
+    (
+        "timestamp in words",
+        lambda d: d["anchor"].update(timestamp="yesterday"),
+        "anchor.timestamp: must be a UTC time to the second, like 2026-01-31T09:00:00Z, got 'yesterday'",
+    ),
+    ("credential not an object", lambda d: d.update(credential=[]), "credential: must be a JSON object, got []"),
+    (
+        "validFrom as a number",
+        lambda d: d["credential"].update(validFrom=0),
+        "credential.validFrom: must be a date-time with a zone, like 2026-01-31T09:00:00Z",
+    ),
+    (
+        "validUntil without a zone",
+        lambda d: d["credential"].update(validUntil="2030-01-01T00:00:00"),
+        "credential.validUntil: must be a date-time with a zone, like 2026-01-31T09:00:00Z",
+    ),
+    (
+        "foreign context",
+        lambda d: d["credential"].update({"@context": ["https://example.com/ctx"]}),
+        "credential.@context: must start with 'https://www.w3.org/ns/credentials/v2' and "
+        "'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json'",
+    ),
+    (
+        "not an Open Badge",
+        lambda d: d["credential"].update(type=["VerifiableCredential"]),
+        "credential.type: must include OpenBadgeCredential",
+    ),
+    ("no issuer", lambda d: d["credential"].pop("issuer"), "credential.issuer: missing"),
+    (
+        "null validUntil",
+        lambda d: d["credential"].update(validUntil=None),
+        "credential: validUntil is null; leave it out",
+    ),
+    (
+        "huge name",
+        lambda d: d["credential"].update(name="x" * 10000),
+        "credential.name: has 10000 characters; at most 8192",
+    ),
+    (
+        "number beyond JSON's safe range",
+        lambda d: d["credential"].update(x=2**80),
+        "credential cannot be canonicalised (RFC 8785): 1208925819614629174706176 exceeds safe integer domain",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), [(c, m) for _, c, m in BAD_MEMBERS], ids=[n for n, _, _ in BAD_MEMBERS])
+def test_receipt_not_matching_the_schema(change: Callable[[dict[str, Any]], object], message: str) -> None:
+    with pytest.raises(InvalidReceipt) as caught:
+        parse(changed(change))
+    assert str(caught.value).startswith(f"r.json: {message}")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    with big.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    with pytest.raises(
+        InvalidReceipt, match=rf"big.json: 52,428,800 bytes is over the limit of {MAX_RECEIPT_BYTES:,} bytes"
+    ):
+        read_limited(big, MAX_RECEIPT_BYTES, InvalidReceipt)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InvalidReceipt, match="nope.json: no such file"):
+        read_limited(tmp_path / "nope.json", MAX_RECEIPT_BYTES, InvalidReceipt)
+    with pytest.raises(InvalidReceipt, match="is a directory, not a file"):
+        read_limited(tmp_path, MAX_RECEIPT_BYTES, InvalidReceipt)
+
+
+def test_committed_schema_is_the_models_schema() -> None:
+    committed = json.loads(SCHEMA_FILE.read_text())
+    assert committed == receipt_schema(), "run `python -m anchoring.schemas` to regenerate the committed schema"
+
+
+@pytest.mark.parametrize(
+    "change",
+    # EIP-55 checksums and RFC 8785 number ranges are beyond what JSON Schema can say.
+    [c for _, c, m in BAD_MEMBERS if not m.startswith(("anchor.registry: has mixed", "credential cannot"))],
+)
+def test_schema_and_model_agree_on_bad_receipts(change: Callable[[dict[str, Any]], object]) -> None:
+    doc = json.loads(changed(change))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, receipt_schema())
+
+
+def test_schema_accepts_every_asset_that_parses() -> None:
+    for path in RECEIPTS.glob("*.json"):
+        doc = json.loads(path.read_text())
+        if doc.get("version") == 1:
+            jsonschema.validate(doc, receipt_schema())

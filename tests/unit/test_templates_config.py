@@ -1,0 +1,123 @@
+"""Achievement templates and the workspace config file."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from anchoring.errors import InvalidInput
+from issuer.config import load_config, set_value
+from issuer.templates import load_template
+from issuer.workspace import EXAMPLE_TEMPLATE, render_config
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_example_template_renders_an_ob3_achievement(tmp_path: Path) -> None:
+    write(tmp_path, "example", EXAMPLE_TEMPLATE)
+    template = load_template(tmp_path, "example")
+    achievement = template.achievement("https://registrar.test.edu/")
+    assert achievement["id"] == "https://registrar.test.edu/achievements/example"
+    assert achievement["type"] == ["Achievement"]
+    assert achievement["achievementType"] == "Certificate"
+    assert achievement["criteria"] == {"narrative": template.criteria}
+    assert achievement["creditsAvailable"] == 3.0
+    assert achievement["alignment"][0]["type"] == ["Alignment"]
+    assert achievement["alignment"][0]["targetCode"] == "DS-3.1"
+    assert achievement["resultDescription"][0]["resultType"] == "LetterGrade"
+
+
+@pytest.mark.parametrize(
+    ("validity", "start", "end"),
+    [
+        ("P3Y", "2026-02-28T10:00:00", "2029-02-28T10:00:00"),
+        ("P1Y", "2024-02-29T10:00:00", "2025-02-28T10:00:00"),
+        ("P18M", "2026-08-31T00:00:00", "2028-02-29T00:00:00"),
+        ("P90D", "2026-01-01T00:00:00", "2026-04-01T00:00:00"),
+        ("P1Y1M1D", "2026-01-31T00:00:00", "2027-03-01T00:00:00"),
+    ],
+)
+def test_validity_period_sets_valid_until(tmp_path: Path, validity: str, start: str, end: str) -> None:
+    write(tmp_path, "t", f'name = "N"\ndescription = "D"\ncriteria = "C"\nvalidity = "{validity}"\n')
+    template = load_template(tmp_path, "t")
+    begin = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    assert template.valid_until(begin) == datetime.fromisoformat(end).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "N"\ndescription = "D"\n', "t.toml: criteria: missing"),
+        ('name = "N"\ndescription = "D"\ncriteria = "C"\ncolour = "red"\n', "t.toml: colour: unknown member"),
+        (
+            'name = "N"\ndescription = "D"\ncriteria = "C"\nachievement_type = "Trophy"\n',
+            "t.toml: achievement_type: unknown achievement type 'Trophy' (Open Badges 3.0 AchievementType or ext:Name)",
+        ),
+        (
+            'name = "N"\ndescription = "D"\ncriteria = "C"\nvalidity = "3 years"\n',
+            "t.toml: validity: validity '3 years' must be an ISO 8601 period of years, months, days: P2Y, P18M, P90D",
+        ),
+        (
+            'name = "N"\ndescription = "D"\ncriteria = "C"\nimage = "badge.png"\n',
+            "t.toml: image: must be an http(s) URL, a DID or a URN",
+        ),
+        (
+            'name = "N"\ndescription = "D"\ncriteria = "C"\ncredits_available = -1\n',
+            "t.toml: credits_available: must be greater than or equal to 0, got -1",
+        ),
+        ('name = "N"\ndescription = ', "t.toml: not valid TOML: "),
+    ],
+    ids=["missing", "unknown key", "type", "validity", "image", "credits", "toml"],
+)
+def test_bad_templates(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, "t", text)
+    with pytest.raises(InvalidInput) as caught:
+        load_template(tmp_path, "t")
+    assert str(caught.value).startswith(f"{tmp_path}/{message}")
+
+
+def test_unknown_achievement_lists_the_known_ones(tmp_path: Path) -> None:
+    write(tmp_path, "alpha", "")
+    write(tmp_path, "beta", "")
+    with pytest.raises(InvalidInput) as caught:
+        load_template(tmp_path, "gamma")
+    assert str(caught.value) == f"unknown achievement 'gamma' (templates in {tmp_path}: alpha, beta)"
+
+
+def test_achievement_names_cannot_walk_out_of_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"achievement name '\.\./x' must be letters, digits"):
+        load_template(tmp_path, "../x")
+
+
+def test_set_value_keeps_comments_and_validates(tmp_path: Path) -> None:
+    path = tmp_path / "credanchor.toml"
+    path.write_text(render_config("https://x.edu", "X", None, 8545))
+    set_value(path, "chain", "registry", "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+    set_value(path, "chain", "rpc_url", "http://127.0.0.1:9999")
+    text = path.read_text()
+    assert 'registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"\n' in text
+    assert "# The node to anchor on." in text
+    config = load_config(path)
+    assert config.chain.rpc_url == "http://127.0.0.1:9999"
+    with pytest.raises(InvalidInput, match="setting chain.confirmations would make it invalid"):
+        set_value(path, "chain", "confirmations", 0)
+    assert load_config(path).chain.confirmations == 1
+    with pytest.raises(InvalidInput, match="has no \\[nothing\\] section"):
+        set_value(path, "nothing", "x", 1)
+
+
+def test_config_rejects_typos_and_bad_mappings(tmp_path: Path) -> None:
+    path = tmp_path / "credanchor.toml"
+    path.write_text(render_config("https://x.edu", "X", None, 8545).replace("confirmations = 1", "confirmatons = 1"))
+    with pytest.raises(InvalidInput, match="chain.confirmatons: unknown member"):
+        load_config(path)
+    path.write_text(
+        render_config("https://x.edu", "X", None, 8545).replace("columns = {}", 'columns = {"Mail" = "mail"}')
+    )
+    with pytest.raises(InvalidInput, match="records.columns maps 'Mail' to unknown field 'mail'"):
+        load_config(path)

@@ -51,7 +51,7 @@ def progress(enabled: bool = True) -> Iterator[RichProgress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
-        transient=False,
+        transient=True,
         disable=not enabled,
     )
     with bar:

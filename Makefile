@@ -1,0 +1,50 @@
+# credanchor: `make demo` and `make test` set up everything they need on a fresh machine (Python venv with
+# pinned dependencies, the Node side with Anvil, Hardhat, solc-js and OpenZeppelin from package-lock.json).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := hardhat-local/node_modules/.installed
+
+.PHONY: setup demo test lint test-anvil test-hardhat bench artifact schema clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): hardhat-local/package.json hardhat-local/package-lock.json
+	cd hardhat-local && npm ci --no-audit --no-fund
+	touch $@
+
+demo: setup
+	scripts/demo.sh
+
+test: setup lint test-anvil test-hardhat
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-anvil: setup
+	$(BIN)/pytest
+
+test-hardhat: setup
+	CREDANCHOR_TEST_NODE=hardhat $(BIN)/pytest -m chain
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+artifact: setup
+	$(BIN)/python -m contracts.compile
+
+schema: setup
+	$(BIN)/python -m anchoring.schemas
+
+clean:
+	rm -rf $(VENV) hardhat-local/node_modules demo-workspace .pytest_cache .mypy_cache .ruff_cache

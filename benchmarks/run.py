@@ -1,0 +1,226 @@
+"""credanchor benchmarks: every figure next to a baseline measured in the same run.
+
+    python -m benchmarks.run [--only merkle,gas,batch,verify] [--leaves 1000000] [--records 100000]
+
+- merkle: build the tree and every proof for N leaves; baseline: the same tree built the textbook way
+  (keccak through eth-hash's default backend, each proof walked separately), and the raw keccak floor.
+- gas: gas of one anchor (any batch size) on a real Anvil node; baseline: an OpenAttestation-style
+  DocumentStore `issue` (owner check, one mapping write, one event), compiled here with the same solc-js.
+- batch: N records end to end through `credanchor issue` on a local Anvil chain (validate, build, anchor,
+  write, self-check); baseline: the same command for 1,000 records, as a per-record rate.
+- verify: `credanchor verify` on 1,000 receipts of one batch; baseline: the issuer's parallel self-check.
+"""
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eth_account import Account
+from eth_hash.auto import keccak as eth_hash_keccak
+from eth_utils.address import to_checksum_address
+
+from anchoring.chain import Chain
+from anchoring.hashing import keccak256
+from anchoring.localnode import LocalNode, free_port
+from anchoring.merkle import MerkleTree
+from anchoring.sender import TxSender
+from issuer.chainops import fund_locally
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+CLI = [sys.executable, "-m", "credanchor"]
+BASELINE_STORE = """
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+contract DocumentStoreBaseline {
+    address public owner = msg.sender;
+    mapping(bytes32 => uint256) public documentIssued;
+    event DocumentIssued(bytes32 indexed document);
+    function issue(bytes32 document) external {
+        require(msg.sender == owner, "not owner");
+        require(documentIssued[document] == 0, "issued");
+        documentIssued[document] = block.number;
+        emit DocumentIssued(document);
+    }
+}
+"""
+
+
+def timed(work: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
+def naive_tree(digests: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """The textbook build: eth-hash keccak, then every proof walked up the array on its own."""
+    n = len(digests)
+    leaves = sorted(eth_hash_keccak(eth_hash_keccak(d)) for d in digests)
+    nodes: list[bytes] = [b""] * (2 * n - 1)
+    for k, leaf in enumerate(leaves):
+        nodes[2 * n - 2 - k] = leaf
+    for j in range(n - 2, -1, -1):
+        a, b = nodes[2 * j + 1], nodes[2 * j + 2]
+        nodes[j] = eth_hash_keccak(a + b if a < b else b + a)
+    proofs = []
+    for slot in range(n - 1, 2 * n - 1):
+        proof, j = [], slot
+        while j > 0:
+            proof.append(nodes[j - 1] if j % 2 == 0 else nodes[j + 1])
+            j = (j - 1) // 2
+        proofs.append(proof)
+    return nodes[0], proofs
+
+
+def bench_merkle(leaves: int) -> dict[str, Any]:
+    digests = [os.urandom(32) for _ in range(leaves)]
+    tree, build = timed(lambda: MerkleTree.build(digests))
+    _, proofs = timed(tree.proofs)
+    ours = build + proofs
+    _, floor = timed(lambda: [keccak256(d) for d in digests for _ in range(3)])
+    sample = digests[: min(leaves, 200_000)]
+    (naive_root, _), naive = timed(lambda: naive_tree(sample))
+    small, small_time = timed(lambda: (t := MerkleTree.build(sample), t.proofs()))
+    assert naive_root == small[0].root
+    return {
+        "leaves": leaves,
+        "build_s": round(build, 2),
+        "proofs_s": round(proofs, 2),
+        "total_s": round(ours, 2),
+        "raw_keccak_floor_s": round(floor, 2),
+        "total_vs_floor": round(ours / floor, 2),
+        "baseline_leaves": len(sample),
+        "textbook_s": round(naive, 2),
+        "ours_same_size_s": round(small_time, 2),
+        "speedup_vs_textbook": round(naive / small_time, 1),
+    }
+
+
+class LocalChain:
+    def __init__(self, folder: Path) -> None:
+        self.node = LocalNode(folder)
+        self.info = self.node.start(free_port())
+        self.chain = Chain(self.info.url)
+
+    def close(self) -> None:
+        self.node.stop()
+
+
+def bench_gas(folder: Path) -> dict[str, Any]:
+    import solcx
+
+    from contracts.compile import solc_front
+
+    local = LocalChain(folder / "gas")
+    try:
+        account = Account.create()
+        fund_locally(local.chain, account.address)
+        sender = TxSender(local.chain, account)
+        registry = local.chain.registry(sender.deploy_registry(admin_delay=0).contract_address or "")
+        ours = {}
+        for count in (1, 1_000, 1_000_000):
+            root = os.urandom(32)
+            mined = sender.wait_mined(sender.send(registry.contract.functions.anchor(root, count)).tx_hash, timeout=30)
+            ours[count] = mined.gas_used
+        compiled = solcx.compile_standard(
+            {
+                "language": "Solidity",
+                "sources": {"Baseline.sol": {"content": BASELINE_STORE}},
+                "settings": {
+                    "optimizer": {"enabled": True, "runs": 10_000},
+                    "evmVersion": "cancun",
+                    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+                },
+            },
+            solc_binary=solc_front(),
+        )["contracts"]["Baseline.sol"]["DocumentStoreBaseline"]
+        factory = local.chain.w3.eth.contract(abi=compiled["abi"], bytecode=compiled["evm"]["bytecode"]["object"])
+        deployed = sender.wait_mined(sender.send(factory.constructor()).tx_hash, timeout=30)
+        store = local.chain.w3.eth.contract(
+            address=to_checksum_address(deployed.contract_address or ""), abi=compiled["abi"]
+        )
+        baseline = sender.wait_mined(sender.send(store.functions.issue(os.urandom(32))).tx_hash, timeout=30).gas_used
+    finally:
+        local.close()
+    worst = max(ours.values())
+    return {
+        "anchor_gas_by_batch_size": ours,
+        "anchor_gas_max": worst,
+        "document_store_issue_gas": baseline,
+        "anchor_vs_document_store": round(worst / baseline, 3),
+        "limit": 50_000,
+    }
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run([*CLI, *map(str, args)], check=True, cwd=cwd, stdout=subprocess.DEVNULL)  # noqa: S603
+    return time.perf_counter() - start
+
+
+def write_records(path: Path, n: int, prefix: str) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "name", "credits_earned", "result"])
+        for i in range(n):
+            writer.writerow([f"{prefix}{i}@example.edu", f"Student {i}", "2", "B"])
+    return path
+
+
+def bench_batch(folder: Path, records: int) -> dict[str, Any]:
+    ws = folder / "batch-ws"
+    run_cli("init", ws, "--scrypt-n", "16384", "--port", str(free_port()))
+    run_cli("chain", "up", "-w", ws)
+    try:
+        small = run_cli("issue", write_records(folder / "small.csv", 1_000, "s"), "--achievement", "example", "-w", ws)
+        out = folder / "big-out"
+        big_csv = write_records(folder / "big.csv", records, "b")
+        big = run_cli("issue", big_csv, "--achievement", "example", "--out", out, "-w", ws)
+        sample = sorted(out.glob("*.json"))[:1000]
+        verify = run_cli("verify", *sample, "--json", "-w", ws)
+    finally:
+        run_cli("chain", "down", "-w", ws)
+    return {
+        "records": records,
+        "end_to_end_s": round(big, 1),
+        "records_per_s": round(records / big),
+        "baseline_1000_records_s": round(small, 1),
+        "per_record_cost_vs_1000_batch": round((big / records) / (small / 1_000), 2),
+        "verify_1000_receipts_cli_s": round(verify, 2),
+        "verify_receipts_per_s": round(1000 / verify),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="credanchor benchmarks")
+    parser.add_argument("--only", default="merkle,gas,batch", help="comma-separated: merkle, gas, batch")
+    parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--records", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    wanted = set(args.only.split(","))
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    with tempfile.TemporaryDirectory(prefix="credanchor-bench-") as tmp:
+        folder = Path(tmp)
+        if "merkle" in wanted:
+            results["merkle"] = bench_merkle(args.leaves)
+            print(json.dumps({"merkle": results["merkle"]}), flush=True)
+        if "gas" in wanted:
+            results["gas"] = bench_gas(folder)
+            print(json.dumps({"gas": results["gas"]}), flush=True)
+        if "batch" in wanted:
+            results["batch"] = bench_batch(folder, args.records)
+            print(json.dumps({"batch": results["batch"]}), flush=True)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

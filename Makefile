@@ -35,7 +35,7 @@ test-anvil: setup
 	$(BIN)/pytest
 
 test-hardhat: setup
-	CREDANCHOR_TEST_NODE=hardhat $(BIN)/pytest -m chain
+	CREDANCHOR_TEST_NODE=hardhat $(BIN)/pytest -m "chain and not slow"
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

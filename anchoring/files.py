@@ -15,9 +15,9 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None, durable: b
     if durable:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     else:
-        # Bulk writes name the temporary file after the target: no random name to make, and a crash
-        # leaves at most one stale `.NAME.tmp` per file, which the next write of that file replaces.
-        temp = str(path.parent / f".{path.name}.tmp")
+        # Bulk writes name the temporary file after the target and the process: no random name to make,
+        # and a process killed mid-batch cannot collide with the one that resumes it.
+        temp = str(path.parent / f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         if mode is not None:

@@ -1,8 +1,9 @@
 """Reading JSON that strangers send: limits first, then a strict parse.
 
-Invariants: the size is checked before anything is decoded, the nesting depth before the parser recurses,
-and the parse rejects what `json` would otherwise let through silently (a byte-order mark, duplicate keys,
-NaN and Infinity). Every failure is an `InvalidInput` subclass chosen by the caller, with a one-line message.
+Invariants: the size is checked before anything is decoded, the nesting depth and the longest string
+before the parser runs, and the parse rejects what `json` would otherwise let through silently (a
+byte-order mark, duplicate keys, NaN and Infinity). Every failure is an `InvalidInput` subclass chosen by
+the caller, with a one-line message.
 """
 
 import json
@@ -14,6 +15,7 @@ from typing import Any
 from anchoring.errors import InvalidInput
 
 MAX_DEPTH = 32
+MAX_STRING = 256 * 1024
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _ESCAPES = re.compile(rb"\\.", re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -36,6 +38,12 @@ def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = Invalid
     if len(data) > max_bytes:  # the file grew while we looked
         raise error(f"{path}: over the limit of {max_bytes:,} bytes")
     return data
+
+
+def longest_string(data: bytes) -> int:
+    """Bytes in the longest JSON string of `data` (escapes counted as one), without parsing."""
+    pieces = _ESCAPES.sub(b"_", data).split(b'"')
+    return max((len(p) for p in pieces[1::2]), default=0)
 
 
 def nesting_depth(data: bytes) -> int:
@@ -94,6 +102,7 @@ def parse_json(
     what: str,
     error: type[InvalidInput] = InvalidInput,
     max_depth: int = MAX_DEPTH,
+    max_string: int = MAX_STRING,
     hook: Callable[[list[tuple[str, Any]]], dict[str, Any]] = _reject_duplicates,
 ) -> Any:
     """Parse `data` as strict JSON; `what` names the input in errors (a path, usually)."""
@@ -101,6 +110,9 @@ def parse_json(
     depth = nesting_depth(data)
     if depth > max_depth:
         raise error(f"{what}: nested {depth} levels deep; at most {max_depth}")
+    longest = longest_string(data)
+    if longest > max_string:
+        raise error(f"{what}: holds a string of {longest:,} bytes; at most {max_string:,}")
     try:
         return json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -29,3 +29,29 @@ class RegistryEvent:
     tx_hash: str
     log_index: int
     args: dict[str, Any] = field(default_factory=dict)
+
+
+ROLE_EVENTS = ("RoleGranted", "RoleRevoked")
+
+
+@dataclass
+class RoleBook:
+    """Who holds which role, replayed from RoleGranted / RoleRevoked events in chain order."""
+
+    holders: dict[str, set[str]] = field(default_factory=dict)
+
+    def apply(self, event: RegistryEvent) -> None:
+        if event.name not in ROLE_EVENTS:
+            return
+        members = self.holders.setdefault(str(event.args["role"]), set())
+        account = str(event.args["account"])
+        if event.name == "RoleGranted":
+            members.add(account)
+        else:
+            members.discard(account)
+
+    def has(self, role: str, account: str) -> bool:
+        return account in self.holders.get(role, set())
+
+    def members(self, role: str) -> tuple[str, ...]:
+        return tuple(sorted(self.holders.get(role, set())))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from anchoring.credential import CredentialView, credential_digest
@@ -62,6 +62,16 @@ UtcSeconds = Annotated[
 ]
 
 
+def _not_bool(value: object) -> object:
+    # Literal[1] alone accepts `true` (True == 1 in Python); the fuzzer found it.
+    if isinstance(value, bool):
+        raise ValueError(f"must be 1, got {json.dumps(value)}")
+    return value
+
+
+Version1 = Annotated[Literal[1], BeforeValidator(_not_bool)]
+
+
 def utc_seconds(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -102,7 +112,7 @@ class Receipt(_Strict):
 
     model_config = ConfigDict(title="CredentialReceipt")
     type: Literal["CredentialReceipt"]
-    version: Literal[1]
+    version: Version1
     credential: dict[str, Any] = Field(description="the Open Badges 3.0 credential, exactly as issued")
     digest: Hash32 = Field(description="keccak256 of the RFC 8785 canonical credential without 'proof'")
     merkle: MerkleSection
@@ -148,7 +158,7 @@ class Manifest(_Strict):
 
     model_config = ConfigDict(title="BatchManifest")
     type: Literal["BatchManifest"]
-    version: Literal[1]
+    version: Version1
     scheme: Literal["oz-standard-v1"]
     root: Hash32
     count: int = Field(gt=0)

@@ -84,6 +84,13 @@ class TxSender:
             "eth_getTransactionCount", lambda: int(w3.eth.get_transaction_count(self.account.address, "pending"))
         )
 
+    def confirmed_nonce(self) -> int:
+        """The next nonce counting only mined transactions."""
+        w3 = self.chain.w3
+        return self.chain.ask(
+            "eth_getTransactionCount", lambda: int(w3.eth.get_transaction_count(self.account.address, "latest"))
+        )
+
     def estimate(self, call: ContractFunction | ContractConstructor) -> int:
         try:
             gas = self.chain.ask("eth_estimateGas", lambda: int(call.estimate_gas({"from": self.address})))

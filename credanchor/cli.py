@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from anchoring.errors import CredanchorError, InvalidInput
 from credanchor import render, wiring
 
 if TYPE_CHECKING:
     from issuer.batch import Outcome
+    from issuer.roles import Roles
+    from issuer.workspace import Workspace
 
 app = typer.Typer(
     help="Batch-issue Open Badges 3.0 credentials anchored on an EVM chain; verify receipts; audit registries.",
@@ -24,8 +27,12 @@ app = typer.Typer(
 )
 chain_app = typer.Typer(help="The workspace's local Anvil node.", no_args_is_help=True)
 key_app = typer.Typer(help="The issuer key (an encrypted Ethereum keystore).", no_args_is_help=True)
+role_app = typer.Typer(help="Who may anchor and revoke in the registry.", no_args_is_help=True)
+admin_app = typer.Typer(help="Hand the registry's admin role over (two steps, delayed).", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
 app.add_typer(key_app, name="key")
+app.add_typer(role_app, name="role")
+app.add_typer(admin_app, name="admin")
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -342,13 +349,215 @@ def audit(
     raise typer.Exit(0 if report.clean else 1)
 
 
+KeystoreOpt = Annotated[
+    Path | None, typer.Option("--keystore", help="Sign with this keystore instead of the workspace key.")
+]
+PassFileOpt = Annotated[Path | None, typer.Option("--passphrase-file", help="File holding the keystore's passphrase.")]
+
+
 @key_app.command("address")
-def key_address(workspace: WorkspaceOpt = None) -> None:
+def key_address(workspace: WorkspaceOpt = None, keystore: KeystoreOpt = None) -> None:
     """The issuer key's address (read from the keystore, no passphrase needed)."""
     from issuer.keys import keystore_address
     from issuer.workspace import open_workspace
 
-    render.out.print(keystore_address(open_workspace(workspace).keystore_path))
+    render.out.print(keystore_address(keystore or open_workspace(workspace).keystore_path))
+
+
+def _new_passphrase(workspace: "Workspace", passphrase_file: Path | None, target: Path) -> str:
+    from issuer.keys import resolve_passphrase
+
+    def prompt() -> str:
+        if not sys.stdin.isatty():
+            raise InvalidInput("no passphrase for the new key (set CREDANCHOR_KEY_PASSPHRASE or --passphrase-file)")
+        return str(typer.prompt(f"Passphrase for {target}", hide_input=True, confirmation_prompt=True))
+
+    own = workspace.passphrase_path if target == workspace.keystore_path else None
+    return resolve_passphrase(passphrase_file or (own if own and own.exists() else None), prompt)
+
+
+@key_app.command("new")
+def key_new(
+    out: Annotated[
+        Path | None, typer.Option(help="Keystore to create (default: the workspace's key.keystore).")
+    ] = None,
+    passphrase_file: PassFileOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create a new key in an encrypted keystore (never overwrites one)."""
+    from issuer.keys import create_keystore
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    target = out or ws.keystore_path
+    address = create_keystore(target, None, passphrase=_new_passphrase(ws, passphrase_file, target))
+    render.out.print(f"new key {address} in {target} (mode 0600)")
+    render.out.print("it holds no role yet: `credanchor role grant anchor ADDRESS` from the admin key")
+
+
+@key_app.command("import")
+def key_import(
+    key_file: Annotated[Path | None, typer.Option(help="File holding the private key as hex (else: a prompt).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Keystore to create (default: the workspace's key.keystore).")
+    ] = None,
+    passphrase_file: PassFileOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Encrypt an existing private key into a keystore. The key is never taken on the command line."""
+    from issuer.keys import create_keystore, parse_private_key
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    target = out or ws.keystore_path
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {key_file}: {exc.strerror}") from None
+    elif sys.stdin.isatty():
+        text = str(typer.prompt("Private key (hex)", hide_input=True))
+    else:
+        raise InvalidInput("give the private key with --key-file FILE (or run in a terminal to be prompted)")
+    key = parse_private_key(text)
+    address = create_keystore(target, None, passphrase=_new_passphrase(ws, passphrase_file, target), private_key=key)
+    render.out.print(f"imported key {address} into {target} (mode 0600)")
+
+
+def _roles(
+    ws: "Workspace", rpc_url: str | None, keystore: Path | None, passphrase_file: Path | None, sign: bool
+) -> "Roles":
+    from issuer.roles import Roles
+
+    chain = wiring.issuer_chain(ws, rpc_url)
+    sender = None
+    if sign:
+        from anchoring.sender import TxSender
+
+        sender = TxSender(chain, wiring.account(ws, keystore, passphrase_file))
+    return Roles(chain, chain.registry(ws.config.chain.registry), sender, ws.config.chain.tx_timeout)
+
+
+@role_app.command("grant")
+def role_grant(
+    role: Annotated[str, typer.Argument(help="anchor or revoke")],
+    account: Annotated[str, typer.Argument(help="Address to grant it to.")],
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Grant a role (signed by the admin key)."""
+    from issuer.workspace import open_workspace
+
+    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).grant(role, account)
+    render.out.print(f"granted {role} to {account} in block {block} by tx {tx}")
+
+
+@role_app.command("revoke")
+def role_revoke(
+    role: Annotated[str, typer.Argument(help="anchor or revoke")],
+    account: Annotated[str, typer.Argument(help="Address to take it from.")],
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Take a role away (signed by the admin key): the first thing to do when a key is compromised."""
+    from issuer.workspace import open_workspace
+
+    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).revoke(role, account)
+    render.out.print(f"revoked {role} from {account} in block {block} by tx {tx}")
+
+
+@role_app.command("show")
+def role_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: JsonOpt = False) -> None:
+    """Who is admin, who holds each role, and any pending admin handover."""
+    from dataclasses import asdict
+
+    from issuer.workspace import open_workspace
+
+    status = _roles(open_workspace(workspace), rpc_url, None, None, False).status()
+    if json_out:
+        render.print_json(asdict(status))
+        return
+    pending = (
+        f"; handover to {status.pending_admin} possible from {status.pending_after}" if status.pending_admin else ""
+    )
+    render.out.print(f"admin {status.admin} (handover delay {status.admin_delay} s){pending}")
+    render.out.print(f"anchor: {', '.join(status.anchor) or 'nobody'}")
+    render.out.print(f"revoke: {', '.join(status.revoke) or 'nobody'}")
+
+
+@admin_app.command("transfer")
+def admin_transfer(
+    new_admin: Annotated[str, typer.Argument(help="Address of the next admin.")],
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Step 1 of the admin handover (signed by the current admin); the new admin accepts after the delay."""
+    from issuer.workspace import open_workspace
+
+    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).begin_admin_transfer(
+        new_admin
+    )
+    render.out.print(f"admin handover to {new_admin} scheduled in block {block} by tx {tx}; see `credanchor role show`")
+
+
+@admin_app.command("accept")
+def admin_accept(
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Step 2 of the admin handover, signed by the new admin once the delay has passed."""
+    from issuer.workspace import open_workspace
+
+    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).accept_admin_transfer()
+    render.out.print(f"admin handover accepted in block {block} by tx {tx}")
+
+
+@admin_app.command("cancel")
+def admin_cancel(
+    workspace: WorkspaceOpt = None,
+    rpc_url: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Cancel a pending admin handover (signed by the current admin)."""
+    from issuer.workspace import open_workspace
+
+    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).cancel_admin_transfer()
+    render.out.print(f"admin handover cancelled in block {block} by tx {tx}")
+
+
+@app.command()
+def doctor(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: JsonOpt = False) -> None:
+    """Cross-check the database, the manifests, the receipts on disk and the chain. Exit 1 on any problem."""
+    from issuer.doctor import examine, findings_json
+    from issuer.store import Store
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    chain = wiring.issuer_chain(ws, rpc_url)
+    with render.progress(enabled=not json_out) as bar:
+        findings = examine(Store(ws.database_url), chain.registry(ws.config.chain.registry), bar)
+    if json_out:
+        print(findings_json(findings))
+    else:
+        counts = f"{findings.batches} batches, {findings.credentials} credentials"
+        render.out.print(f"{counts}, {findings.anchors_on_chain} anchors on chain")
+        for notice in findings.notices:
+            render.out.print(f"[yellow]notice[/] {escape(notice)}")
+        for problem in findings.problems:
+            render.out.print(f"[red]problem[/] {escape(problem)}")
+        render.out.print(
+            "[green]all consistent[/]" if findings.healthy else f"[red]{len(findings.problems)} problem(s)[/]"
+        )
+    raise typer.Exit(0 if findings.healthy else 1)
 
 
 def main() -> None:

@@ -43,16 +43,18 @@ def workspace_or_none(option: Path | None) -> Workspace | None:
         return None
 
 
-def account(workspace: Workspace) -> LocalAccount:
+def account(workspace: Workspace, keystore: Path | None = None, passphrase_file: Path | None = None) -> LocalAccount:
+    """The workspace's key (or the keystore named), decrypted with the passphrase from the environment, the
+    file named, the workspace's passphrase file (for its own key only), or a prompt."""
+    path = keystore or workspace.keystore_path
+
     def prompt() -> str:
         if not sys.stdin.isatty():
-            raise InvalidInput(
-                "no passphrase for the issuer key (set CREDANCHOR_KEY_PASSPHRASE or key.passphrase_file)"
-            )
-        return str(typer.prompt("Passphrase for the issuer key", hide_input=True))
+            raise InvalidInput(f"no passphrase for {path} (set CREDANCHOR_KEY_PASSPHRASE or use a passphrase file)")
+        return str(typer.prompt(f"Passphrase for {path}", hide_input=True))
 
-    passphrase = resolve_passphrase(workspace.passphrase_path, prompt)
-    return load_account(workspace.keystore_path, passphrase)
+    default_file = workspace.passphrase_path if keystore is None else None
+    return load_account(path, resolve_passphrase(passphrase_file or default_file, prompt))
 
 
 def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from anchoring.chain import Chain, Registry
+from anchoring.chain import ANCHOR_ROLE, Chain, Registry
 from anchoring.credential import credential_digest
 from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
 from anchoring.faults import fault
@@ -34,7 +34,7 @@ from anchoring.hashing import to_hex
 from anchoring.merkle import SCHEME, MerkleTree
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_receipt, receipt_document, utc_seconds
-from anchoring.sender import NonceConflict, SignedTx, TxSender, wait_for_depth
+from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from issuer.credentials import build_credential
 from issuer.records import Record, parse_records
 from issuer.store import Attempt, Batch, State, Store, now
@@ -46,6 +46,11 @@ SelfCheck = Callable[[Sequence[Path], str], None]
 does not check out."""
 
 POLL_SECONDS = 0.25
+PUSH_SECONDS = 5.0
+NONCE_TRIES = 5
+RETRY_FIRST = 0.5
+RETRY_MAX = 10.0
+FEE_BUMP_PERCENT = 25
 J = TypeVar("J")
 R = TypeVar("R")
 
@@ -122,6 +127,7 @@ class BatchIssuer:
         existing = self.store.batch_by_key(plan.input_key)
         if existing is not None and existing.state == State.DELIVERED:
             return self._outcome(existing, resumed=False, already=True)
+        self._check_role()
         if existing is None:
             if not allow_reissue:
                 self._refuse_reissue(plan)
@@ -137,18 +143,43 @@ class BatchIssuer:
         return self._drive(batch, resumed=True)
 
     def _drive(self, batch: Batch, resumed: bool) -> Outcome:
+        """Move the batch to delivered, one recorded state at a time.
+
+        Each step starts from the state in the database, so when the node drops out mid-step the step is
+        simply run again once it answers (backing off up to `chain.node_deadline`); past that the batch is
+        left as it is, for `credanchor resume`.
+        """
         if batch.registry_address != self.registry.address or batch.chain_id != self.chain.chain_id:
             raise InvalidInput(
                 f"batch {batch.id} belongs to registry {batch.registry_address} on chain {batch.chain_id}, "
                 f"not the configured {self.registry.address} on chain {self.chain.chain_id}"
             )
-        if batch.state == State.PREPARED:
-            batch = self._submit(batch)
-        if batch.state == State.SUBMITTED:
-            batch = self._confirm(batch)
-        if batch.state == State.CONFIRMED:
-            batch = self._deliver(batch)
+        steps = {State.PREPARED: self._submit, State.SUBMITTED: self._confirm, State.CONFIRMED: self._deliver}
+        give_up_at: float | None = None
+        delay = RETRY_FIRST
+        while batch.state != State.DELIVERED:
+            try:
+                batch = steps[batch.state](batch)
+                give_up_at, delay = None, RETRY_FIRST
+            except ChainUnavailable as exc:
+                now_ = time.monotonic()
+                give_up_at = give_up_at or now_ + self.config.chain.node_deadline
+                batch = self.store.batch(batch.id or 0)
+                if now_ >= give_up_at:
+                    raise ChainUnavailable(
+                        f"{exc}; gave up after {self.config.chain.node_deadline:.0f} s. Batch {batch.id} is saved "
+                        f"as {batch.state}: run `credanchor resume` when the node is back"
+                    ) from None
+                self.progress.note(f"node not answering; retrying in {delay:.1f} s")
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
         return self._outcome(batch, resumed=resumed, already=False)
+
+    def _check_role(self) -> None:
+        if not self.registry.has_role(ANCHOR_ROLE, self.sender.address):
+            raise TransactionFailed(
+                f"issuer key {self.sender.address} does not hold the anchor role in registry {self.registry.address}"
+            )
 
     def _refuse_reissue(self, plan: Plan) -> None:
         achievement_id = plan.template.achievement_id(self.config.issuer.id)
@@ -219,33 +250,45 @@ class BatchIssuer:
         if self.registry.anchor_of(batch.root) is not None:
             # Anchored already (by an attempt whose record was lost, or by hand): adopt it.
             return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
+        return self._send_attempt(batch, nonce=None, fees=None)
+
+    def _send_attempt(self, batch: Batch, *, nonce: int | None, fees: Fees | None) -> Batch:
+        """Sign, record (attempt and state in one commit), then broadcast an anchoring transaction.
+
+        With `nonce` given it replaces a pending transaction; otherwise it takes the next free nonce,
+        retrying when another process of this key took it first.
+        """
         call = self.registry.contract.functions.anchor(bytes.fromhex(batch.root[2:]), batch.count)
         gas = self.sender.estimate(call)
-        for _ in range(5):
+        for _ in range(NONCE_TRIES):
             with self._nonce_lock():
-                signed = self.sender.sign(call, nonce=self.sender.pending_nonce(), fees=self.sender.fees(), gas=gas)
-                self._record_attempt(batch, signed)
-                batch = self.store.update_batch(batch.id or 0, state=State.SUBMITTED, tx_hash=signed.tx_hash)
+                signed = self.sender.sign(
+                    call,
+                    nonce=self.sender.pending_nonce() if nonce is None else nonce,
+                    fees=fees or self.sender.fees(),
+                    gas=gas,
+                )
+                batch = self.store.record_attempt(batch.id or 0, self._attempt(batch, signed))
                 fault("signed")
                 try:
                     self.sender.broadcast(signed)
                 except NonceConflict:
+                    if nonce is not None:
+                        raise
                     continue
             fault("sent")
             return batch
-        raise TransactionFailed("could not get a free nonce after 5 tries (is another process sending with this key?)")
+        raise TransactionFailed(f"no free nonce after {NONCE_TRIES} tries (another process sending with this key?)")
 
-    def _record_attempt(self, batch: Batch, signed: SignedTx) -> None:
-        self.store.add_attempt(
-            Attempt(
-                batch_id=batch.id or 0,
-                tx_hash=signed.tx_hash,
-                nonce=signed.nonce,
-                sender=self.sender.address,
-                max_fee=str(signed.fees.max_fee),
-                priority_fee=str(signed.fees.priority_fee),
-                raw=to_hex(signed.raw),
-            )
+    def _attempt(self, batch: Batch, signed: SignedTx) -> Attempt:
+        return Attempt(
+            batch_id=batch.id or 0,
+            tx_hash=signed.tx_hash,
+            nonce=signed.nonce,
+            sender=self.sender.address,
+            max_fee=str(signed.fees.max_fee),
+            priority_fee=str(signed.fees.priority_fee),
+            raw=to_hex(signed.raw),
         )
 
     @contextmanager
@@ -264,10 +307,11 @@ class BatchIssuer:
         chain_config = self.config.chain
         deadline = time.monotonic() + chain_config.tx_timeout
         self.progress.stage("waiting for the anchoring transaction")
+        last_push = 0.0
         while True:
-            mined = self._find_anchor(batch)
-            if mined is not None:
-                tx_hash, block_number, block_hash, timestamp = mined
+            found = self._find_anchor(batch)
+            if found is not None:
+                tx_hash, block_number, block_hash, timestamp = found
                 wait_for_depth(
                     self.chain,
                     block_number,
@@ -275,8 +319,7 @@ class BatchIssuer:
                     timeout=max(1.0, deadline - time.monotonic()),
                     on_wait=lambda depth: self.progress.note(f"{depth} of {chain_config.confirmations} confirmations"),
                 )
-                canonical = self.chain.block(block_number)
-                if to_hex(bytes(canonical["hash"])) == block_hash:
+                if to_hex(bytes(self.chain.block(block_number)["hash"])) == block_hash:
                     fault("mined")
                     return self.store.update_batch(
                         batch.id or 0,
@@ -292,15 +335,20 @@ class BatchIssuer:
             if time.monotonic() > deadline:
                 raise TransactionFailed(
                     f"batch {batch.id}: root not anchored within {chain_config.tx_timeout:.0f} s; "
-                    f"run `credanchor resume` to keep waiting"
+                    "run `credanchor resume` to keep waiting"
                 )
-            self._rebroadcast(batch)
+            if time.monotonic() - last_push >= PUSH_SECONDS:
+                batch = self._push(batch)
+                last_push = time.monotonic()
             time.sleep(POLL_SECONDS)
 
     def _find_anchor(self, batch: Batch) -> tuple[str, int, str, int] | None:
         """(tx hash, block, block hash, timestamp) of the root's anchor on chain, or None."""
         for attempt in reversed(self.store.attempts(batch.id or 0)):
-            mined = self.sender.receipt(attempt.tx_hash)
+            try:
+                mined = self.sender.receipt(attempt.tx_hash)
+            except TransactionFailed:
+                mined = None  # reverted: the root may still be anchored by another attempt (checked below)
             if mined is not None:
                 return mined.tx_hash, mined.block_number, mined.block_hash, mined.timestamp
         anchor = self.registry.anchor_of(batch.root)
@@ -312,22 +360,33 @@ class BatchIssuer:
         event = events[0]
         return event.tx_hash, event.block_number, event.block_hash, anchor.timestamp
 
-    def _rebroadcast(self, batch: Batch) -> None:
-        """Hand the latest attempt to the node again (it may have been lost with a restart or a crash)."""
+    def _push(self, batch: Batch) -> Batch:
+        """Keep the anchoring transaction moving: broadcast it again (a restarted node or a reorg may have
+        dropped it), replace it with bumped fees at the same nonce once it has waited `replace_after`, or
+        sign a new one if its nonce went to another transaction."""
         attempts = self.store.attempts(batch.id or 0)
         if not attempts:
-            self.store.update_batch(batch.id or 0, state=State.PREPARED)
-            raise TransactionFailed(f"batch {batch.id} has no recorded transaction; run `credanchor resume`")
+            return self._submit(batch)
         latest = attempts[-1]
-        signed = SignedTx(latest.tx_hash, latest.nonce, self.sender.fees(), 0, bytes.fromhex(latest.raw[2:]))
+        age = (now() - latest.created_at.replace(tzinfo=UTC)).total_seconds()
+        if age >= self.config.chain.replace_after:
+            fees = _bumped(Fees(int(latest.max_fee), int(latest.priority_fee)), self.sender.fees())
+            self.progress.note(
+                f"transaction pending for {age:.0f} s; replacing it with fees raised to {fees.max_fee:,} wei"
+            )
+            try:
+                return self._send_attempt(batch, nonce=latest.nonce, fees=fees)
+            except NonceConflict:
+                pass  # the nonce was used meanwhile: mined (found on the next look) or taken (handled below)
+        signed = SignedTx(latest.tx_hash, latest.nonce, Fees(0, 0), 0, bytes.fromhex(latest.raw[2:]))
         try:
-            self.sender.broadcast(signed)
+            with self._nonce_lock():
+                self.sender.broadcast(signed)
         except NonceConflict:
-            # The nonce went to another transaction and ours is not mined: sign a fresh one.
-            if self.sender.receipt(latest.tx_hash) is None and self.registry.anchor_of(batch.root) is None:
-                self._submit(self.store.update_batch(batch.id or 0, state=State.PREPARED))
-        except ChainUnavailable:
-            pass
+            if self._find_anchor(batch) is None and self.sender.confirmed_nonce() > latest.nonce:
+                self.progress.note(f"nonce {latest.nonce} went to another transaction; signing a new one")
+                return self._send_attempt(batch, nonce=None, fees=None)
+        return batch
 
     # delivered: receipts and manifest written, every receipt verified.
     def _deliver(self, batch: Batch) -> Batch:
@@ -425,6 +484,15 @@ def _map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:
         return
     with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("fork")) as pool:
         yield from pool.map(function, jobs)
+
+
+def _bumped(previous: Fees, suggested: Fees) -> Fees:
+    """Fees for a replacement: at least FEE_BUMP_PERCENT over the stuck ones (nodes want 10%+), and no less
+    than what the node suggests now."""
+    raised = previous.bumped(FEE_BUMP_PERCENT)
+    return Fees(
+        max(raised.max_fee, suggested.max_fee), max(raised.priority_fee, suggested.priority_fee), previous.legacy
+    )
 
 
 def receipt_name(credential_id: str) -> str:

@@ -42,7 +42,9 @@ class ChainConfig(_Section):
     chain_id: int = Field(gt=0)
     registry: str = ""
     confirmations: int = Field(default=1, ge=1)
-    tx_timeout: float = Field(default=120.0, gt=0)
+    tx_timeout: float = Field(default=600.0, gt=0)
+    replace_after: float = Field(default=90.0, gt=0)
+    node_deadline: float = Field(default=300.0, ge=0)
     rpc_timeout: float = Field(default=10.0, gt=0)
     local_port: int = Field(default=8545, gt=0, lt=65536)
     admin_delay: int = Field(default=172_800, ge=0)

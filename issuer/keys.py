@@ -23,6 +23,7 @@ from anchoring.files import atomic_write, atomic_write_text
 ENV_PASSPHRASE = "CREDANCHOR_KEY_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 ENV_PASSPHRASE_FILE = "CREDANCHOR_KEY_PASSPHRASE_FILE"  # noqa: S105
 STANDARD_SCRYPT_N = 2**18
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 class KeystoreError(InvalidInput):
@@ -54,6 +55,17 @@ def create_keystore(
     encrypted = Account.encrypt(account.key, passphrase, kdf="scrypt", iterations=scrypt_n)
     atomic_write(keystore, json.dumps(encrypted, indent=1).encode(), mode=0o600)
     return str(account.address)
+
+
+def parse_private_key(text: str) -> bytes:
+    """A private key given as 64 hex digits (optionally 0x-prefixed); the message never echoes it."""
+    cleaned = text.strip().removeprefix("0x").removeprefix("0X")
+    if len(cleaned) != 64 or any(c not in "0123456789abcdefABCDEF" for c in cleaned):
+        raise KeystoreError("a private key must be 64 hex digits (32 bytes), optionally after 0x")
+    key = bytes.fromhex(cleaned)
+    if not 0 < int.from_bytes(key, "big") < SECP256K1_ORDER:
+        raise KeystoreError("that is not a valid secp256k1 private key")
+    return key
 
 
 def keystore_address(keystore: Path) -> str:

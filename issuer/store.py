@@ -154,6 +154,19 @@ class Store:
             )
             return [tuple(row) for row in s.exec(query).all()]  # type: ignore[misc]
 
+    def receipt_paths(self, batch_id: int) -> list[tuple[str, str | None]]:
+        with self.session() as s:
+            query = select(Credential.id, Credential.receipt_path).where(Credential.batch_id == batch_id)
+            return [(cid, path) for cid, path in s.exec(query).all()]
+
+    def revoked_leaves(self, batch_id: int) -> list[tuple[str, str]]:
+        """(credential id, leaf) of the batch's credentials revoked one by one."""
+        with self.session() as s:
+            query = select(Credential.id, Credential.leaf).where(
+                Credential.batch_id == batch_id, col(Credential.revoked_at).is_not(None)
+            )
+            return [(cid, leaf) for cid, leaf in s.exec(query).all()]
+
     def credential(self, credential_id: str) -> Credential | None:
         with self.session() as s:
             return s.get(Credential, credential_id)
@@ -198,10 +211,18 @@ class Store:
             s.refresh(batch)
             return batch
 
-    def add_attempt(self, attempt: Attempt) -> None:
+    def record_attempt(self, batch_id: int, attempt: Attempt) -> Batch:
+        """Record a signed transaction and mark the batch submitted, in one commit (before it is sent)."""
         with self.session() as s:
+            batch = s.get(Batch, batch_id)
+            if batch is None:
+                raise StoreError(f"no batch {batch_id}")
             s.add(attempt)
+            batch.state, batch.tx_hash = State.SUBMITTED, attempt.tx_hash
+            s.add(batch)
             s.commit()
+            s.refresh(batch)
+            return batch
 
     def attempts(self, batch_id: int) -> Sequence[Attempt]:
         with self.session() as s:

@@ -6,8 +6,10 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -31,10 +33,22 @@ class Node:
     def chain(self) -> Chain:
         return Chain(self.url)
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
-def start_node(kind: str, *extra: str, log: Path | None = None) -> Node:
-    """A real node on a free port of 127.0.0.1."""
-    port = free_port()
+    def rpc(self, method: str, *params: Any) -> Any:
+        payload: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        reply = requests.post(self.url, json=payload, timeout=10)
+        body = reply.json()
+        if "error" in body:
+            raise RuntimeError(f"{method}: {body['error']}")
+        return body["result"]
+
+
+def start_node(kind: str, *extra: str, log: Path | None = None, port: int | None = None) -> Node:
+    """A real node on a free port of 127.0.0.1 (or the port given, to restart one)."""
+    port = port or free_port()
     if kind == "anvil":
         args = [str(find_anvil()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", "31337", *extra]
         cwd = None

@@ -16,7 +16,7 @@ from anchoring.errors import InvalidInput
 from anchoring.hashing import short, to_hex
 from anchoring.jsonio import read_limited
 from anchoring.merkle import MerkleTree
-from anchoring.onchain import RegistryEvent
+from anchoring.onchain import RegistryEvent, RoleBook
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import MAX_MANIFEST_BYTES, Manifest, utc_seconds
 
@@ -128,7 +128,7 @@ def assemble(
     problems: list[str] = []
     notices: list[str] = []
     entries: list[Entry] = []
-    holders: dict[str, set[str]] = {ANCHOR_ROLE: set(), REVOKE_ROLE: set(), DEFAULT_ADMIN_ROLE: set()}
+    book = RoleBook({ANCHOR_ROLE: set(), REVOKE_ROLE: set(), DEFAULT_ADMIN_ROLE: set()})
     anchored_roots: set[str] = set()
     for event in events:
         args = event.args
@@ -140,19 +140,18 @@ def assemble(
             root = str(args["root"])
             anchored_roots.add(root)
             summary = f"root {root} ({args['leafCount']} credentials)"
-            if sender not in holders[ANCHOR_ROLE]:
+            if not book.has(ANCHOR_ROLE, sender):
                 flags.append(f"anchored by {sender}, which did not hold the anchor role at block {event.block_number}")
             flags += _manifest_flags(root, int(args["leafCount"]), event, by_root, manifest_list is not None)
         elif event.name in ("CredentialRevoked", "BatchRevoked"):
             leaf = f" leaf {args['leaf']}" if "leaf" in args else ""
             summary = f"root {args['root']}{leaf}: {args['reason']}"
-            if sender not in holders[REVOKE_ROLE]:
+            if not book.has(REVOKE_ROLE, sender):
                 flags.append(f"revoked by {sender}, which did not hold the revoke role at block {event.block_number}")
         elif event.name in ("RoleGranted", "RoleRevoked"):
             role = str(args["role"])
             account = str(args["account"])
-            members = holders.setdefault(role, set())
-            (members.add if event.name == "RoleGranted" else members.discard)(account)
+            book.apply(event)
             change = "granted to" if event.name == "RoleGranted" else "revoked from"
             summary = f"{ROLE_NAMES.get(role, role)} role {change} {account}"
             if event.block_number != from_block:
@@ -173,7 +172,7 @@ def assemble(
         if loaded.recomputed_root != root:
             problems.append(f"manifest {loaded.path}: its digests give root {loaded.recomputed_root}, it names {root}")
     anchors = sum(1 for e in entries if e.kind == "anchor")
-    roles = {ROLE_NAMES.get(r, r): tuple(sorted(m)) for r, m in holders.items()}
+    roles = {ROLE_NAMES.get(r, r): book.members(r) for r in book.holders}
     return AuditReport(
         registry,
         chain_id,

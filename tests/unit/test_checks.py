@@ -241,3 +241,28 @@ def test_exit_codes() -> None:
     assert exit_code([valid, invalid]) == 1
     assert exit_code([valid, invalid, malformed]) == 2
     assert exit_code([verify(VALID, trust=TrustList())]) == 1
+
+
+def test_audit_flags_anchors_and_revocations_by_accounts_without_the_role() -> None:
+    from anchoring.chain import ANCHOR_ROLE, REVOKE_ROLE
+    from verifier.audit import assemble
+
+    issuer, thief = "0x" + "11" * 20, "0x" + "22" * 20
+
+    def event(name: str, block: int, **args: object) -> RegistryEvent:
+        return RegistryEvent(name, block, "0x" + "bb" * 32, "0x" + f"{block:064x}", 0, dict(args))
+
+    events = [
+        event("RoleGranted", 1, role=ANCHOR_ROLE, account=issuer, sender=issuer),
+        event("RoleGranted", 1, role=REVOKE_ROLE, account=issuer, sender=issuer),
+        event("Anchored", 2, root="0x" + "01" * 32, leafCount=3, sender=issuer),
+        event("RoleRevoked", 3, role=ANCHOR_ROLE, account=issuer, sender=issuer),
+        event("Anchored", 4, root="0x" + "02" * 32, leafCount=3, sender=issuer),
+        event("BatchRevoked", 5, root="0x" + "01" * 32, sender=thief, reason="x"),
+    ]
+    report = assemble("0x" + "33" * 20, 31337, events, {}, {}, 1, 5, None)
+    assert report.problems == (
+        f"block 4 tx 0x0000…0004: anchored by {issuer}, which did not hold the anchor role at block 4",
+        f"block 5 tx 0x0000…0005: revoked by {thief}, which did not hold the revoke role at block 5",
+    )
+    assert report.notices == (f"block 3 tx 0x0000…0003: role change: anchor role revoked from {issuer} by {issuer}",)

@@ -64,6 +64,11 @@ BAD_BYTES = [
         "r.json: not valid JSON: NaN is not a JSON number",
     ),
     ("deep nesting", b"[" * 5000 + b"]" * 5000, "r.json: nested 5000 levels deep; at most 32"),
+    (
+        "huge string",
+        VALID_BYTES.replace(b'"version": 1,', b'"version": 1, "x": "' + b"a" * 300_000 + b'",'),
+        "r.json: holds a string of 300,000 bytes; at most 262,144",
+    ),
     ("a manifest", b'{"type": "BatchManifest", "version": 1}', "r.json: is a batch manifest, not a receipt"),
 ]
 
@@ -84,6 +89,7 @@ BAD_MEMBERS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("wrong type", lambda d: d.update(type="Receipt"), "type: must be 'CredentialReceipt', got 'Receipt'"),
     ("version as text", lambda d: d.update(version="1"), "version: must be 1, got '1'"),
     ("unknown version", lambda d: d.update(version=2), "version: must be 1, got 2"),
+    ("version as true", lambda d: d.update(version=True), "version: must be 1, got true"),
     (
         "chain id as text",
         lambda d: d["anchor"].update(chainId="31337"),

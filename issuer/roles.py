@@ -1,0 +1,95 @@
+"""Roles on the issuer's registry: who may anchor, who may revoke, and the two-step admin handover.
+
+Invariants: every change is a transaction signed by the caller's key and checked by the contract (a call the
+registry would refuse fails at estimation with the decoded reason, before any gas is spent); role holders
+are read from the registry's own events, the same record an auditor reads.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, REVOKE_ROLE, Chain, Registry
+from anchoring.errors import InvalidInput
+from anchoring.hashing import checksum_address, is_address
+from anchoring.onchain import RoleBook
+from anchoring.receipt import utc_seconds
+from anchoring.sender import TxSender
+
+ROLES = {"anchor": ANCHOR_ROLE, "revoke": REVOKE_ROLE}
+
+
+@dataclass(frozen=True)
+class RoleStatus:
+    admin: str
+    pending_admin: str | None
+    pending_after: str | None
+    admin_delay: int
+    anchor: tuple[str, ...]
+    revoke: tuple[str, ...]
+
+
+def role_hash(name: str) -> str:
+    if name == "admin":
+        raise InvalidInput("the admin role changes hands only by `credanchor admin transfer` (two steps, delayed)")
+    if name not in ROLES:
+        raise InvalidInput(f"unknown role {name!r}: anchor or revoke")
+    return ROLES[name]
+
+
+def account_address(value: str) -> str:
+    if not is_address(value):
+        raise InvalidInput(f"{value!r} is not an address (0x and 40 hex digits, EIP-55 if mixed case)")
+    return checksum_address(value)
+
+
+class Roles:
+    def __init__(self, chain: Chain, registry: Registry, sender: TxSender | None, timeout: float) -> None:
+        self.chain = chain
+        self.registry = registry
+        self.sender = sender
+        self.timeout = timeout
+
+    def _send(self, call: object) -> tuple[str, int]:
+        if self.sender is None:
+            raise InvalidInput("this needs a key")
+        signed = self.sender.send(call)  # type: ignore[arg-type]
+        mined = self.sender.wait_mined(signed.tx_hash, timeout=self.timeout)
+        return mined.tx_hash, mined.block_number
+
+    def grant(self, role: str, account: str) -> tuple[str, int]:
+        fn = self.registry.contract.functions.grantRole(bytes.fromhex(role_hash(role)[2:]), account_address(account))
+        return self._send(fn)
+
+    def revoke(self, role: str, account: str) -> tuple[str, int]:
+        fn = self.registry.contract.functions.revokeRole(bytes.fromhex(role_hash(role)[2:]), account_address(account))
+        return self._send(fn)
+
+    def begin_admin_transfer(self, new_admin: str) -> tuple[str, int]:
+        return self._send(self.registry.contract.functions.beginDefaultAdminTransfer(account_address(new_admin)))
+
+    def accept_admin_transfer(self) -> tuple[str, int]:
+        return self._send(self.registry.contract.functions.acceptDefaultAdminTransfer())
+
+    def cancel_admin_transfer(self) -> tuple[str, int]:
+        return self._send(self.registry.contract.functions.cancelDefaultAdminTransfer())
+
+    def status(self) -> RoleStatus:
+        functions = self.registry.contract.functions
+        admin = str(self.chain.ask("defaultAdmin", functions.defaultAdmin().call))
+        pending, schedule = self.chain.ask("pendingDefaultAdmin", functions.pendingDefaultAdmin().call)
+        delay = int(self.chain.ask("defaultAdminDelay", functions.defaultAdminDelay().call))
+        book = RoleBook()
+        for event in self.registry.events(self.registry.deployment_block(), self.chain.block_number()):
+            book.apply(event)
+        no_pending = int(pending, 16) == 0
+        return RoleStatus(
+            admin=checksum_address(admin) if int(admin, 16) else "nobody",
+            pending_admin=None if no_pending else checksum_address(pending),
+            pending_after=None if no_pending else utc_seconds(datetime.fromtimestamp(schedule, UTC)),
+            admin_delay=delay,
+            anchor=book.members(ANCHOR_ROLE),
+            revoke=book.members(REVOKE_ROLE),
+        )
+
+    def holds(self, role: str, account: str) -> bool:
+        return self.registry.has_role(DEFAULT_ADMIN_ROLE if role == "admin" else role_hash(role), account)

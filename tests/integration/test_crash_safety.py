@@ -1,0 +1,98 @@
+"""SIGKILL `credanchor issue` at every state transition and at random moments, re-run it, and check that
+no batch is anchored twice, lost, or delivered with receipts for a root that is not anchored deep enough."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from anchoring.chain import Chain
+from issuer.workspace import Workspace
+from tests.conftest import Node, make_workspace, people, write_csv
+from tests.integration.invariants import check_anytime, check_finished
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+FAULT_POINTS = ["prepared", "signed", "sent", "mined", "receipts-half", "receipts-written", "checked"]
+RANDOM_KILLS = int(os.environ.get("CREDANCHOR_RANDOM_KILLS", "8"))
+
+
+def run(
+    ws: Workspace, *args: str | Path, fault: str | None = None, background: bool = False
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CREDANCHOR_WORKSPACE": str(ws.root)}
+    env.pop("CREDANCHOR_FAULT", None)
+    if fault:
+        env["CREDANCHOR_FAULT"] = fault
+    process = subprocess.Popen(
+        [sys.executable, "-m", "credanchor", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    if not background:
+        process.wait(timeout=300)
+    return process
+
+
+def output(process: subprocess.Popen[bytes]) -> str:
+    out, err = process.communicate()
+    return (out + err).decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("point", "rerun"),
+    [(p, "issue") for p in FAULT_POINTS] + [("signed", "resume"), ("mined", "resume"), ("receipts-half", "resume")],
+)
+def test_killed_at_each_transition_then_finished(
+    tmp_path: Path, node: Node, chain: Chain, point: str, rerun: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", node)
+    csv = write_csv(tmp_path / "records.csv", people(40))
+    killed = run(ws, "issue", csv, "--achievement", "example", fault=point)
+    assert killed.returncode == -signal.SIGKILL, output(killed)
+    assert check_anytime(ws, chain) == []
+
+    again = run(ws, "issue", csv, "--achievement", "example") if rerun == "issue" else run(ws, "resume")
+    assert again.returncode == 0, output(again)
+    assert check_finished(ws, chain, expected_batches=1, expected_credentials=40) == []
+    verify = run(ws, "verify", *sorted((ws.receipts_dir).rglob("*-*-*-*-*.json")))
+    assert verify.returncode == 0, output(verify)
+
+
+def test_killed_at_random_moments(tmp_path: Path, node: Node, chain: Chain) -> None:
+    seed = int(os.environ.get("CREDANCHOR_CRASH_SEED", str(int(time.time()))))
+    rng = random.Random(seed)
+    ws = make_workspace(tmp_path / "ws", node)
+    # A batch run to the end first says how long one takes, so the kills land anywhere inside a run.
+    started = time.monotonic()
+    first = run(
+        ws, "issue", write_csv(tmp_path / "records-0.csv", people(3000, "b0.example.org")), "--achievement", "example"
+    )
+    duration = time.monotonic() - started
+    assert first.returncode == 0, output(first)
+    batches = [write_csv(tmp_path / f"records-{i}.csv", people(3000, f"b{i}.example.org")) for i in (1, 2)]
+    moments = []
+    for csv in batches:
+        for _ in range(RANDOM_KILLS // len(batches)):
+            process = run(ws, "issue", csv, "--achievement", "example", background=True)
+            moment = rng.uniform(0.05, 0.95) * duration
+            time.sleep(moment)
+            if process.poll() is not None:
+                break  # finished before the kill: on to the next batch
+            whole_group = rng.random() < 0.5  # the machine dying, or `kill -9` of the main process only
+            (os.killpg if whole_group else os.kill)(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+            moments.append(round(moment, 2))
+            violations = check_anytime(ws, chain)
+            assert violations == [], f"seed {seed}, killed after {moment:.2f} s: {violations}"
+        final = run(ws, "issue", csv, "--achievement", "example")
+        assert final.returncode == 0, f"seed {seed}: {output(final)}"
+    print(f"random crash test: seed {seed}, a run takes {duration:.1f} s, killed after {moments} s")
+    assert len(moments) >= RANDOM_KILLS // 2
+    assert check_finished(ws, chain, expected_batches=3, expected_credentials=9000) == []

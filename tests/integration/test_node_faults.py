@@ -1,0 +1,238 @@
+"""Node faults and transaction trouble on real Anvil nodes: stuck transactions, a node that goes away (and
+comes back), reorganisations, and two issuers sharing one key."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from anchoring.chain import Chain
+from issuer.store import State, Store
+from issuer.workspace import Workspace
+from tests.conftest import Node, make_workspace, people, start_node, stop_node, write_csv
+from tests.integration.invariants import check_finished
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+
+@pytest.fixture
+def own_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
+    """Start Anvil nodes of the test's own (flags, state file, fixed port); all stopped at the end."""
+    started: list[Node] = []
+
+    def start(*extra: str, port: int | None = None) -> Node:
+        node = start_node("anvil", *extra, log=tmp_path / "anvil.log", port=port)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        if node.process.poll() is None:
+            stop_node(node)
+
+
+def issue(ws: Workspace, csv: Path) -> subprocess.Popen[bytes]:
+    """`credanchor issue CSV` in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "credanchor", "issue", str(csv), "--achievement", "example", "-w", str(ws.root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "credanchor", *args, "-w", str(ws.root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def attempts(ws: Workspace) -> list[tuple[str, int, int]]:
+    store = Store(ws.database_url)
+    try:
+        return [(a.tx_hash, a.nonce, int(a.max_fee)) for b in store.batches() for a in store.attempts(b.id or 0)]
+    finally:
+        store.close()
+
+
+def finish(process: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, (out + err).decode(errors="replace")
+
+
+def all_receipts_valid(ws: Workspace) -> None:
+    files = sorted(ws.receipts_dir.rglob("*-*-*-*-*.json"))
+    result = cli(ws, "verify", "--json", *map(str, files))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {json.loads(line)["verdict"] for line in result.stdout.splitlines()} == {"valid"}
+
+
+def test_stuck_transaction_is_replaced_with_bumped_fees_at_the_same_nonce(
+    tmp_path: Path, own_node: Callable[..., Node]
+) -> None:
+    node = own_node()
+    ws = make_workspace(tmp_path / "ws", node).set("chain", "replace_after", 2.0)
+    node.rpc("evm_setAutomine", False)
+    process = issue(ws, write_csv(tmp_path / "records.csv", people(20)))
+    wait_until(lambda: len(attempts(ws)) >= 2, 60, "a replacement transaction")
+    node.rpc("evm_mine")
+    code, text = finish(process)
+    assert code == 0, text
+    tried = attempts(ws)
+    first, replacement = tried[0], tried[-1]
+    assert replacement[1] == first[1], "a replacement must reuse the nonce"
+    assert replacement[2] >= first[2] * 125 // 100
+    chain = node.chain()
+    (batch,) = Store(ws.database_url).batches()
+    assert batch.tx_hash in [t[0] for t in tried[1:]]
+    assert chain.w3.eth.get_transaction_receipt(batch.tx_hash)["status"] == 1  # type: ignore[arg-type]
+    assert check_finished(ws, chain, 1, 20) == []
+    node.rpc("evm_setAutomine", True)
+    all_receipts_valid(ws)
+
+
+def test_node_lost_while_waiting_comes_back_before_the_deadline(tmp_path: Path, own_node: Callable[..., Node]) -> None:
+    state = tmp_path / "state.json"
+    node = own_node("--state", str(state))
+    ws = make_workspace(tmp_path / "ws", node).set("chain", "node_deadline", 60.0)
+    node.rpc("evm_setAutomine", False)
+    process = issue(ws, write_csv(tmp_path / "records.csv", people(20)))
+    wait_until(lambda: len(attempts(ws)) >= 1, 60, "the anchoring transaction")
+    stop_node(node)  # clean stop: Anvil saves its state, but the pending transaction is gone with the pool
+    time.sleep(3)
+    own_node("--state", str(state), port=node.port)
+    code, text = finish(process)
+    assert code == 0, text
+    assert check_finished(ws, node.chain(), 1, 20) == []
+    all_receipts_valid(ws)
+
+
+def test_node_lost_past_the_deadline_leaves_a_resumable_batch(tmp_path: Path, own_node: Callable[..., Node]) -> None:
+    state = tmp_path / "state.json"
+    node = own_node("--state", str(state))
+    ws = make_workspace(tmp_path / "ws", node).set("chain", "node_deadline", 2.0)
+    node.rpc("evm_setAutomine", False)
+    process = issue(ws, write_csv(tmp_path / "records.csv", people(20)))
+    wait_until(lambda: len(attempts(ws)) >= 1, 60, "the anchoring transaction")
+    stop_node(node)
+    code, text = finish(process)
+    assert code == 3, text
+    assert "gave up after 2 s. Batch 1 is saved as submitted: run `credanchor resume` when the node is back" in text
+    (batch,) = Store(ws.database_url).batches()
+    assert batch.state == State.SUBMITTED
+    assert list(ws.receipts_dir.rglob("*.json")) == []
+
+    own_node("--state", str(state), port=node.port)
+    resumed = cli(ws, "resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resumed and finished batch 1" in resumed.stdout
+    assert check_finished(ws, node.chain(), 1, 20) == []
+    all_receipts_valid(ws)
+
+
+def test_restarted_node_keeps_the_mined_anchor_and_resume_finds_it(
+    tmp_path: Path, own_node: Callable[..., Node]
+) -> None:
+    state = tmp_path / "state.json"
+    node = own_node("--state", str(state))
+    ws = make_workspace(tmp_path / "ws", node)
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "credanchor",
+            "issue",
+            str(write_csv(tmp_path / "r.csv", people(20))),
+            "--achievement",
+            "example",
+            "-w",
+            str(ws.root),
+        ],
+        env={**os.environ, "CREDANCHOR_FAULT": "sent"},
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    (batch,) = Store(ws.database_url).batches()
+    sent_tx = batch.tx_hash
+    stop_node(node)
+    own_node("--state", str(state), port=node.port)
+    resumed = cli(ws, "resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    (batch,) = Store(ws.database_url).batches()
+    assert batch.tx_hash == sent_tx
+    assert len(attempts(ws)) == 1
+    assert check_finished(ws, node.chain(), 1, 20) == []
+
+
+def test_reorganised_anchor_is_found_again_and_receipts_name_the_final_block(
+    tmp_path: Path, own_node: Callable[..., Node]
+) -> None:
+    node = own_node()
+    ws = make_workspace(tmp_path / "ws", node).set("chain", "confirmations", 3)
+    chain = node.chain()
+    registry = chain.registry(ws.config.chain.registry)
+    snapshot = node.rpc("evm_snapshot")
+    start = chain.block_number()
+    process = issue(ws, write_csv(tmp_path / "records.csv", people(20)))
+
+    def anchored() -> list[object]:
+        return [e for e in registry.events(start, chain.block_number()) if e.name == "Anchored"]
+
+    wait_until(lambda: bool(anchored()), 60, "the first anchor")
+    (first,) = anchored()
+    assert node.rpc("evm_revert", snapshot) is True  # the anchoring block is gone
+    assert anchored() == []
+    stop = threading.Event()
+
+    def miner() -> None:
+        while not stop.is_set():
+            node.rpc("evm_mine")
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=miner, daemon=True)
+    thread.start()
+    try:
+        code, text = finish(process)
+    finally:
+        stop.set()
+        thread.join()
+    assert code == 0, text
+    (batch,) = Store(ws.database_url).batches()
+    (final,) = anchored()
+    assert (batch.block_number, batch.block_hash) == (final.block_number, final.block_hash)  # type: ignore[attr-defined]
+    assert final.block_hash != first.block_hash  # type: ignore[attr-defined]
+    assert chain.block_number() - batch.block_number + 1 >= 3  # type: ignore[operator]
+    assert check_finished(ws, chain, 1, 20) == []
+    all_receipts_valid(ws)
+
+
+def test_two_issuers_with_one_key_at_once(tmp_path: Path, node: Node, chain: Chain) -> None:
+    ws = make_workspace(tmp_path / "ws", node)
+    first = issue(ws, write_csv(tmp_path / "a.csv", people(300, "a.example.org")))
+    second = issue(ws, write_csv(tmp_path / "b.csv", people(300, "b.example.org")))
+    for process in (first, second):
+        code, text = finish(process)
+        assert code == 0, text
+    nonces = sorted(n for _, n, _ in attempts(ws))
+    assert len(set(nonces)) == len(nonces) == 2
+    assert check_finished(ws, chain, 2, 600) == []

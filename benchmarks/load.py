@@ -26,8 +26,18 @@ class LoadReport:
     verifiers: int
     receipts_per_verifier: int
     verify_wall_seconds: float
+    single_verifier_seconds: float
     verify_exit_codes: list[int]
     verdicts: dict[str, int]
+
+    @property
+    def concurrency_ratio(self) -> float:
+        """Wall time of the concurrent verifiers over the same work done one process after another."""
+        return round(self.verify_wall_seconds / (self.single_verifier_seconds * self.verifiers), 2)
+
+    @property
+    def last_vs_first_batch(self) -> float:
+        return round(self.batch_seconds[-1] / self.batch_seconds[0], 2)
 
     @property
     def all_correct(self) -> bool:
@@ -65,6 +75,11 @@ def run_load(workspace: Path, folder: Path, *, batches: int, records: int, verif
         seconds.append(round(time.perf_counter() - started, 2))
         outs.append(sorted(out.glob("*.json")))
     started = time.perf_counter()
+    subprocess.run(  # noqa: S603 (our own CLI)
+        [*CLI, "verify", "--json", "-w", str(workspace), *map(str, outs[0])], check=True, capture_output=True
+    )
+    single = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
     processes = [
         subprocess.Popen(  # noqa: S603 (our own CLI)
             [*CLI, "verify", "--json", "-w", str(workspace), *map(str, outs[v % batches])],
@@ -82,7 +97,7 @@ def run_load(workspace: Path, folder: Path, *, batches: int, records: int, verif
             verdict = json.loads(line)["verdict"]
             verdicts[verdict] = verdicts.get(verdict, 0) + 1
     wall = round(time.perf_counter() - started, 2)
-    return LoadReport(batches, records, seconds, verifiers, records, wall, codes, verdicts)
+    return LoadReport(batches, records, seconds, verifiers, records, wall, single, codes, verdicts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             report = run_load(ws, folder, batches=args.batches, records=args.records, verifiers=args.verifiers)
         finally:
             subprocess.run([*CLI, "chain", "down", "-w", str(ws)], check=True)  # noqa: S603
-    print(json.dumps({**asdict(report), "all_correct": report.all_correct}, indent=2))
+    summary = {
+        **asdict(report),
+        "concurrency_ratio": report.concurrency_ratio,
+        "last_vs_first_batch": report.last_vs_first_batch,
+        "all_correct": report.all_correct,
+    }
+    print(json.dumps(summary))
     return 0 if report.all_correct else 1
 
 

@@ -228,6 +228,19 @@ def resume(
         _print_outcome(outcome)
 
 
+@app.command()
+def discard(
+    batch_id: Annotated[int, typer.Argument(help="Batch number (see `credanchor batches`).")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Drop a prepared batch that never reached the chain (for example after fixing its records file)."""
+    from issuer.store import Store
+    from issuer.workspace import open_workspace
+
+    batch = Store(open_workspace(workspace).database_url).discard(batch_id)
+    render.out.print(f"discarded batch {batch_id} ({batch.count} credentials, never anchored)")
+
+
 @app.command("batches")
 def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """List this workspace's batches and their states."""

@@ -140,6 +140,8 @@ class BatchIssuer:
     def resume(self, batch: Batch) -> Outcome:
         if batch.state == State.DELIVERED:
             return self._outcome(batch, resumed=False, already=True)
+        if batch.state != State.CONFIRMED:
+            self._check_role()
         return self._drive(batch, resumed=True)
 
     def _drive(self, batch: Batch, resumed: bool) -> Outcome:
@@ -184,17 +186,21 @@ class BatchIssuer:
     def _refuse_reissue(self, plan: Plan) -> None:
         achievement_id = plan.template.achievement_id(self.config.issuer.id)
         held = self.store.issued_emails(achievement_id, [r.email for r in plan.records])
-        if held:
-            problems = [
-                f"row {r.row}: {r.email} already holds {held[r.email]}" for r in plan.records if r.email in held
-            ]
-            shown = "\n  ".join(problems[:20]) + (
-                f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        if not held:
+            return
+        problems = [f"row {r.row}: {r.email} already holds {held[r.email]}" for r in plan.records if r.email in held]
+        lines = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        unfinished = [str(b.id) for b in self.store.batches(unfinished=True)]
+        if unfinished:
+            lines.append(
+                f"(unfinished batches count too: {', '.join(unfinished)}; finish with `credanchor resume`, "
+                "or drop one that was never sent with `credanchor discard N`)"
             )
-            raise InvalidInput(
-                f"{plan.source}: {len(problems)} recipient(s) already hold this achievement, nothing was issued "
-                f"(pass --allow-reissue to issue again):\n  {shown}"
-            )
+        body = "\n  ".join(lines)
+        raise InvalidInput(
+            f"{plan.source}: {len(problems)} recipient(s) already hold this achievement, nothing was issued "
+            f"(pass --allow-reissue to issue again):\n  {body}"
+        )
 
     # prepared: credentials and root in the database, nothing sent.
     def _prepare(self, plan: Plan, out_dir: Path | None) -> Batch:

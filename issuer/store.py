@@ -31,6 +31,8 @@ class State(StrEnum):
 
 
 class Batch(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}  # a discarded batch's number is never given out again
+
     id: int | None = Field(default=None, primary_key=True)
     input_key: str = Field(unique=True, index=True)
     achievement: str
@@ -209,6 +211,23 @@ class Store:
             s.add(batch)
             s.commit()
             s.refresh(batch)
+            return batch
+
+    def discard(self, batch_id: int) -> Batch:
+        """Delete a prepared batch that never reached the chain (no transaction was ever signed for it)."""
+        with self.session() as s:
+            batch = s.get(Batch, batch_id)
+            if batch is None:
+                raise StoreError(f"no batch {batch_id}")
+            signed = s.exec(select(Attempt).where(Attempt.batch_id == batch_id)).first()
+            if batch.state != State.PREPARED or signed is not None:
+                raise StoreError(
+                    f"batch {batch_id} is {batch.state}: a transaction was signed for it, so it may reach the chain; "
+                    "finish it with `credanchor resume` (and revoke it with `credanchor revoke --batch` if unwanted)"
+                )
+            s.execute(text("DELETE FROM credential WHERE batch_id = :id"), {"id": batch_id})
+            s.delete(batch)
+            s.commit()
             return batch
 
     def record_attempt(self, batch_id: int, attempt: Attempt) -> Batch:

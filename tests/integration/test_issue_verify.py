@@ -320,3 +320,47 @@ def test_audit_runs_without_any_workspace(
     assert result.code == 0, result.out + result.err
     assert "audit clean" in result.out
     assert "1 manifests checked" in " ".join(result.out.split())
+
+
+def test_a_batch_that_never_reached_the_chain_can_be_discarded(cli: Cli, workspace: Workspace) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    rows = people(3)
+    csv = write_csv(workspace.root / "records.csv", rows)
+    for fault in ("prepared", "signed"):
+        killed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "credanchor",
+                "issue",
+                str(csv),
+                "--achievement",
+                "example",
+                "-w",
+                str(workspace.root),
+            ],
+            env={**os.environ, "CREDANCHOR_FAULT": fault},
+            capture_output=True,
+            check=False,
+        )
+        assert killed.returncode == -signal.SIGKILL
+        if fault == "prepared":
+            rows[0]["name"] = "Person Zero, corrected"
+            csv = write_csv(workspace.root / "records.csv", rows)
+            refused = cli("issue", csv, "--achievement", "example", "-w", workspace.root)
+            assert refused.code == 2
+            assert "(unfinished batches count too: 1; finish with `credanchor resume`, or drop one" in refused.err
+            assert (
+                cli("discard", "1", "-w", workspace.root).out.strip()
+                == "discarded batch 1 (3 credentials, never anchored)"
+            )
+    sent = cli("discard", "2", "-w", workspace.root)
+    assert sent.code == 1
+    assert sent.err.startswith(
+        "error: batch 2 is submitted: a transaction was signed for it, so it may reach the chain"
+    )
+    assert cli("resume", "-w", workspace.root).code == 0

@@ -438,16 +438,21 @@ def key_import(
 
 
 def _roles(
-    ws: "Workspace", rpc_url: str | None, keystore: Path | None, passphrase_file: Path | None, sign: bool
+    workspace: Path | None,
+    rpc_url: str | None,
+    keystore: Path | None = None,
+    passphrase_file: Path | None = None,
+    *,
+    sign: bool = True,
 ) -> "Roles":
+    """The registry's roles, with a key to sign changes (the workspace's, or `keystore`) unless `sign` is off."""
+    from anchoring.sender import TxSender
     from issuer.roles import Roles
+    from issuer.workspace import open_workspace
 
+    ws = open_workspace(workspace)
     chain = wiring.issuer_chain(ws, rpc_url)
-    sender = None
-    if sign:
-        from anchoring.sender import TxSender
-
-        sender = TxSender(chain, wiring.account(ws, keystore, passphrase_file))
+    sender = TxSender(chain, wiring.account(ws, keystore, passphrase_file)) if sign else None
     return Roles(chain, chain.registry(ws.config.chain.registry), sender, ws.config.chain.tx_timeout)
 
 
@@ -461,9 +466,7 @@ def role_grant(
     passphrase_file: PassFileOpt = None,
 ) -> None:
     """Grant a role (signed by the admin key)."""
-    from issuer.workspace import open_workspace
-
-    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).grant(role, account)
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).grant(role, account)
     render.out.print(f"granted {role} to {account} in block {block} by tx {tx}")
 
 
@@ -477,9 +480,7 @@ def role_revoke(
     passphrase_file: PassFileOpt = None,
 ) -> None:
     """Take a role away (signed by the admin key): the first thing to do when a key is compromised."""
-    from issuer.workspace import open_workspace
-
-    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).revoke(role, account)
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).revoke(role, account)
     render.out.print(f"revoked {role} from {account} in block {block} by tx {tx}")
 
 
@@ -488,9 +489,7 @@ def role_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: 
     """Who is admin, who holds each role, and any pending admin handover."""
     from dataclasses import asdict
 
-    from issuer.workspace import open_workspace
-
-    status = _roles(open_workspace(workspace), rpc_url, None, None, False).status()
+    status = _roles(workspace, rpc_url, sign=False).status()
     if json_out:
         render.print_json(asdict(status))
         return
@@ -511,11 +510,7 @@ def admin_transfer(
     passphrase_file: PassFileOpt = None,
 ) -> None:
     """Step 1 of the admin handover (signed by the current admin); the new admin accepts after the delay."""
-    from issuer.workspace import open_workspace
-
-    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).begin_admin_transfer(
-        new_admin
-    )
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).begin_admin_transfer(new_admin)
     render.out.print(f"admin handover to {new_admin} scheduled in block {block} by tx {tx}; see `credanchor role show`")
 
 
@@ -527,9 +522,7 @@ def admin_accept(
     passphrase_file: PassFileOpt = None,
 ) -> None:
     """Step 2 of the admin handover, signed by the new admin once the delay has passed."""
-    from issuer.workspace import open_workspace
-
-    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).accept_admin_transfer()
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).accept_admin_transfer()
     render.out.print(f"admin handover accepted in block {block} by tx {tx}")
 
 
@@ -541,9 +534,7 @@ def admin_cancel(
     passphrase_file: PassFileOpt = None,
 ) -> None:
     """Cancel a pending admin handover (signed by the current admin)."""
-    from issuer.workspace import open_workspace
-
-    tx, block = _roles(open_workspace(workspace), rpc_url, keystore, passphrase_file, True).cancel_admin_transfer()
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).cancel_admin_transfer()
     render.out.print(f"admin handover cancelled in block {block} by tx {tx}")
 
 

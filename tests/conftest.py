@@ -175,3 +175,20 @@ def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None =
 
 def people(n: int, domain: str = "example.org") -> list[dict[str, str]]:
     return [{"email": f"person{i}@{domain}", "name": f"Person {i}"} for i in range(n)]
+
+
+def issue_killed_at(ws: Workspace, csv: Path, fault: str, **env: str) -> str:
+    """Run `credanchor issue CSV` in a process that SIGKILLs itself at the named fault point; its output."""
+    import signal
+    import sys
+
+    killed = subprocess.run(
+        [sys.executable, "-m", "credanchor", "issue", str(csv), "--achievement", "example", "-w", str(ws.root)],
+        env={**os.environ, **env, "CREDANCHOR_FAULT": fault},
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    text = (killed.stdout + killed.stderr).decode(errors="replace")
+    assert killed.returncode == -signal.SIGKILL, text
+    return text

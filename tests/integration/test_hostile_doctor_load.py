@@ -2,9 +2,6 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +14,7 @@ from anchoring.sender import TxSender
 from benchmarks.load import run_load
 from credanchor.wiring import account
 from issuer.workspace import Workspace
-from tests.conftest import CliResult, Node, make_workspace, people, write_csv
+from tests.conftest import CliResult, Node, issue_killed_at, make_workspace, people, write_csv
 
 pytestmark = pytest.mark.chain
 Cli = Callable[..., CliResult]
@@ -100,23 +97,7 @@ def test_doctor_finds_every_kind_of_drift(cli: Cli, tmp_path: Path, node: Node, 
         "behind the database's back",
     )
     sender.wait_mined(sender.send(call).tx_hash, timeout=30)
-    killed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "credanchor",
-            "issue",
-            str(write_csv(ws.root / "more.csv", people(2, "x.org"))),
-            "--achievement",
-            "example",
-            "-w",
-            str(ws.root),
-        ],
-        env={**os.environ, "CREDANCHOR_FAULT": "prepared"},
-        capture_output=True,
-        check=False,
-    )
-    assert killed.returncode == -signal.SIGKILL
+    issue_killed_at(ws, write_csv(ws.root / "more.csv", people(2, "x.org")), "prepared")
 
     report = cli("doctor", "--json", "-w", ws.root)
     assert report.code == 1

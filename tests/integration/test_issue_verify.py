@@ -15,7 +15,7 @@ from anchoring.merkle import MerkleTree
 from anchoring.sender import TxSender
 from issuer.store import State, Store
 from issuer.workspace import Workspace
-from tests.conftest import CliResult, Node, deploy, funded, people, write_csv
+from tests.conftest import CliResult, Node, deploy, funded, issue_killed_at, people, write_csv
 
 pytestmark = pytest.mark.chain
 Cli = Callable[..., CliResult]
@@ -323,31 +323,10 @@ def test_audit_runs_without_any_workspace(
 
 
 def test_a_batch_that_never_reached_the_chain_can_be_discarded(cli: Cli, workspace: Workspace) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
     rows = people(3)
     csv = write_csv(workspace.root / "records.csv", rows)
     for fault in ("prepared", "signed"):
-        killed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "credanchor",
-                "issue",
-                str(csv),
-                "--achievement",
-                "example",
-                "-w",
-                str(workspace.root),
-            ],
-            env={**os.environ, "CREDANCHOR_FAULT": fault},
-            capture_output=True,
-            check=False,
-        )
-        assert killed.returncode == -signal.SIGKILL
+        issue_killed_at(workspace, csv, fault)
         if fault == "prepared":
             rows[0]["name"] = "Person Zero, corrected"
             csv = write_csv(workspace.root / "records.csv", rows)

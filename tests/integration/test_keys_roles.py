@@ -4,8 +4,6 @@ unauthorised call refused by the contract and reported with its decoded reason."
 import json
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from issuer.chainops import fund_locally
 from issuer.keys import keystore_address, load_account
 from issuer.store import Store
 from issuer.workspace import Workspace
-from tests.conftest import CliResult, Node, make_workspace, people, start_node, stop_node, write_csv
+from tests.conftest import CliResult, Node, issue_killed_at, make_workspace, people, start_node, stop_node, write_csv
 
 pytestmark = pytest.mark.chain
 Cli = Callable[..., CliResult]
@@ -114,24 +112,11 @@ def test_private_key_never_appears_in_output_logs_or_files(
     ]
     monkeypatch.setenv("CREDANCHOR_KEY_PASSPHRASE", "wrong")
     outputs.append(cli("issue", csv, "--achievement", "example", "-w", ws.root))
-    crashed = subprocess.run(  # a process that dies in the middle of anchoring: its stderr too
-        [
-            sys.executable,
-            "-m",
-            "credanchor",
-            "issue",
-            str(write_csv(ws.root / "more.csv", people(3, "x.org"))),
-            "--achievement",
-            "example",
-            "-w",
-            str(ws.root),
-        ],
-        env={**os.environ, "CREDANCHOR_KEY_PASSPHRASE": PASSPHRASE, "CREDANCHOR_FAULT": "signed"},
-        capture_output=True,
-        text=True,
-        check=False,
+    # a process that dies in the middle of anchoring: its output too
+    crashed = issue_killed_at(
+        ws, write_csv(ws.root / "more.csv", people(3, "x.org")), "signed", CREDANCHOR_KEY_PASSPHRASE=PASSPHRASE
     )
-    texts = [o.out + o.err for o in outputs] + [crashed.stdout + crashed.stderr]
+    texts = [o.out + o.err for o in outputs] + [crashed]
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p != ws.keystore_path]
     forms = [KNOWN_KEY, KNOWN_KEY.upper(), "0x" + KNOWN_KEY]
     leaks = [f"output {i}" for i, text in enumerate(texts) for form in forms if form in text]

@@ -2,8 +2,6 @@
 comes back), reorganisations, and two issuers sharing one key."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,7 +14,7 @@ import pytest
 from anchoring.chain import Chain
 from issuer.store import State, Store
 from issuer.workspace import Workspace
-from tests.conftest import Node, make_workspace, people, start_node, stop_node, write_csv
+from tests.conftest import Node, issue_killed_at, make_workspace, people, start_node, stop_node, write_csv
 from tests.integration.invariants import check_finished
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -109,14 +107,22 @@ def test_stuck_transaction_is_replaced_with_bumped_fees_at_the_same_nonce(
     all_receipts_valid(ws)
 
 
-def test_node_lost_while_waiting_comes_back_before_the_deadline(tmp_path: Path, own_node: Callable[..., Node]) -> None:
+def lose_node_while_pending(
+    tmp_path: Path, own_node: Callable[..., Node], node_deadline: float
+) -> tuple[Node, Path, Workspace, subprocess.Popen[bytes]]:
+    """Start `issue` against a node that does not mine, then stop the node once the transaction is sent."""
     state = tmp_path / "state.json"
     node = own_node("--state", str(state))
-    ws = make_workspace(tmp_path / "ws", node).set("chain", "node_deadline", 60.0)
+    ws = make_workspace(tmp_path / "ws", node).set("chain", "node_deadline", node_deadline)
     node.rpc("evm_setAutomine", False)
     process = issue(ws, write_csv(tmp_path / "records.csv", people(20)))
     wait_until(lambda: len(attempts(ws)) >= 1, 60, "the anchoring transaction")
     stop_node(node)  # clean stop: Anvil saves its state, but the pending transaction is gone with the pool
+    return node, state, ws, process
+
+
+def test_node_lost_while_waiting_comes_back_before_the_deadline(tmp_path: Path, own_node: Callable[..., Node]) -> None:
+    node, state, ws, process = lose_node_while_pending(tmp_path, own_node, 60.0)
     time.sleep(3)
     own_node("--state", str(state), port=node.port)
     code, text = finish(process)
@@ -126,13 +132,7 @@ def test_node_lost_while_waiting_comes_back_before_the_deadline(tmp_path: Path, 
 
 
 def test_node_lost_past_the_deadline_leaves_a_resumable_batch(tmp_path: Path, own_node: Callable[..., Node]) -> None:
-    state = tmp_path / "state.json"
-    node = own_node("--state", str(state))
-    ws = make_workspace(tmp_path / "ws", node).set("chain", "node_deadline", 2.0)
-    node.rpc("evm_setAutomine", False)
-    process = issue(ws, write_csv(tmp_path / "records.csv", people(20)))
-    wait_until(lambda: len(attempts(ws)) >= 1, 60, "the anchoring transaction")
-    stop_node(node)
+    node, state, ws, process = lose_node_while_pending(tmp_path, own_node, 2.0)
     code, text = finish(process)
     assert code == 3, text
     assert "gave up after 2 s. Batch 1 is saved as submitted: run `credanchor resume` when the node is back" in text
@@ -154,24 +154,7 @@ def test_restarted_node_keeps_the_mined_anchor_and_resume_finds_it(
     state = tmp_path / "state.json"
     node = own_node("--state", str(state))
     ws = make_workspace(tmp_path / "ws", node)
-    killed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "credanchor",
-            "issue",
-            str(write_csv(tmp_path / "r.csv", people(20))),
-            "--achievement",
-            "example",
-            "-w",
-            str(ws.root),
-        ],
-        env={**os.environ, "CREDANCHOR_FAULT": "sent"},
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    assert killed.returncode == -signal.SIGKILL
+    issue_killed_at(ws, write_csv(tmp_path / "r.csv", people(20)), "sent")
     (batch,) = Store(ws.database_url).batches()
     sent_tx = batch.tx_hash
     stop_node(node)

@@ -42,14 +42,13 @@ RpcOpt = Annotated[
     str | None, typer.Option("--rpc-url", envvar=wiring.ENV_RPC_URL, help="JSON-RPC URL of an EVM node.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+DEFAULT_ISSUER_ID = "https://registrar.example.edu"
 
 
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path("."),
-    issuer_id: Annotated[
-        str, typer.Option(help="Issuer id: a URL or DID you control.")
-    ] = "https://registrar.example.edu",
+    issuer_id: Annotated[str, typer.Option(help="Issuer id: a URL or DID you control.")] = DEFAULT_ISSUER_ID,
     issuer_name: Annotated[str, typer.Option(help="Issuer's official name.")] = "Example University Registrar",
     issuer_url: Annotated[str | None, typer.Option(help="Issuer's public web site.")] = None,
     port: Annotated[int, typer.Option(help="Port for the local chain.")] = 8545,
@@ -63,6 +62,8 @@ def init(
         directory, issuer_id=issuer_id, issuer_name=issuer_name, issuer_url=issuer_url, port=port, scrypt_n=scrypt_n
     )
     render.out.print(f"workspace created in {ws.root}")
+    if issuer_id == DEFAULT_ISSUER_ID:
+        render.out.print(f"set your issuer's real id and name in {ws.config_path} ([issuer]) before issuing")
     render.out.print(f"issuer key {keystore_address(ws.keystore_path)} in {ws.keystore_path} (mode 0600)")
     render.out.print("next: `credanchor chain up` to start the local chain and deploy your registry")
 
@@ -250,7 +251,7 @@ def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> N
     ws = open_workspace(workspace)
     batches = Store(ws.database_url).batches()
     if json_out:
-        render.print_json([b.model_dump(mode="json", exclude={"input_key"}) for b in batches])
+        render.print_json([render.camel_keys(b.model_dump(mode="json", exclude={"input_key"})) for b in batches])
         return
     for b in batches:
         revoked = " REVOKED" if b.revoked_at else ""
@@ -491,7 +492,7 @@ def role_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: 
 
     status = _roles(workspace, rpc_url, sign=False).status()
     if json_out:
-        render.print_json(asdict(status))
+        render.print_json(render.camel_keys(asdict(status)))
         return
     pending = (
         f"; handover to {status.pending_admin} possible from {status.pending_after}" if status.pending_admin else ""

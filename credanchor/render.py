@@ -96,7 +96,12 @@ def print_summary(reports: Sequence[Report]) -> None:
 
 
 def audit_json(report: AuditReport) -> dict[str, Any]:
-    camel: dict[str, Any] = _camel({**asdict(report), "clean": report.clean})
+    return camel_keys({**asdict(report), "clean": report.clean})
+
+
+def camel_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """JSON output uses the receipt's style, camelCase, everywhere."""
+    camel: dict[str, Any] = _camel(data)
     return camel
 
 

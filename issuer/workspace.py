@@ -120,7 +120,8 @@ name = {toml_value(issuer_name)}
 rpc_url = "http://127.0.0.1:{port}"
 chain_id = 31337
 registry = ""            # your CredentialRegistry; written by `chain up` or `deploy`
-confirmations = 1        # blocks on top of the anchor before receipts are written (use 12+ on public chains)
+confirmations = 1        # blocks counted from the anchor's own before receipts are written: 12+ on public
+                         # chains; keep 1 on the local node, which makes a block only per transaction
 tx_timeout = 600.0       # seconds to wait for the anchor to be mined and confirmed (then: `credanchor resume`)
 replace_after = 90.0     # seconds before a pending transaction is replaced with bumped fees (same nonce)
 node_deadline = 300.0    # seconds to keep retrying a node that stopped answering mid-batch

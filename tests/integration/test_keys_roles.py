@@ -191,7 +191,7 @@ def test_roles_and_admin_handover_through_the_cli(
     assert early.code == 1
     assert early.err.startswith("error: registry rejected the call: AccessControlEnforcedDefaultAdminDelay(schedule=")
     status = json.loads(cli("role", "show", "--json", "-w", ws.root).out)
-    assert status["pending_admin"] == successor
+    assert status["pendingAdmin"] == successor
     private_node.rpc("evm_increaseTime", ws.config.chain.admin_delay + 1)
     private_node.rpc("evm_mine")
     accepted = cli(

@@ -12,16 +12,25 @@ from typing import Any, Final, TypeVar
 
 import requests
 from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_typing import ChecksumAddress
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception, Web3RPCError
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    ContractCustomError,
+    ContractLogicError,
+    LogTopicError,
+    MismatchedABI,
+    Web3Exception,
+    Web3RPCError,
+)
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import BlockIdentifier
 
-from anchoring.errors import ChainMismatch, ChainUnavailable, TransactionFailed
+from anchoring.errors import ChainMismatch, ChainUnavailable, NotARegistry, TransactionFailed
 from anchoring.hashing import checksum_address, to_hex
 from anchoring.onchain import OnChainAnchor, RegistryEvent
 from contracts import registry_abi
@@ -59,8 +68,8 @@ class Chain:
             raise ChainUnavailable(f"node at {redact_url(self.url)} did not answer ({what}): {reason}") from None
         except requests.RequestException as exc:
             raise ChainUnavailable(f"node at {redact_url(self.url)} failed ({what}): {exc}") from None
-        except (ContractCustomError, ContractLogicError):
-            raise
+        except (ContractCustomError, ContractLogicError, BadFunctionCallOutput):
+            raise  # the contract's answer, not the node's: callers decide what it means
         except Web3RPCError as exc:
             raise ChainUnavailable(f"node at {redact_url(self.url)} refused {what}: {_rpc_message(exc)}") from None
         except (ValueError, Web3Exception) as exc:
@@ -97,13 +106,22 @@ class Registry:
         self.address: ChecksumAddress = to_checksum_address(address)
         self.contract: Contract = chain.w3.eth.contract(address=self.address, abi=registry_abi())
 
+    def _read(self, what: str, call: Callable[[], T]) -> T:
+        """A view call; a revert or an undecodable answer means the contract is not a CredentialRegistry."""
+        try:
+            return self.chain.ask(what, call)
+        except (ContractCustomError, ContractLogicError, BadFunctionCallOutput, DecodingError, OverflowError) as exc:
+            raise NotARegistry(
+                f"contract at {self.address} does not answer {what} as a CredentialRegistry ({type(exc).__name__})"
+            ) from None
+
     def require_code(self, block: BlockId = "latest") -> None:
         if not self.chain.has_code(self.address, block):
             raise ChainMismatch(f"no contract at {self.address} on chain {self.chain.chain_id}")
 
     def anchor_of(self, root: str, block: BlockId = "latest") -> OnChainAnchor | None:
         fn = self.contract.functions.anchorOf(bytes.fromhex(root[2:]))
-        number, timestamp, revoked_block, revoked_timestamp, count = self.chain.ask(
+        number, timestamp, revoked_block, revoked_timestamp, count = self._read(
             "anchorOf", lambda: fn.call(block_identifier=block)
         )
         if number == 0:
@@ -112,21 +130,21 @@ class Registry:
 
     def is_revoked(self, root: str, leaf: str, block: BlockId = "latest") -> bool:
         fn = self.contract.functions.isRevoked(bytes.fromhex(root[2:]), bytes.fromhex(leaf[2:]))
-        return bool(self.chain.ask("isRevoked", lambda: fn.call(block_identifier=block)))
+        return bool(self._read("isRevoked", lambda: fn.call(block_identifier=block)))
 
     def is_valid_on_chain(self, root: str, digest: str, proof: list[str], block: BlockId = "latest") -> bool:
         fn = self.contract.functions.isValid(
             bytes.fromhex(root[2:]), bytes.fromhex(digest[2:]), [bytes.fromhex(p[2:]) for p in proof]
         )
-        return bool(self.chain.ask("isValid", lambda: fn.call(block_identifier=block)))
+        return bool(self._read("isValid", lambda: fn.call(block_identifier=block)))
 
     def has_role(self, role: str, account: str, block: BlockId = "latest") -> bool:
         fn = self.contract.functions.hasRole(bytes.fromhex(role[2:]), to_checksum_address(account))
-        return bool(self.chain.ask("hasRole", lambda: fn.call(block_identifier=block)))
+        return bool(self._read("hasRole", lambda: fn.call(block_identifier=block)))
 
     def deployment_block(self) -> int:
         fn = self.contract.functions.deploymentBlock()
-        return int(self.chain.ask("deploymentBlock", fn.call))
+        return int(self._read("deploymentBlock", fn.call))
 
     def events(
         self, from_block: int, to_block: int, *, topics: list[str | None] | None = None, chunk: int = LOG_CHUNK
@@ -144,7 +162,12 @@ class Registry:
                 abi = decoders.get(to_hex(bytes(log["topics"][0]))) if log["topics"] else None
                 if abi is None:
                     continue
-                decoded = getattr(self.contract.events, abi["name"])().process_log(log)
+                try:
+                    decoded = getattr(self.contract.events, abi["name"])().process_log(log)
+                except (MismatchedABI, LogTopicError, DecodingError, ValueError) as exc:
+                    raise NotARegistry(
+                        f"contract at {self.address} emits a malformed {abi['name']} event ({type(exc).__name__})"
+                    ) from None
                 yield RegistryEvent(
                     name=abi["name"],
                     block_number=int(log["blockNumber"]),

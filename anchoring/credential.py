@@ -7,7 +7,7 @@ and number formatting in the file never matter. Facts are read from the same dic
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import rfc8785
@@ -46,9 +46,11 @@ def parse_timestamp(value: object) -> datetime:
     # fromisoformat takes at most microseconds: drop digits beyond six.
     value = re.sub(r"(\.\d{6})\d+", r"\1", value)
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+        moment = datetime.fromisoformat(value)
+        moment.astimezone(UTC)  # 0001-01-01T00:00:00+23:59 parses but has no UTC form
+    except (ValueError, OverflowError):
         raise ValueError("is not a real date and time") from None
+    return moment
 
 
 def _contexts(value: list[str]) -> list[str]:

@@ -34,5 +34,9 @@ class ChainMismatch(CredanchorError):
     """The node answered, but it is not the chain (or the contract) the caller expected."""
 
 
+class NotARegistry(ChainMismatch):
+    """The address holds a contract, but it does not answer as a CredentialRegistry."""
+
+
 class TransactionFailed(CredanchorError):
     """A transaction was rejected or reverted."""

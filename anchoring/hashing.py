@@ -26,14 +26,6 @@ def is_hash32(text: str) -> bool:
     return _HASH32.fullmatch(text) is not None
 
 
-def hash32_from_hex(text: str, *, what: str = "hash") -> bytes:
-    """Parse a 32-byte hash written as lowercase 0x-hex; `what` names it in the error."""
-    if not isinstance(text, str) or not _HASH32.fullmatch(text):
-        shown = text if isinstance(text, str) and len(text) <= 80 else f"{str(text)[:77]}..."
-        raise ValueError(f"{what} must be 32 bytes as lowercase 0x-hex (66 characters), got {shown!r}")
-    return bytes.fromhex(text[2:])
-
-
 def short(hex_hash: str) -> str:
     """0x3f12…a1b2, for messages."""
     return f"{hex_hash[:6]}…{hex_hash[-4:]}" if len(hex_hash) > 12 else hex_hash

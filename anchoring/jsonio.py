@@ -8,6 +8,7 @@ the caller, with a one-line message.
 
 import json
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,12 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = InvalidInput) -> bytes:
     """The file's bytes, refusing before reading when it is larger than `max_bytes`."""
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if stat.S_ISDIR(status.st_mode):
+            raise error(f"{path}: is a directory, not a file")
+        if not stat.S_ISREG(status.st_mode):
+            raise error(f"{path}: is not a regular file")
+        size = status.st_size
         if size > max_bytes:
             raise error(f"{path}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
         with path.open("rb") as handle:

@@ -27,13 +27,12 @@ MANIFEST_VERSION = 1
 MAX_RECEIPT_BYTES = 2 * 1024 * 1024
 MAX_PROOF_LENGTH = 64
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 M = TypeVar("M", bound=BaseModel)
 _UTC_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 def _address(value: str) -> str:
-    if not _ADDRESS.fullmatch(value):
+    if not re.fullmatch(ADDRESS_PATTERN, value):
         raise ValueError("must be a 20-byte address as 0x-hex (42 characters)")
     if not is_address(value):
         raise ValueError("has mixed case but a wrong EIP-55 checksum")
@@ -74,6 +73,14 @@ Version1 = Annotated[Literal[1], BeforeValidator(_not_bool)]
 
 def utc_seconds(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unix_to_utc(seconds: int) -> str:
+    """A block timestamp as UTC text; a value no calendar holds (a hostile contract's) says so instead."""
+    try:
+        return utc_seconds(datetime.fromtimestamp(seconds, UTC))
+    except (OverflowError, OSError, ValueError):
+        return f"timestamp {seconds} (out of range)"
 
 
 class _Strict(BaseModel):

@@ -119,10 +119,10 @@ class TxSender:
                 return
             if "nonce too low" in message or "nonce has already been used" in message:
                 raise NonceConflict(f"nonce {signed.nonce} was used by another transaction") from None
-            if "underpriced" in message:
+            if "replacement" in message and "underpriced" in message:
                 raise NonceConflict(f"another pending transaction holds nonce {signed.nonce}") from None
-            if "did not answer" in message:
-                raise
+            if " refused " not in message:
+                raise  # timeouts, 5xx, garbled answers: the node's trouble, retried by the caller
             raise TransactionFailed(f"node refused the transaction: {exc}") from None
 
     def send(self, call: ContractFunction | ContractConstructor) -> SignedTx:

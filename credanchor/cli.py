@@ -224,9 +224,8 @@ def resume(
     sender = wiring.sender(ws, chain)
     with render.progress() as bar:
         issuer = BatchIssuer(ws, store, chain, sender, self_check=wiring.self_check(ws, chain, bar), progress=bar)
-        outcomes = [issuer.resume(batch) for batch in batches]
-    for outcome in outcomes:
-        _print_outcome(outcome)
+        for batch in batches:  # each outcome shown as it is reached: a later failure must not hide it
+            _print_outcome(issuer.resume(batch))
 
 
 @app.command()

@@ -87,12 +87,14 @@ def plan_batch(workspace: Workspace, records_path: Path, achievement: str, colum
     records = parse_records(data, str(records_path), mapping, template)
     if template.result is None and any(r.result is not None for r in records):
         template = template.model_copy(update={"result": ResultSpec()})
-    template_bytes = (workspace.achievements_dir / f"{achievement}.toml").read_bytes()
+    # Everything a credential is built from names the batch: the records, the template as read, the issuer
+    # profile, the column mapping and the registry. Change any of them and it is a different batch.
     key = hashlib.sha256()
     for part in (
         data,
         achievement.encode(),
-        template_bytes,
+        template.source_sha256.encode(),
+        workspace.config.issuer.model_dump_json().encode(),
         json.dumps(mapping, sort_keys=True).encode(),
         f"{workspace.config.chain.chain_id}:{workspace.config.chain.registry}".encode(),
     ):
@@ -124,25 +126,42 @@ class BatchIssuer:
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
     def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
-        existing = self.store.batch_by_key(plan.input_key)
-        if existing is not None and existing.state == State.DELIVERED:
-            return self._outcome(existing, resumed=False, already=True)
-        self._check_role()
-        if existing is None:
+        with self._batch_lock(plan.input_key):
+            existing = self.store.batch_by_key(plan.input_key)
+            if existing is not None:
+                return self._continue(existing)
+            self._check_role()
             if not allow_reissue:
                 self._refuse_reissue(plan)
-            batch = self._prepare(plan, out_dir)
-            resumed = False
-        else:
-            batch, resumed = existing, True
-        return self._drive(batch, resumed)
+            return self._drive(self._prepare(plan, out_dir), resumed=False)
 
     def resume(self, batch: Batch) -> Outcome:
+        with self._batch_lock(batch.input_key):
+            return self._continue(self.store.batch(batch.id or 0))
+
+    def _continue(self, batch: Batch) -> Outcome:
         if batch.state == State.DELIVERED:
             return self._outcome(batch, resumed=False, already=True)
-        if batch.state != State.CONFIRMED:
+        if batch.state in (State.PREPARED, State.SUBMITTED):
             self._check_role()
         return self._drive(batch, resumed=True)
+
+    @contextmanager
+    def _batch_lock(self, input_key: str) -> Iterator[None]:
+        """One process at a time drives a given batch; another one is told so instead of racing it."""
+        folder = self.workspace.root / ".locks"
+        folder.mkdir(exist_ok=True)
+        with (folder / f"batch-{input_key[:32]}.lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise InvalidInput(
+                    "another credanchor process is working on this batch right now; wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _drive(self, batch: Batch, resumed: bool) -> Outcome:
         """Move the batch to delivered, one recorded state at a time.
@@ -318,13 +337,18 @@ class BatchIssuer:
             found = self._find_anchor(batch)
             if found is not None:
                 tx_hash, block_number, block_hash, timestamp = found
-                wait_for_depth(
-                    self.chain,
-                    block_number,
-                    chain_config.confirmations,
-                    timeout=max(1.0, deadline - time.monotonic()),
-                    on_wait=lambda depth: self.progress.note(f"{depth} of {chain_config.confirmations} confirmations"),
-                )
+                try:
+                    wait_for_depth(
+                        self.chain,
+                        block_number,
+                        chain_config.confirmations,
+                        timeout=chain_config.tx_timeout,
+                        on_wait=lambda d: self.progress.note(f"{d} of {chain_config.confirmations} confirmations"),
+                    )
+                except TransactionFailed as exc:
+                    raise TransactionFailed(
+                        f"batch {batch.id}: {exc}; run `credanchor resume` to keep waiting"
+                    ) from None
                 if to_hex(bytes(self.chain.block(block_number)["hash"])) == block_hash:
                     fault("mined")
                     return self.store.update_batch(
@@ -374,6 +398,11 @@ class BatchIssuer:
         if not attempts:
             return self._submit(batch)
         latest = attempts[-1]
+        if latest.sender != self.sender.address:
+            # Signed by another key (the workspace key changed): its nonce is not ours to replace. The old
+            # transaction may still be mined first; the registry then refuses ours, and either way one anchor.
+            self.progress.note(f"pending transaction was signed by {latest.sender}; sending one with this key")
+            return self._send_attempt(batch, nonce=None, fees=None)
         age = (now() - latest.created_at.replace(tzinfo=UTC)).total_seconds()
         if age >= self.config.chain.replace_after:
             fees = _bumped(Fees(int(latest.max_fee), int(latest.priority_fee)), self.sender.fees())
@@ -405,6 +434,12 @@ class BatchIssuer:
             )
         if batch.tx_hash is None or batch.block_number is None or batch.block_timestamp is None:
             raise CredanchorError(f"batch {batch.id} is {batch.state} but has no anchoring block recorded")
+        if not self._still_anchored(batch):
+            # A reorganisation deeper than the configured confirmations moved or dropped the anchor.
+            self.progress.note(
+                f"the anchor of batch {batch.id} is no longer in block {batch.block_number}; confirming again"
+            )
+            return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
         anchor = AnchorSection(
             chain_id=batch.chain_id,
             registry=batch.registry_address,
@@ -437,6 +472,12 @@ class BatchIssuer:
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
         )
+
+    def _still_anchored(self, batch: Batch) -> bool:
+        anchor = self.registry.anchor_of(batch.root)
+        if anchor is None or anchor.block_number != batch.block_number or batch.block_number is None:
+            return False
+        return to_hex(bytes(self.chain.block(batch.block_number)["hash"])) == batch.block_hash
 
     def _write_manifest(self, batch: Batch, tree: MerkleTree, anchor: AnchorSection, digests: list[str]) -> Path:
         count = len(tree)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, event, insert, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from anchoring.errors import CredanchorError
@@ -107,7 +107,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             SQLModel.metadata.create_all(self.engine)
-        except OperationalError as exc:
+        except DatabaseError as exc:
             raise StoreError(f"cannot open database {url}: {exc.orig}") from None
 
     def close(self) -> None:
@@ -190,6 +190,9 @@ class Store:
 
     def add_batch(self, batch: Batch, credentials: list[dict[str, Any]]) -> Batch:
         """Insert a prepared batch and all its credentials in one transaction."""
+        existing = self.batch_by_key(batch.input_key)
+        if existing is not None:  # another process prepared it a moment ago (callers lock, this is the backstop)
+            raise StoreError(f"batch {existing.id} for these records exists already; run the command again")
         with self.session() as s:
             s.add(batch)
             s.flush()
@@ -220,6 +223,11 @@ class Store:
             if batch is None:
                 raise StoreError(f"no batch {batch_id}")
             signed = s.exec(select(Attempt).where(Attempt.batch_id == batch_id)).first()
+            if batch.state in (State.CONFIRMED, State.DELIVERED):
+                raise StoreError(
+                    f"batch {batch_id} is anchored ({batch.state}); to withdraw it, "
+                    f"`credanchor revoke --batch {batch.root} --reason ...`"
+                )
             if batch.state != State.PREPARED or signed is not None:
                 raise StoreError(
                     f"batch {batch_id} is {batch.state}: a transaction was signed for it, so it may reach the chain; "

@@ -5,6 +5,7 @@ types and malformed validity periods are errors before any record is read); `ach
 Open Badges 3.0 `Achievement` object every credential of the batch embeds.
 """
 
+import hashlib
 import re
 import tomllib
 from datetime import datetime, timedelta
@@ -81,6 +82,8 @@ class ResultSpec(_Strict):
 
 class Template(_Strict):
     key: str = Field(exclude=True)
+    source_sha256: str = Field(default="", exclude=True)
+    """sha256 of the template file as read: part of a batch's identity."""
     name: Text
     description: Text
     criteria: Text
@@ -176,11 +179,12 @@ def load_template(folder: Path, key: str) -> Template:
     if not path.is_file():
         known = ", ".join(available(folder)) or "none"
         raise InvalidInput(f"unknown achievement {key!r} (templates in {folder}: {known})")
+    raw = path.read_bytes()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: not valid TOML: {exc}") from None
     try:
-        return Template.model_validate({**data, "key": key})
+        return Template.model_validate({**data, "key": key, "source_sha256": hashlib.sha256(raw).hexdigest()})
     except ValidationError as exc:
         raise InvalidInput(f"{path}: {describe(exc)}") from None

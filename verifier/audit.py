@@ -79,12 +79,17 @@ def load_manifests(folder: Path) -> list[LoadedManifest]:
         raise InvalidInput(f"manifests folder {folder} does not exist")
     found = []
     for path in sorted(folder.rglob("*.json")):
+        if not path.is_file():
+            continue
         with path.open("rb") as handle:
             head = handle.read(4096)
         if b'"BatchManifest"' not in head:
             continue
         manifest = Manifest.from_json(read_limited(path, MAX_MANIFEST_BYTES), source=str(path))
-        tree = MerkleTree.build([bytes.fromhex(d[2:]) for d in manifest.digests])
+        try:
+            tree = MerkleTree.build([bytes.fromhex(d[2:]) for d in manifest.digests])
+        except ValueError as exc:
+            raise InvalidInput(f"{path}: {exc}") from None
         found.append(LoadedManifest(str(path), manifest, to_hex(tree.root)))
     return found
 

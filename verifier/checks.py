@@ -7,13 +7,13 @@ revoked, expired or not yet valid, untrusted issuer.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from anchoring.hashing import short, to_hex
 from anchoring.merkle import leaf_hash, process_proof
 from anchoring.onchain import OnChainAnchor, RegistryEvent
-from anchoring.receipt import Receipt, utc_seconds
+from anchoring.receipt import Receipt, unix_to_utc, utc_seconds
 from verifier.trust import TrustList
 
 
@@ -49,6 +49,8 @@ class RootView:
     anchored: RegistryEvent | None
     revoked_leaves: dict[str, RegistryEvent] = field(default_factory=dict)
     batch_revocation: RegistryEvent | None = None
+    not_a_registry: str | None = None
+    """Why the contract at the address is not a CredentialRegistry, when it is not."""
 
 
 @dataclass(frozen=True)
@@ -145,13 +147,19 @@ def check_receipt(
         reason = unavailable or "chain not asked"
         steps += [Step("chain", None, reason), Step("anchor", None, reason), Step("revocation", None, reason)]
     elif facts.chain_id != anchor.chain_id or facts.root is None:
-        steps.append(
-            Step("chain", False, f"receipt is for chain {anchor.chain_id}, the node is chain {facts.chain_id}")
-        )
-        steps += [
-            Step("anchor", None, "not checked: wrong chain"),
-            Step("revocation", None, "not checked: wrong chain"),
-        ]
+        mismatch = f"receipt is for chain {anchor.chain_id}, the node is chain {facts.chain_id}"
+        if trust.find(anchor.chain_id, anchor.registry) is not None:
+            # A registry the verifier trusts, checked against the wrong node: say so, do not call it invalid.
+            reason = f"{mismatch}: point --rpc-url at a node of chain {anchor.chain_id}"
+            steps += [Step("chain", None, reason), Step("anchor", None, reason), Step("revocation", None, reason)]
+            facts = None
+        else:
+            not_checked = "not checked: wrong chain"
+            steps += [
+                Step("chain", False, mismatch),
+                Step("anchor", None, not_checked),
+                Step("revocation", None, not_checked),
+            ]
     else:
         steps.append(Step("chain", True, f"node is chain {facts.chain_id}"))
         anchor_step, anchored_by = _anchor_step(receipt, facts.root, facts.head)
@@ -199,6 +207,8 @@ def _anchor_step(receipt: Receipt, root: RootView, head: int) -> tuple[Step, str
     anchor = receipt.anchor
     if not root.registry_has_code:
         return Step("anchor", False, f"no contract at {anchor.registry} on chain {anchor.chain_id}"), None
+    if root.not_a_registry is not None:
+        return Step("anchor", False, root.not_a_registry), None
     found = root.anchor
     if found is None:
         return Step(
@@ -210,7 +220,7 @@ def _anchor_step(receipt: Receipt, root: RootView, head: int) -> tuple[Step, str
             False,
             f"root was anchored in block {found.block_number}, receipt says block {anchor.block_number}",
         ), None
-    anchored_at = utc_seconds(datetime.fromtimestamp(found.timestamp, UTC))
+    anchored_at = unix_to_utc(found.timestamp)
     if anchored_at != anchor.timestamp:
         return Step(
             "anchor", False, f"block {found.block_number} is from {anchored_at}, receipt says {anchor.timestamp}"

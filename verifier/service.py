@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from anchoring.chain import Chain
-from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt
+from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
 from anchoring.jsonio import read_limited
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 from verifier.checks import ChainFacts, Report, RootView, Verdict, check_receipt, malformed
@@ -46,6 +46,12 @@ class ChainReader:
         return self.chain.block_number()
 
     def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+        try:
+            return self._root_view(registry, root, at_block)
+        except NotARegistry as exc:
+            return RootView(registry_has_code=True, anchor=None, anchored=None, not_a_registry=str(exc))
+
+    def _root_view(self, registry: str, root: str, at_block: int) -> RootView:
         reg = self.chain.registry(registry)
         if not self.chain.has_code(reg.address, at_block):
             return RootView(registry_has_code=False, anchor=None, anchored=None)
@@ -74,33 +80,45 @@ class Session:
         self._head = 0
         self._unavailable: str | None = None if self.reader_factory else "no node configured (--rpc-url)"
         self._roots: dict[tuple[str, str], RootView] = {}
+        self._failed: dict[tuple[str, str], str] = {}
 
-    def _facts(self, receipt: Receipt) -> ChainFacts | None:
+    def _facts(self, receipt: Receipt) -> tuple[ChainFacts | None, str | None]:
+        """The chain's answers for this receipt, or None and why not.
+
+        Failing to reach the node ends chain access for the run; a failure while reading one root is that
+        root's alone (remembered, so it is not asked again), and other receipts are still checked.
+        """
         if self._unavailable is not None or self.reader_factory is None:
-            return None
+            return None, self._unavailable
         try:
             if self._reader is None or self._chain_id is None:
                 self._reader = self.reader_factory()
                 self._chain_id = self._reader.chain_id()
                 self._head = self._reader.head()
-            if self._chain_id != receipt.anchor.chain_id:
-                return ChainFacts(self._chain_id, self._head, None)
-            key = (receipt.anchor.registry, receipt.merkle.root)
-            if key not in self._roots:
-                self._roots[key] = self._reader.root_view(*key, at_block=self._head)
-            return ChainFacts(self._chain_id, self._head, self._roots[key])
         except (ChainUnavailable, ChainMismatch) as exc:
             self._unavailable = str(exc)
-            return None
+            return None, self._unavailable
+        if self._chain_id != receipt.anchor.chain_id:
+            return ChainFacts(self._chain_id, self._head, None), None
+        key = (receipt.anchor.registry, receipt.merkle.root)
+        if key in self._failed:
+            return None, self._failed[key]
+        if key not in self._roots:
+            try:
+                self._roots[key] = self._reader.root_view(*key, at_block=self._head)
+            except (ChainUnavailable, ChainMismatch) as exc:
+                self._failed[key] = str(exc)
+                return None, self._failed[key]
+        return ChainFacts(self._chain_id, self._head, self._roots[key]), None
 
     def verify_bytes(self, data: bytes, source: str) -> Report:
         try:
             receipt = Receipt.from_json(data, source=source)
         except InvalidReceipt as exc:
             return malformed(source, str(exc))
-        facts = self._facts(receipt)
+        facts, unavailable = self._facts(receipt)
         return check_receipt(
-            receipt, source=source, facts=facts, trust=self.trust, now=self.now, unavailable=self._unavailable
+            receipt, source=source, facts=facts, trust=self.trust, now=self.now, unavailable=unavailable
         )
 
     def verify_file(self, path: Path) -> Report:

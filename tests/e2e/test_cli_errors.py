@@ -8,6 +8,7 @@ import pytest
 
 from anchoring.chain import Chain
 from anchoring.localnode import free_port
+from anchoring.merkle import leaf_hash
 from issuer.store import Store
 from issuer.workspace import Workspace
 from tests.conftest import CliResult, people, write_csv
@@ -182,3 +183,72 @@ def test_audit_bad_input(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = cli("audit", "--registry", "0x" + "11" * 20)
     assert result.code == 2
     assert result.err.strip() == "error: name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)"
+
+
+def test_one_process_per_batch(cli: Cli, workspace: Workspace) -> None:
+    import fcntl
+
+    from issuer.batch import plan_batch
+
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    plan = plan_batch(workspace, csv, "example", {})
+    (workspace.root / ".locks").mkdir(exist_ok=True)
+    with (workspace.root / ".locks" / f"batch-{plan.input_key[:32]}.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = cli("issue", csv, "--achievement", "example", "-w", workspace.root)
+    assert result.code == 2
+    assert (
+        result.err.strip()
+        == "error: another credanchor process is working on this batch right now; wait for it to finish"
+    )
+
+
+def test_changing_the_issuer_profile_makes_a_different_batch(cli: Cli, workspace: Workspace) -> None:
+    from tests.conftest import issue_killed_at
+
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    issue_killed_at(workspace, csv, "prepared")
+    renamed = workspace.set("issuer", "name", "Test University, Office of the Registrar")
+    result = cli("issue", csv, "--achievement", "example", "-w", renamed.root)
+    assert result.code == 2  # not a silent resume of the batch built with the old name
+    assert "2 recipient(s) already hold this achievement" in result.err
+    assert "(unfinished batches count too: 1;" in result.err
+
+
+def test_a_corrupt_database_is_reported(cli: Cli, workspace: Workspace) -> None:
+    (workspace.root / "credanchor.db").write_bytes(b"this is not a database" * 100)
+    for leftover in ("credanchor.db-wal", "credanchor.db-shm"):
+        (workspace.root / leftover).unlink(missing_ok=True)
+    result = cli("batches", "-w", workspace.root)
+    assert result.code == 1
+    assert result.err.startswith(
+        f"error: cannot open database sqlite:///{workspace.root}/credanchor.db: file is not a database"
+    )
+
+
+def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    (folder / "looks-like.json").mkdir(parents=True)
+    digest = "0x" + "ab" * 32
+    manifest = {
+        "type": "BatchManifest",
+        "version": 1,
+        "scheme": "oz-standard-v1",
+        "root": "0x" + "cd" * 32,
+        "count": 2,
+        "digests": [digest, digest],
+        "issuer": "https://x.edu",
+        "achievement": "https://x.edu/a",
+        "anchor": {
+            "chainId": 31337,
+            "registry": workspace.config.chain.registry,
+            "txHash": "0x" + "ef" * 32,
+            "blockNumber": 3,
+            "timestamp": "2026-01-01T00:00:00Z",
+        },
+    }
+    (folder / "dup.json").write_text(json.dumps(manifest))
+    result = cli("audit", "--manifests", folder, "-w", workspace.root)
+    assert result.code == 2
+    leaf = leaf_hash(bytes.fromhex(digest[2:])).hex()
+    assert result.err.strip() == f"error: {folder}/dup.json: duplicate leaf {leaf}: every digest must be unique"

@@ -343,3 +343,43 @@ def test_a_batch_that_never_reached_the_chain_can_be_discarded(cli: Cli, workspa
         "error: batch 2 is submitted: a transaction was signed for it, so it may reach the chain"
     )
     assert cli("resume", "-w", workspace.root).code == 0
+
+
+# Contracts that are not registries, as raw init code: one reverts on every call, one answers 42 to any call.
+REVERTING = "0x6005600c60003960056000f360006000fd"
+ANSWERS_42 = "0x600a600c600039600a6000f3602a60005260206000f3"
+
+
+def test_receipts_naming_contracts_that_are_not_registries(
+    cli: Cli, issued: tuple[Workspace, Path], chain: Chain, tmp_path: Path
+) -> None:
+    ws, out = issued
+    doc = json.loads(receipts(out)[0].read_text())
+    sender = TxSender(chain, funded(chain))
+    impostors = {}
+    for name, init_code in (("reverting", REVERTING), ("answers_42", ANSWERS_42)):
+        factory = chain.w3.eth.contract(abi=[], bytecode=init_code)
+        mined = sender.wait_mined(sender.send(factory.constructor()).tx_hash, timeout=30)
+        assert mined.contract_address
+        impostors[name] = mined.contract_address
+        (tmp_path / f"{name}.json").write_text(
+            json.dumps(set_path(doc, ("anchor", "registry"), mined.contract_address))
+        )
+    code, reports = verify_json(
+        cli, tmp_path / "reverting.json", receipts(out)[0], tmp_path / "answers_42.json", "-w", ws.root
+    )
+    assert code == 1
+    assert [r["verdict"] for r in reports] == ["invalid", "valid", "invalid"]
+    assert (
+        reports[0]["reason"]
+        == f"contract at {impostors['reverting']} does not answer anchorOf as a CredentialRegistry (ContractLogicError)"
+    )
+    assert reports[2]["reason"].startswith(
+        f"contract at {impostors['answers_42']} does not answer anchorOf as a CredentialRegistry ("
+    )
+    audit = cli("audit", "--registry", impostors["reverting"], "-w", ws.root)
+    assert audit.code == 1
+    assert (
+        audit.err.strip()
+        == f"error: contract at {impostors['reverting']} does not answer deploymentBlock as a CredentialRegistry (ContractLogicError)"
+    )

@@ -219,3 +219,23 @@ def test_two_issuers_with_one_key_at_once(tmp_path: Path, node: Node, chain: Cha
     nonces = sorted(n for _, n, _ in attempts(ws))
     assert len(set(nonces)) == len(nonces) == 2
     assert check_finished(ws, chain, 2, 600) == []
+
+
+def test_reorg_deeper_than_the_confirmations_is_caught_before_delivery(
+    tmp_path: Path, own_node: Callable[..., Node]
+) -> None:
+    node = own_node()
+    ws = make_workspace(tmp_path / "ws", node)
+    snapshot = node.rpc("evm_snapshot")
+    issue_killed_at(ws, write_csv(tmp_path / "records.csv", people(20)), "receipts-written")
+    (before,) = Store(ws.database_url).batches()
+    assert before.state == State.CONFIRMED
+    assert node.rpc("evm_revert", snapshot) is True  # the confirmed anchor is gone
+    node.rpc("evm_mine")
+    node.rpc("evm_mine")
+    resumed = cli(ws, "resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    (after,) = Store(ws.database_url).batches()
+    assert (after.block_number, after.block_hash) != (before.block_number, before.block_hash)
+    assert check_finished(ws, node.chain(), 1, 20) == []
+    all_receipts_valid(ws)

@@ -189,9 +189,55 @@ def test_untrusted_registry_is_never_valid() -> None:
 
 
 def test_receipt_for_another_chain() -> None:
-    report = verify(VALID, chain_id=1)
+    untrusted = verify(VALID, chain_id=1, trust=TrustList())
+    assert untrusted.verdict == Verdict.INVALID
+    assert untrusted.reason == "receipt is for chain 31337, the node is chain 1"
+    # A registry the verifier trusts, asked of the wrong node: it cannot be checked here, it is not invalid.
+    trusted = verify(VALID, chain_id=1)
+    assert trusted.verdict == Verdict.UNAVAILABLE
+    assert trusted.reason == "receipt is for chain 31337, the node is chain 1: point --rpc-url at a node of chain 31337"
+    assert exit_code([trusted]) == 3
+
+
+def test_a_root_that_cannot_be_read_spoils_only_its_own_receipts() -> None:
+    from anchoring.errors import ChainUnavailable
+
+    class Flaky(FakeReader):
+        def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+            if root != ROOT:
+                raise ChainUnavailable("node at http://127.0.0.1:9 refused eth_getLogs: range too large")
+            return super().root_view(registry, root, at_block)
+
+    reader = Flaky({(REGISTRY, ROOT): anchored_view()})
+    session = Session(lambda: reader, TRUST, NOW)
+    other = json.loads((RECEIPTS / "wrong_root.json").read_text())
+    other["merkle"]["proof"], other["merkle"]["leaf"] = [], other["merkle"]["root"]
+    first = session.verify_bytes(json.dumps(other).encode(), "other.json")
+    assert first.verdict == Verdict.INVALID  # its own proof fails regardless
+    assert session.verify_bytes(json.dumps(VALID).encode(), "r.json").verdict == Verdict.VALID
+
+
+def test_a_contract_that_is_not_a_registry() -> None:
+    view = RootView(
+        True,
+        None,
+        None,
+        not_a_registry=f"contract at {REGISTRY} does not answer anchorOf as a CredentialRegistry (BadFunctionCallOutput)",
+    )
+    report = verify(VALID, view)
     assert report.verdict == Verdict.INVALID
-    assert report.reason == "receipt is for chain 31337, the node is chain 1"
+    assert report.reason.endswith("does not answer anchorOf as a CredentialRegistry (BadFunctionCallOutput)")
+
+
+def test_out_of_range_timestamps_from_a_hostile_registry_do_not_crash() -> None:
+    view = anchored_view()
+    hostile = RootView(True, OnChainAnchor(ROOT, BLOCK, 2**48 - 1, 3, 0, 0), view.anchored)
+    report = verify(VALID, hostile)
+    assert report.verdict == Verdict.INVALID
+    assert (
+        report.reason
+        == f"block {BLOCK} is from timestamp {2**48 - 1} (out of range), receipt says {VALID['anchor']['timestamp']}"
+    )
 
 
 def test_root_not_anchored_or_at_another_block() -> None:

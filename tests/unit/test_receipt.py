@@ -140,6 +140,11 @@ BAD_MEMBERS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
         "credential.validFrom: must be a date-time with a zone, like 2026-01-31T09:00:00Z",
     ),
     (
+        "validFrom with no UTC form",
+        lambda d: d["credential"].update(validFrom="0001-01-01T00:00:00+23:59"),
+        "credential.validFrom: is not a real date and time",
+    ),
+    (
         "validUntil without a zone",
         lambda d: d["credential"].update(validUntil="2030-01-01T00:00:00"),
         "credential.validUntil: must be a date-time with a zone, like 2026-01-31T09:00:00Z",
@@ -207,7 +212,11 @@ def test_committed_schema_is_the_models_schema() -> None:
 @pytest.mark.parametrize(
     "change",
     # EIP-55 checksums and RFC 8785 number ranges are beyond what JSON Schema can say.
-    [c for _, c, m in BAD_MEMBERS if not m.startswith(("anchor.registry: has mixed", "credential cannot"))],
+    [
+        c
+        for _, c, m in BAD_MEMBERS
+        if not m.startswith(("anchor.registry: has mixed", "credential cannot", "credential.validFrom: is not a real"))
+    ],
 )
 def test_schema_and_model_agree_on_bad_receipts(change: Callable[[dict[str, Any]], object]) -> None:
     doc = json.loads(changed(change))
@@ -220,3 +229,12 @@ def test_schema_accepts_every_asset_that_parses() -> None:
         doc = json.loads(path.read_text())
         if doc.get("version") == 1:
             jsonschema.validate(doc, receipt_schema())
+
+
+def test_a_fifo_is_refused_instead_of_hanging(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidReceipt, match="pipe.json: is not a regular file"):
+        read_limited(fifo, MAX_RECEIPT_BYTES, InvalidReceipt)

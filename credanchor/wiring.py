@@ -111,7 +111,6 @@ def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfC
             reader,
             own,
             datetime.now(UTC),
-            workers=os.cpu_count() or 1,
             on_done=progress.advance,
         )
         failed = [r for r in reports if r.verdict not in ACCEPTED_BY_SELF_CHECK]

@@ -14,16 +14,13 @@ refuses a second anchor of one root.
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from anchoring.chain import ANCHOR_ROLE, Chain, Registry
 from anchoring.credential import credential_digest
@@ -35,6 +32,7 @@ from anchoring.merkle import SCHEME, MerkleTree
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_receipt, receipt_document, utc_seconds
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
+from anchoring.workers import parallel_map
 from issuer.credentials import build_credential
 from issuer.records import Record, parse_records
 from issuer.store import Attempt, Batch, State, Store, now
@@ -51,8 +49,6 @@ NONCE_TRIES = 5
 RETRY_FIRST = 0.5
 RETRY_MAX = 10.0
 FEE_BUMP_PERCENT = 25
-J = TypeVar("J")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -152,16 +148,18 @@ class BatchIssuer:
         folder = self.workspace.root / ".locks"
         folder.mkdir(exist_ok=True)
         with (folder / f"batch-{input_key[:32]}.lock").open("a") as handle:
+            # A POSIX record lock, not flock: worker processes forked while it is held do not inherit it, so
+            # workers orphaned by a killed run cannot keep the next run out.
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
                 raise InvalidInput(
                     "another credanchor process is working on this batch right now; wait for it to finish"
                 ) from None
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.lockf(handle, fcntl.LOCK_UN)
 
     def _drive(self, batch: Batch, resumed: bool) -> Outcome:
         """Move the batch to delivered, one recorded state at a time.
@@ -457,7 +455,7 @@ class BatchIssuer:
             for i in range(0, len(rows), RECEIPT_CHUNK)
         ]
         paths: dict[str, str] = {}
-        for written in _map(write_receipts, jobs):
+        for written in parallel_map(write_receipts, jobs):
             paths.update(written)
             self.progress.advance(len(written))
             if len(paths) >= len(rows) // 2:
@@ -522,15 +520,6 @@ def write_receipts(
         atomic_write_text(path, dump_receipt(receipt), durable=False)
         written[credential_id] = str(path)
     return written
-
-
-def _map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:
-    """`map` over every core once there is enough work to pay for the processes."""
-    if len(jobs) < 2 or (os.cpu_count() or 1) < 2:
-        yield from map(function, jobs)
-        return
-    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(function, jobs)
 
 
 def _bumped(previous: Fees, suggested: Fees) -> Fees:

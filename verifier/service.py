@@ -5,18 +5,19 @@ are pinned to the head block read at the start, so receipts of one batch see one
 that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash or a false `valid`.
 """
 
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from anchoring.chain import Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
+from anchoring.faults import fault
 from anchoring.jsonio import read_limited
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
+from anchoring.workers import parallel_map
 from verifier.checks import ChainFacts, Report, RootView, Verdict, check_receipt, malformed
 from verifier.trust import TrustList
 
@@ -170,25 +171,17 @@ def verify_batch(
     trust: TrustList,
     now: datetime,
     *,
-    workers: int,
     on_done: Callable[[int], None] | None = None,
     chunk: int = 1000,
 ) -> list[Report]:
-    """Verify a batch's receipt files on `workers` processes; reports in the order of `paths`."""
+    """Verify a batch's receipt files on every core; reports in the order of `paths`."""
     chunks = [list(paths[i : i + chunk]) for i in range(0, len(paths), chunk)]
     reports: list[Report] = []
-    if workers <= 1 or len(chunks) <= 1:
-        for chunk_paths in chunks:
-            reports += _verify_chunk(reader, trust, now, chunk_paths)
-            if on_done:
-                on_done(len(chunk_paths))
-        return reports
-    n = len(chunks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for done in pool.map(_verify_chunk, [reader] * n, [trust] * n, [now] * n, chunks):
-            reports += done
-            if on_done:
-                on_done(len(done))
+    for done in parallel_map(partial(_verify_chunk, reader, trust, now), chunks):
+        reports += done
+        if on_done:
+            on_done(len(done))
+        fault("verifying")
     return reports
 
 

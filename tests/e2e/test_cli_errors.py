@@ -186,16 +186,30 @@ def test_audit_bad_input(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_one_process_per_batch(cli: Cli, workspace: Workspace) -> None:
-    import fcntl
+    import subprocess
+    import sys
 
     from issuer.batch import plan_batch
 
     csv = write_csv(workspace.root / "records.csv", people(2))
     plan = plan_batch(workspace, csv, "example", {})
     (workspace.root / ".locks").mkdir(exist_ok=True)
-    with (workspace.root / ".locks" / f"batch-{plan.input_key[:32]}.lock").open("a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    lock = workspace.root / ".locks" / f"batch-{plan.input_key[:32]}.lock"
+    holder = subprocess.Popen(  # another process holding the batch's lock, as a running `issue` does
+        [
+            sys.executable,
+            "-c",
+            f"import fcntl,time; f=open({str(lock)!r},'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == b"held"
         result = cli("issue", csv, "--achievement", "example", "-w", workspace.root)
+    finally:
+        holder.kill()
+        holder.wait()
     assert result.code == 2
     assert (
         result.err.strip()

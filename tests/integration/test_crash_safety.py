@@ -96,3 +96,24 @@ def test_killed_at_random_moments(tmp_path: Path, node: Node, chain: Chain) -> N
     print(f"random crash test: seed {seed}, a run takes {duration:.1f} s, killed after {moments} s")
     assert len(moments) >= RANDOM_KILLS // 2
     assert check_finished(ws, chain, expected_batches=3, expected_credentials=9000) == []
+
+
+def test_worker_processes_do_not_outlive_a_killed_run(tmp_path: Path, node: Node, chain: Chain) -> None:
+    ws = make_workspace(tmp_path / "ws", node)
+    csv = write_csv(tmp_path / "orphans.csv", people(6000))
+    # Killed (main process only) while its self-check workers still have receipts to check.
+    killed = run(ws, "issue", csv, "--achievement", "example", fault="verifying")
+    assert killed.returncode == -signal.SIGKILL, output(killed)
+
+    def leftovers() -> list[str]:
+        # -ww: piped `ps` cuts lines at 80 columns, which would hide the path searched for
+        listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+        return [line for line in listing.splitlines() if str(csv) in line]
+
+    deadline = time.monotonic() + 5
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftovers() == []
+    finished = run(ws, "issue", csv, "--achievement", "example")
+    assert finished.returncode == 0, output(finished)
+    assert check_finished(ws, chain, expected_batches=1, expected_credentials=6000) == []

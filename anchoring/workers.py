@@ -1,0 +1,39 @@
+"""Worker processes for the CPU-bound parts of a batch (writing and checking receipts) on every core.
+
+Invariant: a worker never outlives the process that started it. A pool's workers otherwise sit forever
+on their task queue when the parent is SIGKILLed (they hold the queue's other end themselves); here each
+worker watches its parent and exits as soon as it is gone.
+"""
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+def _exit_with_parent() -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def parallel_map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:
+    """`map` over every core once there is more than one job; results in the order of `jobs`."""
+    cores = os.cpu_count() or 1
+    if len(jobs) < 2 or cores < 2:
+        yield from map(function, jobs)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_exit_with_parent) as pool:
+        yield from pool.map(function, jobs)

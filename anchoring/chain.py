@@ -7,7 +7,7 @@ Hashes cross this boundary as lowercase 0x-hex strings, addresses as EIP-55 stri
 """
 
 from collections.abc import Callable, Iterator
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, Final, TypeVar
 
 import requests
@@ -150,7 +150,7 @@ class Registry:
         self, from_block: int, to_block: int, *, topics: list[str | None] | None = None, chunk: int = LOG_CHUNK
     ) -> Iterator[RegistryEvent]:
         """Every log of the registry in [from_block, to_block], decoded, in chain order, `chunk` blocks a call."""
-        decoders = {_event_topic(e): e for e in registry_abi() if e["type"] == "event"}
+        decoders = _event_decoders()
         start = from_block
         while start <= to_block:
             end = min(to_block, start + chunk - 1)
@@ -201,6 +201,12 @@ def _event_topic(abi: dict[str, Any]) -> str:
     return to_hex(Web3.keccak(text=signature))
 
 
+@cache
+def _event_decoders() -> dict[str, dict[str, Any]]:
+    """topic0 -> event ABI, for every event of the registry (computed once)."""
+    return {_event_topic(e): e for e in registry_abi() if e["type"] == "event"}
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return to_hex(value)
@@ -216,6 +222,7 @@ def _rpc_message(exc: Web3RPCError) -> str:
     return str(exc)
 
 
+@cache
 def _error_selectors() -> dict[bytes, dict[str, Any]]:
     selectors = {}
     for item in registry_abi():

@@ -263,20 +263,13 @@ def receipt_schema() -> dict[str, Any]:
 
 
 def _untitled(value: Any) -> Any:
-    """The schema without pydantic's generated per-field titles ("Chainid"), which only add noise."""
+    """The schema without pydantic's per-field titles ("Chainid"); models (nodes with properties) keep theirs."""
     if isinstance(value, dict):
-        return {
-            k: _untitled(v)
-            for k, v in value.items()
-            if not (k == "title" and isinstance(v, str) and "$ref" not in value and _generated(value))
-        }
+        keep_title = "properties" in value
+        return {k: _untitled(v) for k, v in value.items() if k != "title" or keep_title}
     if isinstance(value, list):
         return [_untitled(v) for v in value]
     return value
-
-
-def _generated(node: dict[str, Any]) -> bool:
-    return "properties" not in node
 
 
 def receipt_document(

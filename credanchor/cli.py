@@ -146,12 +146,16 @@ def deploy(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None) -> None:
 
 
 def _columns(mapping: list[str]) -> dict[str, str]:
+    from issuer.config import FIELDS, unknown_targets
+
     columns = {}
     for item in mapping:
         header, sep, field = item.partition("=")
         if not sep or not header.strip() or not field.strip():
             raise InvalidInput(f"--map {item!r}: expected 'HEADER=FIELD' or 'HEADER=ignore'")
         columns[header.strip()] = field.strip()
+    for header, field in unknown_targets(columns):
+        raise InvalidInput(f"--map {header}={field}: unknown field {field!r} (known: {', '.join(FIELDS)}, ignore)")
     return columns
 
 
@@ -171,15 +175,11 @@ def issue(
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
     from issuer.batch import BatchIssuer, plan_batch
-    from issuer.config import FIELDS, IGNORE
     from issuer.store import Store
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
     columns = _columns(map_columns)
-    for header, field in columns.items():
-        if field not in (*FIELDS, IGNORE):
-            raise InvalidInput(f"--map {header}={field}: unknown field {field!r} (known: {', '.join(FIELDS)}, ignore)")
     plan = plan_batch(ws, records, achievement, columns)
     chain = wiring.issuer_chain(ws, rpc_url)
     sender = wiring.sender(ws, chain)

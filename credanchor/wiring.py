@@ -66,14 +66,19 @@ def sender(workspace: Workspace, chain: Chain) -> TxSender:
     return TxSender(chain, account(workspace))
 
 
+def own_trust(workspace: Workspace) -> TrustList:
+    """A workspace trusts its own registry."""
+    config = workspace.config
+    if not config.chain.registry:
+        return TrustList()
+    return TrustList((trusted(config.chain.chain_id, config.chain.registry, config.issuer.name),))
+
+
 def trust_list(workspace: Workspace | None, trust_file: Path | None) -> TrustList:
-    """The verifier's trust list: the file given, plus the workspace's own registry when there is one."""
+    """The verifier's trust list: the file given (or CREDANCHOR_TRUST), plus the workspace's own registry."""
     file = trust_file or (Path(os.environ[ENV_TRUST]) if os.environ.get(ENV_TRUST) else None)
     trust = load_trust_list(file) if file else TrustList()
-    if workspace is not None and workspace.config.chain.registry:
-        config = workspace.config
-        trust = trust.plus(trusted(config.chain.chain_id, config.chain.registry, config.issuer.name))
-    return trust
+    return trust.plus(*own_trust(workspace).entries) if workspace is not None else trust
 
 
 def verifier_rpc(workspace: Workspace | None, rpc_url: str | None) -> str | None:
@@ -105,11 +110,10 @@ def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfC
         head = chain.block_number()
         view = ChainReader(chain).root_view(registry, root, head)
         reader = BatchReader(chain.chain_id, head, checksum_address(registry), root, view)
-        own = TrustList((trusted(workspace.config.chain.chain_id, registry, workspace.config.issuer.name),))
         reports = verify_batch(
             paths,
             reader,
-            own,
+            own_trust(workspace),
             datetime.now(UTC),
             on_done=progress.advance,
         )

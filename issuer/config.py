@@ -82,10 +82,14 @@ def load_config(path: Path) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(f"{path}: {describe(exc)}") from None
-    for header, target in config.records.columns.items():
-        if target not in (*FIELDS, IGNORE):
-            raise InvalidInput(f"{path}: records.columns maps {header!r} to unknown field {target!r}")
+    for header, target in unknown_targets(config.records.columns):
+        raise InvalidInput(f"{path}: records.columns maps {header!r} to unknown field {target!r}")
     return config
+
+
+def unknown_targets(columns: dict[str, str]) -> list[tuple[str, str]]:
+    """(header, target) of every column mapped to something that is neither a record field nor "ignore"."""
+    return [(header, target) for header, target in columns.items() if target not in (*FIELDS, IGNORE)]
 
 
 def toml_value(value: str | int | float | bool) -> str:

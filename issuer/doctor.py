@@ -71,12 +71,12 @@ def examine(store: Store, registry: Registry, progress: Progress | None = None) 
 def _batch_problems(
     store: Store, batch: Batch, anchored: dict[str, RegistryEvent], findings: Findings
 ) -> Iterator[str]:
-    rows = store.credential_rows(batch.id or 0)
-    findings.credentials += len(rows)
-    if len(rows) != batch.count:
-        yield f"{len(rows)} credentials stored, the batch says {batch.count}"
-    if rows:
-        root = to_hex(MerkleTree.build([bytes.fromhex(d[2:]) for _, d, _, _ in rows]).root)
+    digests = store.digests(batch.id or 0)
+    findings.credentials += len(digests)
+    if len(digests) != batch.count:
+        yield f"{len(digests)} credentials stored, the batch says {batch.count}"
+    if digests:
+        root = to_hex(MerkleTree.build([bytes.fromhex(d[2:]) for d in digests]).root)
         if root != batch.root:
             yield f"stored credentials give root {root}, the batch says {batch.root}"
     event = anchored.get(batch.root)
@@ -86,7 +86,7 @@ def _batch_problems(
         else:
             yield from _anchor_problems(batch, event)
     if batch.state == State.DELIVERED:
-        yield from _manifest_problems(batch, [d for _, d, _, _ in rows])
+        yield from _manifest_problems(batch, digests)
         missing = [cid for cid, path in store.receipt_paths(batch.id or 0) if not path or not Path(path).is_file()]
         if missing:
             yield f"{len(missing)} receipt file(s) missing, first for {missing[0]}"

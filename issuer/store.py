@@ -156,6 +156,12 @@ class Store:
             )
             return [tuple(row) for row in s.exec(query).all()]  # type: ignore[misc]
 
+    def digests(self, batch_id: int) -> list[str]:
+        """The batch's credential digests in batch order."""
+        with self.session() as s:
+            query = select(Credential.digest).where(Credential.batch_id == batch_id).order_by(col(Credential.position))
+            return list(s.exec(query).all())
+
     def receipt_paths(self, batch_id: int) -> list[tuple[str, str | None]]:
         with self.session() as s:
             query = select(Credential.id, Credential.receipt_path).where(Credential.batch_id == batch_id)

@@ -32,13 +32,20 @@ from web3.types import BlockIdentifier
 
 from anchoring.errors import ChainMismatch, ChainUnavailable, NotARegistry, TransactionFailed
 from anchoring.hashing import checksum_address, to_hex
-from anchoring.onchain import OnChainAnchor, RegistryEvent
+from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from contracts import registry_abi
 
 ANCHOR_ROLE: Final = to_hex(Web3.keccak(text="ANCHOR_ROLE"))
 REVOKE_ROLE: Final = to_hex(Web3.keccak(text="REVOKE_ROLE"))
+KEY_ADMIN_ROLE: Final = to_hex(Web3.keccak(text="KEY_ADMIN_ROLE"))
 DEFAULT_ADMIN_ROLE: Final = "0x" + "00" * 32
-ROLE_NAMES: Final = {ANCHOR_ROLE: "anchor", REVOKE_ROLE: "revoke", DEFAULT_ADMIN_ROLE: "admin"}
+ROLE_NAMES: Final = {
+    ANCHOR_ROLE: "anchor",
+    REVOKE_ROLE: "revoke",
+    KEY_ADMIN_ROLE: "key-admin",
+    DEFAULT_ADMIN_ROLE: "admin",
+}
+MAX_ISSUER_ID = 2048
 LOG_CHUNK = 50_000
 BlockId = BlockIdentifier
 T = TypeVar("T")
@@ -128,6 +135,12 @@ class Registry:
             return None
         return OnChainAnchor(root, number, timestamp, count, revoked_block, revoked_timestamp)
 
+    def revocation_block(self, root: str, leaf: str, block: BlockId = "latest") -> int:
+        """The block the credential with `leaf` was revoked in on its own; 0 when it was not."""
+        fn = self.contract.functions.revocationOf(bytes.fromhex(root[2:]), bytes.fromhex(leaf[2:]))
+        number, _timestamp = self._read("revocationOf", lambda: fn.call(block_identifier=block))
+        return int(number)
+
     def is_revoked(self, root: str, leaf: str, block: BlockId = "latest") -> bool:
         fn = self.contract.functions.isRevoked(bytes.fromhex(root[2:]), bytes.fromhex(leaf[2:]))
         return bool(self._read("isRevoked", lambda: fn.call(block_identifier=block)))
@@ -141,6 +154,26 @@ class Registry:
     def has_role(self, role: str, account: str, block: BlockId = "latest") -> bool:
         fn = self.contract.functions.hasRole(bytes.fromhex(role[2:]), to_checksum_address(account))
         return bool(self._read("hasRole", lambda: fn.call(block_identifier=block)))
+
+    def issuer_id(self, block: BlockId = "latest") -> str | None:
+        """The issuer id the registry is bound to; None for a registry from before issuer binding."""
+        fn = self.contract.functions.issuerId()
+        try:
+            value = self.chain.ask("issuerId", lambda: fn.call(block_identifier=block))
+        except (ContractCustomError, ContractLogicError, BadFunctionCallOutput, DecodingError, OverflowError):
+            return None
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_ISSUER_ID:
+            raise NotARegistry(f"contract at {self.address} answers issuerId with no usable issuer id")
+        return value
+
+    def signing_key(self, public_key: str, block: BlockId = "latest") -> SigningKeyStatus:
+        fn = self.contract.functions.signingKey(bytes.fromhex(public_key[2:]))
+        added, revoked = self._read("signingKey", lambda: fn.call(block_identifier=block))
+        return SigningKeyStatus(public_key, int(added), int(revoked))
+
+    def key_revocation(self, public_key: str, block: int) -> RegistryEvent | None:
+        topic = _event_topic(_event_abi("SigningKeyRevoked"))
+        return next(iter(self.events(block, block, topics=[topic, public_key])), None)
 
     def deployment_block(self) -> int:
         fn = self.contract.functions.deploymentBlock()

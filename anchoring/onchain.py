@@ -31,6 +31,24 @@ class RegistryEvent:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SigningKeyStatus:
+    """An Ed25519 signing key's life in a registry: added in `added_block`, revoked in `revoked_block` (or 0)."""
+
+    public_key: str
+    added_block: int
+    revoked_block: int
+    revocation: RegistryEvent | None = None
+    """The SigningKeyRevoked event (with its reason), when the key was revoked and the event was read."""
+
+    def active_at(self, block: int) -> bool:
+        return (
+            self.added_block != 0
+            and self.added_block <= block
+            and (self.revoked_block == 0 or block < self.revoked_block)
+        )
+
+
 ROLE_EVENTS = ("RoleGranted", "RoleRevoked")
 
 

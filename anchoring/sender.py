@@ -6,7 +6,7 @@ reject fails here with its decoded reason instead of burning gas.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -168,11 +168,14 @@ class TxSender:
                 raise TransactionFailed(f"transaction {tx_hash} not mined within {timeout:.0f} s")
             time.sleep(poll)
 
-    def deploy_registry(self, *, admin_delay: int, timeout: float = 120.0) -> Mined:
+    def deploy_registry(
+        self, *, admin_delay: int, issuer_id: str, signing_keys: Sequence[bytes] = (), timeout: float = 120.0
+    ) -> Mined:
+        """Deploy a CredentialRegistry bound to `issuer_id` and `signing_keys`, this key holding every role."""
         artifact = load_artifact()
         factory = self.chain.w3.eth.contract(abi=registry_abi(), bytecode=artifact["bytecode"])
         me = self.address
-        sent = self.send(factory.constructor(admin_delay, me, me, me))
+        sent = self.send(factory.constructor(admin_delay, me, me, me, me, issuer_id, list(signing_keys)))
         return self.wait_mined(sent.tx_hash, timeout=timeout)
 
 

@@ -8,15 +8,23 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 /// @notice Each batch of credentials is a Merkle tree in OpenZeppelin StandardMerkleTree form with leaf
 /// encoding ["bytes32"]: leaf = keccak256(bytes.concat(keccak256(abi.encode(digest)))). The registry stores
 /// only the root, when it was anchored, and revocations; credentials themselves never touch the chain.
-/// @dev Roles: ANCHOR_ROLE anchors, REVOKE_ROLE revokes, the default admin grants and revokes both. The
-/// default admin itself changes hands only by OpenZeppelin's two-step, delayed transfer, so a stolen anchor
-/// key can be cut off without moving the registry's address.
+/// The registry also binds its issuer: the issuer id (the URL or DID of the issuer's Open Badges Profile)
+/// fixed at deployment, and the Ed25519 keys that sign the issuer's credentials, each with the block it was
+/// added in and, once revoked, the block of its revocation. A verifier accepts a credential's signature only
+/// by a key this registry listed as active when the credential's batch was anchored.
+/// @dev Roles: ANCHOR_ROLE anchors, REVOKE_ROLE revokes, KEY_ADMIN_ROLE adds and revokes signing keys, the
+/// default admin grants and revokes all three. The default admin itself changes hands only by OpenZeppelin's
+/// two-step, delayed transfer, so a stolen anchor key can be cut off without moving the registry's address.
 contract CredentialRegistry is AccessControlDefaultAdminRules {
     bytes32 public constant ANCHOR_ROLE = keccak256("ANCHOR_ROLE");
     bytes32 public constant REVOKE_ROLE = keccak256("REVOKE_ROLE");
+    bytes32 public constant KEY_ADMIN_ROLE = keccak256("KEY_ADMIN_ROLE");
 
     /// @notice The block this registry was deployed in: where an auditor starts reading events.
     uint256 public immutable deploymentBlock;
+
+    /// @notice The issuer every credential anchored here must name (`issuer.id`), fixed at deployment.
+    string public issuerId;
 
     /// @dev One storage slot per root (48+48+48+48+64 bits), written once by `anchor` and at most once more
     /// by `revokeBatch`; keeping it in one slot is what holds anchoring under 50,000 gas.
@@ -34,12 +42,22 @@ contract CredentialRegistry is AccessControlDefaultAdminRules {
         uint48 timestamp;
     }
 
+    /// @dev An Ed25519 signing key's life: added in `addedBlock`, revoked in `revokedBlock` (zero while active).
+    struct SigningKey {
+        uint48 addedBlock;
+        uint48 revokedBlock;
+    }
+
     mapping(bytes32 root => Anchor) private _anchors;
     mapping(bytes32 root => mapping(bytes32 leaf => Revocation)) private _revokedLeaves;
+    mapping(bytes32 publicKey => SigningKey) private _signingKeys;
 
     event Anchored(bytes32 indexed root, uint256 leafCount, address indexed sender);
     event CredentialRevoked(bytes32 indexed root, bytes32 indexed leaf, address indexed sender, string reason);
     event BatchRevoked(bytes32 indexed root, address indexed sender, string reason);
+    event IssuerBound(string issuerId);
+    event SigningKeyAdded(bytes32 indexed publicKey, address indexed sender);
+    event SigningKeyRevoked(bytes32 indexed publicKey, address indexed sender, string reason);
 
     error ZeroRoot();
     error EmptyBatch();
@@ -47,13 +65,68 @@ contract CredentialRegistry is AccessControlDefaultAdminRules {
     error NotAnchored(bytes32 root);
     error AlreadyRevoked(bytes32 root, bytes32 leaf);
     error EmptyReason();
+    error EmptyIssuerId();
+    error ZeroKey();
+    error KeyAlreadyAdded(bytes32 publicKey, uint256 addedBlock);
+    error KeyNotActive(bytes32 publicKey);
 
-    constructor(uint48 initialAdminDelay, address admin, address anchorer, address revoker)
-        AccessControlDefaultAdminRules(initialAdminDelay, admin)
-    {
+    /// @param issuerId_ the issuer's Profile id (URL or DID); it never changes afterwards
+    /// @param signingKeys the issuer's first Ed25519 public keys, active from this block
+    constructor(
+        uint48 initialAdminDelay,
+        address admin,
+        address anchorer,
+        address revoker,
+        address keyAdmin,
+        string memory issuerId_,
+        bytes32[] memory signingKeys
+    ) AccessControlDefaultAdminRules(initialAdminDelay, admin) {
+        if (bytes(issuerId_).length == 0) revert EmptyIssuerId();
         deploymentBlock = block.number;
+        issuerId = issuerId_;
+        emit IssuerBound(issuerId_);
         _grantRole(ANCHOR_ROLE, anchorer);
         _grantRole(REVOKE_ROLE, revoker);
+        _grantRole(KEY_ADMIN_ROLE, keyAdmin);
+        for (uint256 i = 0; i < signingKeys.length; ++i) {
+            _addSigningKey(signingKeys[i]);
+        }
+    }
+
+    /// @notice Add an Ed25519 signing key (the 32-byte public key). A key is added once, ever: a revoked
+    /// key cannot come back.
+    function addSigningKey(bytes32 publicKey) external onlyRole(KEY_ADMIN_ROLE) {
+        _addSigningKey(publicKey);
+    }
+
+    /// @notice Revoke a signing key from this block on, with a public reason. Credentials whose batch was
+    /// anchored before this block keep their signatures; later anchors cannot use the key.
+    function revokeSigningKey(bytes32 publicKey, string calldata reason) external onlyRole(KEY_ADMIN_ROLE) {
+        SigningKey storage key = _signingKeys[publicKey];
+        if (key.addedBlock == 0 || key.revokedBlock != 0) revert KeyNotActive(publicKey);
+        if (bytes(reason).length == 0) revert EmptyReason();
+        key.revokedBlock = uint48(block.number);
+        emit SigningKeyRevoked(publicKey, msg.sender, reason);
+    }
+
+    /// @notice When `publicKey` was added and revoked; all zero when it was never added.
+    function signingKey(bytes32 publicKey) external view returns (SigningKey memory) {
+        return _signingKeys[publicKey];
+    }
+
+    /// @notice Whether `publicKey` was an active signing key in block `blockNumber`.
+    function keyActiveAt(bytes32 publicKey, uint256 blockNumber) external view returns (bool) {
+        SigningKey memory key = _signingKeys[publicKey];
+        return key.addedBlock != 0 && key.addedBlock <= blockNumber
+            && (key.revokedBlock == 0 || blockNumber < key.revokedBlock);
+    }
+
+    function _addSigningKey(bytes32 publicKey) private {
+        if (publicKey == bytes32(0)) revert ZeroKey();
+        uint48 addedAt = _signingKeys[publicKey].addedBlock;
+        if (addedAt != 0) revert KeyAlreadyAdded(publicKey, addedAt);
+        _signingKeys[publicKey] = SigningKey(uint48(block.number), 0);
+        emit SigningKeyAdded(publicKey, msg.sender);
     }
 
     /// @notice Anchor the root of a batch of `leafCount` credentials. A root is anchored once, ever.

@@ -26,7 +26,10 @@ app = typer.Typer(
     add_completion=False,
 )
 chain_app = typer.Typer(help="The workspace's local Anvil node.", no_args_is_help=True)
-key_app = typer.Typer(help="The issuer key (an encrypted Ethereum keystore).", no_args_is_help=True)
+key_app = typer.Typer(
+    help="The issuer's keys: the anchoring key (an encrypted Ethereum keystore) and the Ed25519 signing key.",
+    no_args_is_help=True,
+)
 role_app = typer.Typer(help="Who may anchor and revoke in the registry.", no_args_is_help=True)
 admin_app = typer.Typer(help="Hand the registry's admin role over (two steps, delayed).", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")
@@ -42,7 +45,7 @@ RpcOpt = Annotated[
     str | None, typer.Option("--rpc-url", envvar=wiring.ENV_RPC_URL, help="JSON-RPC URL of an EVM node.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-DEFAULT_ISSUER_ID = "https://registrar.example.edu"
+DEFAULT_ISSUER_ID = "did:web:registrar.example.edu"
 
 
 @app.command()
@@ -185,7 +188,15 @@ def issue(
     sender = wiring.sender(ws, chain)
     store = Store(ws.database_url)
     with render.progress() as bar:
-        issuer = BatchIssuer(ws, store, chain, sender, self_check=wiring.self_check(ws, chain, bar), progress=bar)
+        issuer = BatchIssuer(
+            ws,
+            store,
+            chain,
+            sender,
+            self_check=wiring.self_check(ws, chain, bar),
+            signer=wiring.batch_signer(ws),
+            progress=bar,
+        )
         outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
     _print_outcome(outcome)
 
@@ -223,7 +234,15 @@ def resume(
     chain = wiring.issuer_chain(ws, rpc_url)
     sender = wiring.sender(ws, chain)
     with render.progress() as bar:
-        issuer = BatchIssuer(ws, store, chain, sender, self_check=wiring.self_check(ws, chain, bar), progress=bar)
+        issuer = BatchIssuer(
+            ws,
+            store,
+            chain,
+            sender,
+            self_check=wiring.self_check(ws, chain, bar),
+            signer=wiring.batch_signer(ws),
+            progress=bar,
+        )
         for batch in batches:  # each outcome shown as it is reached: a later failure must not hide it
             _print_outcome(issuer.resume(batch))
 
@@ -270,9 +289,16 @@ def verify(
     details: Annotated[
         bool | None, typer.Option("--details/--brief", help="Show every step (default: for one receipt).")
     ] = None,
+    require_signature: Annotated[
+        bool, typer.Option("--require-signature", help="Fail credentials that carry no issuer signature.")
+    ] = False,
+    min_confirmations: Annotated[
+        int | None,
+        typer.Option(min=1, help="Blocks the anchor needs on top of it, its own counted (default: config, or 1)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Verify receipts: digest, Merkle proof, anchor on chain, revocation, validity, trusted issuer.
+    """Verify receipts: digest, Merkle proof, signature, anchor on chain, issuer, revocation, validity, trust.
 
     Exit 0 if every receipt is valid; 1 invalid, revoked, expired or untrusted; 2 unreadable or malformed;
     3 chain unreachable.
@@ -281,7 +307,10 @@ def verify(
 
     ws = wiring.workspace_or_none(workspace)
     url = wiring.verifier_rpc(ws, rpc_url)
-    session = wiring.verification_session(url, wiring.trust_list(ws, trust))
+    confirmations = min_confirmations or (ws.config.chain.confirmations if ws else 1)
+    session = wiring.verification_session(
+        url, wiring.trust_list(ws, trust), require_signature=require_signature, min_confirmations=confirmations
+    )
     show_details = details if details is not None else len(receipts) == 1
     reports = []
     with render.progress(enabled=len(receipts) > 20 and not json_out) as bar:
@@ -377,31 +406,55 @@ def key_address(workspace: WorkspaceOpt = None, keystore: KeystoreOpt = None) ->
     render.out.print(keystore_address(keystore or open_workspace(workspace).keystore_path))
 
 
-def _new_passphrase(workspace: "Workspace", passphrase_file: Path | None, target: Path) -> str:
-    from issuer.keys import resolve_passphrase
+def _new_passphrase(
+    workspace: "Workspace", passphrase_file: Path | None, target: Path, *, signing: bool = False
+) -> str:
+    from issuer.keys import ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, resolve_passphrase
+    from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE
+
+    env_names = (
+        (ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE) if signing else (ENV_PASSPHRASE, ENV_PASSPHRASE_FILE)
+    )
 
     def prompt() -> str:
         if not sys.stdin.isatty():
-            raise InvalidInput("no passphrase for the new key (set CREDANCHOR_KEY_PASSPHRASE or --passphrase-file)")
+            raise InvalidInput(f"no passphrase for the new key (set {env_names[0]} or --passphrase-file)")
         return str(typer.prompt(f"Passphrase for {target}", hide_input=True, confirmation_prompt=True))
 
-    own = workspace.passphrase_path if target == workspace.keystore_path else None
-    return resolve_passphrase(passphrase_file or (own if own and own.exists() else None), prompt)
+    if signing:
+        own = workspace.signing_passphrase_path if target == workspace.signing_key_path else None
+    else:
+        own = workspace.passphrase_path if target == workspace.keystore_path else None
+    return resolve_passphrase(passphrase_file or (own if own and own.exists() else None), prompt, env_names=env_names)
+
+
+SigningOpt = Annotated[
+    bool, typer.Option("--signing", help="An Ed25519 credential-signing key instead of an anchoring key.")
+]
 
 
 @key_app.command("new")
 def key_new(
     out: Annotated[
-        Path | None, typer.Option(help="Keystore to create (default: the workspace's key.keystore).")
+        Path | None,
+        typer.Option(help="Key file to create (default: the workspace's key.keystore, or signing.key with --signing)."),
     ] = None,
     passphrase_file: PassFileOpt = None,
+    signing: SigningOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create a new key in an encrypted keystore (never overwrites one)."""
     from issuer.keys import create_keystore
+    from issuer.signing import create_signing_key
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
+    if signing:
+        target = out or ws.signing_key_path
+        multikey = create_signing_key(target, _new_passphrase(ws, passphrase_file, target, signing=True))
+        render.out.print(f"new signing key {multikey} in {target} (mode 0600)")
+        render.out.print("the registry does not list it yet: `credanchor key register` (key-admin role)")
+        return
     target = out or ws.keystore_path
     address = create_keystore(target, None, passphrase=_new_passphrase(ws, passphrase_file, target))
     render.out.print(f"new key {address} in {target} (mode 0600)")
@@ -412,17 +465,20 @@ def key_new(
 def key_import(
     key_file: Annotated[Path | None, typer.Option(help="File holding the private key as hex (else: a prompt).")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Keystore to create (default: the workspace's key.keystore).")
+        Path | None,
+        typer.Option(help="Key file to create (default: the workspace's key.keystore, or signing.key with --signing)."),
     ] = None,
     passphrase_file: PassFileOpt = None,
+    signing: SigningOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Encrypt an existing private key into a keystore. The key is never taken on the command line."""
     from issuer.keys import create_keystore, parse_private_key
+    from issuer.signing import create_signing_key, parse_seed
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    target = out or ws.keystore_path
+    target = out or (ws.signing_key_path if signing else ws.keystore_path)
     if key_file is not None:
         try:
             text = key_file.read_text(encoding="utf-8")
@@ -432,6 +488,11 @@ def key_import(
         text = str(typer.prompt("Private key (hex)", hide_input=True))
     else:
         raise InvalidInput("give the private key with --key-file FILE (or run in a terminal to be prompted)")
+    if signing:
+        seed = parse_seed(text)
+        passphrase = _new_passphrase(ws, passphrase_file, target, signing=True)
+        render.out.print(f"imported signing key {create_signing_key(target, passphrase, seed=seed)} into {target}")
+        return
     key = parse_private_key(text)
     address = create_keystore(target, None, passphrase=_new_passphrase(ws, passphrase_file, target), private_key=key)
     render.out.print(f"imported key {address} into {target} (mode 0600)")
@@ -458,7 +519,7 @@ def _roles(
 
 @role_app.command("grant")
 def role_grant(
-    role: Annotated[str, typer.Argument(help="anchor or revoke")],
+    role: Annotated[str, typer.Argument(help="anchor, revoke or key-admin")],
     account: Annotated[str, typer.Argument(help="Address to grant it to.")],
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
@@ -472,7 +533,7 @@ def role_grant(
 
 @role_app.command("revoke")
 def role_revoke(
-    role: Annotated[str, typer.Argument(help="anchor or revoke")],
+    role: Annotated[str, typer.Argument(help="anchor, revoke or key-admin")],
     account: Annotated[str, typer.Argument(help="Address to take it from.")],
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
@@ -499,6 +560,11 @@ def role_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: 
     render.out.print(f"admin {status.admin} (handover delay {status.admin_delay} s){pending}")
     render.out.print(f"anchor: {', '.join(status.anchor) or 'nobody'}")
     render.out.print(f"revoke: {', '.join(status.revoke) or 'nobody'}")
+    render.out.print(f"key-admin: {', '.join(status.key_admin) or 'nobody'}")
+    render.out.print(f"issuer id: {escape(status.issuer_id or 'none (registry from before issuer binding)')}")
+    for key in status.signing_keys:
+        state = f"revoked in block {key.revoked_block}: {key.reason}" if key.revoked_block else "active"
+        render.out.print(f"signing key {key.multikey} added in block {key.added_block}, {escape(state)}")
 
 
 @admin_app.command("transfer")
@@ -562,6 +628,9 @@ def doctor(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: Jso
             "[green]all consistent[/]" if findings.healthy else f"[red]{len(findings.problems)} problem(s)[/]"
         )
     raise typer.Exit(0 if findings.healthy else 1)
+
+
+import credanchor.cli_identity  # noqa: E402, F401  (registers `key show|register|retire` and `profile`)
 
 
 def main() -> None:

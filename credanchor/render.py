@@ -65,13 +65,15 @@ def report_json(report: Report) -> dict[str, Any]:
         "valid": report.verdict == Verdict.VALID,
         "reason": report.reason,
         "credentialId": report.credential_id,
-        "issuer": report.issuer,
+        "issuerClaimed": report.issuer,
         "achievement": report.achievement,
         "root": report.root,
         "registry": report.registry,
         "chainId": report.chain_id,
         "anchoredBy": report.anchored_by,
         "trustedAs": report.trusted_as,
+        "signed": report.signed,
+        "notes": list(report.notes),
         "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in report.steps],
     }
 
@@ -82,11 +84,19 @@ def print_report(report: Report, *, details: bool) -> None:
     if not details:
         return
     if report.credential_id:
-        what = f"{report.achievement or '?'}, issued by {report.issuer or '?'}; {report.credential_id}"
-        out.print(f"  {escape(what)}")
+        achievement = report.achievement or "?"
+        out.print(f"  {escape(achievement)}; {escape(report.credential_id)}")
+        # Who issued it is what the verifier's trust list says; the credential's own words are only a claim.
+        claim = f"the credential claims {report.issuer or '?'!r}"
+        if report.trusted_as:
+            out.print(f"  issuer: {escape(repr(report.trusted_as))} (your trust list); {escape(claim)}")
+        else:
+            out.print(f"  issuer: not on your trust list; {escape(claim)}, which nothing here vouches for")
     for step in report.steps:
         mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]skip[/]"}[step.ok]
         out.print(f"  {mark} {step.name:<10} {escape(step.detail)}")
+    for note in report.notes:
+        out.print(f"  [yellow]note[/] {escape(note)}")
 
 
 def print_summary(reports: Sequence[Report]) -> None:

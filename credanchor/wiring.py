@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account.signers.local import LocalAccount
 
 from anchoring.chain import Chain
 from anchoring.errors import InvalidInput, VerificationFailed
-from anchoring.hashing import checksum_address
+from anchoring.hashing import checksum_address, to_hex
+from anchoring.multikey import public_from_multikey
 from anchoring.progress import Progress
 from anchoring.sender import TxSender
 from issuer.chainops import connect, registry_address
 from issuer.keys import load_account, resolve_passphrase
+from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key, signing_multikey
 from issuer.workspace import Workspace, open_workspace
 from verifier.checks import Verdict
 from verifier.service import BatchReader, ChainReader, Session, verify_batch
@@ -28,6 +31,7 @@ from verifier.trust import TrustList, load_trust_list, trusted
 
 if TYPE_CHECKING:
     from issuer.batch import SelfCheck
+    from issuer.sign import WorkspaceSigner
 
 ENV_RPC_URL = "CREDANCHOR_RPC_URL"
 ENV_TRUST = "CREDANCHOR_TRUST"
@@ -71,7 +75,7 @@ def own_trust(workspace: Workspace) -> TrustList:
     config = workspace.config
     if not config.chain.registry:
         return TrustList()
-    return TrustList((trusted(config.chain.chain_id, config.chain.registry, config.issuer.name),))
+    return TrustList((trusted(config.chain.chain_id, config.chain.registry, config.issuer.name, config.issuer.id),))
 
 
 def trust_list(workspace: Workspace | None, trust_file: Path | None) -> TrustList:
@@ -89,9 +93,46 @@ def verifier_rpc(workspace: Workspace | None, rpc_url: str | None) -> str | None
     return None
 
 
-def verification_session(rpc_url: str | None, trust: TrustList, timeout: float = 10.0) -> Session:
+def verification_session(
+    rpc_url: str | None,
+    trust: TrustList,
+    timeout: float = 10.0,
+    *,
+    require_signature: bool = False,
+    min_confirmations: int = 1,
+) -> Session:
     factory = (lambda: ChainReader(Chain(rpc_url, timeout=timeout))) if rpc_url else None
-    return Session(factory, trust, datetime.now(UTC))
+    return Session(
+        factory,
+        trust,
+        datetime.now(UTC),
+        require_signature=require_signature,
+        min_confirmations=min_confirmations,
+    )
+
+
+def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
+    """The workspace's Ed25519 signing key, decrypted with its passphrase (environment, file, or prompt)."""
+    path = workspace.signing_key_path
+
+    def prompt() -> str:
+        if not sys.stdin.isatty():
+            raise InvalidInput(f"no passphrase for {path} (set {ENV_SIGNING_PASSPHRASE} or signing.passphrase_file)")
+        return str(typer.prompt(f"Passphrase for {path}", hide_input=True))
+
+    passphrase = resolve_passphrase(
+        workspace.signing_passphrase_path, prompt, env_names=(ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE)
+    )
+    return load_signing_key(path, passphrase)
+
+
+def batch_signer(workspace: Workspace) -> "WorkspaceSigner":
+    """Signs new batches with the workspace's signing key, decrypted only when a batch is actually signed."""
+    from issuer.sign import WorkspaceSigner
+
+    config = workspace.config
+    multikey = signing_multikey(workspace.signing_key_path)
+    return WorkspaceSigner(config.issuer.id, multikey, config.signing.cryptosuite, lambda: signing_key(workspace))
 
 
 ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
@@ -106,10 +147,13 @@ def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfC
     """
 
     def check(paths: Sequence[Path], root: str) -> None:
-        registry = workspace.config.chain.registry
+        registry = checksum_address(workspace.config.chain.registry)
         head = chain.block_number()
-        view = ChainReader(chain).root_view(registry, root, head)
-        reader = BatchReader(chain.chain_id, head, checksum_address(registry), root, view)
+        chain_reader = ChainReader(chain)
+        view = chain_reader.root_view(registry, root, head)
+        own_key = to_hex(public_from_multikey(signing_multikey(workspace.signing_key_path)))
+        keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
+        reader = BatchReader(chain.chain_id, head, registry, root, view, keys)
         reports = verify_batch(
             paths,
             reader,

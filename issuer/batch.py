@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from anchoring.chain import ANCHOR_ROLE, Chain, Registry
 from anchoring.credential import credential_digest
@@ -29,6 +30,7 @@ from anchoring.faults import fault
 from anchoring.files import atomic_write_text
 from anchoring.hashing import to_hex
 from anchoring.merkle import SCHEME, MerkleTree
+from anchoring.multikey import public_from_multikey
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_receipt, receipt_document, utc_seconds
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
@@ -42,6 +44,18 @@ from issuer.workspace import Workspace
 SelfCheck = Callable[[Sequence[Path], str], None]
 """Verifies a batch's written receipts (and its root) against the chain; raises `CredanchorError` if any
 does not check out."""
+
+
+class Signing(Protocol):
+    """Signs a batch's credentials (W3C Data Integrity), one proof each, all `created` at the time given."""
+
+    @property
+    def multikey(self) -> str: ...
+
+    def sign(
+        self, credentials: list[dict[str, Any]], created: datetime, advance: Callable[[int], None]
+    ) -> list[dict[str, Any]]: ...
+
 
 POLL_SECONDS = 0.25
 PUSH_SECONDS = 5.0
@@ -109,6 +123,7 @@ class BatchIssuer:
         sender: TxSender,
         *,
         self_check: SelfCheck,
+        signer: "Signing",
         progress: Progress | None = None,
     ) -> None:
         self.workspace = workspace
@@ -118,6 +133,7 @@ class BatchIssuer:
         self.sender = sender
         self.registry: Registry = chain.registry(self.config.chain.registry)
         self.self_check = self_check
+        self.signer = signer
         self.progress = progress or Silent()
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
@@ -127,6 +143,7 @@ class BatchIssuer:
             if existing is not None:
                 return self._continue(existing)
             self._check_role()
+            self._check_identity()
             if not allow_reissue:
                 self._refuse_reissue(plan)
             return self._drive(self._prepare(plan, out_dir), resumed=False)
@@ -194,6 +211,28 @@ class BatchIssuer:
                 delay = min(delay * 2, RETRY_MAX)
         return self._outcome(batch, resumed=resumed, already=False)
 
+    def _check_identity(self) -> None:
+        """The registry must be bound to the configured issuer and list the signing key as active."""
+        bound = self.registry.issuer_id()
+        issuer_id = self.config.issuer.id
+        if bound is None:
+            raise InvalidInput(
+                f"registry {self.registry.address} binds no issuer (deployed before issuer binding): deploy a new "
+                "registry (remove chain.registry from the config, then `credanchor deploy` or `chain up`)"
+            )
+        if bound != issuer_id:
+            raise InvalidInput(
+                f"the config names issuer {issuer_id!r}, but registry {self.registry.address} is bound to {bound!r}; "
+                "credentials naming another issuer would fail verification"
+            )
+        status = self.registry.signing_key(to_hex(public_from_multikey(self.signer.multikey)))
+        if status.added_block == 0 or status.revoked_block != 0:
+            state = "is not listed" if status.added_block == 0 else f"was revoked in block {status.revoked_block}"
+            raise InvalidInput(
+                f"signing key {self.signer.multikey} {state} in registry {self.registry.address}: register a key "
+                "with `credanchor key register` (key-admin role)"
+            )
+
     def _check_role(self) -> None:
         if not self.registry.has_role(ANCHOR_ROLE, self.sender.address):
             raise TransactionFailed(
@@ -224,11 +263,15 @@ class BatchIssuer:
         issuer = self.config.issuer
         achievement = plan.template.achievement(issuer.id)
         issued_at = datetime.now(UTC).replace(microsecond=0)
-        self.progress.stage("building credentials", len(plan.records))
+        self.progress.stage("building credentials")
+        credentials = [build_credential(r, plan.template, issuer, achievement, issued_at) for r in plan.records]
+        self.progress.stage(f"signing ({self.config.signing.cryptosuite})", len(credentials))
+        proofs = self.signer.sign(credentials, issued_at, self.progress.advance)
+        self.progress.stage("hashing", len(plan.records))
         rows = []
         digests = []
-        for position, record in enumerate(plan.records):
-            credential = build_credential(record, plan.template, issuer, achievement, issued_at)
+        for position, (record, credential, proof) in enumerate(zip(plan.records, credentials, proofs, strict=True)):
+            credential["proof"] = [proof]
             digest = credential_digest(credential)
             digests.append(digest)
             rows.append(

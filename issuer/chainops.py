@@ -13,8 +13,10 @@ from eth_account.signers.local import LocalAccount
 from anchoring.chain import Chain
 from anchoring.errors import ChainMismatch, InvalidInput
 from anchoring.localnode import LocalNode, NodeInfo
+from anchoring.multikey import public_from_multikey
 from anchoring.sender import TxSender
 from issuer.keys import keystore_address
+from issuer.signing import signing_multikey
 from issuer.workspace import Workspace
 
 LOCAL_FUNDING = 100 * 10**18
@@ -86,9 +88,18 @@ def fund_locally(chain: Chain, address: str) -> None:
 
 
 def deploy(workspace: Workspace, chain: Chain, account: LocalAccount) -> tuple[Workspace, str]:
-    """Deploy this issuer's CredentialRegistry with `account` holding every role; record its address."""
+    """Deploy this issuer's CredentialRegistry with `account` holding every role; record its address.
+
+    The registry is bound to the configured issuer id and the workspace's signing key from its first block.
+    """
     config = workspace.config.chain
-    mined = TxSender(chain, account).deploy_registry(admin_delay=config.admin_delay, timeout=config.tx_timeout)
+    signing_key = public_from_multikey(signing_multikey(workspace.signing_key_path))
+    mined = TxSender(chain, account).deploy_registry(
+        admin_delay=config.admin_delay,
+        issuer_id=workspace.config.issuer.id,
+        signing_keys=[signing_key],
+        timeout=config.tx_timeout,
+    )
     if mined.contract_address is None:
         raise ChainMismatch(f"deployment tx {mined.tx_hash} created no contract")
     workspace = workspace.set("chain", "registry", mined.contract_address)

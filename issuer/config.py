@@ -9,9 +9,9 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from anchoring.errors import InvalidInput
 from anchoring.files import atomic_write_text
@@ -26,15 +26,45 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
-class IssuerConfig(_Section):
-    """The issuer Profile every credential names."""
+_DID = re.compile(r"did:[a-z0-9]+:[A-Za-z0-9._:%-]*[A-Za-z0-9._%-]")
+_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s#]*)?(#[^\s]*)?")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}")
 
-    id: Annotated[str, Field(min_length=1, max_length=2048)]
+
+def _issuer_id(value: str) -> str:
+    if value.startswith("did:"):
+        if not _DID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a DID (did:METHOD:ID, for example did:web:registrar.example.edu)")
+        return value
+    if not _HTTP_URL.fullmatch(value):
+        raise ValueError(f"{value!r} must be an absolute http(s) URL (with its scheme, like https://…) or a DID")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not _HTTP_URL.fullmatch(value):
+        raise ValueError(f"{value!r} must be an absolute http(s) URL, with its scheme (https://…)")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class IssuerConfig(_Section):
+    """The issuer Profile every credential names; checked so that no credential fails the OB 3.0 schema."""
+
+    id: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_issuer_id)]
     name: Annotated[str, Field(min_length=1, max_length=512)]
-    url: str | None = None
-    email: str | None = None
-    description: str | None = None
-    image: str | None = None
+    url: HttpUrl | None = None
+    email: Annotated[str, AfterValidator(_email)] | None = None
+    description: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
+    image: HttpUrl | None = None
 
 
 class ChainConfig(_Section):
@@ -59,6 +89,17 @@ class KeyConfig(_Section):
     passphrase_file: str | None = None
 
 
+CRYPTOSUITES = ("eddsa-rdfc-2022", "eddsa-jcs-2022")
+
+
+class SigningConfig(_Section):
+    """The Ed25519 key that signs credentials (W3C Data Integrity), apart from the anchoring key."""
+
+    key: str = "keys/signing.json"
+    passphrase_file: str | None = None
+    cryptosuite: Literal["eddsa-rdfc-2022", "eddsa-jcs-2022"] = "eddsa-rdfc-2022"
+
+
 class RecordsConfig(_Section):
     columns: dict[str, str] = Field(default_factory=dict)
 
@@ -68,6 +109,7 @@ class Config(_Section):
     chain: ChainConfig
     database: DatabaseConfig = DatabaseConfig()
     key: KeyConfig = KeyConfig()
+    signing: SigningConfig = SigningConfig()
     records: RecordsConfig = RecordsConfig()
 
 

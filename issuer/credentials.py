@@ -2,8 +2,9 @@
 
 Invariants: the recipient's email never appears in a credential, only its salted sha256 hash as an OB3
 `IdentityObject` (a fresh 16-byte salt per credential, so equal emails in different batches do not link);
-the name appears only when the template says so; the credential has no `proof` member yet (issuer
-signatures come later and are excluded from the digest anyway).
+the name appears only when the template says so; every credential names the 1EdTech OB 3.0 JSON Schema it
+satisfies (`credentialSchema`). The issuer's signature (`proof`) is added afterwards by `issuer.sign`, and
+is excluded from the anchored digest.
 """
 
 import hashlib
@@ -17,6 +18,11 @@ from anchoring.receipt import utc_seconds
 from issuer.config import IssuerConfig
 from issuer.records import Record
 from issuer.templates import Template
+
+OB3_SCHEMA = {
+    "id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json",
+    "type": "1EdTechJsonSchemaValidator2019",
+}
 
 
 def issuer_profile(issuer: IssuerConfig) -> dict[str, Any]:
@@ -78,6 +84,7 @@ def build_credential(
         "validFrom": utc_seconds(valid_from),
         "name": template.name,
         "credentialSubject": subject,
+        "credentialSchema": [OB3_SCHEMA],
     }
     valid_until = template.valid_until(valid_from)
     if valid_until is not None:

@@ -77,11 +77,18 @@ def keystore_address(keystore: Path) -> str:
     return str(to_checksum_address(address if address.startswith("0x") else "0x" + address))
 
 
-def resolve_passphrase(passphrase_file: Path | None, prompt: Callable[[], str] | None = None) -> str:
-    env = os.environ.get(ENV_PASSPHRASE)
+def resolve_passphrase(
+    passphrase_file: Path | None,
+    prompt: Callable[[], str] | None = None,
+    *,
+    env_names: tuple[str, str] = (ENV_PASSPHRASE, ENV_PASSPHRASE_FILE),
+) -> str:
+    """The passphrase from the environment variable, the file variable, `passphrase_file`, or a prompt."""
+    env_value, env_file_name = env_names
+    env = os.environ.get(env_value)
     if env:
         return env
-    env_file = os.environ.get(ENV_PASSPHRASE_FILE)
+    env_file = os.environ.get(env_file_name)
     file = Path(env_file) if env_file else passphrase_file
     if file is not None:
         try:
@@ -90,7 +97,7 @@ def resolve_passphrase(passphrase_file: Path | None, prompt: Callable[[], str] |
             raise KeystoreError(f"cannot read passphrase file {file}: {exc.strerror}") from None
     if prompt is not None:
         return prompt()
-    raise KeystoreError(f"no passphrase: set {ENV_PASSPHRASE}, {ENV_PASSPHRASE_FILE}, or key.passphrase_file")
+    raise KeystoreError(f"no passphrase: set {env_value}, {env_file_name}, or a passphrase file")
 
 
 def load_account(keystore: Path, passphrase: str) -> LocalAccount:

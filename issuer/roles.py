@@ -1,4 +1,5 @@
-"""Roles on the issuer's registry: who may anchor, who may revoke, and the two-step admin handover.
+"""Roles on the issuer's registry: who may anchor, revoke and manage signing keys, the signing keys
+themselves, and the two-step admin handover.
 
 Invariants: every change is a transaction signed by the caller's key and checked by the contract (a call the
 registry would refuse fails at estimation with the decoded reason, before any gas is spent); role holders
@@ -8,14 +9,25 @@ are read from the registry's own events, the same record an auditor reads.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, REVOKE_ROLE, Chain, Registry
+from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, KEY_ADMIN_ROLE, REVOKE_ROLE, Chain, Registry
 from anchoring.errors import InvalidInput
-from anchoring.hashing import checksum_address, is_address
-from anchoring.onchain import RoleBook
+from anchoring.hashing import checksum_address, is_address, to_hex
+from anchoring.multikey import multikey_from_public, public_from_multikey
+from anchoring.onchain import RegistryEvent, RoleBook
 from anchoring.receipt import utc_seconds
 from anchoring.sender import TxSender
 
-ROLES = {"anchor": ANCHOR_ROLE, "revoke": REVOKE_ROLE}
+ROLES = {"anchor": ANCHOR_ROLE, "revoke": REVOKE_ROLE, "key-admin": KEY_ADMIN_ROLE}
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One signing key as the registry's events tell it."""
+
+    multikey: str
+    added_block: int
+    revoked_block: int | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,13 +38,38 @@ class RoleStatus:
     admin_delay: int
     anchor: tuple[str, ...]
     revoke: tuple[str, ...]
+    key_admin: tuple[str, ...]
+    issuer_id: str | None
+    signing_keys: tuple[KeyRecord, ...]
+
+
+def signing_keys(events: list[RegistryEvent]) -> tuple[KeyRecord, ...]:
+    """Every signing key added, in order, with its revocation if any, from the registry's events."""
+    keys: dict[str, KeyRecord] = {}
+    for event in events:
+        if event.name == "SigningKeyAdded":
+            key = str(event.args["publicKey"])
+            keys[key] = KeyRecord(multikey_from_public(bytes.fromhex(key[2:])), event.block_number)
+        elif event.name == "SigningKeyRevoked":
+            key = str(event.args["publicKey"])
+            if key in keys:
+                added = keys[key]
+                keys[key] = KeyRecord(added.multikey, added.added_block, event.block_number, str(event.args["reason"]))
+    return tuple(keys.values())
+
+
+def key_bytes(multikey: str) -> bytes:
+    try:
+        return public_from_multikey(multikey)
+    except ValueError as exc:
+        raise InvalidInput(f"signing key {multikey[:60]!r} {exc}") from None
 
 
 def role_hash(name: str) -> str:
     if name == "admin":
         raise InvalidInput("the admin role changes hands only by `credanchor admin transfer` (two steps, delayed)")
     if name not in ROLES:
-        raise InvalidInput(f"unknown role {name!r}: anchor or revoke")
+        raise InvalidInput(f"unknown role {name!r}: anchor, revoke or key-admin")
     return ROLES[name]
 
 
@@ -73,13 +110,27 @@ class Roles:
     def cancel_admin_transfer(self) -> tuple[str, int]:
         return self._send(self.registry.contract.functions.cancelDefaultAdminTransfer())
 
+    def add_key(self, multikey: str) -> tuple[str, int]:
+        """Register a signing key (signed by a key-admin key); the contract refuses a key added before."""
+        return self._send(self.registry.contract.functions.addSigningKey(key_bytes(multikey)))
+
+    def revoke_key(self, multikey: str, reason: str) -> tuple[str, int]:
+        if not reason.strip():
+            raise InvalidInput("give the reason for revoking the key with --reason (it is public)")
+        return self._send(self.registry.contract.functions.revokeSigningKey(key_bytes(multikey), reason))
+
+    def key_active(self, multikey: str) -> bool:
+        status = self.registry.signing_key(to_hex(key_bytes(multikey)))
+        return status.added_block != 0 and status.revoked_block == 0
+
     def status(self) -> RoleStatus:
         functions = self.registry.contract.functions
         admin = str(self.chain.ask("defaultAdmin", functions.defaultAdmin().call))
         pending, schedule = self.chain.ask("pendingDefaultAdmin", functions.pendingDefaultAdmin().call)
         delay = int(self.chain.ask("defaultAdminDelay", functions.defaultAdminDelay().call))
         book = RoleBook()
-        for event in self.registry.events(self.registry.deployment_block(), self.chain.block_number()):
+        events = list(self.registry.events(self.registry.deployment_block(), self.chain.block_number()))
+        for event in events:
             book.apply(event)
         no_pending = int(pending, 16) == 0
         return RoleStatus(
@@ -89,6 +140,9 @@ class Roles:
             admin_delay=delay,
             anchor=book.members(ANCHOR_ROLE),
             revoke=book.members(REVOKE_ROLE),
+            key_admin=book.members(KEY_ADMIN_ROLE),
+            issuer_id=self.registry.issuer_id(),
+            signing_keys=signing_keys(events),
         )
 
     def holds(self, role: str, account: str) -> bool:

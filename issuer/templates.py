@@ -29,6 +29,10 @@ RESULT_TYPES = frozenset(
     "GradePointAverage LetterGrade Percent PerformanceLevel PredictedScore RawScore Result RubricCriterion "
     "RubricCriterionLevel RubricScore ScaledScore Status".split()
 )
+# Open Badges 3.0 AlignmentTargetType enumeration; "ext:..." extends it.
+ALIGNMENT_TARGET_TYPES = frozenset(
+    "ceasn:Competency ceterms:Credential CFItem CFRubric CFRubricCriterion CFRubricCriterionLevel CTDL".split()
+)
 _PERIOD = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -42,6 +46,13 @@ def _url(value: str) -> str:
 def _achievement_type(value: str) -> str:
     if value not in ACHIEVEMENT_TYPES and not re.fullmatch(r"ext:[A-Za-z0-9]+", value):
         raise ValueError(f"unknown achievement type {value!r} (Open Badges 3.0 AchievementType or ext:Name)")
+    return value
+
+
+def _alignment_target_type(value: str) -> str:
+    if value not in ALIGNMENT_TARGET_TYPES and not re.fullmatch(r"ext:[A-Za-z0-9]+", value):
+        known = ", ".join(sorted(ALIGNMENT_TARGET_TYPES))
+        raise ValueError(f"unknown alignment target type {value!r} (one of {known}, or ext:Name)")
     return value
 
 
@@ -72,7 +83,7 @@ class Alignment(_Strict):
     target_description: Text | None = None
     target_framework: Text | None = None
     target_code: Text | None = None
-    target_type: Text | None = None
+    target_type: Annotated[str, AfterValidator(_alignment_target_type)] | None = None
 
 
 class ResultSpec(_Strict):

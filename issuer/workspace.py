@@ -5,6 +5,7 @@ or the current directory, in that order; all paths a workspace uses are derived 
 """
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from anchoring.errors import InvalidInput
 from anchoring.files import atomic_write_text
 from issuer.config import CONFIG_NAME, Config, load_config, set_value, toml_value
 from issuer.keys import create_keystore
+from issuer.signing import create_signing_key
 
 ENV_WORKSPACE = "CREDANCHOR_WORKSPACE"
 
@@ -72,6 +74,15 @@ class Workspace:
     @property
     def passphrase_path(self) -> Path | None:
         file = self.config.key.passphrase_file
+        return self.root / file if file else None
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.root / self.config.signing.key
+
+    @property
+    def signing_passphrase_path(self) -> Path | None:
+        file = self.config.signing.passphrase_file
         return self.root / file if file else None
 
     @property
@@ -136,6 +147,11 @@ url = "sqlite:///credanchor.db"   # any SQLAlchemy URL
 keystore = "keys/issuer.json"     # Ethereum keystore v3 (scrypt), mode 0600
 passphrase_file = "keys/issuer.pass"
 
+[signing]
+key = "keys/signing.json"         # Ed25519 key that signs every credential (Data Integrity), mode 0600
+passphrase_file = "keys/signing.pass"
+cryptosuite = "eddsa-rdfc-2022"   # or "eddsa-jcs-2022": faster for very large batches
+
 [records]
 # Map CSV headers to fields (email, name, issue_date, credits_earned, evidence_url, evidence_narrative,
 # result) or to "ignore". Any other column is an error.
@@ -152,7 +168,7 @@ def init_workspace(
     port: int = 8545,
     scrypt_n: int = 2**18,
 ) -> Workspace:
-    """Create a workspace: config, example template, database folder, and a new issuer key."""
+    """Create a workspace: config, example template, database folder, a new issuer key and signing key."""
     root = root.resolve()
     if (root / CONFIG_NAME).exists():
         raise InvalidInput(f"{root} is already a workspace ({CONFIG_NAME} exists)")
@@ -162,6 +178,9 @@ def init_workspace(
     os.chmod(root / "keys", 0o700)
     atomic_write_text(root / "achievements" / "example.toml", EXAMPLE_TEMPLATE)
     create_keystore(root / "keys" / "issuer.json", root / "keys" / "issuer.pass", scrypt_n=scrypt_n)
+    signing_passphrase = secrets.token_urlsafe(32)
+    atomic_write_text(root / "keys" / "signing.pass", signing_passphrase + "\n", mode=0o600)
+    create_signing_key(root / "keys" / "signing.json", signing_passphrase, scrypt_n=scrypt_n)
     atomic_write_text(root / CONFIG_NAME, render_config(issuer_id, issuer_name, issuer_url, port))
     workspace = open_workspace(root)
     from issuer.store import Store  # the store pulls in SQLAlchemy; only init and issuing need it

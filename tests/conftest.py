@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -101,8 +102,24 @@ def account(chain: Chain) -> LocalAccount:
     return funded(chain)
 
 
-def deploy(chain: Chain, account: LocalAccount, admin_delay: int = 3600) -> Registry:
-    mined = TxSender(chain, account).deploy_registry(admin_delay=admin_delay)
+TEST_ISSUER_ID = "https://registrar.test.edu"
+TEST_SIGNING_SEED = bytes(range(32))
+
+
+def deploy(
+    chain: Chain,
+    account: LocalAccount,
+    admin_delay: int = 3600,
+    *,
+    issuer_id: str = TEST_ISSUER_ID,
+    signing_keys: tuple[bytes, ...] | None = None,
+) -> Registry:
+    if signing_keys is None:
+        seed_key = Ed25519PrivateKey.from_private_bytes(TEST_SIGNING_SEED)
+        signing_keys = (seed_key.public_key().public_bytes_raw(),)
+    mined = TxSender(chain, account).deploy_registry(
+        admin_delay=admin_delay, issuer_id=issuer_id, signing_keys=signing_keys
+    )
     assert mined.contract_address
     return chain.registry(mined.contract_address)
 
@@ -114,9 +131,7 @@ def registry(chain: Chain, account: LocalAccount) -> Registry:
 
 def make_workspace(root: Path, node: Node, *, deploy_registry: bool = True) -> Workspace:
     """A workspace on the test node with its registry deployed and its key funded."""
-    ws = init_workspace(
-        root, issuer_id="https://registrar.test.edu", issuer_name="Test University", scrypt_n=TEST_SCRYPT_N
-    )
+    ws = init_workspace(root, issuer_id=TEST_ISSUER_ID, issuer_name="Test University", scrypt_n=TEST_SCRYPT_N)
     ws = ws.set("chain", "rpc_url", node.url)
     if deploy_registry:
         chain = node.chain()

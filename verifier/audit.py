@@ -1,4 +1,5 @@
-"""Auditing a registry from the chain alone: every anchor, revocation and role change since deployment.
+"""Auditing a registry from the chain alone: every anchor, revocation, role change and signing key since
+deployment, and the issuer id the registry is bound to.
 
 Invariants: the audit needs only a node and the registry's address (plus, optionally, the issuer's
 published manifests), never the issuer's database. `assemble` is pure: events, block times and manifests
@@ -11,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, REVOKE_ROLE, ROLE_NAMES, Chain
+from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, KEY_ADMIN_ROLE, REVOKE_ROLE, ROLE_NAMES, Chain
 from anchoring.errors import InvalidInput
 from anchoring.hashing import short, to_hex
 from anchoring.jsonio import read_limited
 from anchoring.merkle import MerkleTree
+from anchoring.multikey import multikey_from_public
 from anchoring.onchain import RegistryEvent, RoleBook
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import MAX_MANIFEST_BYTES, Manifest, utc_seconds
@@ -24,6 +26,9 @@ _KIND = {
     "Anchored": "anchor",
     "CredentialRevoked": "credential-revoked",
     "BatchRevoked": "batch-revoked",
+    "IssuerBound": "issuer-bound",
+    "SigningKeyAdded": "signing-key-added",
+    "SigningKeyRevoked": "signing-key-revoked",
     "RoleGranted": "role-granted",
     "RoleRevoked": "role-revoked",
     "RoleAdminChanged": "role-admin-changed",
@@ -133,7 +138,7 @@ def assemble(
     problems: list[str] = []
     notices: list[str] = []
     entries: list[Entry] = []
-    book = RoleBook({ANCHOR_ROLE: set(), REVOKE_ROLE: set(), DEFAULT_ADMIN_ROLE: set()})
+    book = RoleBook({ANCHOR_ROLE: set(), REVOKE_ROLE: set(), KEY_ADMIN_ROLE: set(), DEFAULT_ADMIN_ROLE: set()})
     anchored_roots: set[str] = set()
     for event in events:
         args = event.args
@@ -153,6 +158,17 @@ def assemble(
             summary = f"root {args['root']}{leaf}: {args['reason']}"
             if not book.has(REVOKE_ROLE, sender):
                 flags.append(f"revoked by {sender}, which did not hold the revoke role at block {event.block_number}")
+        elif event.name == "IssuerBound":
+            summary = f"registry bound to issuer {args['issuerId']}"
+        elif event.name in ("SigningKeyAdded", "SigningKeyRevoked"):
+            key = multikey_from_public(bytes.fromhex(str(args["publicKey"])[2:]))
+            added = event.name == "SigningKeyAdded"
+            summary = f"signing key {key} " + ("added" if added else f"revoked: {args['reason']}")
+            # Keys listed at deployment come from the constructor, before any role event can be read.
+            if event.block_number != from_block:
+                if not book.has(KEY_ADMIN_ROLE, sender):
+                    flags.append(f"key change by {sender}, which did not hold the key-admin role at that block")
+                notes.append(f"signing key change: {summary} by {sender}")
         elif event.name in ("RoleGranted", "RoleRevoked"):
             role = str(args["role"])
             account = str(args["account"])

@@ -1,9 +1,11 @@
 """Verifying one receipt: pure steps over the receipt, what the chain said about its root, and the time.
 
 Invariants: nothing here opens a socket or a file or reads the clock; `now` and the chain's answers are
-passed in. Every step is reported with a reason, pass or fail. A receipt is `valid` only if every step
-passed; the verdict names the most serious failure, in this order: invalid (the data does not check out),
-revoked, expired or not yet valid, untrusted issuer.
+passed in. Every step is reported with a reason, pass or fail. The steps that need no chain (digest, Merkle
+proof, signature) run first, in `offline_checks`: when one fails the chain is not asked at all. A receipt
+is `valid` only if every step passed (an unsigned credential passes only as unsigned, and never with
+`require_signature`); the verdict names the most serious failure, in this order: invalid (the data does not
+check out), revoked, expired or not yet valid, untrusted issuer.
 """
 
 from dataclasses import dataclass, field
@@ -12,9 +14,11 @@ from enum import StrEnum
 
 from anchoring.hashing import short, to_hex
 from anchoring.merkle import leaf_hash, process_proof
-from anchoring.onchain import OnChainAnchor, RegistryEvent
+from anchoring.multikey import multikey_from_public
+from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from anchoring.receipt import Receipt, unix_to_utc, utc_seconds
-from verifier.trust import TrustList
+from verifier.signature import SignatureCheck, check_signature
+from verifier.trust import TrustedRegistry, TrustList
 
 
 class Verdict(StrEnum):
@@ -28,8 +32,9 @@ class Verdict(StrEnum):
     UNAVAILABLE = "chain-unavailable"
 
 
-# Steps whose failure makes the receipt invalid, in the order they run.
-INTEGRITY_STEPS = ("digest", "proof", "chain", "anchor")
+# Steps whose failure makes the receipt invalid.
+INTEGRITY_STEPS = ("digest", "proof", "signature", "chain", "anchor", "issuer")
+OFFLINE_STEPS = ("digest", "proof", "signature")
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,16 @@ class RootView:
     registry_has_code: bool
     anchor: OnChainAnchor | None
     anchored: RegistryEvent | None
-    revoked_leaves: dict[str, RegistryEvent] = field(default_factory=dict)
+    revoked_leaves: dict[str, RegistryEvent] | None = field(default_factory=dict)
+    """Credentials of the root revoked one by one, by leaf; None when too long a span of blocks to scan
+    (then each leaf is looked up by itself)."""
     batch_revocation: RegistryEvent | None = None
     not_a_registry: str | None = None
     """Why the contract at the address is not a CredentialRegistry, when it is not."""
+    issuer_id: str | None = None
+    """The issuer id the registry is bound to; None for a registry deployed before issuer binding."""
+    anchorer_holds_role: bool | None = None
+    """Whether the account that anchored the root still holds the anchor role (at the head read)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,23 @@ class ChainFacts:
     head: int
     root: RootView | None
     """None when the chain ids differ: nothing about the root was asked."""
+    revoked: RegistryEvent | None = None
+    """The CredentialRevoked event of this receipt's credential, when revoked on its own."""
+    keys: dict[str, SigningKeyStatus] = field(default_factory=dict)
+    """Registry status of the keys that signed the credential (hex public key -> status)."""
+
+
+@dataclass(frozen=True)
+class Offline:
+    """What the receipt proves on its own, before any node is asked."""
+
+    steps: tuple[Step, ...]
+    leaf: str
+    signature: SignatureCheck
+
+    @property
+    def failed(self) -> bool:
+        return any(step.ok is False for step in self.steps)
 
 
 @dataclass(frozen=True)
@@ -76,6 +104,9 @@ class Report:
     chain_id: int | None = None
     anchored_by: str | None = None
     trusted_as: str | None = None
+    signed: bool = False
+    notes: tuple[str, ...] = ()
+    """Facts worth a verifier's attention that do not change the verdict."""
 
     @property
     def reason(self) -> str:
@@ -83,9 +114,11 @@ class Report:
         if self.verdict == Verdict.VALID:
             return "every check passed"
         decisive = _DECISIVE.get(self.verdict, ())
-        for step in self.steps:
-            if step.name in decisive and step.ok is not True:
-                return step.detail
+        # A failed step decides before one that was not checked (an unsigned credential's signature step).
+        for wanted in (False, None):
+            for step in self.steps:
+                if step.name in decisive and step.ok is wanted:
+                    return step.detail
         return next((s.detail for s in self.steps if s.ok is False), str(self.verdict))
 
 
@@ -104,19 +137,9 @@ def malformed(source: str, message: str) -> Report:
     return Report(source, Verdict.MALFORMED, (Step("schema", False, message),))
 
 
-def check_receipt(
-    receipt: Receipt,
-    *,
-    source: str,
-    facts: ChainFacts | None,
-    trust: TrustList,
-    now: datetime,
-    unavailable: str | None = None,
-) -> Report:
-    """All steps for one parsed receipt. `facts` is None when the chain could not be asked (`unavailable`)."""
-    view = receipt.view()
-    anchor = receipt.anchor
-    steps = [Step("schema", True, "receipt matches the version 1 schema")]
+def offline_checks(receipt: Receipt, *, require_signature: bool = False) -> Offline:
+    """Steps 1-3, which need no chain: digest, Merkle proof, and the signature's cryptography."""
+    steps = []
 
     # 1. The credential's canonical bytes hash to the receipt's digest.
     digest = receipt.computed_digest()
@@ -141,53 +164,80 @@ def check_receipt(
     else:
         steps.append(Step("proof", True, f"proof of {len(receipt.merkle.proof)} hashes leads to root {short(reached)}"))
 
-    # 3. The node is on the receipt's chain; 4. the root is anchored in that registry, at that block.
+    # 3. The issuer's signature verifies (whether the registry lists its key is step 5's business).
+    signature = check_signature(receipt.credential)
+    if signature.ok is None and require_signature:
+        steps.append(Step("signature", False, f"{signature.detail}, and --require-signature was given"))
+    else:
+        steps.append(Step("signature", signature.ok, signature.detail))
+    return Offline(tuple(steps), leaf, signature)
+
+
+def check_receipt(
+    receipt: Receipt,
+    *,
+    source: str,
+    facts: ChainFacts | None,
+    trust: TrustList,
+    now: datetime,
+    unavailable: str | None = None,
+    offline: Offline | None = None,
+    require_signature: bool = False,
+    min_confirmations: int = 1,
+) -> Report:
+    """All steps for one parsed receipt. `facts` is None when the chain could not be asked (`unavailable`)
+    or was not asked because the receipt fails on its own (`offline.failed`)."""
+    view = receipt.view()
+    anchor = receipt.anchor
+    offline = offline or offline_checks(receipt, require_signature=require_signature)
+    steps = [Step("schema", True, "receipt matches the version 1 schema"), *offline.steps]
+    notes: list[str] = []
+    trusted = trust.find(anchor.chain_id, anchor.registry)
+    bound_issuer: str | None = None
+
+    # 4. The node is on the receipt's chain; 5. the root is anchored in that registry, at that block, and the
+    # registry listed the signing key then; 6. the registry is bound to the credential's issuer.
     anchored_by = None
-    if facts is None:
+    chain_steps = ("chain", "anchor", "issuer", "revocation")
+    if offline.failed:
+        steps += [Step(name, None, "not checked: the receipt fails without asking the chain") for name in chain_steps]
+        facts = None
+    elif facts is None:
         reason = unavailable or "chain not asked"
-        steps += [Step("chain", None, reason), Step("anchor", None, reason), Step("revocation", None, reason)]
+        steps += [Step(name, None, reason) for name in chain_steps]
     elif facts.chain_id != anchor.chain_id or facts.root is None:
         mismatch = f"receipt is for chain {anchor.chain_id}, the node is chain {facts.chain_id}"
-        if trust.find(anchor.chain_id, anchor.registry) is not None:
+        if trusted is not None:
             # A registry the verifier trusts, checked against the wrong node: say so, do not call it invalid.
             reason = f"{mismatch}: point --rpc-url at a node of chain {anchor.chain_id}"
-            steps += [Step("chain", None, reason), Step("anchor", None, reason), Step("revocation", None, reason)]
+            steps += [Step(name, None, reason) for name in chain_steps]
             facts = None
         else:
-            not_checked = "not checked: wrong chain"
-            steps += [
-                Step("chain", False, mismatch),
-                Step("anchor", None, not_checked),
-                Step("revocation", None, not_checked),
-            ]
+            steps.append(Step("chain", False, mismatch))
+            steps += [Step(name, None, "not checked: wrong chain") for name in chain_steps[1:]]
     else:
         steps.append(Step("chain", True, f"node is chain {facts.chain_id}"))
-        anchor_step, anchored_by = _anchor_step(receipt, facts.root, facts.head)
+        anchor_step, anchored_by = _anchor_step(receipt, facts.root, facts.head, min_confirmations)
         steps.append(anchor_step)
-        steps.append(
-            _revocation_step(facts.root, leaf)
-            if anchor_step.ok
-            else Step("revocation", None, "not checked: not anchored")
-        )
+        if anchor_step.ok and offline.signature.ok:
+            at = next(i for i, step in enumerate(steps) if step.name == "signature")
+            steps[at] = _key_step(offline.signature, facts)
+        if anchor_step.ok:
+            bound_issuer = facts.root.issuer_id
+            steps.append(_issuer_step(view.issuer.id, bound_issuer, offline.signature))
+            steps.append(_revocation_step(facts.root, facts.revoked))
+            if facts.root.anchorer_holds_role is False:
+                notes.append(f"the anchoring account {anchored_by} no longer holds the anchor role")
+        else:
+            steps += [Step(name, None, "not checked: not anchored") for name in ("issuer", "revocation")]
 
-    # 5. The credential is inside its validity window.
+    # 7. The credential is inside its validity window.
     steps.append(_validity_step(view.valid_from, view.valid_until, now))
 
-    # 6. The registry is one the verifier trusts.
-    trusted = trust.find(anchor.chain_id, anchor.registry)
-    if trusted is None:
-        steps.append(
-            Step(
-                "trust",
-                False,
-                f"registry {anchor.registry} on chain {anchor.chain_id} is not on the trust list "
-                "(add it with --trust FILE)",
-            )
-        )
-    else:
-        steps.append(Step("trust", True, f"registry is trusted as {trusted.name!r}"))
+    # 8. The registry (and, if the trust list says which, its issuer) is one the verifier trusts.
+    steps.append(_trust_step(trusted, anchor.chain_id, anchor.registry, bound_issuer))
 
-    verdict = _verdict(steps, facts is None, view.valid_from, now)
+    verdict = _verdict(steps, facts is None and not offline.failed, view.valid_from, now)
     return Report(
         source=source,
         verdict=verdict,
@@ -200,10 +250,74 @@ def check_receipt(
         chain_id=anchor.chain_id,
         anchored_by=anchored_by,
         trusted_as=trusted.name if trusted else None,
+        signed=offline.signature.ok is True,
+        notes=tuple(notes),
     )
 
 
-def _anchor_step(receipt: Receipt, root: RootView, head: int) -> tuple[Step, str | None]:
+def _key_text(key: str) -> str:
+    return multikey_from_public(bytes.fromhex(key[2:]))
+
+
+def _key_step(signature: SignatureCheck, facts: ChainFacts) -> Step:
+    """The signature step once the anchor is known: every signing key must have been active in the registry
+    in the anchoring block."""
+    root = facts.root
+    if root is None or root.anchor is None:
+        return Step("signature", signature.ok, signature.detail)
+    block = root.anchor.block_number
+    for key in signature.public_keys:
+        status = facts.keys.get(key)
+        if status is None or status.added_block == 0:
+            return Step("signature", False, f"signing key {_key_text(key)} is not listed in the registry")
+        if status.added_block > block:
+            return Step(
+                "signature",
+                False,
+                f"signing key {_key_text(key)} was added in block {status.added_block}, after the anchor "
+                f"in block {block}",
+            )
+        if status.revoked_block and status.revoked_block <= block:
+            reason = status.revocation.args.get("reason") if status.revocation else None
+            return Step(
+                "signature",
+                False,
+                f"signing key {_key_text(key)} was revoked in block {status.revoked_block}"
+                + (f" ({reason})" if reason else "")
+                + f", before the anchor in block {block}",
+            )
+    keys = ", ".join(_key_text(key) for key in signature.public_keys)
+    return Step("signature", True, f"{signature.detail}; key {keys} active in the registry at block {block}")
+
+
+def _issuer_step(claimed: str, bound: str | None, signature: SignatureCheck) -> Step:
+    if bound is None:
+        if signature.ok:
+            return Step("issuer", False, "registry binds no issuer (deployed before issuer binding)")
+        return Step("issuer", None, "registry binds no issuer (deployed before issuer binding); not checked")
+    if claimed != bound:
+        return Step("issuer", False, f"credential names issuer {claimed!r}, registry is bound to {bound!r}")
+    return Step("issuer", True, f"registry is bound to the credential's issuer {bound!r}")
+
+
+def _trust_step(trusted: TrustedRegistry | None, chain_id: int, registry: str, bound_issuer: str | None) -> Step:
+    if trusted is None:
+        return Step(
+            "trust",
+            False,
+            f"registry {registry} on chain {chain_id} is not on the trust list (add it with --trust FILE)",
+        )
+    if trusted.issuer_id is not None and bound_issuer != trusted.issuer_id:
+        found = f"bound to {bound_issuer!r}" if bound_issuer else "not shown to be bound to it"
+        return Step(
+            "trust",
+            False,
+            f"trust list expects registry {registry} to be bound to issuer {trusted.issuer_id!r}; it is {found}",
+        )
+    return Step("trust", True, f"registry is trusted as {trusted.name!r}")
+
+
+def _anchor_step(receipt: Receipt, root: RootView, head: int, min_confirmations: int) -> tuple[Step, str | None]:
     anchor = receipt.anchor
     if not root.registry_has_code:
         return Step("anchor", False, f"no contract at {anchor.registry} on chain {anchor.chain_id}"), None
@@ -235,12 +349,19 @@ def _anchor_step(receipt: Receipt, root: RootView, head: int) -> tuple[Step, str
     sender = str(event.args["sender"])
     depth = head - found.block_number + 1
     depth_text = f"{depth} confirmation{'s' if depth != 1 else ''}"
+    if depth < min_confirmations:
+        return Step(
+            "anchor",
+            False,
+            f"anchored in block {found.block_number} with only {depth_text}; {min_confirmations} required "
+            "(--min-confirmations)",
+        ), sender
     return Step(
         "anchor", True, f"anchored in block {found.block_number} ({anchored_at}, {depth_text}) by {sender}"
     ), sender
 
 
-def _revocation_step(root: RootView, leaf: str) -> Step:
+def _revocation_step(root: RootView, revoked: RegistryEvent | None) -> Step:
     if root.anchor is not None and root.anchor.batch_revoked:
         reason = root.batch_revocation.args.get("reason") if root.batch_revocation else None
         return Step(
@@ -248,7 +369,6 @@ def _revocation_step(root: RootView, leaf: str) -> Step:
             False,
             f"batch revoked in block {root.anchor.revoked_block}" + (f": {reason}" if reason else ""),
         )
-    revoked = root.revoked_leaves.get(leaf)
     if revoked is not None:
         return Step(
             "revocation", False, f"credential revoked in block {revoked.block_number}: {revoked.args.get('reason')}"

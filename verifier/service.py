@@ -12,14 +12,19 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from anchoring.chain import Chain
+from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
 from anchoring.faults import fault
 from anchoring.jsonio import read_limited
+from anchoring.onchain import RegistryEvent, SigningKeyStatus
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 from anchoring.workers import parallel_map
-from verifier.checks import ChainFacts, Report, RootView, Verdict, check_receipt, malformed
+from verifier.checks import ChainFacts, Offline, Report, RootView, Verdict, check_receipt, malformed, offline_checks
 from verifier.trust import TrustList
+
+MAX_SCAN_CALLS = 2
+"""Revocation events of a root are scanned in at most this many log requests; a longer span of blocks is
+read leaf by leaf instead, so a receipt never costs more than a handful of node requests."""
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -32,6 +37,10 @@ class AnchorReader(Protocol):
     def head(self) -> int: ...
 
     def root_view(self, registry: str, root: str, at_block: int) -> RootView: ...
+
+    def leaf_revocation(self, registry: str, root: str, leaf: str, at_block: int) -> RegistryEvent | None: ...
+
+    def signing_key(self, registry: str, public_key: str, at_block: int) -> SigningKeyStatus: ...
 
 
 class ChainReader:
@@ -53,18 +62,54 @@ class ChainReader:
             return RootView(registry_has_code=True, anchor=None, anchored=None, not_a_registry=str(exc))
 
     def _root_view(self, registry: str, root: str, at_block: int) -> RootView:
+        """At most 7 requests plus MAX_SCAN_CALLS, whatever the contract at `registry` answers."""
         reg = self.chain.registry(registry)
         if not self.chain.has_code(reg.address, at_block):
             return RootView(registry_has_code=False, anchor=None, anchored=None)
         anchor = reg.anchor_of(root, at_block)
         if anchor is None:
             return RootView(registry_has_code=True, anchor=None, anchored=None)
+        if anchor.block_number > at_block:
+            raise NotARegistry(
+                f"contract at {reg.address} claims an anchor in block {anchor.block_number}, past the head"
+            )
         anchored = reg.anchored_events(root, anchor.block_number, anchor.block_number)
-        revoked = reg.revoked_leaves(root, anchor.block_number, at_block)
+        if not anchored:
+            return RootView(True, anchor, None)
+        revoked = None
+        if (at_block - anchor.block_number) // LOG_CHUNK < MAX_SCAN_CALLS:
+            revoked = reg.revoked_leaves(root, anchor.block_number, at_block)
         batch_revocation = None
         if anchor.batch_revoked:
             batch_revocation = next(iter(reg.batch_revocations(root, anchor.revoked_block, anchor.revoked_block)), None)
-        return RootView(True, anchor, anchored[0] if anchored else None, revoked, batch_revocation)
+        sender = str(anchored[0].args["sender"])
+        return RootView(
+            True,
+            anchor,
+            anchored[0],
+            revoked,
+            batch_revocation,
+            issuer_id=reg.issuer_id(at_block),
+            anchorer_holds_role=reg.has_role(ANCHOR_ROLE, sender, at_block),
+        )
+
+    def leaf_revocation(self, registry: str, root: str, leaf: str, at_block: int) -> RegistryEvent | None:
+        reg = self.chain.registry(registry)
+        block = reg.revocation_block(root, leaf, at_block)
+        if block == 0:
+            return None
+        return reg.revoked_leaves(root, block, block).get(leaf)
+
+    def signing_key(self, registry: str, public_key: str, at_block: int) -> SigningKeyStatus:
+        try:
+            reg = self.chain.registry(registry)
+            status = reg.signing_key(public_key, at_block)
+        except NotARegistry:
+            return SigningKeyStatus(public_key, 0, 0)
+        if status.revoked_block and status.revoked_block <= at_block:
+            revocation = reg.key_revocation(public_key, status.revoked_block)
+            return SigningKeyStatus(public_key, status.added_block, status.revoked_block, revocation)
+        return status
 
 
 @dataclass
@@ -74,6 +119,8 @@ class Session:
     reader_factory: Callable[[], AnchorReader] | None
     trust: TrustList
     now: datetime
+    require_signature: bool = False
+    min_confirmations: int = 1
 
     def __post_init__(self) -> None:
         self._reader: AnchorReader | None = None
@@ -81,9 +128,10 @@ class Session:
         self._head = 0
         self._unavailable: str | None = None if self.reader_factory else "no node configured (--rpc-url)"
         self._roots: dict[tuple[str, str], RootView] = {}
+        self._keys: dict[tuple[str, str], SigningKeyStatus] = {}
         self._failed: dict[tuple[str, str], str] = {}
 
-    def _facts(self, receipt: Receipt) -> tuple[ChainFacts | None, str | None]:
+    def _facts(self, receipt: Receipt, offline: Offline) -> tuple[ChainFacts | None, str | None]:
         """The chain's answers for this receipt, or None and why not.
 
         Failing to reach the node ends chain access for the run; a failure while reading one root is that
@@ -104,22 +152,44 @@ class Session:
         key = (receipt.anchor.registry, receipt.merkle.root)
         if key in self._failed:
             return None, self._failed[key]
-        if key not in self._roots:
-            try:
+        try:
+            if key not in self._roots:
                 self._roots[key] = self._reader.root_view(*key, at_block=self._head)
-            except (ChainUnavailable, ChainMismatch) as exc:
-                self._failed[key] = str(exc)
-                return None, self._failed[key]
-        return ChainFacts(self._chain_id, self._head, self._roots[key]), None
+            view = self._roots[key]
+            revoked = None
+            if view.anchored is not None:
+                if view.revoked_leaves is None:
+                    revoked = self._reader.leaf_revocation(*key, offline.leaf, self._head)
+                else:
+                    revoked = view.revoked_leaves.get(offline.leaf)
+            keys = {}
+            for public_key in offline.signature.public_keys:
+                key_id = (receipt.anchor.registry, public_key)
+                if key_id not in self._keys:
+                    self._keys[key_id] = self._reader.signing_key(*key_id, self._head)
+                keys[public_key] = self._keys[key_id]
+        except (ChainUnavailable, ChainMismatch) as exc:
+            self._failed[key] = str(exc)
+            return None, self._failed[key]
+        return ChainFacts(self._chain_id, self._head, view, revoked, keys), None
 
     def verify_bytes(self, data: bytes, source: str) -> Report:
         try:
             receipt = Receipt.from_json(data, source=source)
         except InvalidReceipt as exc:
             return malformed(source, str(exc))
-        facts, unavailable = self._facts(receipt)
+        # Everything that needs no chain comes first: a receipt that fails on its own costs no node request.
+        offline = offline_checks(receipt, require_signature=self.require_signature)
+        facts, unavailable = (None, None) if offline.failed else self._facts(receipt, offline)
         return check_receipt(
-            receipt, source=source, facts=facts, trust=self.trust, now=self.now, unavailable=unavailable
+            receipt,
+            source=source,
+            facts=facts,
+            trust=self.trust,
+            now=self.now,
+            unavailable=unavailable,
+            offline=offline,
+            min_confirmations=self.min_confirmations,
         )
 
     def verify_file(self, path: Path) -> Report:
@@ -148,6 +218,7 @@ class BatchReader:
     registry: str
     root: str
     view: RootView
+    keys: dict[str, SigningKeyStatus]
 
     def chain_id(self) -> int:
         return self.chain
@@ -159,6 +230,14 @@ class BatchReader:
         if (registry, root) == (self.registry, self.root):
             return self.view
         return RootView(registry_has_code=registry == self.registry, anchor=None, anchored=None)
+
+    def leaf_revocation(self, registry: str, root: str, leaf: str, at_block: int) -> RegistryEvent | None:
+        return None  # the view of the batch's own root always holds its revoked leaves
+
+    def signing_key(self, registry: str, public_key: str, at_block: int) -> SigningKeyStatus:
+        if registry != self.registry:
+            return SigningKeyStatus(public_key, 0, 0)
+        return self.keys.get(public_key, SigningKeyStatus(public_key, 0, 0))
 
 
 def _verify_chunk(reader: BatchReader, trust: TrustList, now: datetime, paths: list[Path]) -> list[Report]:

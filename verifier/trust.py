@@ -15,6 +15,7 @@ from anchoring.hashing import checksum_address, is_address
 from anchoring.jsonio import parse_json
 
 MAX_TRUST_BYTES = 4 * 1024 * 1024
+ENTRY_KEYS = frozenset({"name", "chain_id", "address", "issuer_id"})
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class TrustedRegistry:
     chain_id: int
     address: str
     name: str
+    issuer_id: str | None = None
+    """The issuer id the registry must be bound to, when the verifier says which."""
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,14 @@ class TrustList:
         return TrustList(self.entries + more)
 
 
-def trusted(chain_id: int, address: str, name: str) -> TrustedRegistry:
+def trusted(chain_id: int, address: str, name: str, issuer_id: str | None = None) -> TrustedRegistry:
     if not is_address(address):
         raise InvalidInput(f"trust list: {address!r} is not an address")
-    return TrustedRegistry(chain_id, checksum_address(address), name)
+    return TrustedRegistry(chain_id, checksum_address(address), name, issuer_id)
 
 
 def load_trust_list(path: Path) -> TrustList:
-    """A TOML or JSON file with a list `registry` of tables {name, chain_id, address}."""
+    """A TOML or JSON file with a list `registry` of tables {name, chain_id, address[, issuer_id]}."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -63,11 +66,17 @@ def load_trust_list(path: Path) -> TrustList:
         raise InvalidInput(f"trust list {path}: needs a list 'registry' of {{name, chain_id, address}}")
     out = []
     for i, entry in enumerate(entries):
-        ok = isinstance(entry, dict) and set(entry) == {"name", "chain_id", "address"}
-        if not ok or not isinstance(entry["chain_id"], int) or not isinstance(entry["name"], str):
+        ok = isinstance(entry, dict) and {"name", "chain_id", "address"} <= set(entry) <= ENTRY_KEYS
+        if (
+            not ok
+            or not isinstance(entry["chain_id"], int)
+            or isinstance(entry["chain_id"], bool)
+            or not isinstance(entry["name"], str)
+            or not isinstance(entry.get("issuer_id", ""), str)
+        ):
             raise InvalidInput(
-                f"trust list {path}: registry {i + 1} must have exactly name (text), chain_id (integer), address; "
-                f"got {json.dumps(entry)[:120]}"
+                f"trust list {path}: registry {i + 1} must have name (text), chain_id (integer), address, and "
+                f"optionally issuer_id (text); got {json.dumps(entry, default=str)[:120]}"
             )
-        out.append(trusted(entry["chain_id"], str(entry["address"]), entry["name"]))
+        out.append(trusted(entry["chain_id"], str(entry["address"]), entry["name"], entry.get("issuer_id")))
     return TrustList(tuple(out))

@@ -152,7 +152,7 @@ def test_roles_are_enforced(chain: Chain, registry: Registry, account: LocalAcco
 
 def test_deployment_block_is_recorded(chain: Chain, account: LocalAccount) -> None:
     sender = TxSender(chain, account)
-    mined = sender.deploy_registry(admin_delay=60)
+    mined = sender.deploy_registry(admin_delay=60, issuer_id="https://registrar.test.edu")
     assert mined.contract_address
     assert chain.registry(mined.contract_address).deployment_block() == mined.block_number
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from anchoring.onchain import OnChainAnchor, RegistryEvent
+from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from verifier.checks import RootView, Verdict
 from verifier.service import Session, exit_code
 from verifier.trust import TrustList, trusted
@@ -56,6 +56,7 @@ class FakeReader:
         self.views = views
         self._chain_id = chain_id
         self.reads: list[tuple[str, str]] = []
+        self.keys: dict[str, SigningKeyStatus] = {}
 
     def chain_id(self) -> int:
         return self._chain_id
@@ -66,6 +67,13 @@ class FakeReader:
     def root_view(self, registry: str, root: str, at_block: int) -> RootView:
         self.reads.append((registry, root))
         return self.views.get((registry, root), RootView(registry == REGISTRY, None, None))
+
+    def leaf_revocation(self, registry: str, root: str, leaf: str, at_block: int) -> RegistryEvent | None:
+        view = self.views.get((registry, root))
+        return (view.revoked_leaves or {}).get(leaf) if view else None
+
+    def signing_key(self, registry: str, public_key: str, at_block: int) -> SigningKeyStatus:
+        return self.keys.get(public_key, SigningKeyStatus(public_key, 0, 0))
 
 
 def verify(
@@ -88,13 +96,21 @@ def test_valid_receipt_passes_every_step() -> None:
         "schema",
         "digest",
         "proof",
+        "signature",
         "chain",
         "anchor",
+        "issuer",
         "revocation",
         "validity",
         "trust",
     ]
-    assert all(s.ok for s in report.steps)
+    # A receipt from before signatures and issuer binding: still valid, and reported as unsigned.
+    by_name = {s.name: s for s in report.steps}
+    assert by_name["signature"].ok is None
+    assert by_name["signature"].detail == "credential is not signed (no proof)"
+    assert by_name["issuer"].ok is None
+    assert all(s.ok for s in report.steps if s.name not in ("signature", "issuer"))
+    assert not report.signed
     assert report.anchored_by == SENDER
     assert report.trusted_as == "Test University"
 
@@ -275,8 +291,9 @@ def test_each_distinct_root_is_read_once() -> None:
     for _ in range(5):
         assert session.verify_bytes(json.dumps(VALID).encode(), "r.json").verdict == Verdict.VALID
     other = json.loads((RECEIPTS / "wrong_root.json").read_text())
-    session.verify_bytes(json.dumps(other).encode(), "w.json")
-    assert reader.reads == [(REGISTRY, ROOT), (REGISTRY, other["merkle"]["root"])]
+    # A receipt whose own Merkle proof fails costs no node request at all.
+    assert session.verify_bytes(json.dumps(other).encode(), "w.json").verdict == Verdict.INVALID
+    assert reader.reads == [(REGISTRY, ROOT)]
 
 
 def test_exit_codes() -> None:

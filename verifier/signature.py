@@ -1,0 +1,73 @@
+"""The issuer's signature on a credential (W3C Data Integrity, EdDSA), checked without the chain.
+
+Invariants: pure: the credential in, a `SignatureCheck` out; no key is ever fetched. The verification
+method must be ``<controller>#<Ed25519 Multikey>`` (the form the 1EdTech example uses, and what `did:key` and
+our `did:web` documents give), so the key is read from the method's own text, and its controller must be the
+credential's issuer, as standard VC verifiers require. Whether the chain lists the key is decided with the
+anchor, in `verifier.checks`.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from anchoring.dataintegrity import ProofError, verify_proof
+from anchoring.hashing import to_hex
+from anchoring.multikey import public_from_multikey
+
+MAX_PROOFS = 4
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """`ok` True: every proof verifies (`public_keys` signed); False: a proof is bad; None: unsigned."""
+
+    ok: bool | None
+    detail: str
+    public_keys: tuple[str, ...] = ()
+    """The signing keys as 0x-hex (32 bytes), for the registry lookup."""
+    cryptosuite: str | None = None
+
+
+def proofs_of(credential: Mapping[str, Any]) -> list[Any]:
+    proof = credential.get("proof")
+    if proof is None:
+        return []
+    return list(proof) if isinstance(proof, list) else [proof]
+
+
+def check_signature(credential: Mapping[str, Any]) -> SignatureCheck:
+    proofs = proofs_of(credential)
+    if not proofs:
+        return SignatureCheck(None, "credential is not signed (no proof)")
+    if len(proofs) > MAX_PROOFS:
+        return SignatureCheck(False, f"credential has {len(proofs)} proofs; at most {MAX_PROOFS} are checked")
+    issuer = credential.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+    keys = []
+    suites = []
+    for number, proof in enumerate(proofs, 1):
+        label = f"proof {number}: " if len(proofs) > 1 else ""
+        if not isinstance(proof, Mapping):
+            return SignatureCheck(False, f"{label}proof is not an object")
+        method = proof.get("verificationMethod")
+        if not isinstance(method, str):
+            return SignatureCheck(False, f"{label}verificationMethod is missing or not a string")
+        controller, hash_sign, fragment = method.partition("#")
+        if not hash_sign:
+            return SignatureCheck(False, f"{label}verificationMethod {method!r} has no #key fragment")
+        try:
+            public_key = public_from_multikey(fragment)
+        except ValueError as exc:
+            return SignatureCheck(False, f"{label}verificationMethod fragment {fragment[:60]!r} {exc}")
+        if controller != issuer_id:
+            return SignatureCheck(
+                False, f"{label}verificationMethod is controlled by {controller!r}, not by the issuer {issuer_id!r}"
+            )
+        try:
+            verify_proof(credential, proof, public_key)
+        except ProofError as exc:
+            return SignatureCheck(False, f"{label}{exc}")
+        keys.append(to_hex(public_key))
+        suites.append(str(proof.get("cryptosuite")))
+    return SignatureCheck(True, f"{', '.join(sorted(set(suites)))} signature verifies", tuple(keys), suites[0])

@@ -38,6 +38,15 @@ WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", envvar="CREDANCHOR_WORKSPACE", help="Workspace folder (default: current)."),
 ]
+NamedWorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="CREDANCHOR_WORKSPACE",
+        help="Use this workspace's registry and node (default: none).",
+    ),
+]
 RpcOpt = Annotated[
     str | None, typer.Option("--rpc-url", envvar=wiring.ENV_RPC_URL, help="JSON-RPC URL of an EVM node.")
 ]
@@ -270,7 +279,7 @@ def verify(
     details: Annotated[
         bool | None, typer.Option("--details/--brief", help="Show every step (default: for one receipt).")
     ] = None,
-    workspace: WorkspaceOpt = None,
+    workspace: NamedWorkspaceOpt = None,
 ) -> None:
     """Verify receipts: digest, Merkle proof, anchor on chain, revocation, validity, trusted issuer.
 
@@ -332,7 +341,7 @@ def audit(
     ] = None,
     chain_id: Annotated[int | None, typer.Option(help="Refuse a node on any other chain.")] = None,
     json_out: JsonOpt = False,
-    workspace: WorkspaceOpt = None,
+    workspace: NamedWorkspaceOpt = None,
 ) -> None:
     """Every anchor, revocation and role change of a registry, from the chain alone. Exit 1 on any problem."""
     from anchoring.chain import Chain
@@ -342,7 +351,7 @@ def audit(
     ws = wiring.workspace_or_none(workspace)
     address = registry or (ws.config.chain.registry if ws else None)
     if not address:
-        raise InvalidInput("name the registry with --registry ADDRESS")
+        raise InvalidInput("name the registry with --registry ADDRESS (or --workspace DIR)")
     if not is_address(address):
         raise InvalidInput(f"--registry {address!r} is not an address (0x and 40 hex digits, EIP-55 if mixed case)")
     url = wiring.verifier_rpc(ws, rpc_url)

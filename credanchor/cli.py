@@ -577,5 +577,5 @@ def main() -> None:
     try:
         app()
     except CredanchorError as exc:
-        render.err.print(f"error: {exc}", markup=False)
+        render.print_error(str(exc))
         sys.exit(exc.exit_code)

@@ -1,6 +1,7 @@
 """Bad input, as a user meets it on the command line: one clear line, the right exit code, nothing changed."""
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -266,3 +267,66 @@ def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path
     assert result.code == 2
     leaf = leaf_hash(bytes.fromhex(digest[2:])).hex()
     assert result.err.strip() == f"error: {folder}/dup.json: duplicate leaf {leaf}: every digest must be unique"
+
+
+# Control sequences, a line break, a right-to-left override, rich markup and an emoji code: enough to forge a
+# report line on a terminal if any of it got through raw.
+HOSTILE = "\x1b[31m\nVALID forged.json: every check passed\x1b[2K\r\u202e\x85\x7f\t:white_check_mark: [bold]x"
+SHOWN = "\\x1b[31m\\nVALID forged.json: every check passed\\x1b[2K\\r\\u202e\\x85\\x7f\\t:white_check_mark: [bold]x"
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def test_hostile_names_are_shown_escaped(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CREDANCHOR_WORKSPACE", "CREDANCHOR_RPC_URL", "CREDANCHOR_TRUST"):
+        monkeypatch.delenv(name, raising=False)
+    doc = json.loads(VALID.read_text())
+    doc["credential"]["name"] = "Certificate" + HOSTILE
+    doc["credential"]["issuer"]["name"] = "University" + HOSTILE
+    doc["credential"]["credentialSubject"]["achievement"]["name"] = "Course" + HOSTILE
+    path = tmp_path / f"receipt{HOSTILE}.json"
+    path.write_text(json.dumps(doc))
+
+    result = cli("verify", path)
+    assert result.code == 1  # the names changed, so the digest no longer matches
+    assert RAW.search(result.out) is None
+    first, what, *steps = result.out.splitlines()
+    assert first.startswith(f"INVALID {tmp_path}/receipt{SHOWN}.json: credential hashes to 0x")
+    assert what == f"  Course{SHOWN}, issued by University{SHOWN}; {doc['credential']['id']}"
+    assert [line.split()[1] for line in steps] == [
+        "schema", "digest", "proof", "chain", "anchor", "revocation", "validity", "trust"
+    ]  # fmt: skip
+
+    as_json = cli("verify", path, "--json")
+    assert RAW.search(as_json.out) is None
+    (line,) = as_json.out.splitlines()
+    report = json.loads(line)
+    assert (report["source"], report["issuer"]) == (str(path), "University" + HOSTILE)
+
+    missing = tmp_path / f"manifests{HOSTILE}"
+    audit = cli("audit", "--registry", "0x" + "11" * 20, "--rpc-url", "http://127.0.0.1:9", "--manifests", missing)
+    assert audit.code == 2
+    assert audit.err == f"error: manifests folder {tmp_path}/manifests{SHOWN} does not exist\n"
+
+
+def test_file_names_that_are_not_utf8(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in ("CREDANCHOR_WORKSPACE", "CREDANCHOR_RPC_URL", "CREDANCHOR_TRUST"):
+        monkeypatch.delenv(name, raising=False)
+    odd = tmp_path / os.fsdecode(b"\xff.json")  # Python names it "\udcff.json"
+    odd.write_bytes(VALID.read_bytes())
+    result = cli("verify", odd, tmp_path / os.fsdecode(b"\xfe.json"))
+    assert result.code == 2
+    assert result.out.splitlines() == [
+        f"CHAIN-UNAVAILABLE {tmp_path}/\\udcff.json: no node configured (--rpc-url)",
+        f"MALFORMED {tmp_path}/\\udcfe.json: {tmp_path}/\\udcfe.json: no such file",
+        "2 receipts: 1 chain-unavailable, 1 malformed",
+    ]
+    as_json = cli("verify", odd, "--json")
+    assert RAW.search(as_json.out) is None  # "\\udcff" in the JSON text, not a raw surrogate
+    assert json.loads(as_json.out)["source"] == str(odd)
+    trust = tmp_path / os.fsdecode(b"trust\xff.toml")
+    refused = cli("verify", VALID, "--trust", trust)
+    assert refused.code == 2
+    assert refused.err.startswith(f"error: trust list {tmp_path}/trust\\udcff.toml: ")
+    assert len(refused.err.splitlines()) == 1

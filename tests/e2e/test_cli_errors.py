@@ -330,3 +330,60 @@ def test_file_names_that_are_not_utf8(cli: Cli, tmp_path: Path, monkeypatch: pyt
     assert refused.code == 2
     assert refused.err.startswith(f"error: trust list {tmp_path}/trust\\udcff.toml: ")
     assert len(refused.err.splitlines()) == 1
+
+
+DEEP = 100_000
+HOSTILE_TRUST_LISTS = [
+    ("toml arrays", "trust.toml", b"registry = " + b"[" * DEEP + b"]" * DEEP, f"nested {DEEP} levels deep; at most 32"),
+    (
+        "toml inline tables",
+        "trust.toml",
+        b"registry = " + b"{a = " * DEEP + b"1" + b"}" * DEEP,
+        f"nested {DEEP} levels deep; at most 32",
+    ),
+    ("toml dotted key", "trust.toml", b"a" + b".a" * DEEP + b" = 1", f"nested {DEEP + 1} levels deep; at most 32"),
+    ("toml table header", "trust.toml", b"[a" + b".a" * DEEP + b"]\n", f"nested {DEEP + 1} levels deep; at most 32"),
+    (
+        "toml arrays in strings and comments",
+        "trust.toml",
+        b'a = "' + b"[" * DEEP + b'" # ' + b"{" * DEEP + b"\nb = '''\n" + b"[" * DEEP + b"'''\n",
+        "needs a list 'registry' of {name, chain_id, address}",
+    ),
+    (
+        "toml arrays after a string ending in quotes",
+        "trust.toml",
+        b"registry = ['''a'''', " + b"[" * DEEP + b"]" * DEEP + b"]",
+        f"nested {DEEP + 1} levels deep; at most 32",
+    ),
+    ("json arrays", "trust.json", b"[" * DEEP + b"]" * DEEP, f"nested {DEEP} levels deep; at most 32"),
+    ("json objects", "trust.json", b'{"a": ' * DEEP + b"1" + b"}" * DEEP, f"nested {DEEP} levels deep; at most 32"),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [(n, c, m) for _, n, c, m in HOSTILE_TRUST_LISTS],
+    ids=[i for i, _, _, _ in HOSTILE_TRUST_LISTS],
+)
+def test_hostile_trust_lists(cli: Cli, tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    trust = tmp_path / name
+    trust.write_bytes(content)
+    result = cli("verify", VALID, "--trust", trust)
+    assert (result.code, result.err) == (2, f"error: trust list {trust}: {message}\n")
+
+
+@pytest.mark.timeout(60)
+def test_trust_lists_that_are_not_files(cli: Cli, tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "trust.toml"
+    os.mkfifo(fifo)
+    for path, message in [
+        (fifo, "is not a regular file"),
+        (Path("/dev/zero"), "is not a regular file"),
+        (tmp_path, "is a directory, not a file"),
+        (tmp_path / "missing.toml", "no such file"),
+    ]:
+        result = cli("verify", VALID, "--trust", path)
+        assert (result.code, result.err) == (2, f"error: trust list {path}: {message}\n")

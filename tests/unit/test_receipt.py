@@ -296,3 +296,18 @@ def test_manifest_members_are_camel_case_only() -> None:
     with pytest.raises(InvalidInput) as caught:
         Manifest.from_json(json.dumps(manifest).encode(), source="m.json")
     assert str(caught.value) == "m.json: anchor.blockNumber: missing (and 1 more)"
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_swapped_in_after_the_check_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    regular = tmp_path / "regular.json"
+    regular.write_bytes(b"{}")
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    real_stat = Path.stat
+    # The first look sees a regular file; by the time it is opened, it is a FIFO no one writes to.
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: real_stat(regular if self == fifo else self, **kw))
+    with pytest.raises(InvalidReceipt, match="pipe.json: is not a regular file"):
+        read_limited(fifo, MAX_RECEIPT_BYTES, InvalidReceipt)

@@ -23,17 +23,17 @@ _ESCAPES = re.compile(rb"\\.", re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def _check_regular(path: Path, status: os.stat_result, max_bytes: int, error: type[InvalidInput]) -> None:
+def _check_regular(path: Path, status: os.stat_result, max_bytes: int | None, error: type[InvalidInput]) -> None:
     if stat.S_ISDIR(status.st_mode):
         raise error(f"{path}: is a directory, not a file")
     if not stat.S_ISREG(status.st_mode):
         raise error(f"{path}: is not a regular file")
-    if status.st_size > max_bytes:
+    if max_bytes is not None and status.st_size > max_bytes:
         raise error(f"{path}: {status.st_size:,} bytes is over the limit of {max_bytes:,} bytes")
 
 
-def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = InvalidInput) -> bytes:
-    """The file's bytes, refusing before reading when it is not a regular file or larger than `max_bytes`.
+def _read(path: Path, max_bytes: int | None, wanted: int, error: type[InvalidInput]) -> tuple[bytes, int]:
+    """Up to `wanted` bytes of a regular file, and its size.
 
     A device or FIFO is refused before it is opened; the file opened is checked again (opened without
     blocking), so one swapped in between cannot make the read hang.
@@ -42,17 +42,28 @@ def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = Invalid
         _check_regular(path, path.stat(), max_bytes, error)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
-            _check_regular(path, os.fstat(fd), max_bytes, error)
-            data = handle.read(max_bytes + 1)
+            status = os.fstat(fd)
+            _check_regular(path, status, max_bytes, error)
+            return handle.read(wanted), status.st_size
     except FileNotFoundError:
         raise error(f"{path}: no such file") from None
     except IsADirectoryError:
         raise error(f"{path}: is a directory, not a file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = InvalidInput) -> bytes:
+    """The file's bytes, refusing before reading when it is not a regular file or larger than `max_bytes`."""
+    data, _ = _read(path, max_bytes, max_bytes + 1, error)
     if len(data) > max_bytes:  # the file grew while we looked
         raise error(f"{path}: over the limit of {max_bytes:,} bytes")
     return data
+
+
+def read_head(path: Path, wanted: int, error: type[InvalidInput] = InvalidInput) -> tuple[bytes, int]:
+    """The first `wanted` bytes of a regular file of any size, and its size."""
+    return _read(path, None, wanted, error)
 
 
 def longest_string(data: bytes) -> int:

@@ -357,13 +357,13 @@ def audit(
     url = wiring.verifier_rpc(ws, rpc_url)
     if url is None:
         raise InvalidInput("name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)")
-    loaded = load_manifests(manifests) if manifests is not None else None
+    loaded, unchecked = load_manifests(manifests) if manifests is not None else (None, [])
     chain = Chain(url)
     if chain_id is not None:
         chain.expect_chain_id(chain_id)
     with render.progress(enabled=not json_out) as bar:
         events, times, senders, start, head = collect(chain, address, bar)
-    report = assemble(address, chain.chain_id, events, times, senders, start, head, loaded)
+    report = assemble(address, chain.chain_id, events, times, senders, start, head, loaded, unchecked)
     if json_out:
         render.print_json(render.audit_json(report))
     else:

@@ -242,6 +242,10 @@ def test_a_corrupt_database_is_reported(cli: Cli, workspace: Workspace) -> None:
 
 
 def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path: Path) -> None:
+    import os
+
+    from anchoring.receipt import MAX_MANIFEST_BYTES
+
     folder = tmp_path / "manifests"
     (folder / "looks-like.json").mkdir(parents=True)
     digest = "0x" + "ab" * 32
@@ -263,10 +267,54 @@ def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path
         },
     }
     (folder / "dup.json").write_text(json.dumps(manifest))
-    result = cli("audit", "--manifests", folder, "-w", workspace.root)
-    assert result.code == 2
+    (folder / "cut.json").write_text(json.dumps(manifest)[:100])
+    (folder / "notes.txt").write_text("published 2026-01-01\n")
+    (folder / "receipt.json").write_bytes(VALID.read_bytes())
+    os.mkfifo(folder / "pipe.json")
+    with (folder / "huge.json").open("wb") as handle:
+        handle.write(json.dumps(manifest).encode())
+        handle.truncate(MAX_MANIFEST_BYTES + 1)
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    distinct = {**manifest, "digests": [digest, "0x" + "ba" * 32]}
+    (folder / "a-copy.json").write_text(json.dumps(distinct))
+    (folder / "a.json").write_text(json.dumps(distinct, indent=1))
+    (folder / "b.json").write_text(json.dumps({**distinct, "achievement": "https://x.edu/b"}))
+
+    result = cli("audit", "--manifests", folder, "-w", workspace.root, "--json")
+    assert result.code == 1
+    report = json.loads(result.out)
     leaf = leaf_hash(bytes.fromhex(digest[2:])).hex()
-    assert result.err.strip() == f"error: {folder}/dup.json: duplicate leaf {leaf}: every digest must be unique"
+    unchecked = [
+        (f"{folder}/a.json", "copy", f"the same manifest as {folder}/a-copy.json"),
+        (
+            f"{folder}/b.json",
+            "conflicting",
+            f"{folder}/a-copy.json names root 0x{'cd' * 32} too, with other contents",
+        ),
+        (
+            f"{folder}/cut.json",
+            "malformed",
+            "not valid JSON at line 1 column 77: Unterminated string (the file looks truncated)",
+        ),
+        (f"{folder}/dup.json", "malformed", f"duplicate leaf {leaf}: every digest must be unique"),
+        (f"{folder}/huge.json", "too large", "536,870,913 bytes is over the limit of 536,870,912 bytes"),
+        (f"{folder}/linked", "unreadable", "a link to a folder, not followed"),
+        (f"{folder}/notes.txt", "not a manifest", ""),
+        (f"{folder}/pipe.json", "unreadable", "is not a regular file"),
+        (f"{folder}/receipt.json", "not a manifest", ""),
+    ]
+    assert [(u["path"], u["reason"], u["detail"]) for u in report["unchecked"]] == unchecked
+    assert report["manifests"] == 1
+    described = {f"{p}: not checked ({r})" + (f": {d}" if d else ""): r for p, r, d in unchecked}
+    notices = [d for d, r in described.items() if r in ("not a manifest", "copy")]
+    assert [p for p in report["problems"] if ": not checked (" in p] == [d for d in described if d not in notices]
+    assert [n for n in report["notices"] if ": not checked (" in n] == notices
+
+    human = cli("audit", "--manifests", folder, "-w", workspace.root)
+    assert human.code == 1
+    assert f"problem {folder}/dup.json: not checked (malformed): duplicate leaf {leaf}" in human.out
+    assert f"notice {folder}/notes.txt: not checked (not a manifest)" in human.out
 
 
 # Control sequences, a line break, a right-to-left override, rich markup and an emoji code: enough to forge a

@@ -115,7 +115,7 @@ def load_manifests(folder: Path) -> tuple[list[LoadedManifest], list[Unchecked]]
     manifest and is checked in full. Links to folders are not followed.
     """
     if not folder.is_dir():
-        raise InvalidInput(f"manifests folder {folder} does not exist")
+        raise InvalidInput(f"manifests folder {folder} {'is not a folder' if folder.exists() else 'does not exist'}")
     found: dict[str, LoadedManifest] = {}
     unchecked: list[Unchecked] = []
 

@@ -184,6 +184,8 @@ def test_audit_bad_input(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = cli("audit", "--registry", "0x" + "11" * 20)
     assert result.code == 2
     assert result.err.strip() == "error: name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)"
+    result = cli("audit", "--registry", "0x" + "11" * 20, "--rpc-url", "http://127.0.0.1:9", "--manifests", "/dev/zero")
+    assert (result.code, result.err) == (2, "error: manifests folder /dev/zero is not a folder\n")
 
 
 def test_one_process_per_batch(cli: Cli, workspace: Workspace) -> None:

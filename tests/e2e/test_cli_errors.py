@@ -271,6 +271,7 @@ def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path
     (folder / "dup.json").write_text(json.dumps(manifest))
     (folder / "cut.json").write_text(json.dumps(manifest)[:100])
     (folder / "notes.txt").write_text("published 2026-01-01\n")
+    (folder / os.fsdecode(b"\xff.txt")).write_text("not UTF-8, the name\n")
     (folder / "receipt.json").write_bytes(VALID.read_bytes())
     os.mkfifo(folder / "pipe.json")
     with (folder / "huge.json").open("wb") as handle:
@@ -305,6 +306,7 @@ def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path
         (f"{folder}/notes.txt", "not a manifest", ""),
         (f"{folder}/pipe.json", "unreadable", "is not a regular file"),
         (f"{folder}/receipt.json", "not a manifest", ""),
+        (f"{folder}/\udcff.txt", "not a manifest", ""),
     ]
     assert [(u["path"], u["reason"], u["detail"]) for u in report["unchecked"]] == unchecked
     assert report["manifests"] == 1
@@ -317,6 +319,7 @@ def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path
     assert human.code == 1
     assert f"problem {folder}/dup.json: not checked (malformed): duplicate leaf {leaf}" in human.out
     assert f"notice {folder}/notes.txt: not checked (not a manifest)" in human.out
+    assert f"notice {folder}/\\udcff.txt: not checked (not a manifest)" in human.out
 
 
 # Control sequences, a line break, a right-to-left override, rich markup and an emoji code: enough to forge a

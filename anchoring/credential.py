@@ -73,9 +73,13 @@ Text = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
 class _Open(BaseModel):
-    """Open Badges documents are extensible: members we do not read are kept (and covered by the digest)."""
+    """Open Badges documents are extensible: members we do not read are kept (and covered by the digest).
 
-    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+    Members are read by their JSON-LD term only (`validFrom`, never `valid_from`): a look-alike name is an
+    extension member like any other, as every other Open Badges verifier reads it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", validate_by_name=False, validate_by_alias=True)
 
 
 class IssuerView(_Open):

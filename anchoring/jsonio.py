@@ -7,6 +7,7 @@ the caller, with a one-line message.
 """
 
 import json
+import os
 import re
 import stat
 from collections.abc import Callable
@@ -22,28 +23,47 @@ _ESCAPES = re.compile(rb"\\.", re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = InvalidInput) -> bytes:
-    """The file's bytes, refusing before reading when it is larger than `max_bytes`."""
+def _check_regular(path: Path, status: os.stat_result, max_bytes: int | None, error: type[InvalidInput]) -> None:
+    if stat.S_ISDIR(status.st_mode):
+        raise error(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise error(f"{path}: is not a regular file")
+    if max_bytes is not None and status.st_size > max_bytes:
+        raise error(f"{path}: {status.st_size:,} bytes is over the limit of {max_bytes:,} bytes")
+
+
+def _read(path: Path, max_bytes: int | None, wanted: int, error: type[InvalidInput]) -> tuple[bytes, int]:
+    """Up to `wanted` bytes of a regular file, and its size.
+
+    A device or FIFO is refused before it is opened; the file opened is checked again (opened without
+    blocking), so one swapped in between cannot make the read hang.
+    """
     try:
-        status = path.stat()
-        if stat.S_ISDIR(status.st_mode):
-            raise error(f"{path}: is a directory, not a file")
-        if not stat.S_ISREG(status.st_mode):
-            raise error(f"{path}: is not a regular file")
-        size = status.st_size
-        if size > max_bytes:
-            raise error(f"{path}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+        _check_regular(path, path.stat(), max_bytes, error)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            status = os.fstat(fd)
+            _check_regular(path, status, max_bytes, error)
+            return handle.read(wanted), status.st_size
     except FileNotFoundError:
         raise error(f"{path}: no such file") from None
     except IsADirectoryError:
         raise error(f"{path}: is a directory, not a file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def read_limited(path: Path, max_bytes: int, error: type[InvalidInput] = InvalidInput) -> bytes:
+    """The file's bytes, refusing before reading when it is not a regular file or larger than `max_bytes`."""
+    data, _ = _read(path, max_bytes, max_bytes + 1, error)
     if len(data) > max_bytes:  # the file grew while we looked
         raise error(f"{path}: over the limit of {max_bytes:,} bytes")
     return data
+
+
+def read_head(path: Path, wanted: int, error: type[InvalidInput] = InvalidInput) -> tuple[bytes, int]:
+    """The first `wanted` bytes of a regular file of any size, and its size."""
+    return _read(path, None, wanted, error)
 
 
 def longest_string(data: bytes) -> int:
@@ -59,8 +79,13 @@ def nesting_depth(data: bytes) -> int:
     pairs are outside strings. All of it runs in C but the walk over the brackets themselves.
     """
     outside = b"".join(_ESCAPES.sub(b"", data).split(b'"')[::2])
+    return bracket_depth(outside)
+
+
+def bracket_depth(text: bytes) -> int:
+    """The deepest nesting of the square and curly brackets in `text` (all of them count)."""
     depth = deepest = 0
-    for byte in outside.translate(None, _NOT_BRACKETS):
+    for byte in text.translate(None, _NOT_BRACKETS):
         if byte in (0x5B, 0x7B):
             depth += 1
             deepest = max(deepest, depth)

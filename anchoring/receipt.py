@@ -84,12 +84,13 @@ def unix_to_utc(seconds: int) -> str:
 
 
 class _Strict(BaseModel):
+    # Members go by their camelCase names only: `chain_id` is an unknown member, as the schema says.
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
         strict=True,
         alias_generator=to_camel,
-        validate_by_name=True,
+        validate_by_name=False,
         validate_by_alias=True,
         serialize_by_alias=True,
     )

@@ -41,6 +41,15 @@ WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", envvar="CREDANCHOR_WORKSPACE", help="Workspace folder (default: current)."),
 ]
+NamedWorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="CREDANCHOR_WORKSPACE",
+        help="Use this workspace's registry and node (default: none).",
+    ),
+]
 RpcOpt = Annotated[
     str | None, typer.Option("--rpc-url", envvar=wiring.ENV_RPC_URL, help="JSON-RPC URL of an EVM node.")
 ]
@@ -296,7 +305,7 @@ def verify(
         int | None,
         typer.Option(min=1, help="Blocks the anchor needs on top of it, its own counted (default: config, or 1)."),
     ] = None,
-    workspace: WorkspaceOpt = None,
+    workspace: NamedWorkspaceOpt = None,
 ) -> None:
     """Verify receipts: digest, Merkle proof, signature, anchor on chain, issuer, revocation, validity, trust.
 
@@ -361,7 +370,7 @@ def audit(
     ] = None,
     chain_id: Annotated[int | None, typer.Option(help="Refuse a node on any other chain.")] = None,
     json_out: JsonOpt = False,
-    workspace: WorkspaceOpt = None,
+    workspace: NamedWorkspaceOpt = None,
 ) -> None:
     """Every anchor, revocation and role change of a registry, from the chain alone. Exit 1 on any problem."""
     from anchoring.chain import Chain
@@ -371,19 +380,19 @@ def audit(
     ws = wiring.workspace_or_none(workspace)
     address = registry or (ws.config.chain.registry if ws else None)
     if not address:
-        raise InvalidInput("name the registry with --registry ADDRESS")
+        raise InvalidInput("name the registry with --registry ADDRESS (or --workspace DIR)")
     if not is_address(address):
         raise InvalidInput(f"--registry {address!r} is not an address (0x and 40 hex digits, EIP-55 if mixed case)")
     url = wiring.verifier_rpc(ws, rpc_url)
     if url is None:
         raise InvalidInput("name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)")
-    loaded = load_manifests(manifests) if manifests is not None else None
+    loaded, unchecked = load_manifests(manifests) if manifests is not None else (None, [])
     chain = Chain(url)
     if chain_id is not None:
         chain.expect_chain_id(chain_id)
     with render.progress(enabled=not json_out) as bar:
         events, times, senders, start, head = collect(chain, address, bar)
-    report = assemble(address, chain.chain_id, events, times, senders, start, head, loaded)
+    report = assemble(address, chain.chain_id, events, times, senders, start, head, loaded, unchecked)
     if json_out:
         render.print_json(render.audit_json(report))
     else:
@@ -637,5 +646,5 @@ def main() -> None:
     try:
         app()
     except CredanchorError as exc:
-        render.err.print(f"error: {exc}", markup=False)
+        render.print_error(str(exc))
         sys.exit(exc.exit_code)

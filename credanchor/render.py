@@ -1,6 +1,12 @@
-"""Showing results: rich text for people on a terminal, JSON for scripts. Progress goes to stderr."""
+"""Showing results: rich text for people on a terminal, JSON for scripts. Progress goes to stderr.
+
+Invariant: every string that comes from a file, a credential, the chain or an error message is shown through
+`visible` (and rich markup escaped), so none can move the cursor, recolour or clear the terminal, start a
+line or reorder one: file names, issuer and achievement names and revocation reasons are untrusted.
+"""
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,8 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from verifier.audit import AuditReport
 from verifier.checks import Report, Verdict
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+# C0 and C1 controls and DEL; line and paragraph separators; bidi embeddings, overrides and isolates (they
+# reorder what follows: "Trojan Source"); lone surrogates (file-name bytes that are not UTF-8, which would
+# not even encode).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 _STYLE = {Verdict.VALID: "bold green", Verdict.MALFORMED: "bold red", Verdict.INVALID: "bold red"}
 
@@ -58,6 +69,16 @@ def progress(enabled: bool = True) -> Iterator[RichProgress]:
         yield RichProgress(bar)
 
 
+def visible(text: str) -> str:
+    """`text` with every unsafe character shown as its Python escape: `\\x1b`, `\\n`, `\\u202e`, `\\udcff`."""
+    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def safe(text: object) -> str:
+    """Untrusted text for a rich markup string: unsafe characters and markup both escaped."""
+    return escape(visible(str(text)))
+
+
 def report_json(report: Report) -> dict[str, Any]:
     return {
         "source": report.source,
@@ -80,23 +101,23 @@ def report_json(report: Report) -> dict[str, Any]:
 
 def print_report(report: Report, *, details: bool) -> None:
     style = _STYLE.get(report.verdict, "bold yellow")
-    out.print(f"[{style}]{report.verdict.upper()}[/] {escape(report.source)}: {escape(report.reason)}")
+    out.print(f"[{style}]{report.verdict.upper()}[/] {safe(report.source)}: {safe(report.reason)}")
     if not details:
         return
     if report.credential_id:
         achievement = report.achievement or "?"
-        out.print(f"  {escape(achievement)}; {escape(report.credential_id)}")
+        out.print(f"  {safe(achievement)}; {safe(report.credential_id)}")
         # Who issued it is what the verifier's trust list says; the credential's own words are only a claim.
         claim = f"the credential claims {report.issuer or '?'!r}"
         if report.trusted_as:
-            out.print(f"  issuer: {escape(repr(report.trusted_as))} (your trust list); {escape(claim)}")
+            out.print(f"  issuer: {safe(repr(report.trusted_as))} (your trust list); {safe(claim)}")
         else:
-            out.print(f"  issuer: not on your trust list; {escape(claim)}, which nothing here vouches for")
+            out.print(f"  issuer: not on your trust list; {safe(claim)}, which nothing here vouches for")
     for step in report.steps:
         mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]skip[/]"}[step.ok]
-        out.print(f"  {mark} {step.name:<10} {escape(step.detail)}")
+        out.print(f"  {mark} {step.name:<10} {safe(step.detail)}")
     for note in report.notes:
-        out.print(f"  [yellow]note[/] {escape(note)}")
+        out.print(f"  [yellow]note[/] {safe(note)}")
 
 
 def print_summary(reports: Sequence[Report]) -> None:
@@ -130,23 +151,35 @@ def _camel_key(key: str) -> str:
 
 def print_audit(report: AuditReport) -> None:
     out.print(
-        f"Registry {report.registry} on chain {report.chain_id}, blocks {report.from_block}..{report.to_block}: "
+        f"Registry {safe(report.registry)} on chain {report.chain_id}, blocks {report.from_block}..{report.to_block}: "
         f"{report.anchors} anchors, {len(report.entries)} events, {report.manifests} manifests checked"
     )
     for entry in report.entries:
         mark = " [red](!)[/]" if entry.flags else (" [yellow](?)[/]" if entry.notices else "")
         out.print(
-            f"  block {entry.block:<6} {entry.time}  [bold]{entry.kind}[/]{mark}  {escape(entry.summary)}\n"
-            f"  {'':12} by {entry.sender} in tx {entry.tx_hash}"
+            f"  block {entry.block:<6} {safe(entry.time)}  [bold]{safe(entry.kind)}[/]{mark}  {safe(entry.summary)}\n"
+            f"  {'':12} by {safe(entry.sender)} in tx {safe(entry.tx_hash)}"
         )
     for role, holders in report.roles.items():
-        out.print(f"{role} role now held by: {', '.join(holders) or 'nobody'}")
+        out.print(f"{safe(role)} role now held by: {safe(', '.join(holders) or 'nobody')}")
     for notice in report.notices:
-        out.print(f"[yellow]notice[/] {escape(notice)}")
+        out.print(f"[yellow]notice[/] {safe(notice)}")
     for problem in report.problems:
-        out.print(f"[red]problem[/] {escape(problem)}")
+        out.print(f"[red]problem[/] {safe(problem)}")
     out.print("[green]audit clean[/]" if report.clean else f"[red]{len(report.problems)} problem(s)[/]")
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False))
+    """One JSON document on a line. `json` escapes C0 controls only; the rest of `_UNSAFE` (which can occur
+    only inside strings) becomes `\\uXXXX` too, so the line is as safe on a terminal as the human output."""
+    text = json.dumps(data, ensure_ascii=False)
+    print(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def print_error(message: str) -> None:
+    """An error on stderr: one `error:` line, plus the indented lines of messages that list problems (the
+    only line breaks kept: a newline anywhere else is shown as `\\n`)."""
+    first, *more = message.split("\n  ")
+    err.print(f"error: {visible(first)}", markup=False)
+    for line in more:
+        err.print(f"  {visible(line)}", markup=False)

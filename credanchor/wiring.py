@@ -24,7 +24,7 @@ from anchoring.sender import TxSender
 from issuer.chainops import connect, registry_address
 from issuer.keys import load_account, resolve_passphrase
 from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key, signing_multikey
-from issuer.workspace import Workspace, open_workspace
+from issuer.workspace import ENV_WORKSPACE, Workspace, open_workspace
 from verifier.checks import Verdict
 from verifier.service import BatchReader, ChainReader, Session, verify_batch
 from verifier.trust import TrustList, load_trust_list, trusted
@@ -38,13 +38,10 @@ ENV_TRUST = "CREDANCHOR_TRUST"
 
 
 def workspace_or_none(option: Path | None) -> Workspace | None:
-    """The workspace, if there is one where we look; verifying and auditing work without one."""
-    try:
-        return open_workspace(option)
-    except InvalidInput:
-        if option is not None:
-            raise
-        return None
+    """The workspace named by `--workspace` or CREDANCHOR_WORKSPACE, else none: verifying and auditing never
+    look in the current folder, where anyone's credanchor.toml could add a trusted registry or pick the node."""
+    named = option or (Path(os.environ[ENV_WORKSPACE]) if os.environ.get(ENV_WORKSPACE) else None)
+    return open_workspace(named) if named is not None else None
 
 
 def account(workspace: Workspace, keystore: Path | None = None, passphrase_file: Path | None = None) -> LocalAccount:

@@ -482,10 +482,10 @@ class BatchIssuer:
             )
             return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
         anchor = AnchorSection(
-            chain_id=batch.chain_id,
+            chainId=batch.chain_id,
             registry=batch.registry_address,
-            tx_hash=batch.tx_hash,
-            block_number=batch.block_number,
+            txHash=batch.tx_hash,
+            blockNumber=batch.block_number,
             timestamp=utc_seconds(datetime.fromtimestamp(batch.block_timestamp, UTC)),
         )
         out_dir = Path(batch.out_dir)

@@ -7,6 +7,7 @@ in, a report with every finding out. Role holders are replayed from the role eve
 anchor or revocation by an account that did not hold the role at that point is flagged.
 """
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, KEY_ADMIN_ROLE, REVOKE_ROLE, ROLE_NAMES, Chain
 from anchoring.errors import InvalidInput
 from anchoring.hashing import short, to_hex
-from anchoring.jsonio import read_limited
+from anchoring.jsonio import read_head, read_limited
 from anchoring.merkle import MerkleTree
 from anchoring.multikey import multikey_from_public
 from anchoring.onchain import RegistryEvent, RoleBook
@@ -46,6 +47,39 @@ class LoadedManifest:
     recomputed_root: str
 
 
+NOT_A_MANIFEST, COPY, MALFORMED, TOO_LARGE, UNREADABLE, CONFLICTING = (
+    "not a manifest",
+    "copy",
+    "malformed",
+    "too large",
+    "unreadable",
+    "conflicting",
+)
+_NOTICES = (NOT_A_MANIFEST, COPY)
+_MARK = b'"BatchManifest"'
+_HEAD = 4096
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    """A file under the manifests folder that was not checked as a manifest, and why.
+
+    Only a file that is surely not a manifest (or an identical copy of one checked) is a notice; anything
+    that is or may be a manifest and was not checked fails the audit.
+    """
+
+    path: str
+    reason: str
+    detail: str = ""
+
+    @property
+    def fails(self) -> bool:
+        return self.reason not in _NOTICES
+
+    def describe(self) -> str:
+        return f"{self.path}: not checked ({self.reason})" + (f": {self.detail}" if self.detail else "")
+
+
 @dataclass(frozen=True)
 class Entry:
     kind: str
@@ -72,31 +106,75 @@ class AuditReport:
     anchors: int
     manifests: int
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unchecked: tuple[Unchecked, ...] = ()
 
     @property
     def clean(self) -> bool:
         return not self.problems
 
 
-def load_manifests(folder: Path) -> list[LoadedManifest]:
-    """Every batch manifest under `folder` (recursively); receipts and other JSON are skipped."""
+def load_manifests(folder: Path) -> tuple[list[LoadedManifest], list[Unchecked]]:
+    """Every batch manifest under `folder` (recursively), and every other file with why it was not checked.
+
+    A file whose first 4 KiB name the type "BatchManifest" (as every manifest credanchor writes does) is a
+    manifest and is checked in full. Links to folders are not followed.
+    """
     if not folder.is_dir():
-        raise InvalidInput(f"manifests folder {folder} does not exist")
-    found = []
-    for path in sorted(folder.rglob("*.json")):
-        if not path.is_file():
+        raise InvalidInput(f"manifests folder {folder} {'is not a folder' if folder.exists() else 'does not exist'}")
+    found: dict[str, LoadedManifest] = {}
+    unchecked: list[Unchecked] = []
+
+    def unlistable(exc: OSError) -> None:
+        unchecked.append(Unchecked(str(exc.filename), UNREADABLE, f"cannot list: {exc.strerror}"))
+
+    paths: list[Path] = []
+    for root, dirs, files in os.walk(folder, onerror=unlistable):
+        links = {d for d in dirs if os.path.islink(os.path.join(root, d))}
+        unchecked += [Unchecked(os.path.join(root, d), UNREADABLE, "a link to a folder, not followed") for d in links]
+        dirs[:] = [d for d in dirs if d not in links]
+        paths += [Path(root, name) for name in files]
+    for path in sorted(paths):
+        result = _examine(path)
+        if isinstance(result, Unchecked):
+            unchecked.append(result)
             continue
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-        if b'"BatchManifest"' not in head:
-            continue
-        manifest = Manifest.from_json(read_limited(path, MAX_MANIFEST_BYTES), source=str(path))
-        try:
-            tree = MerkleTree.build([bytes.fromhex(d[2:]) for d in manifest.digests])
-        except ValueError as exc:
-            raise InvalidInput(f"{path}: {exc}") from None
-        found.append(LoadedManifest(str(path), manifest, to_hex(tree.root)))
-    return found
+        first = found.get(result.manifest.root)
+        if first is None:
+            found[result.manifest.root] = result
+        elif first.manifest == result.manifest:
+            unchecked.append(Unchecked(result.path, COPY, f"the same manifest as {first.path}"))
+        else:
+            detail = f"{first.path} names root {first.manifest.root} too, with other contents"
+            unchecked.append(Unchecked(result.path, CONFLICTING, detail))
+    return list(found.values()), sorted(unchecked, key=lambda u: u.path)
+
+
+def _examine(path: Path) -> LoadedManifest | Unchecked:
+    """The manifest in the file, or why it was not checked."""
+    try:
+        head, size = read_head(path, _HEAD)
+    except InvalidInput as exc:
+        return Unchecked(str(path), UNREADABLE, _detail(exc, path))
+    if _MARK not in head:
+        return Unchecked(str(path), NOT_A_MANIFEST)
+    if size > MAX_MANIFEST_BYTES:
+        return Unchecked(str(path), TOO_LARGE, f"{size:,} bytes is over the limit of {MAX_MANIFEST_BYTES:,} bytes")
+    try:
+        data = read_limited(path, MAX_MANIFEST_BYTES)
+    except InvalidInput as exc:
+        return Unchecked(str(path), UNREADABLE, _detail(exc, path))
+    try:
+        manifest = Manifest.from_json(data, source=str(path))
+        tree = MerkleTree.build([bytes.fromhex(d[2:]) for d in manifest.digests])
+    except InvalidInput as exc:
+        return Unchecked(str(path), MALFORMED, _detail(exc, path))
+    except ValueError as exc:
+        return Unchecked(str(path), MALFORMED, str(exc))
+    return LoadedManifest(str(path), manifest, to_hex(tree.root))
+
+
+def _detail(exc: InvalidInput, path: Path) -> str:
+    return str(exc).removeprefix(f"{path}: ")
 
 
 def collect(
@@ -132,6 +210,7 @@ def assemble(
     from_block: int,
     to_block: int,
     manifests: Iterable[LoadedManifest] | None,
+    unchecked: Sequence[Unchecked] = (),
 ) -> AuditReport:
     manifest_list = list(manifests) if manifests is not None else None
     by_root = {m.manifest.root: m for m in manifest_list or []}
@@ -192,6 +271,8 @@ def assemble(
             problems.append(f"manifest {loaded.path}: root {root} has no anchor in this registry")
         if loaded.recomputed_root != root:
             problems.append(f"manifest {loaded.path}: its digests give root {loaded.recomputed_root}, it names {root}")
+    problems += [u.describe() for u in unchecked if u.fails]
+    notices += [u.describe() for u in unchecked if not u.fails]
     anchors = sum(1 for e in entries if e.kind == "anchor")
     roles = {ROLE_NAMES.get(r, r): book.members(r) for r in book.holders}
     return AuditReport(
@@ -205,6 +286,7 @@ def assemble(
         anchors,
         len(by_root),
         roles,
+        tuple(unchecked),
     )
 
 

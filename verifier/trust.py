@@ -5,14 +5,14 @@ lookups compare checksummed addresses, so case never matters.
 """
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from anchoring.errors import InvalidInput
 from anchoring.hashing import checksum_address, is_address
-from anchoring.jsonio import parse_json
+from anchoring.jsonio import parse_json, read_limited
+from anchoring.tomlio import parse_toml
 
 MAX_TRUST_BYTES = 4 * 1024 * 1024
 ENTRY_KEYS = frozenset({"name", "chain_id", "address", "issuer_id"})
@@ -47,20 +47,15 @@ def trusted(chain_id: int, address: str, name: str, issuer_id: str | None = None
 
 def load_trust_list(path: Path) -> TrustList:
     """A TOML or JSON file with a list `registry` of tables {name, chain_id, address[, issuer_id]}."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"trust list {path}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_TRUST_BYTES:
-        raise InvalidInput(f"trust list {path}: over {MAX_TRUST_BYTES:,} bytes")
+    try:  # a FIFO or a device (/dev/zero) is refused, not read
+        data = read_limited(path, MAX_TRUST_BYTES)
+    except InvalidInput as exc:
+        raise InvalidInput(f"trust list {exc}") from None
     document: Any
     if path.suffix == ".json":
         document = parse_json(data, f"trust list {path}")
     else:
-        try:
-            document = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"trust list {path}: not valid TOML: {exc}") from None
+        document = parse_toml(data, f"trust list {path}")
     entries = document.get("registry") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise InvalidInput(f"trust list {path}: needs a list 'registry' of {{name, chain_id, address}}")

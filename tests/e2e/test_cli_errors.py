@@ -1,6 +1,7 @@
 """Bad input, as a user meets it on the command line: one clear line, the right exit code, nothing changed."""
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -183,6 +184,8 @@ def test_audit_bad_input(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = cli("audit", "--registry", "0x" + "11" * 20)
     assert result.code == 2
     assert result.err.strip() == "error: name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)"
+    result = cli("audit", "--registry", "0x" + "11" * 20, "--rpc-url", "http://127.0.0.1:9", "--manifests", "/dev/zero")
+    assert (result.code, result.err) == (2, "error: manifests folder /dev/zero is not a folder\n")
 
 
 def test_one_process_per_batch(cli: Cli, workspace: Workspace) -> None:
@@ -241,6 +244,10 @@ def test_a_corrupt_database_is_reported(cli: Cli, workspace: Workspace) -> None:
 
 
 def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path: Path) -> None:
+    import os
+
+    from anchoring.receipt import MAX_MANIFEST_BYTES
+
     folder = tmp_path / "manifests"
     (folder / "looks-like.json").mkdir(parents=True)
     digest = "0x" + "ab" * 32
@@ -262,7 +269,174 @@ def test_audit_manifest_folder_oddities(cli: Cli, workspace: Workspace, tmp_path
         },
     }
     (folder / "dup.json").write_text(json.dumps(manifest))
-    result = cli("audit", "--manifests", folder, "-w", workspace.root)
-    assert result.code == 2
+    (folder / "cut.json").write_text(json.dumps(manifest)[:100])
+    (folder / "notes.txt").write_text("published 2026-01-01\n")
+    (folder / os.fsdecode(b"\xff.txt")).write_text("not UTF-8, the name\n")
+    (folder / "receipt.json").write_bytes(VALID.read_bytes())
+    os.mkfifo(folder / "pipe.json")
+    with (folder / "huge.json").open("wb") as handle:
+        handle.write(json.dumps(manifest).encode())
+        handle.truncate(MAX_MANIFEST_BYTES + 1)
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    distinct = {**manifest, "digests": [digest, "0x" + "ba" * 32]}
+    (folder / "a-copy.json").write_text(json.dumps(distinct))
+    (folder / "a.json").write_text(json.dumps(distinct, indent=1))
+    (folder / "b.json").write_text(json.dumps({**distinct, "achievement": "https://x.edu/b"}))
+
+    result = cli("audit", "--manifests", folder, "-w", workspace.root, "--json")
+    assert result.code == 1
+    report = json.loads(result.out)
     leaf = leaf_hash(bytes.fromhex(digest[2:])).hex()
-    assert result.err.strip() == f"error: {folder}/dup.json: duplicate leaf {leaf}: every digest must be unique"
+    unchecked = [
+        (f"{folder}/a.json", "copy", f"the same manifest as {folder}/a-copy.json"),
+        (
+            f"{folder}/b.json",
+            "conflicting",
+            f"{folder}/a-copy.json names root 0x{'cd' * 32} too, with other contents",
+        ),
+        (
+            f"{folder}/cut.json",
+            "malformed",
+            "not valid JSON at line 1 column 77: Unterminated string (the file looks truncated)",
+        ),
+        (f"{folder}/dup.json", "malformed", f"duplicate leaf {leaf}: every digest must be unique"),
+        (f"{folder}/huge.json", "too large", "536,870,913 bytes is over the limit of 536,870,912 bytes"),
+        (f"{folder}/linked", "unreadable", "a link to a folder, not followed"),
+        (f"{folder}/notes.txt", "not a manifest", ""),
+        (f"{folder}/pipe.json", "unreadable", "is not a regular file"),
+        (f"{folder}/receipt.json", "not a manifest", ""),
+        (f"{folder}/\udcff.txt", "not a manifest", ""),
+    ]
+    assert [(u["path"], u["reason"], u["detail"]) for u in report["unchecked"]] == unchecked
+    assert report["manifests"] == 1
+    described = {f"{p}: not checked ({r})" + (f": {d}" if d else ""): r for p, r, d in unchecked}
+    notices = [d for d, r in described.items() if r in ("not a manifest", "copy")]
+    assert [p for p in report["problems"] if ": not checked (" in p] == [d for d in described if d not in notices]
+    assert [n for n in report["notices"] if ": not checked (" in n] == notices
+
+    human = cli("audit", "--manifests", folder, "-w", workspace.root)
+    assert human.code == 1
+    assert f"problem {folder}/dup.json: not checked (malformed): duplicate leaf {leaf}" in human.out
+    assert f"notice {folder}/notes.txt: not checked (not a manifest)" in human.out
+    assert f"notice {folder}/\\udcff.txt: not checked (not a manifest)" in human.out
+
+
+# Control sequences, a line break, a right-to-left override, rich markup and an emoji code: enough to forge a
+# report line on a terminal if any of it got through raw.
+HOSTILE = "\x1b[31m\nVALID forged.json: every check passed\x1b[2K\r\u202e\x85\x7f\t:white_check_mark: [bold]x"
+SHOWN = "\\x1b[31m\\nVALID forged.json: every check passed\\x1b[2K\\r\\u202e\\x85\\x7f\\t:white_check_mark: [bold]x"
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def test_hostile_names_are_shown_escaped(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CREDANCHOR_WORKSPACE", "CREDANCHOR_RPC_URL", "CREDANCHOR_TRUST"):
+        monkeypatch.delenv(name, raising=False)
+    doc = json.loads(VALID.read_text())
+    doc["credential"]["name"] = "Certificate" + HOSTILE
+    doc["credential"]["issuer"]["name"] = "University" + HOSTILE
+    doc["credential"]["credentialSubject"]["achievement"]["name"] = "Course" + HOSTILE
+    path = tmp_path / f"receipt{HOSTILE}.json"
+    path.write_text(json.dumps(doc))
+
+    result = cli("verify", path)
+    assert result.code == 1  # the names changed, so the digest no longer matches
+    assert RAW.search(result.out) is None
+    first, what, *steps = result.out.splitlines()
+    assert first.startswith(f"INVALID {tmp_path}/receipt{SHOWN}.json: credential hashes to 0x")
+    assert what == f"  Course{SHOWN}, issued by University{SHOWN}; {doc['credential']['id']}"
+    assert [line.split()[1] for line in steps] == [
+        "schema", "digest", "proof", "chain", "anchor", "revocation", "validity", "trust"
+    ]  # fmt: skip
+
+    as_json = cli("verify", path, "--json")
+    assert RAW.search(as_json.out) is None
+    (line,) = as_json.out.splitlines()
+    report = json.loads(line)
+    assert (report["source"], report["issuer"]) == (str(path), "University" + HOSTILE)
+
+    missing = tmp_path / f"manifests{HOSTILE}"
+    audit = cli("audit", "--registry", "0x" + "11" * 20, "--rpc-url", "http://127.0.0.1:9", "--manifests", missing)
+    assert audit.code == 2
+    assert audit.err == f"error: manifests folder {tmp_path}/manifests{SHOWN} does not exist\n"
+
+
+def test_file_names_that_are_not_utf8(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in ("CREDANCHOR_WORKSPACE", "CREDANCHOR_RPC_URL", "CREDANCHOR_TRUST"):
+        monkeypatch.delenv(name, raising=False)
+    odd = tmp_path / os.fsdecode(b"\xff.json")  # Python names it "\udcff.json"
+    odd.write_bytes(VALID.read_bytes())
+    result = cli("verify", odd, tmp_path / os.fsdecode(b"\xfe.json"))
+    assert result.code == 2
+    assert result.out.splitlines() == [
+        f"CHAIN-UNAVAILABLE {tmp_path}/\\udcff.json: no node configured (--rpc-url)",
+        f"MALFORMED {tmp_path}/\\udcfe.json: {tmp_path}/\\udcfe.json: no such file",
+        "2 receipts: 1 chain-unavailable, 1 malformed",
+    ]
+    as_json = cli("verify", odd, "--json")
+    assert RAW.search(as_json.out) is None  # "\\udcff" in the JSON text, not a raw surrogate
+    assert json.loads(as_json.out)["source"] == str(odd)
+    trust = tmp_path / os.fsdecode(b"trust\xff.toml")
+    refused = cli("verify", VALID, "--trust", trust)
+    assert refused.code == 2
+    assert refused.err.startswith(f"error: trust list {tmp_path}/trust\\udcff.toml: ")
+    assert len(refused.err.splitlines()) == 1
+
+
+DEEP = 100_000
+HOSTILE_TRUST_LISTS = [
+    ("toml arrays", "trust.toml", b"registry = " + b"[" * DEEP + b"]" * DEEP, f"nested {DEEP} levels deep; at most 32"),
+    (
+        "toml inline tables",
+        "trust.toml",
+        b"registry = " + b"{a = " * DEEP + b"1" + b"}" * DEEP,
+        f"nested {DEEP} levels deep; at most 32",
+    ),
+    ("toml dotted key", "trust.toml", b"a" + b".a" * DEEP + b" = 1", f"nested {DEEP + 1} levels deep; at most 32"),
+    ("toml table header", "trust.toml", b"[a" + b".a" * DEEP + b"]\n", f"nested {DEEP + 1} levels deep; at most 32"),
+    (
+        "toml arrays in strings and comments",
+        "trust.toml",
+        b'a = "' + b"[" * DEEP + b'" # ' + b"{" * DEEP + b"\nb = '''\n" + b"[" * DEEP + b"'''\n",
+        "needs a list 'registry' of {name, chain_id, address}",
+    ),
+    (
+        "toml arrays after a string ending in quotes",
+        "trust.toml",
+        b"registry = ['''a'''', " + b"[" * DEEP + b"]" * DEEP + b"]",
+        f"nested {DEEP + 1} levels deep; at most 32",
+    ),
+    ("json arrays", "trust.json", b"[" * DEEP + b"]" * DEEP, f"nested {DEEP} levels deep; at most 32"),
+    ("json objects", "trust.json", b'{"a": ' * DEEP + b"1" + b"}" * DEEP, f"nested {DEEP} levels deep; at most 32"),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [(n, c, m) for _, n, c, m in HOSTILE_TRUST_LISTS],
+    ids=[i for i, _, _, _ in HOSTILE_TRUST_LISTS],
+)
+def test_hostile_trust_lists(cli: Cli, tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    trust = tmp_path / name
+    trust.write_bytes(content)
+    result = cli("verify", VALID, "--trust", trust)
+    assert (result.code, result.err) == (2, f"error: trust list {trust}: {message}\n")
+
+
+@pytest.mark.timeout(60)
+def test_trust_lists_that_are_not_files(cli: Cli, tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "trust.toml"
+    os.mkfifo(fifo)
+    for path, message in [
+        (fifo, "is not a regular file"),
+        (Path("/dev/zero"), "is not a regular file"),
+        (tmp_path, "is a directory, not a file"),
+        (tmp_path / "missing.toml", "no such file"),
+    ]:
+        result = cli("verify", VALID, "--trust", path)
+        assert (result.code, result.err) == (2, f"error: trust list {path}: {message}\n")

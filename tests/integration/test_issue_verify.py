@@ -127,6 +127,39 @@ def test_verifier_without_the_workspace_needs_a_trust_list(
     assert report["anchoredBy"] is not None
 
 
+def test_a_workspace_in_the_current_folder_adds_no_trust_and_picks_no_node(
+    cli: Cli, issued: tuple[Workspace, Path], node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The folder a verifier runs in may hold anyone's credanchor.toml (an applicant's download, say): were it
+    # read, it would name the registry to trust and the node to ask.
+    ws, out = issued
+    one = receipts(out)[0]
+    for name in ("CREDANCHOR_WORKSPACE", "CREDANCHOR_RPC_URL", "CREDANCHOR_TRUST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(ws.root)
+    code, (report,) = verify_json(cli, one)
+    assert (code, report["verdict"], report["reason"]) == (3, "chain-unavailable", "no node configured (--rpc-url)")
+    code, (report,) = verify_json(cli, one, "--rpc-url", node.url)
+    assert (code, report["verdict"], report["trustedAs"]) == (1, "untrusted-issuer", None)
+    audit = cli("audit")
+    assert (audit.code, audit.err) == (2, "error: name the registry with --registry ADDRESS (or --workspace DIR)\n")
+    audit = cli("audit", "--registry", ws.config.chain.registry)
+    assert (audit.code, audit.err) == (2, "error: name the node with --rpc-url URL (or CREDANCHOR_RPC_URL)\n")
+
+    # Named, by option or environment, the workspace trusts its own registry and names its node.
+    code, (report,) = verify_json(cli, one, "-w", ws.root)
+    assert (code, report["trustedAs"]) == (0, "Test University")
+    monkeypatch.setenv("CREDANCHOR_WORKSPACE", str(ws.root))
+    code, (report,) = verify_json(cli, one)
+    assert (code, report["trustedAs"]) == (0, "Test University")
+    assert cli("audit").code == 0
+    monkeypatch.delenv("CREDANCHOR_WORKSPACE")
+    # A registrar's commands still act on the workspace they run in.
+    batches = cli("batches", "--json")
+    assert batches.code == 0
+    assert [b["state"] for b in json.loads(batches.out)] == ["delivered"]
+
+
 def set_path(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     target: Any = doc

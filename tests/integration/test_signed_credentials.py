@@ -38,6 +38,7 @@ def issue(cli: Cli, ws: Workspace, n: int = 3) -> list[Path]:
 def verify(cli: Cli, path: Path, *args: str | Path) -> dict[str, Any]:
     result = cli("verify", "--json", path, *args)
     (report,) = [json.loads(line) for line in result.out.splitlines() if line.strip()]
+    assert isinstance(report, dict)
     report["exit"] = result.code
     report["byStep"] = {s["name"]: s for s in report["steps"]}
     return report

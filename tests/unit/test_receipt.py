@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from anchoring.errors import InvalidReceipt
+from anchoring.errors import InvalidInput, InvalidReceipt
 from anchoring.jsonio import read_limited
-from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt, receipt_schema
+from anchoring.receipt import MAX_RECEIPT_BYTES, Manifest, Receipt, receipt_schema
 
 RECEIPTS = Path(__file__).parent.parent / "assets" / "receipts"
 SCHEMA_FILE = Path(__file__).parent.parent.parent / "anchoring" / "schemas" / "receipt-v1.schema.json"
@@ -236,5 +236,78 @@ def test_a_fifo_is_refused_instead_of_hanging(tmp_path: Path) -> None:
 
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
+    with pytest.raises(InvalidReceipt, match="pipe.json: is not a regular file"):
+        read_limited(fifo, MAX_RECEIPT_BYTES, InvalidReceipt)
+
+
+def renamed(section: tuple[str, ...], old: str, new: str) -> Callable[[dict[str, Any]], object]:
+    def change(doc: dict[str, Any]) -> None:
+        target = doc
+        for part in section:
+            target = target[part]
+        target[new] = target.pop(old)
+
+    return change
+
+
+SNAKE_CASE = [
+    ("validFrom", renamed(("credential",), "validFrom", "valid_from"), "credential.validFrom: missing"),
+    (
+        "credentialSubject",
+        renamed(("credential",), "credentialSubject", "credential_subject"),
+        "credential.credentialSubject: missing",
+    ),
+    ("chainId", renamed(("anchor",), "chainId", "chain_id"), "anchor.chainId: missing (and 1 more)"),
+    ("txHash", renamed(("anchor",), "txHash", "tx_hash"), "anchor.txHash: missing (and 1 more)"),
+    ("blockNumber", renamed(("anchor",), "blockNumber", "block_number"), "anchor.blockNumber: missing (and 1 more)"),
+    ("chainId beside chain_id", lambda d: d["anchor"].update(chain_id=5), "anchor.chain_id: unknown member"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), [(c, m) for _, c, m in SNAKE_CASE], ids=[n for n, _, _ in SNAKE_CASE])
+def test_snake_case_names_are_not_the_vc_terms(change: Callable[[dict[str, Any]], object], message: str) -> None:
+    # A credential's meaning is its JSON-LD terms: `valid_from` is not `validFrom`, whatever Python calls the field.
+    with pytest.raises(InvalidReceipt) as caught:
+        parse(changed(change))
+    assert str(caught.value) == f"r.json: {message}"
+
+
+def test_a_snake_case_valid_until_is_not_an_expiry() -> None:
+    doc = copy.deepcopy(VALID)
+    del doc["credential"]["validUntil"]
+    doc["credential"]["valid_until"] = "2000-01-01T00:00:00Z"
+    assert parse(json.dumps(doc).encode()).view().valid_until is None
+
+
+def test_manifest_members_are_camel_case_only() -> None:
+    manifest = {
+        "type": "BatchManifest",
+        "version": 1,
+        "scheme": "oz-standard-v1",
+        "root": VALID["merkle"]["root"],
+        "count": 1,
+        "digests": [VALID["digest"]],
+        "anchor": {**VALID["anchor"]},
+        "issuer": "https://x.edu",
+        "achievement": "https://x.edu/a",
+    }
+    Manifest.from_json(json.dumps(manifest).encode(), source="m.json")
+    manifest["anchor"]["block_number"] = manifest["anchor"].pop("blockNumber")
+    with pytest.raises(InvalidInput) as caught:
+        Manifest.from_json(json.dumps(manifest).encode(), source="m.json")
+    assert str(caught.value) == "m.json: anchor.blockNumber: missing (and 1 more)"
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_swapped_in_after_the_check_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    regular = tmp_path / "regular.json"
+    regular.write_bytes(b"{}")
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    real_stat = Path.stat
+    # The first look sees a regular file; by the time it is opened, it is a FIFO no one writes to.
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: real_stat(regular if self == fifo else self, **kw))
     with pytest.raises(InvalidReceipt, match="pipe.json: is not a regular file"):
         read_limited(fifo, MAX_RECEIPT_BYTES, InvalidReceipt)

@@ -342,18 +342,22 @@ def test_hostile_names_are_shown_escaped(cli: Cli, tmp_path: Path, monkeypatch: 
     result = cli("verify", path)
     assert result.code == 1  # the names changed, so the digest no longer matches
     assert RAW.search(result.out) is None
-    first, what, *steps = result.out.splitlines()
+    first, what, issuer, *steps = result.out.splitlines()
     assert first.startswith(f"INVALID {tmp_path}/receipt{SHOWN}.json: credential hashes to 0x")
-    assert what == f"  Course{SHOWN}, issued by University{SHOWN}; {doc['credential']['id']}"
+    assert what == f"  Course{SHOWN}; {doc['credential']['id']}"
+    assert issuer == (
+        f"  issuer: not on your trust list; the credential claims {('University' + HOSTILE)!r}, "
+        "which nothing here vouches for"
+    ).replace(repr("University" + HOSTILE), repr("University" + HOSTILE).replace("\\", "\\"))
     assert [line.split()[1] for line in steps] == [
-        "schema", "digest", "proof", "chain", "anchor", "revocation", "validity", "trust"
+        "schema", "digest", "proof", "signature", "chain", "anchor", "issuer", "revocation", "validity", "trust"
     ]  # fmt: skip
 
     as_json = cli("verify", path, "--json")
     assert RAW.search(as_json.out) is None
     (line,) = as_json.out.splitlines()
     report = json.loads(line)
-    assert (report["source"], report["issuer"]) == (str(path), "University" + HOSTILE)
+    assert (report["source"], report["issuerClaimed"]) == (str(path), "University" + HOSTILE)
 
     missing = tmp_path / f"manifests{HOSTILE}"
     audit = cli("audit", "--registry", "0x" + "11" * 20, "--rpc-url", "http://127.0.0.1:9", "--manifests", missing)

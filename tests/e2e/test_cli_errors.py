@@ -348,7 +348,7 @@ def test_hostile_names_are_shown_escaped(cli: Cli, tmp_path: Path, monkeypatch: 
     assert issuer == (
         f"  issuer: not on your trust list; the credential claims {('University' + HOSTILE)!r}, "
         "which nothing here vouches for"
-    ).replace(repr("University" + HOSTILE), repr("University" + HOSTILE).replace("\\", "\\"))
+    )
     assert [line.split()[1] for line in steps] == [
         "schema", "digest", "proof", "signature", "chain", "anchor", "issuer", "revocation", "validity", "trust"
     ]  # fmt: skip

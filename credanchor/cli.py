@@ -161,7 +161,7 @@ def _columns(mapping: list[str]) -> dict[str, str]:
 
 @app.command()
 def issue(
-    records: Annotated[Path, typer.Argument(help="CSV of records: email, name, and optional columns.")],
+    records: Annotated[Path, typer.Argument(help="Records (CSV or .xlsx): email, name, and optional columns.")],
     achievement: Annotated[str, typer.Option(help="Achievement template name (achievements/NAME.toml).")],
     out: Annotated[Path | None, typer.Option(help="Folder for the receipts (default: receipts/NAME-ROOT).")] = None,
     map_columns: Annotated[
@@ -170,17 +170,21 @@ def issue(
     allow_reissue: Annotated[
         bool, typer.Option(help="Issue even to recipients who already hold the achievement.")
     ] = False,
+    delimiter: Annotated[str | None, typer.Option(help="CSV separator: , ; or tab (default: detected).")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Sheet of an .xlsx workbook (default: the first).")] = None,
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
     from issuer.batch import BatchIssuer, plan_batch
     from issuer.store import Store
+    from issuer.table import delimiter_option
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
     columns = _columns(map_columns)
-    plan = plan_batch(ws, records, achievement, columns)
+    separator = delimiter_option(delimiter) if delimiter is not None else None
+    plan = plan_batch(ws, records, achievement, columns, delimiter=separator, sheet=sheet)
     chain = wiring.issuer_chain(ws, rpc_url)
     sender = wiring.sender(ws, chain)
     store = Store(ws.database_url)

@@ -205,6 +205,8 @@ def _print_outcome(outcome: "Outcome") -> None:
         f"anchored in block {batch.block_number} by tx {batch.tx_hash}\n"
         f"receipts in {batch.out_dir} (each verified against the chain)\nmanifest {outcome.manifest}"
     )
+    if outcome.delivery_list is not None:
+        render.out.print(f"delivery list {outcome.delivery_list} (e-mails and names: mode 0600)", markup=False)
 
 
 @app.command()
@@ -574,3 +576,6 @@ def main() -> None:
     except CredanchorError as exc:
         render.err.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)
+
+
+from credanchor import cli_records  # noqa: E402, F401  (its commands register on `app`)

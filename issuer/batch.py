@@ -35,6 +35,7 @@ from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_rece
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from anchoring.workers import parallel_map
 from issuer.credentials import build_credential
+from issuer.delivery import BOM, deliveries, delivery_csv
 from issuer.records import Record, parse_table, read_table
 from issuer.store import Attempt, Batch, State, Store, now
 from issuer.templates import ResultSpec, Template, load_template
@@ -52,6 +53,7 @@ RETRY_MAX = 10.0
 FEE_BUMP_PERCENT = 25
 MAX_RECORDS_BYTES = 100 * 1024 * 1024
 LEGACY_READ_AS = "comma-separated CSV"
+DELIVERY_NAME = "delivery.csv"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Outcome:
     manifest: Path
     resumed: bool
     already_delivered: bool
+    delivery_list: Path | None = None
 
 
 def read_records_file(path: Path) -> bytes:
@@ -492,9 +495,17 @@ class BatchIssuer:
         self.progress.stage("verifying every receipt against the chain", len(paths))
         self.self_check([Path(p) for p in paths.values()], batch.root)
         fault("checked")
+        self._write_delivery_list(batch)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
         )
+
+    def _write_delivery_list(self, batch: Batch) -> Path:
+        """Who gets which receipt, beside the receipts: personal data, so readable by its owner only."""
+        path = Path(batch.out_dir) / DELIVERY_NAME
+        entries = deliveries(self.store.deliveries(batch.id or 0))
+        atomic_write_text(path, BOM + delivery_csv(entries), mode=0o600)
+        return path
 
     def _still_anchored(self, batch: Batch) -> bool:
         anchor = self.registry.anchor_of(batch.root)
@@ -527,7 +538,8 @@ class BatchIssuer:
         manifest = (
             Path(batch.manifest_path) if batch.manifest_path else self.workspace.manifests_dir / manifest_name(batch)
         )
-        return Outcome(batch, batch.count, manifest, resumed, already)
+        delivery = Path(batch.out_dir) / DELIVERY_NAME
+        return Outcome(batch, batch.count, manifest, resumed, already, delivery if delivery.exists() else None)
 
 
 RECEIPT_CHUNK = 2000

@@ -63,7 +63,9 @@ def init(
     )
     render.out.print(f"workspace created in {ws.root}")
     if issuer_id == DEFAULT_ISSUER_ID:
-        render.out.print(f"set your issuer's real id and name in {ws.config_path} ([issuer]) before issuing")
+        render.out.print(
+            f"set your issuer's real id and name in {ws.config_path} ([issuer]) before issuing", markup=False
+        )
     render.out.print(f"issuer key {keystore_address(ws.keystore_path)} in {ws.keystore_path} (mode 0600)")
     render.out.print("next: `credanchor chain up` to start the local chain and deploy your registry")
 

@@ -9,6 +9,7 @@ dropped, and every row is padded to the header's width.
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -62,7 +63,7 @@ def _check_archive(data: bytes, source: str) -> None:
             if "xl/workbook.xml" in names:
                 return
             mimetype = archive.read("mimetype")[: len(_ODS)] if "mimetype" in names else b""
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, ValueError, zlib.error):
         raise InvalidInput(f"{source}: is a damaged zip archive, not a readable Excel workbook") from None
     if mimetype == _ODS:
         raise InvalidInput(

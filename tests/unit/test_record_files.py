@@ -9,6 +9,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from anchoring.errors import InvalidInput
@@ -445,3 +447,42 @@ def test_a_file_read_the_same_way_maps_to_the_same_batch(tmp_path: Path) -> None
     assert (first.read_as, first.records) == ("sheet 'First'", plan.records)
     assert plan_batch(ws, book, "example", {}, sheet="first").input_key == first.input_key
     assert plan_batch(ws, book, "example", {}, sheet="Second").input_key not in (first.input_key, plan.input_key)
+
+
+# whatever the bytes: records, or the project's own clean error
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SMALL_BOOK = workbook(("S", [["email", "name", "issue_date"], ["a@b.org", "A", date(2026, 6, 30)]]))
+
+
+def records_or_clean_error(data: bytes) -> None:
+    message = ""
+    try:
+        parse(data)
+    except InvalidInput as exc:  # any other exception fails the test
+        message = str(exc)
+    assert message == "" or message.startswith("rec.csv: ")
+
+
+@FUZZ
+@given(st.binary(max_size=2048))
+def test_random_bytes_as_records(data: bytes) -> None:
+    records_or_clean_error(data)
+    records_or_clean_error(b"PK\x03\x04" + data)
+    records_or_clean_error(b"\xef\xbb\xbf" + data)
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(SMALL_BOOK) - 1), st.integers(0, 255)), min_size=1, max_size=8))
+def test_damaged_workbooks(changes: list[tuple[int, int]]) -> None:
+    data = bytearray(SMALL_BOOK)
+    for position, value in changes:
+        data[position] = value
+    records_or_clean_error(bytes(data))
+
+
+@FUZZ
+@given(st.lists(st.lists(st.text(max_size=12), max_size=5), max_size=6), st.sampled_from([",", ";", "\t"]))
+def test_random_tables_as_csv(rows: list[list[str]], delimiter: str) -> None:
+    text = "\n".join(delimiter.join(cells) for cells in [["email", "name"], *rows])
+    records_or_clean_error(text.encode("utf-8", "surrogatepass"))

@@ -449,6 +449,22 @@ def test_a_file_read_the_same_way_maps_to_the_same_batch(tmp_path: Path) -> None
     assert plan_batch(ws, book, "example", {}, sheet="Second").input_key not in (first.input_key, plan.input_key)
 
 
+@pytest.mark.parametrize(
+    ("sample", "read_as", "count"),
+    [
+        ("sample-records.csv", "comma-separated CSV", 10),
+        ("sample-records.xlsx", "sheet 'Spring 2026'", 6),
+        ("sample-records-semicolon.csv", "semicolon-separated CSV", 5),
+    ],
+)
+def test_the_samples_the_project_ships_are_read(sample: str, read_as: str, count: int) -> None:
+    data = (ASSETS.parent.parent / "scripts" / sample).read_bytes()
+    assert read_table(data, sample).read_as == read_as
+    records = parse(data, sample)
+    assert len(records) == count
+    assert len({r.email for r in records}) == count
+
+
 # whatever the bytes: records, or the project's own clean error
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

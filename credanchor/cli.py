@@ -75,7 +75,9 @@ def init(
     )
     render.out.print(f"workspace created in {ws.root}")
     if issuer_id == DEFAULT_ISSUER_ID:
-        render.out.print(f"set your issuer's real id and name in {ws.config_path} ([issuer]) before issuing")
+        render.out.print(
+            f"set your issuer's real id and name in {ws.config_path} ([issuer]) before issuing", markup=False
+        )
     render.out.print(f"issuer key {keystore_address(ws.keystore_path)} in {ws.keystore_path} (mode 0600)")
     render.out.print("next: `credanchor chain up` to start the local chain and deploy your registry")
 
@@ -173,7 +175,7 @@ def _columns(mapping: list[str]) -> dict[str, str]:
 
 @app.command()
 def issue(
-    records: Annotated[Path, typer.Argument(help="CSV of records: email, name, and optional columns.")],
+    records: Annotated[Path, typer.Argument(help="Records (CSV or .xlsx): email, name, and optional columns.")],
     achievement: Annotated[str, typer.Option(help="Achievement template name (achievements/NAME.toml).")],
     out: Annotated[Path | None, typer.Option(help="Folder for the receipts (default: receipts/NAME-ROOT).")] = None,
     map_columns: Annotated[
@@ -182,17 +184,21 @@ def issue(
     allow_reissue: Annotated[
         bool, typer.Option(help="Issue even to recipients who already hold the achievement.")
     ] = False,
+    delimiter: Annotated[str | None, typer.Option(help="CSV separator: , ; or tab (default: detected).")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Sheet of an .xlsx workbook (default: the first).")] = None,
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
     from issuer.batch import BatchIssuer, plan_batch
     from issuer.store import Store
+    from issuer.table import delimiter_option
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
     columns = _columns(map_columns)
-    plan = plan_batch(ws, records, achievement, columns)
+    separator = delimiter_option(delimiter) if delimiter is not None else None
+    plan = plan_batch(ws, records, achievement, columns, delimiter=separator, sheet=sheet)
     chain = wiring.issuer_chain(ws, rpc_url)
     sender = wiring.sender(ws, chain)
     store = Store(ws.database_url)
@@ -221,6 +227,8 @@ def _print_outcome(outcome: "Outcome") -> None:
         f"anchored in block {batch.block_number} by tx {batch.tx_hash}\n"
         f"receipts in {batch.out_dir} (each verified against the chain)\nmanifest {outcome.manifest}"
     )
+    if outcome.delivery_list is not None:
+        render.out.print(f"delivery list {outcome.delivery_list} (e-mails and names: mode 0600)", markup=False)
 
 
 @app.command()
@@ -648,3 +656,6 @@ def main() -> None:
     except CredanchorError as exc:
         render.print_error(str(exc))
         sys.exit(exc.exit_code)
+
+
+from credanchor import cli_records  # noqa: E402, F401  (its commands register on `app`)

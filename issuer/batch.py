@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, Tr
 from anchoring.faults import fault
 from anchoring.files import atomic_write_text
 from anchoring.hashing import to_hex
+from anchoring.jsonio import read_limited
 from anchoring.merkle import SCHEME, MerkleTree
 from anchoring.multikey import public_from_multikey
 from anchoring.progress import Progress, Silent
@@ -36,7 +37,8 @@ from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_rece
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from anchoring.workers import parallel_map
 from issuer.credentials import build_credential
-from issuer.records import Record, parse_records
+from issuer.delivery import BOM, deliveries, delivery_csv
+from issuer.records import Record, parse_table, read_table
 from issuer.store import Attempt, Batch, State, Store, now
 from issuer.templates import ResultSpec, Template, load_template
 from issuer.workspace import Workspace
@@ -63,6 +65,9 @@ NONCE_TRIES = 5
 RETRY_FIRST = 0.5
 RETRY_MAX = 10.0
 FEE_BUMP_PERCENT = 25
+MAX_RECORDS_BYTES = 100 * 1024 * 1024
+LEGACY_READ_AS = "comma-separated CSV"
+DELIVERY_NAME = "delivery.csv"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Plan:
     records: list[Record]
     input_key: str
     source: str
+    read_as: str = LEGACY_READ_AS
 
 
 @dataclass(frozen=True)
@@ -82,34 +88,56 @@ class Outcome:
     manifest: Path
     resumed: bool
     already_delivered: bool
+    delivery_list: Path | None = None
 
 
-def plan_batch(workspace: Workspace, records_path: Path, achievement: str, columns: dict[str, str]) -> Plan:
+def read_records_file(path: Path) -> bytes:
+    """The records file's bytes, refused before reading when it is over `MAX_RECORDS_BYTES`."""
+    with suppress(OSError):  # a missing or unreadable file is reported by `read_limited`
+        size = path.stat().st_size
+        if size > MAX_RECORDS_BYTES:
+            raise InvalidInput(
+                f"{path}: {size:,} bytes is over the limit of {MAX_RECORDS_BYTES:,} bytes (100 MiB); "
+                "split the records into smaller batches"
+            )
+    return read_limited(path, MAX_RECORDS_BYTES)
+
+
+def plan_batch(
+    workspace: Workspace,
+    records_path: Path,
+    achievement: str,
+    columns: dict[str, str],
+    *,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+) -> Plan:
     """Read and validate everything a batch needs (step 1): on any error nothing is anchored."""
     template = load_template(workspace.achievements_dir, achievement)
-    try:
-        data = records_path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{records_path}: no such file") from None
-    except OSError as exc:
-        raise InvalidInput(f"{records_path}: cannot read: {exc.strerror}") from None
+    data = read_records_file(records_path)
     mapping = {**workspace.config.records.columns, **columns}
-    records = parse_records(data, str(records_path), mapping, template)
+    table = read_table(data, str(records_path), delimiter=delimiter, sheet=sheet)
+    records = parse_table(table, str(records_path), mapping, template)
     if template.result is None and any(r.result is not None for r in records):
         template = template.model_copy(update={"result": ResultSpec()})
     # Everything a credential is built from names the batch: the records, the template as read, the issuer
     # profile, the column mapping and the registry. Change any of them and it is a different batch.
-    key = hashlib.sha256()
-    for part in (
+    parts = [
         data,
         achievement.encode(),
         template.source_sha256.encode(),
         workspace.config.issuer.model_dump_json().encode(),
         json.dumps(mapping, sort_keys=True).encode(),
         f"{workspace.config.chain.chain_id}:{workspace.config.chain.registry}".encode(),
-    ):
+    ]
+    if table.read_as != LEGACY_READ_AS:
+        # How the bytes were read (the sheet, the separator) picks the records too. Files read the one way
+        # there was before (comma-separated CSV) keep the key they had, so their unfinished batches resume.
+        parts.append(table.read_as.encode())
+    key = hashlib.sha256()
+    for part in parts:
         key.update(hashlib.sha256(part).digest())
-    return Plan(template, records, key.hexdigest(), str(records_path))
+    return Plan(template, records, key.hexdigest(), str(records_path), table.read_as)
 
 
 class BatchIssuer:
@@ -510,9 +538,17 @@ class BatchIssuer:
         self.progress.stage("verifying every receipt against the chain", len(paths))
         self.self_check([Path(p) for p in paths.values()], batch.root)
         fault("checked")
+        self._write_delivery_list(batch)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
         )
+
+    def _write_delivery_list(self, batch: Batch) -> Path:
+        """Who gets which receipt, beside the receipts: personal data, so readable by its owner only."""
+        path = Path(batch.out_dir) / DELIVERY_NAME
+        entries = deliveries(self.store.deliveries(batch.id or 0))
+        atomic_write_text(path, BOM + delivery_csv(entries), mode=0o600)
+        return path
 
     def _still_anchored(self, batch: Batch) -> bool:
         anchor = self.registry.anchor_of(batch.root)
@@ -545,7 +581,8 @@ class BatchIssuer:
         manifest = (
             Path(batch.manifest_path) if batch.manifest_path else self.workspace.manifests_dir / manifest_name(batch)
         )
-        return Outcome(batch, batch.count, manifest, resumed, already)
+        delivery = Path(batch.out_dir) / DELIVERY_NAME
+        return Outcome(batch, batch.count, manifest, resumed, already, delivery if delivery.exists() else None)
 
 
 RECEIPT_CHUNK = 2000

@@ -8,11 +8,13 @@ transaction. This is the only module that defines tables.
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, event, insert, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -90,6 +92,21 @@ class StoreError(CredanchorError):
     pass
 
 
+@dataclass(frozen=True)
+class Issued:
+    """A credential as a listing shows it (its document left in the database), beside its batch."""
+
+    id: str
+    row: int
+    email: str
+    name: str
+    receipt_path: str | None
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    revoke_tx: str | None
+    batch: Batch
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -156,6 +173,22 @@ class Store:
             )
             return [tuple(row) for row in s.exec(query).all()]  # type: ignore[misc]
 
+    def deliveries(self, batch_id: int) -> list[tuple[int, str, str, str, str | None]]:
+        """(records row, email, name, credential id, receipt path) of a batch's credentials in batch order."""
+        with self.session() as s:
+            query = (
+                sa_select(
+                    col(Credential.row),
+                    col(Credential.email),
+                    col(Credential.name),
+                    col(Credential.id),
+                    col(Credential.receipt_path),
+                )
+                .where(col(Credential.batch_id) == batch_id)
+                .order_by(col(Credential.position))
+            )
+            return [(row, email, name, cid, path) for row, email, name, cid, path in s.execute(query).all()]
+
     def digests(self, batch_id: int) -> list[str]:
         """The batch's credential digests in batch order."""
         with self.session() as s:
@@ -174,6 +207,31 @@ class Store:
                 Credential.batch_id == batch_id, col(Credential.revoked_at).is_not(None)
             )
             return [(cid, leaf) for cid, leaf in s.exec(query).all()]
+
+    def find_credentials(
+        self, *, email: str | None = None, credential_id: str | None = None, batch_id: int | None = None
+    ) -> list[Issued]:
+        """Credentials with this (normalised) email, id and batch, each given; in batch, then records, order."""
+        query = sa_select(
+            col(Credential.id),
+            col(Credential.row),
+            col(Credential.email),
+            col(Credential.name),
+            col(Credential.receipt_path),
+            col(Credential.revoked_at),
+            col(Credential.revoke_reason),
+            col(Credential.revoke_tx),
+            Batch,
+        ).join(Batch, col(Batch.id) == col(Credential.batch_id))
+        if email is not None:
+            query = query.where(col(Credential.email) == email)
+        if credential_id is not None:
+            query = query.where(col(Credential.id) == credential_id)
+        if batch_id is not None:
+            query = query.where(col(Credential.batch_id) == batch_id)
+        with self.session() as s:
+            rows = s.execute(query.order_by(col(Credential.batch_id), col(Credential.position))).all()
+            return [Issued(*row) for row in rows]
 
     def credential(self, credential_id: str) -> Credential | None:
         with self.session() as s:

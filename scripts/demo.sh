@@ -49,6 +49,21 @@ code=$?
 set -e
 if [ "$code" -ne 1 ]; then echo "demo: expected the revoked receipt to fail (exit 1), got $code" >&2; exit 1; fi
 
+step "Registrar: issue a class list kept in Excel (.xlsx: title-case headers, date cells, first sheet)"
+"$CLI" issue scripts/sample-records.xlsx --achievement example --out "$WS/receipts/spring-xlsx" -w "$WS"
+
+step "Registrar: issue Excel's semicolon-separated export with a byte-order mark (European locales)"
+"$CLI" issue scripts/sample-records-semicolon.csv --achievement example --out "$WS/receipts/summer-csv" -w "$WS"
+
+step "Registrar: the delivery list of the .xlsx batch (who gets which receipt; personal data, mode 0600)"
+"$CLI" deliveries 2 -w "$WS"
+ls -l "$WS/receipts/spring-xlsx/delivery.csv"
+
+step "Registrar: find a student's credential by e-mail, and read it"
+"$CLI" credentials --email lea.dubois@example.org -w "$WS"
+FOUND=$("$CLI" credentials --email lea.dubois@example.org --json -w "$WS")
+"$CLI" show "$(.venv/bin/python -c 'import json, sys; print(json.loads(sys.argv[1])[0]["credentialId"])' "$FOUND")" -w "$WS"
+
 step "Auditor: every anchor, revocation and role change, checked against the published manifests"
 REGISTRY=$(.venv/bin/python -c "import tomllib; print(tomllib.load(open('$WS/credanchor.toml','rb'))['chain']['registry'])")
 "$CLI" audit --registry "$REGISTRY" --rpc-url "http://127.0.0.1:$PORT" --manifests "$WS/manifests"

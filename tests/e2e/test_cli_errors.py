@@ -33,7 +33,7 @@ def events(ws: Workspace, chain: Chain) -> int:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"email,phone\na@b.org,1\n", "records.csv: unknown column 'phone'; known: email, name,"),
+        (b"email,phone\na@b.org,1\n", "records.csv: row 1: unknown column 'phone' (column B); known: email, name,"),
         (b"email\na@b.org\n", "records.csv: missing column name"),
         (
             b"email,name\na@b.org,A\nA@b.org,B\n",
@@ -43,14 +43,15 @@ def events(ws: Workspace, chain: Chain) -> int:
             b"email,name\nnot-an-email,A\n",
             "records.csv: 1 problem, nothing was issued:\n  row 2: invalid email 'not-an-email'",
         ),
-        (
-            b"\xef\xbb\xbfemail,name\na@b.org,A\n",
-            "records.csv: starts with a byte-order mark (BOM); save it as UTF-8 without BOM",
-        ),
         (b"", "records.csv: file is empty"),
-        (b"email,name\na@b.org,Andr\xe9\n", "records.csv: not UTF-8 text (byte 0xe9 at offset 23)"),
+        (
+            b"email,name\na@b.org,Andr\xe9\n",
+            "records.csv: row 2 is not UTF-8 text (byte 0xe9 in column B); the file is probably a Latin-1 or "
+            'Windows-1252 export: save it as UTF-8 ("CSV UTF-8" in Excel',
+        ),
+        (b"email,name\n", "records.csv: has a header but no records"),
     ],
-    ids=["unknown column", "missing column", "duplicate email", "invalid email", "bom", "empty", "non-utf8"],
+    ids=["unknown column", "missing column", "duplicate email", "invalid email", "empty", "non-utf8", "header only"],
 )
 def test_bad_records_issue_nothing(cli: Cli, workspace: Workspace, chain: Chain, content: bytes, message: str) -> None:
     before = events(workspace, chain)
@@ -77,6 +78,35 @@ def test_missing_records_file(cli: Cli, workspace: Workspace) -> None:
     result = cli("issue", workspace.root / "nope.csv", "--achievement", "example", "-w", workspace.root)
     assert result.code == 2
     assert result.err.strip() == f"error: {workspace.root}/nope.csv: no such file"
+
+
+def test_a_200_mb_records_file_is_refused_unread(cli: Cli, workspace: Workspace, chain: Chain) -> None:
+    before = events(workspace, chain)
+    huge = workspace.root / "huge.csv"
+    with huge.open("wb") as handle:
+        handle.truncate(200 * 1000 * 1000)  # sparse: costs no disk, and the size is refused before any read
+    result = cli("issue", huge, "--achievement", "example", "-w", workspace.root)
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: {huge}: 200,000,000 bytes is over the limit of 104,857,600 bytes (100 MiB); "
+        "split the records into smaller batches"
+    )
+    nothing_changed(workspace, chain, before)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--delimiter", "|"], "--delimiter '|': expected one of , ; tab"),
+        (["--sheet", "Grades"], "{csv}: is not an Excel workbook; --sheet is for .xlsx files"),
+    ],
+    ids=["bad delimiter", "sheet of a csv"],
+)
+def test_bad_reading_options(cli: Cli, workspace: Workspace, options: list[str], message: str) -> None:
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    result = cli("issue", csv, "--achievement", "example", *options, "-w", workspace.root)
+    assert result.code == 2
+    assert result.err.strip() == "error: " + message.format(csv=csv)
 
 
 def test_rpc_url_that_does_not_answer(cli: Cli, workspace: Workspace, chain: Chain) -> None:

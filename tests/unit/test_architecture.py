@@ -24,6 +24,8 @@ PURE = [
     "anchoring/onchain.py",
     "anchoring/errors.py",
     "verifier/checks.py",
+    "issuer/table.py",
+    "issuer/delivery.py",
 ]
 
 

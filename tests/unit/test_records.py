@@ -1,8 +1,11 @@
 """Records CSV: every row is checked first; each problem is reported with its row number."""
 
+from pathlib import Path
+
 import pytest
 
 from anchoring.errors import InvalidInput
+from issuer.batch import read_records_file
 from issuer.records import RecordErrors, normalise_email, parse_records
 from issuer.templates import Template
 
@@ -45,15 +48,17 @@ def test_mapped_and_ignored_columns() -> None:
     [
         (b"", "rec.csv: file is empty"),
         (
-            b"\xef\xbb\xbfemail,name\na@b.org,A\n",
-            "rec.csv: starts with a byte-order mark (BOM); save it as UTF-8 without BOM",
+            b"email,name\na@b.org,\xffA\n",
+            "rec.csv: row 2 is not UTF-8 text (byte 0xff in column B); the file is probably a Latin-1 or "
+            'Windows-1252 export: save it as UTF-8 ("CSV UTF-8" in Excel, character set "Unicode (UTF-8)" in '
+            "LibreOffice)",
         ),
-        (b"email,name\na@b.org,\xffA\n", "rec.csv: not UTF-8 text (byte 0xff at offset 19)"),
         (b"email\na@b.org\n", "rec.csv: missing column name"),
         (b"name\nA\n", "rec.csv: missing column email"),
         (
             b"email,name,phone\na@b.org,A,123\n",
-            "rec.csv: unknown column 'phone'; known: email, name, issue_date, credits_earned, evidence_url, "
+            "rec.csv: row 1: unknown column 'phone' (column C); known: email, name, issue_date, credits_earned, "
+            "evidence_url, "
             "evidence_narrative, result (map others with --map 'HEADER=FIELD' or --map 'HEADER=ignore')",
         ),
         (b"email,email,name\na,b,c\n", "rec.csv: more than one column for email"),
@@ -62,7 +67,6 @@ def test_mapped_and_ignored_columns() -> None:
     ],
     ids=[
         "empty",
-        "bom",
         "non-utf8",
         "no name column",
         "no email column",
@@ -142,3 +146,66 @@ def test_email_normalisation() -> None:
 def test_long_cells_are_refused() -> None:
     with pytest.raises(RecordErrors, match="row 2: name is 5000 characters; at most 4000"):
         parse(b"email,name\na@b.org," + b"n" * 5000 + b"\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"email,name\n,Ada\n", "rec.csv: 1 problem, nothing was issued:\n  row 2: email is empty"),
+        (
+            b"email,name\nada@example,Ada\n",
+            "rec.csv: 1 problem, nothing was issued:\n  row 2: invalid email 'ada@example'",
+        ),
+        (
+            b"email,name\nada@example.org,Ada\nbob@example.org,Bob\n ADA@example.org,Ada L.\n",
+            "rec.csv: 1 problem, nothing was issued:\n  row 4: duplicate email ada@example.org (first on row 2)",
+        ),
+        (
+            b"email,name,issue_date\nada@example.org,Ada,30.06.2026\n",
+            "rec.csv: 1 problem, nothing was issued:\n"
+            "  row 2: issue_date '30.06.2026' is not a date like 2026-06-30 (or 2026-06-30T12:00:00Z)",
+        ),
+        (
+            b"email,name,credits_earned\nada@example.org,Ada,two\n",
+            "rec.csv: 1 problem, nothing was issued:\n  row 2: credits_earned 'two' is not a number",
+        ),
+        (b"", "rec.csv: file is empty"),
+        (b"\xef\xbb\xbf\r\n \r\n", "rec.csv: file is empty"),
+        (b"\xef\xbb\xbfEmail;Name\r\n", "rec.csv: has a header but no records"),
+    ],
+    ids=[
+        "missing email",
+        "invalid email",
+        "duplicate email",
+        "bad date",
+        "bad number",
+        "empty file",
+        "empty but for a bom",
+        "header only",
+    ],
+)
+def test_each_kind_of_bad_input_has_its_message(data: bytes, expected: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse(data)
+    assert str(caught.value) == expected
+
+
+def test_a_200_mb_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as handle:
+        handle.truncate(200 * 1000 * 1000)  # sparse: nothing is written, the size is what counts
+    with pytest.raises(InvalidInput) as caught:
+        read_records_file(path)
+    assert str(caught.value) == (
+        f"{path}: 200,000,000 bytes is over the limit of 104,857,600 bytes (100 MiB); "
+        "split the records into smaller batches"
+    )
+
+
+def test_records_files_up_to_the_limit_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "rec.csv"
+    path.write_bytes(b"email,name\na@b.org,A\n")
+    assert read_records_file(path) == b"email,name\na@b.org,A\n"
+    with pytest.raises(InvalidInput) as caught:
+        read_records_file(tmp_path / "missing.csv")
+    assert str(caught.value) == f"{tmp_path}/missing.csv: no such file"

@@ -1,0 +1,65 @@
+"""The delivery list of a batch: which receipt goes to whom, in the order of the records file.
+
+Invariants: pure (rows in, text out). One entry per credential, in batch order, with the records file's row
+number so a registrar can find the student in their own spreadsheet. The list holds personal data (e-mail
+addresses and names, which credentials and receipts never hold in clear), so whoever writes it to disk
+writes it readable by its owner only. The verification and LinkedIn URLs are columns already but stay empty:
+nothing serves credentials at a URL yet, and an invented URL would be worse than none.
+"""
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+COLUMNS = ("row", "email", "name", "credential_id", "receipt_file", "verification_url", "linkedin_url")
+BOM = "\ufeff"  # so that Excel, which the list is opened in, reads it as UTF-8 and shows names right
+
+
+@dataclass(frozen=True)
+class Delivery:
+    row: int
+    email: str
+    name: str
+    credential_id: str
+    receipt_file: str
+    verification_url: str | None = None
+    linkedin_url: str | None = None
+
+
+def deliveries(rows: Sequence[tuple[int, str, str, str, str | None]]) -> list[Delivery]:
+    """Entries from the store's (row, email, name, credential id, receipt path); the receipt by its file name,
+    which is where it lies beside the list."""
+    return [
+        Delivery(row, email, name, credential_id, PurePath(path).name if path else "")
+        for row, email, name, credential_id, path in rows
+    ]
+
+
+def delivery_csv(entries: Sequence[Delivery]) -> str:
+    """The list as CSV (RFC 4180: comma-separated, CRLF line ends), header first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for e in entries:
+        writer.writerow(
+            [e.row, e.email, e.name, e.credential_id, e.receipt_file, e.verification_url or "", e.linkedin_url or ""]
+        )
+    return buffer.getvalue()
+
+
+def delivery_json(entries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    return [
+        {
+            "row": e.row,
+            "email": e.email,
+            "name": e.name,
+            "credentialId": e.credential_id,
+            "receiptFile": e.receipt_file,
+            "verificationUrl": e.verification_url,
+            "linkedinUrl": e.linkedin_url,
+        }
+        for e in entries
+    ]

@@ -16,6 +16,13 @@ from typing import Any
 
 COLUMNS = ("row", "email", "name", "credential_id", "receipt_file", "verification_url", "linkedin_url")
 BOM = "\ufeff"  # so that Excel, which the list is opened in, reads it as UTF-8 and shows names right
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(text: str) -> str:
+    """Text a spreadsheet shows as text: one starting like a formula (=, +, -, @) gets a leading apostrophe,
+    so a name in the records file can never run as a formula when the list is opened (CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,15 @@ def delivery_csv(entries: Sequence[Delivery]) -> str:
     writer.writerow(COLUMNS)
     for e in entries:
         writer.writerow(
-            [e.row, e.email, e.name, e.credential_id, e.receipt_file, e.verification_url or "", e.linkedin_url or ""]
+            [
+                e.row,
+                cell(e.email),
+                cell(e.name),
+                e.credential_id,
+                cell(e.receipt_file),
+                e.verification_url or "",
+                e.linkedin_url or "",
+            ]
         )
     return buffer.getvalue()
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: a registrar issues a batch on a real local chain, a verifier checks a receipt, a tampered copy
-# is rejected, one credential is revoked, and an auditor inspects every anchor. Everything happens in
+# `make demo`: a registrar issues a batch of signed credentials on a real local chain, a verifier checks a
+# receipt, a tampered copy, a forged signature and another issuer's credential re-anchored in this registry are
+# rejected, one credential is revoked, and an auditor inspects every anchor. Everything happens in
 # ./demo-workspace, which is recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,19 +13,21 @@ if [ -f "$WS/credanchor.toml" ]; then "$CLI" chain down -w "$WS" >/dev/null || t
 rm -rf "$WS"
 PORT=$(.venv/bin/python -c 'from anchoring.localnode import free_port; print(free_port())')
 
-step "Registrar: create a workspace (config, achievement template, database, encrypted issuer key)"
-"$CLI" init "$WS" --issuer-id "https://registrar.example.edu" --issuer-name "Example University Registrar" --port "$PORT"
+step "Registrar: create a workspace (config, template, database, encrypted anchoring and signing keys)"
+"$CLI" init "$WS" --issuer-id "did:web:registrar.example.edu" --issuer-name "Example University Registrar" --port "$PORT"
 
-step "Registrar: start the local chain (a real Anvil node) and deploy the registry"
+step "Registrar: start the local chain (a real Anvil node); deploy the registry bound to the issuer and its key"
 "$CLI" chain up -w "$WS"
+"$CLI" key show -w "$WS"
+"$CLI" profile export --out "$WS/public" -w "$WS"
 
 step "Registrar: issue a batch of 10 credentials from CSV (one transaction, receipts self-checked)"
 "$CLI" issue scripts/sample-records.csv --achievement example --out "$WS/receipts/demo" -w "$WS"
 RECEIPT=$(ls "$WS"/receipts/demo/*.json | head -n 1)
 OTHER=$(ls "$WS"/receipts/demo/*.json | sed -n 2p)
 
-step "Verifier: check one receipt against the chain"
-"$CLI" verify "$RECEIPT" -w "$WS"
+step "Verifier: check one receipt (its eddsa-rdfc-2022 signature, anchor, issuer binding) against the chain"
+"$CLI" verify "$RECEIPT" -w "$WS" --require-signature
 
 step "Verifier: a copy with the credits raised from 3 to 30 is rejected"
 TAMPERED="$WS/tampered-receipt.json"
@@ -40,6 +43,23 @@ code=$?
 set -e
 if [ "$code" -ne 1 ]; then echo "demo: expected the tampered receipt to be rejected (exit 1), got $code" >&2; exit 1; fi
 echo "(rejected, exit code $code, as it should be)"
+
+.venv/bin/python scripts/demo_forgeries.py "$WS" "$RECEIPT" "$WS"
+step "Verifier: a copy whose signature was altered is rejected (the anchor alone is not enough)"
+set +e
+"$CLI" verify "$WS/forged-signature.json" -w "$WS"
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then echo "demo: expected the forged signature to be rejected (exit 1), got $code" >&2; exit 1; fi
+echo "(rejected, exit code $code, as it should be)"
+
+step "Verifier: another college's credential, anchored in this trusted registry, is rejected (issuer mismatch)"
+set +e
+"$CLI" verify "$WS/other-issuer.json" -w "$WS"
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then echo "demo: expected the other issuer's credential to be rejected (exit 1), got $code" >&2; exit 1; fi
+echo "(rejected, exit code $code, as it should be: a registry vouches only for the issuer it is bound to)"
 
 step "Registrar: revoke one credential; verifiers now see it as revoked"
 "$CLI" revoke "$(basename "$OTHER" .json)" --reason "Issued in error" -w "$WS"
@@ -64,9 +84,14 @@ step "Registrar: find a student's credential by e-mail, and read it"
 FOUND=$("$CLI" credentials --email lea.dubois@example.org --json -w "$WS")
 "$CLI" show "$(.venv/bin/python -c 'import json, sys; print(json.loads(sys.argv[1])[0]["credentialId"])' "$FOUND")" -w "$WS"
 
-step "Auditor: every anchor, revocation and role change, checked against the published manifests"
+step "Auditor: every anchor, revocation, key and role change, checked against the published manifests"
 REGISTRY=$(.venv/bin/python -c "import tomllib; print(tomllib.load(open('$WS/credanchor.toml','rb'))['chain']['registry'])")
+set +e
 "$CLI" audit --registry "$REGISTRY" --rpc-url "http://127.0.0.1:$PORT" --manifests "$WS/manifests"
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then echo "demo: expected the audit to flag the forgery's anchor (exit 1), got $code" >&2; exit 1; fi
+echo "(the one problem is the anchor the forgery step made outside any batch: no manifest covers it)"
 
 step "Done"
 "$CLI" chain down -w "$WS"

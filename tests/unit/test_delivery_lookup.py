@@ -175,3 +175,10 @@ def test_a_credential_as_a_person_reads_it() -> None:
     assert view["valid"] == "from 30 June 2026, no end date"
     assert view["anchored"] == "not yet (batch 3 is prepared)"
     assert view["receipt"] == "not written yet"
+
+
+def test_names_that_look_like_formulas_stay_text_in_the_delivery_list() -> None:
+    entries = deliveries([(2, "a@example.org", '=HYPERLINK("http://evil.example","x")', "urn:uuid:1", None)])
+    (row,) = list(csv.reader(io.StringIO(delivery_csv(entries), newline="")))[1:]
+    assert row[2] == '\'=HYPERLINK("http://evil.example","x")'
+    assert delivery_json(entries)[0]["name"] == '=HYPERLINK("http://evil.example","x")'

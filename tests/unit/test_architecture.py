@@ -26,6 +26,8 @@ PURE = [
     "anchoring/jsonld.py",
     "anchoring/rdfc.py",
     "anchoring/rdfshape.py",
+    "anchoring/multibase.py",
+    "anchoring/dataintegrity.py",
     "verifier/checks.py",
 ]
 # Modules that read only data files shipped inside their own package (read-only, pinned, like importing code),

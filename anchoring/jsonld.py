@@ -27,6 +27,7 @@ from pyld.context_resolver import ContextResolver
 
 from anchoring.contexts import BUNDLED, context_document
 from anchoring.errors import VerificationFailed
+from anchoring.rdfc import IRI_UNSAFE, LITERAL_UNSAFE
 from anchoring.rdfshape import MAX_DEPTH, ShapeCache, context_terms
 
 Dataset = dict[str, list[dict[str, Any]]]
@@ -34,8 +35,6 @@ Dataset = dict[str, list[dict[str, Any]]]
 
 # pyld's own test for an absolute IRI (re.match, so `$` also matches before a final newline).
 PYLD_ABSOLUTE = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
-IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
-LITERAL_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LANGUAGE = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")
 _KEYWORD_LIKE = re.compile(r"^@[a-zA-Z]+$")
 
@@ -112,6 +111,8 @@ class _SafeProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]
             raise UnsafeJsonLd(f"{value!r} looks like a JSON-LD keyword but is not one")
         unresolved = super()._expand_iri(active_ctx, value, None, vocab, local_ctx, defined)
         if isinstance(unresolved, str) and not jsonld._is_keyword(unresolved) and not PYLD_ABSOLUTE.match(unresolved):
+            if vocab:  # a type (or a @vocab-typed value): most likely a term the contexts do not define
+                raise UnsafeJsonLd(f"{value!r} is neither a term the document's @context defines nor an absolute IRI")
             raise UnsafeJsonLd(f"{value!r} is a relative IRI reference; only absolute IRIs can be signed")
         return unresolved
 
@@ -165,15 +166,18 @@ def check_literal(value: str) -> None:
 
 
 def check_depth(document: Any) -> None:
-    """Refuse documents nested more than MAX_DEPTH levels (iteratively, so the check itself cannot overflow)."""
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > MAX_DEPTH:
-                raise UnsafeJsonLd(f"the document is nested more than {MAX_DEPTH} levels deep")
-            items = value.values() if isinstance(value, dict) else value
-            stack.extend((item, depth + 1) for item in items)
+    """Refuse documents nested more than MAX_DEPTH levels (the check itself recurses at most that deep)."""
+    if isinstance(document, dict | list) and _too_deep(document, MAX_DEPTH):
+        raise UnsafeJsonLd(f"the document is nested more than {MAX_DEPTH} levels deep")
+
+
+def _too_deep(value: Any, levels_left: int) -> bool:
+    if levels_left == 0:
+        return True
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, dict | list) and _too_deep(item, levels_left - 1):
+            return True
+    return False
 
 
 def _unsafe_cause(error: BaseException) -> UnsafeJsonLd | None:

@@ -10,12 +10,17 @@ Invariants:
 """
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from pyld.canon import URDNA2015
 from pyld.nquads import escape
 
+IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+"""Characters an N-Quads IRI cannot carry (pyld writes IRIs raw, so one of these could make quads ambiguous)."""
+LITERAL_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters pyld writes raw in a literal where RDFC-1.0 writes an escape (tab, LF, CR agree)."""
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 

@@ -35,7 +35,6 @@ MAX_DEPTH = 100
 KEPT = frozenset({"@context", "type", "@type"})
 XSD_DOUBLE = "http://www.w3.org/2001/XMLSchema#double"
 _IRI = re.compile(r'([A-Za-z][A-Za-z0-9+.-]*):[^\s<>"{}|^`\\\x00-\x20]*')
-_LITERAL_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class _Unshaped(Exception):
@@ -149,7 +148,7 @@ def build_template(
         if component["type"] == "blank node":
             return rdfc.term_of(component, blank)
         value = component["value"]
-        index = _slot_index(value)
+        index = _slot_index(value, slot_count)
         if index is not None:
             seen.add(index)
             iri_slots.add(index)
@@ -163,7 +162,7 @@ def build_template(
         value, datatype, language = component["value"], component["datatype"], component.get("language")
         if SLOT in datatype or (language and SLOT in language):
             raise _Unshaped
-        index = _slot_index(value)
+        index = _slot_index(value, slot_count)
         if index is None:
             return rdfc.literal_text(value, datatype, language)
         if datatype == XSD_DOUBLE:  # pyld rewrites numeric-looking strings typed xsd:double
@@ -199,13 +198,13 @@ def build_template(
     )
 
 
-def _slot_index(value: str) -> int | None:
+def _slot_index(value: str, slot_count: int) -> int | None:
     if not value.startswith(SLOT):
         if SLOT in value:
             raise _Unshaped
         return None
     digits = value[len(SLOT) :]
-    if not digits.isdigit() or str(int(digits)) != digits:
+    if not (digits.isascii() and digits.isdigit()) or str(int(digits)) != digits or int(digits) >= slot_count:
         raise _Unshaped
     return int(digits)
 
@@ -243,7 +242,7 @@ def fill(template: Template, slots: list[str]) -> str:
     literal_texts: dict[int, str] = {}
     for index in template.literal_slots:
         value = slots[index]
-        if _LITERAL_REFUSED.search(value):
+        if rdfc.LITERAL_UNSAFE.search(value):
             raise _Unshaped
         literal_texts[index] = f'"{escape(value)}"'
 

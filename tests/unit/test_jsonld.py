@@ -83,6 +83,10 @@ REFUSALS = [
     (with_(issuer="issuer"), "'issuer' is a relative IRI reference; only absolute IRIs can be signed"),
     (with_(issuer="@foo"), "'@foo' looks like a JSON-LD keyword but is not one"),
     (
+        with_(type=["VerifiableCredential", "FooCredential"]),
+        "'FooCredential' is neither a term the document's @context defines nor an absolute IRI",
+    ),
+    (
         {"@context": [VC], "@graph": ["x"]},
         "the value 'x' under '@graph' is not the value of a defined term; it would drop out of the signed data",
     ),

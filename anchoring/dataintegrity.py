@@ -39,8 +39,10 @@ PROOF_TYPE = "DataIntegrityProof"
 ASSERTION_METHOD = "assertionMethod"
 SIGNATURE_LENGTH = 64
 KEY_LENGTH = 32
-# XML Schema dateTime (the zone is optional there; what we write always has Z)
+# XML Schema dateTime, which a proof we verify may carry (the zone is optional), and dateTimeStamp, which a
+# proof we make carries (the zone is required; we write UTC to the second)
 _DATETIME = re.compile(r"-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+_DATETIMESTAMP = re.compile(r"-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
 class ProofFailed(VerificationFailed):
@@ -93,6 +95,7 @@ def _canonical(unsecured: Mapping[str, Any], cryptosuite: str, processor: JsonLd
 
 def canonical_proof_config(config: Mapping[str, Any], cryptosuite: str, processor: JsonLd | None = None) -> bytes:
     """The canonical proof configuration (the proof's options, without proofValue, with its @context)."""
+    check_depth(config)
     return _config_canonical(processor or bundled(), cryptosuite, json.dumps(config, sort_keys=True))
 
 
@@ -140,8 +143,8 @@ class Signer:
         if not verification_method:
             raise InvalidInput("the verification method must be a non-empty IRI")
         created = created_text(created) if isinstance(created, datetime) else created
-        if not _DATETIME.fullmatch(created):
-            raise InvalidInput(f"created {created!r} is not an XML Schema dateTime")
+        if not _DATETIMESTAMP.fullmatch(created):
+            raise InvalidInput(f"created {created!r} is not an XML Schema dateTimeStamp (a date-time with a zone)")
         self._key = Ed25519PrivateKey.from_private_bytes(private_key)
         self._processor = processor or bundled()
         self.cryptosuite = cryptosuite
@@ -157,7 +160,9 @@ class Signer:
 
     def _config_hash(self, document: Mapping[str, Any]) -> bytes:
         """sha256 of the canonical proof configuration for documents with this document's @context."""
-        context_key = json.dumps(document.get("@context"), sort_keys=True)
+        context = document.get("@context")
+        check_depth(context)
+        context_key = json.dumps(context, sort_keys=True)
         digest = self._config_hashes.get(context_key)
         if digest is None:
             if self.cryptosuite == JCS:
@@ -170,12 +175,20 @@ class Signer:
 
     def sign(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The proof for `document` (any `proof` it has is not covered), ready to put in its `proof` array."""
+        config_hash = self._config_hash(document)
+        document_hash = hashlib.sha256(canonical_document(document, self.cryptosuite, self._processor)).digest()
         proof = dict(self.options)
         if self.cryptosuite == JCS and "@context" in document:
-            proof["@context"] = copy.deepcopy(document["@context"])
-        document_hash = hashlib.sha256(canonical_document(document, self.cryptosuite, self._processor)).digest()
-        proof["proofValue"] = multibase_encode(self._key.sign(self._config_hash(document) + document_hash))
+            proof["@context"] = _copy_json(document["@context"])
+        proof["proofValue"] = multibase_encode(self._key.sign(config_hash + document_hash))
         return proof
+
+
+def _copy_json(value: Any) -> Any:
+    # a list of context URLs is the usual case, and much cheaper to copy than through deepcopy
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return copy.deepcopy(value)
 
 
 def verify_proof(

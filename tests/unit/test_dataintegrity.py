@@ -266,7 +266,11 @@ BAD_SIGNERS = [
     ((bytes(31), RDFC, METHOD, CREATED), "an Ed25519 private key has 32 bytes, not 31"),
     ((SEED, "eddsa-2022", METHOD, CREATED), "unknown cryptosuite 'eddsa-2022'; known: eddsa-rdfc-2022, eddsa-jcs-2022"),
     ((SEED, RDFC, "", CREATED), "the verification method must be a non-empty IRI"),
-    ((SEED, RDFC, METHOD, "today"), "created 'today' is not an XML Schema dateTime"),
+    ((SEED, RDFC, METHOD, "today"), "created 'today' is not an XML Schema dateTimeStamp (a date-time with a zone)"),
+    (
+        (SEED, RDFC, METHOD, "2026-01-01T00:00:00"),
+        "created '2026-01-01T00:00:00' is not an XML Schema dateTimeStamp (a date-time with a zone)",
+    ),
     ((SEED, RDFC, METHOD, datetime(2026, 1, 1)), "the proof's created time needs a time zone"),
 ]
 
@@ -289,3 +293,17 @@ def test_created_is_utc_to_the_second() -> None:
 def test_a_document_without_a_proof_cannot_be_verified_from_its_own_proofs() -> None:
     with pytest.raises(ProofFailed, match="^the document has no proof$"):
         proofs_of(knob_credential(frozenset()))
+
+
+def test_deeply_nested_input_is_refused_before_it_is_walked() -> None:
+    deep: list[object] = ["bottom"]
+    for _ in range(1000):  # deep enough to refuse, shallow enough for pytest to print if this ever fails
+        deep = [deep]
+    message = "the document is nested more than 100 levels deep"
+    for suite in (RDFC, JCS):
+        with pytest.raises(UnsafeJsonLd, match=f"^{message}$"):
+            verify_proof(EXAMPLE, {**EXAMPLE["proof"], "cryptosuite": suite, "nonce": deep}, EXAMPLE_KEY)
+        with pytest.raises(UnsafeJsonLd, match=f"^{message}$"):
+            verify_proof({**EXAMPLE, "name": deep}, {**EXAMPLE["proof"], "cryptosuite": suite}, EXAMPLE_KEY)
+        with pytest.raises(UnsafeJsonLd, match=f"^{message}$"):
+            Signer(SEED, suite, METHOD, CREATED).sign({**EXAMPLE, "@context": [*EXAMPLE["@context"], deep]})

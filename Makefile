@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := hardhat-local/node_modules/.installed
 
-.PHONY: setup demo test lint test-anvil test-hardhat bench artifact schema clean
+.PHONY: setup demo test lint test-anvil test-hardhat bench bench-signing artifact schema clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -39,6 +39,9 @@ test-hardhat: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+bench-signing: setup
+	$(BIN)/python -m benchmarks.run --only signing
 
 artifact: setup
 	$(BIN)/python -m contracts.compile

@@ -1,108 +1,296 @@
-"""W3C Data Integrity proofs with the EdDSA cryptosuites v1.0: `eddsa-rdfc-2022` and `eddsa-jcs-2022`.
+"""W3C Data Integrity EdDSA proofs (vc-di-eddsa v1.0): eddsa-rdfc-2022 and eddsa-jcs-2022, pure.
 
-Invariants (vc-di-eddsa §3): the proof configuration (the proof without `proofValue`, with the document's
-`@context`) and the document without `proof` are canonicalised and sha256-hashed separately; the Ed25519
-signature is over ``sha256(proofConfig) || sha256(document)``, proof configuration first; `proofValue` is
-multibase base58btc. Pure: keys and documents in, proofs or `ProofError` out; nothing is fetched.
+Invariants:
+- What Ed25519 (RFC 8032, pure EdDSA) signs is `hashData = sha256(canonical proof configuration) ||
+  sha256(canonical document without proof)`: the proof configuration's hash first.
+- eddsa-rdfc-2022 canonicalises both with RDFC-1.0 (`anchoring.jsonld`: safe mode, bundled contexts only, never
+  a fetch); the proof configuration is the proof's options with the document's `@context`, and the proof
+  itself carries no `@context`.
+- eddsa-jcs-2022 canonicalises both with RFC 8785 (`anchoring.jcs`); the proof carries the document's
+  `@context` (spec step 2 of Create Proof); verification requires the document's `@context` to start with
+  the proof's and then uses the proof's.
+- `verify_proof` returns only if every check passes; otherwise `ProofFailed` (or `UnsafeJsonLd`) says which
+  check failed, with the values. Nothing here reads the clock: `created` and `now` are passed in.
 """
 
+import copy
 import hashlib
+import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from anchoring.errors import VerificationFailed
-from anchoring.jcs import canonicalize
-from anchoring.jsonld import UnsafeJsonLd, canonical_nquads
-from anchoring.multikey import multibase_decode, multibase_encode
+from anchoring import jcs
+from anchoring.errors import InvalidInput, VerificationFailed
+from anchoring.jsonld import JsonLd, bundled, check_depth
+from anchoring.multibase import encode_multikey, multibase_decode, multibase_encode
 
 RDFC = "eddsa-rdfc-2022"
 JCS = "eddsa-jcs-2022"
-SUITES = (RDFC, JCS)
+CRYPTOSUITES = (RDFC, JCS)
 PROOF_TYPE = "DataIntegrityProof"
-PURPOSE = "assertionMethod"
+ASSERTION_METHOD = "assertionMethod"
+SIGNATURE_LENGTH = 64
+KEY_LENGTH = 32
+# XML Schema dateTime, which a proof we verify may carry (the zone is optional), and dateTimeStamp, which a
+# proof we make carries (the zone is required; we write UTC to the second)
+_DATETIME = re.compile(r"-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+_DATETIMESTAMP = re.compile(r"-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
-class ProofError(VerificationFailed):
-    """A Data Integrity proof that does not verify; the message says why."""
+class ProofFailed(VerificationFailed):
+    """A Data Integrity proof that does not check out; the message names the check."""
 
 
-def _canonical(suite: str, document: Mapping[str, Any]) -> bytes:
-    if suite == JCS:
-        return canonicalize(document)
-    return canonical_nquads(dict(document)).encode("utf-8")
+def proofs_of(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The document's proofs: `proof` may be one object (as in the 1EdTech example) or an array of them."""
+    proof = document.get("proof")
+    if proof is None:
+        raise ProofFailed("the document has no proof")
+    items = proof if isinstance(proof, list) else [proof]
+    if not items:
+        raise ProofFailed("the document's proof array is empty")
+    for item in items:
+        if not isinstance(item, dict):
+            raise ProofFailed(f"a proof must be a JSON object, not {type(item).__name__}")
+    return list(items)
 
 
-def proof_config(proof: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    config = {k: v for k, v in proof.items() if k != "proofValue"}
-    if context is not None:
-        config["@context"] = context
+def without_proof(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "proof"}
+
+
+def created_text(moment: datetime) -> str:
+    """`created` as an XML dateTimeStamp in UTC to the second, like 2026-06-30T12:00:00Z."""
+    if moment.tzinfo is None:
+        raise InvalidInput("the proof's created time needs a time zone")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _jcs(value: Any, what: str) -> bytes:
+    check_depth(value)
+    try:
+        return jcs.canonicalize(value)
+    except rfc8785.CanonicalizationError as exc:
+        raise ProofFailed(f"the {what} cannot be canonicalised with RFC 8785: {exc}") from None
+
+
+def canonical_document(document: Mapping[str, Any], cryptosuite: str, processor: JsonLd | None = None) -> bytes:
+    """The transformed (canonical) form of a document without its proof, as the cryptosuite hashes it."""
+    return _canonical(without_proof(document), cryptosuite, processor or bundled())
+
+
+def _canonical(unsecured: Mapping[str, Any], cryptosuite: str, processor: JsonLd) -> bytes:
+    if cryptosuite == RDFC:
+        return processor.canonical_nquads(unsecured).encode("utf-8")
+    return _jcs(unsecured, "document")
+
+
+def canonical_proof_config(config: Mapping[str, Any], cryptosuite: str, processor: JsonLd | None = None) -> bytes:
+    """The canonical proof configuration (the proof's options, without proofValue, with its @context)."""
+    check_depth(config)
+    return _config_canonical(processor or bundled(), cryptosuite, json.dumps(config, sort_keys=True))
+
+
+@lru_cache(maxsize=256)
+def _config_canonical(processor: JsonLd, cryptosuite: str, config_json: str) -> bytes:
+    # A batch's proofs share one configuration: canonicalise it once, not once per credential.
+    config = json.loads(config_json)
+    if cryptosuite == RDFC:
+        return processor.canonical_nquads(config).encode("utf-8")
+    return _jcs(config, "proof configuration")
+
+
+def hash_data(canonical_config: bytes, canonical_doc: bytes) -> bytes:
+    """What Ed25519 signs: the proof configuration's sha256, then the document's."""
+    return hashlib.sha256(canonical_config).digest() + hashlib.sha256(canonical_doc).digest()
+
+
+def _rdfc_config(options: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
+    config = {key: value for key, value in options.items() if key not in ("proofValue", "@context")}
+    if "@context" in document:
+        config["@context"] = document["@context"]
     return config
 
 
-def hash_data(suite: str, document: Mapping[str, Any], config: Mapping[str, Any]) -> bytes:
-    unsecured = {k: v for k, v in document.items() if k != "proof"}
-    config_hash = hashlib.sha256(_canonical(suite, config)).digest()
-    return config_hash + hashlib.sha256(_canonical(suite, unsecured)).digest()
+class Signer:
+    """Signs documents with one key, cryptosuite, verification method and `created`: one per batch.
 
+    `private_key` is the 32-byte Ed25519 seed. The proof configuration is canonicalised once per distinct
+    document `@context` (once per batch), so each document costs its own canonical form and a signature.
+    """
 
-@dataclass(frozen=True)
-class ProofOptions:
-    cryptosuite: str
-    verification_method: str
-    created: str
-
-    def proof(self, context: Any) -> dict[str, Any]:
-        proof: dict[str, Any] = {
+    def __init__(
+        self,
+        private_key: bytes,
+        cryptosuite: str,
+        verification_method: str,
+        created: datetime | str,
+        *,
+        processor: JsonLd | None = None,
+    ) -> None:
+        if cryptosuite not in CRYPTOSUITES:
+            raise InvalidInput(f"unknown cryptosuite {cryptosuite!r}; known: {', '.join(CRYPTOSUITES)}")
+        if len(private_key) != KEY_LENGTH:
+            raise InvalidInput(f"an Ed25519 private key has {KEY_LENGTH} bytes, not {len(private_key)}")
+        if not verification_method:
+            raise InvalidInput("the verification method must be a non-empty IRI")
+        created = created_text(created) if isinstance(created, datetime) else created
+        if not _DATETIMESTAMP.fullmatch(created):
+            raise InvalidInput(f"created {created!r} is not an XML Schema dateTimeStamp (a date-time with a zone)")
+        self._key = Ed25519PrivateKey.from_private_bytes(private_key)
+        self._processor = processor or bundled()
+        self.cryptosuite = cryptosuite
+        self.public_key = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.options: dict[str, Any] = {
             "type": PROOF_TYPE,
-            "cryptosuite": self.cryptosuite,
-            "created": self.created,
-            "verificationMethod": self.verification_method,
-            "proofPurpose": PURPOSE,
+            "cryptosuite": cryptosuite,
+            "created": created,
+            "verificationMethod": verification_method,
+            "proofPurpose": ASSERTION_METHOD,
         }
-        if self.cryptosuite == JCS and context is not None:
-            proof["@context"] = context
+        self._config_hashes: dict[str, bytes] = {}
+
+    def _config_hash(self, document: Mapping[str, Any]) -> bytes:
+        """sha256 of the canonical proof configuration for documents with this document's @context."""
+        context = document.get("@context")
+        check_depth(context)
+        context_key = json.dumps(context, sort_keys=True)
+        digest = self._config_hashes.get(context_key)
+        if digest is None:
+            if self.cryptosuite == JCS:
+                config = {**self.options, **({"@context": document["@context"]} if "@context" in document else {})}
+            else:
+                config = _rdfc_config(self.options, document)
+            digest = hashlib.sha256(canonical_proof_config(config, self.cryptosuite, self._processor)).digest()
+            self._config_hashes[context_key] = digest
+        return digest
+
+    def sign(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """The proof for `document` (any `proof` it has is not covered), ready to put in its `proof` array."""
+        config_hash = self._config_hash(document)
+        document_hash = hashlib.sha256(canonical_document(document, self.cryptosuite, self._processor)).digest()
+        proof = dict(self.options)
+        if self.cryptosuite == JCS and "@context" in document:
+            proof["@context"] = _copy_json(document["@context"])
+        proof["proofValue"] = multibase_encode(self._key.sign(config_hash + document_hash))
         return proof
 
 
-def sign(document: Mapping[str, Any], key: Ed25519PrivateKey, options: ProofOptions) -> dict[str, Any]:
-    if options.cryptosuite not in SUITES:
-        raise ValueError(f"unknown cryptosuite {options.cryptosuite!r}")
-    context = document.get("@context")
-    proof = options.proof(context)
-    signature = key.sign(hash_data(options.cryptosuite, document, proof_config(proof, context)))
-    return {**proof, "proofValue": multibase_encode(signature)}
+def _copy_json(value: Any) -> Any:
+    # a list of context URLs is the usual case, and much cheaper to copy than through deepcopy
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return copy.deepcopy(value)
 
 
-def verify_proof(document: Mapping[str, Any], proof: Mapping[str, Any], public_key: bytes) -> None:
-    """Raise `ProofError` unless `proof` is a valid eddsa proof of `document` by `public_key`."""
+def verify_proof(
+    document: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    public_key: bytes,
+    *,
+    purpose: str = ASSERTION_METHOD,
+    now: datetime | None = None,
+    processor: JsonLd | None = None,
+) -> None:
+    """Check one proof of `document` (with or without its `proof` member) against a 32-byte Ed25519 key."""
+    if len(public_key) != KEY_LENGTH:
+        raise InvalidInput(f"an Ed25519 public key has {KEY_LENGTH} bytes, not {len(public_key)}")
+    # 1. the proof is one we implement, made for the purpose the caller relies on
     if proof.get("type") != PROOF_TYPE:
-        raise ProofError(f"proof type is {proof.get('type')!r}, not {PROOF_TYPE!r}")
+        raise ProofFailed(f"proof type is {proof.get('type')!r}, expected {PROOF_TYPE!r}")
     suite = proof.get("cryptosuite")
-    if suite not in SUITES:
-        raise ProofError(f"cryptosuite {suite!r} is not supported ({' or '.join(SUITES)})")
-    if proof.get("proofPurpose") != PURPOSE:
-        raise ProofError(f"proofPurpose is {proof.get('proofPurpose')!r}, not {PURPOSE!r}")
-    value = proof.get("proofValue")
-    try:
-        signature = multibase_decode(value) if isinstance(value, str) else b""
-    except ValueError as exc:
-        raise ProofError(f"proofValue {exc}") from None
-    if len(signature) != 64:
-        raise ProofError(f"proofValue holds {len(signature)} bytes, an Ed25519 signature has 64")
-    context = document.get("@context")
-    if suite == JCS and "@context" in proof and proof["@context"] != context:
-        raise ProofError("the proof's @context differs from the credential's")
-    try:
-        data = hash_data(str(suite), document, proof_config(proof, context))
-    except UnsafeJsonLd as exc:
-        raise ProofError(str(exc)) from None
-    except ValueError as exc:
-        raise ProofError(f"credential cannot be canonicalised: {exc}") from None
+    if suite not in CRYPTOSUITES:
+        raise ProofFailed(f"proof cryptosuite is {suite!r}; supported: {', '.join(CRYPTOSUITES)}")
+    if proof.get("proofPurpose") != purpose:
+        raise ProofFailed(f"proof purpose is {proof.get('proofPurpose')!r}, expected {purpose!r}")
+    if not isinstance(proof.get("verificationMethod"), str):
+        raise ProofFailed("proof has no verificationMethod")
+    # 2. proofValue is a multibase base58btc Ed25519 signature
+    signature = _signature(proof.get("proofValue"))
+    # 3. created is a dateTime, and the proof has not expired at `now`
+    _check_times(proof, now)
+    # 4. the canonical proof configuration and document, hashed in that order
+    options = {key: value for key, value in proof.items() if key != "proofValue"}
+    processor = processor or bundled()
+    unsecured = _unsecured(document, options)
+    if suite == JCS:
+        config = canonical_proof_config(options, JCS, processor)
+    else:
+        config = canonical_proof_config(_rdfc_config(options, unsecured), RDFC, processor)
+    data = hash_data(config, _canonical(unsecured, suite, processor))
+    # 5. the signature over that data verifies with the key
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
     except InvalidSignature:
-        raise ProofError(f"{suite} signature does not verify: the credential or its proof was changed") from None
+        raise ProofFailed(
+            f"the {suite} signature does not verify with key {encode_multikey(public_key)}: the document or "
+            "its proof is not what was signed, or another key signed it"
+        ) from None
+
+
+def _signature(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ProofFailed("proof has no proofValue string")
+    try:
+        signature = multibase_decode(value)
+    except ValueError as exc:
+        raise ProofFailed(f"proofValue is malformed: {exc}") from None
+    if len(signature) != SIGNATURE_LENGTH:
+        raise ProofFailed(f"proofValue decodes to {len(signature)} bytes; an Ed25519 signature has {SIGNATURE_LENGTH}")
+    return signature
+
+
+def _check_times(proof: Mapping[str, Any], now: datetime | None) -> None:
+    for key in ("created", "expires"):
+        value = proof.get(key)
+        if value is not None and not (isinstance(value, str) and _DATETIME.fullmatch(value)):
+            raise ProofFailed(f"proof {key} {value!r} is not an XML Schema dateTime")
+    expires = proof.get("expires")
+    if now is not None and now.tzinfo is None:
+        raise InvalidInput("now needs a time zone")
+    if expires is not None and now is not None:
+        try:
+            moment = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        except ValueError:
+            raise ProofFailed(f"proof expires {expires!r} is not a date and time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if now >= moment:
+            raise ProofFailed(f"proof expired at {expires}")
+
+
+def _unsecured(document: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """What the proof covers: the document without its proofs, plus the ones a chained proof names."""
+    unsecured = without_proof(document)
+    previous = options.get("previousProof")
+    if previous is not None:
+        # a proof chain: the proof signed the document together with the proofs it names (VC-DI 1.0, 4.4)
+        wanted = _as_list(previous)
+        matching = [p for p in proofs_of(document) if p.get("id") in wanted]
+        if len(matching) != len(wanted):
+            found = [p.get("id") for p in matching]
+            raise ProofFailed(f"previousProof names {wanted}, but the document's proofs with those ids are {found}")
+        unsecured["proof"] = matching
+    if options.get("cryptosuite") == JCS and "@context" in options:
+        proof_context = _as_list(options["@context"])
+        have = _as_list(unsecured.get("@context"))
+        if have[: len(proof_context)] != proof_context:
+            raise ProofFailed(
+                f"the document's @context {have} does not start with the proof's @context {proof_context}"
+            )
+        unsecured["@context"] = options["@context"]
+    return unsecured
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

@@ -1,6 +1,7 @@
 """credanchor benchmarks: every figure next to a baseline measured in the same run.
 
-    python -m benchmarks.run [--only merkle,gas,batch,records] [--leaves 1000000] [--records 100000]
+    python -m benchmarks.run [--only merkle,gas,batch,records,signing] [--leaves 1000000] [--records 100000]
+                             [--credentials 10000]
 
 - merkle: build the tree and every proof for N leaves; baseline: the same tree built the textbook way
   (keccak through eth-hash's default backend, each proof walked separately), and the raw keccak floor.
@@ -11,18 +12,24 @@
 - verify: `credanchor verify` on 1,000 receipts of one batch; baseline: the issuer's parallel self-check.
 - records: reading and checking N records (100,000 by default) from an .xlsx workbook, the way `issue`
   does before anything else; baseline: the same rows as CSV.
+- signing: N credentials built as the issuer builds them, then signed with Data Integrity eddsa-jcs-2022 and
+  eddsa-rdfc-2022 on every core (`anchoring.batchsign.sign_many`); baseline: building them and computing their
+  digests, unsigned. CPU seconds (workers included) are given beside wall time, since other work on the
+  machine stretches the latter. For reference, it also times RDFC canonicalisation per credential, plain pyld
+  against the shape-cached fast path, on one core.
 """
 
 import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,12 +37,21 @@ from eth_account import Account
 from eth_hash.auto import keccak as eth_hash_keccak
 from eth_utils.address import to_checksum_address
 
+from anchoring.batchsign import SignerSpec, sign_many
 from anchoring.chain import Chain
+from anchoring.credential import credential_digest
+from anchoring.dataintegrity import JCS, RDFC, proofs_of, verify_proof
 from anchoring.hashing import keccak256
+from anchoring.jsonld import JsonLd, bundled
 from anchoring.localnode import LocalNode, free_port
 from anchoring.merkle import MerkleTree
 from anchoring.sender import TxSender
 from issuer.chainops import fund_locally
+from issuer.config import IssuerConfig
+from issuer.credentials import build_credential
+from issuer.records import Record
+from issuer.templates import Template
+from issuer.workspace import EXAMPLE_TEMPLATE
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -262,13 +278,100 @@ def bench_records(folder: Path, n: int) -> dict[str, Any]:
     }
 
 
+def build_credentials(count: int) -> list[dict[str, Any]]:
+    """As `credanchor issue` builds a batch: one template's Achievement shared, one record per credential."""
+    import tomllib
+
+    template = Template.model_validate({**tomllib.loads(EXAMPLE_TEMPLATE), "key": "example"})
+    issuer = IssuerConfig(id="https://registrar.example.edu", name="Example University", url="https://example.edu")
+    achievement = template.achievement(issuer.id)
+    issued_at = datetime.now(UTC).replace(microsecond=0)
+    records = [
+        Record(row=i + 2, email=f"s{i}@example.edu", name=f"Student {i}", credits_earned=2.0, result="B")
+        for i in range(count)
+    ]
+    return [build_credential(record, template, issuer, achievement, issued_at) for record in records]
+
+
+def per_credential_ms(work: Callable[[dict[str, Any]], object], documents: list[dict[str, Any]]) -> float:
+    _, seconds = timed(lambda: [work(d) for d in documents])
+    return round(1000 * seconds / len(documents), 3)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the worker pools), user + system."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def bench_signing(count: int) -> dict[str, Any]:
+    from pyld import jsonld as pyld_jsonld
+
+    def unsigned() -> list[dict[str, Any]]:
+        documents = build_credentials(count)
+        for document in documents:
+            credential_digest(document)
+        return documents
+
+    documents, baseline = timed(unsigned)
+    seed = os.urandom(32)
+    created = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "credentials": count,
+        "cores": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "baseline_build_and_digest_s": round(baseline, 2),
+    }
+    for suite, target in ((JCS, 2.0), (RDFC, 20.0)):
+        spec = SignerSpec.of(seed, suite, "https://registrar.example.edu#key-1", created)
+        start, cpu_start = time.perf_counter(), cpu_seconds()
+        proofs = sign_many(documents, spec)
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+        public = spec.signer().public_key
+        for i in range(0, count, max(1, count // 50)):  # a sample of the proofs, checked the slow way
+            secured = {**documents[i], "proof": [proofs[i]]}
+            verify_proof(secured, proofs_of(secured)[0], public)
+        name = suite.removeprefix("eddsa-").removesuffix("-2022")
+        results[f"sign_{name}_s"] = round(seconds, 2)
+        results[f"sign_{name}_cpu_s"] = round(cpu, 2)
+        results[f"sign_{name}_target_s"] = target
+        results[f"sign_{name}_vs_baseline"] = round(seconds / baseline, 2)
+    sample = documents[:200]
+    processor: JsonLd = bundled()
+
+    def loader(url: str, options: Any) -> dict[str, Any]:
+        return {
+            "contextUrl": None,
+            "documentUrl": url,
+            "document": processor.document(url),
+            "contentType": "application/ld+json",
+        }
+
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader}
+    results["rdfc_plain_pyld_ms_per_credential"] = per_credential_ms(
+        lambda d: pyld_jsonld.normalize(d, options), sample
+    )
+    results["rdfc_safe_plain_ms_per_credential"] = per_credential_ms(processor.canonical_nquads_plain, sample)
+    fresh = JsonLd({url: processor.document(url) for url in processor.urls})
+    fast_sample = documents[: min(count, 5000)]
+    results["rdfc_fast_ms_per_credential"] = per_credential_ms(fresh.canonical_nquads, fast_sample)
+    assert all(fresh.canonical_nquads(d) == processor.canonical_nquads_plain(d) for d in sample)
+    results["rdfc_fast_speedup"] = round(
+        results["rdfc_plain_pyld_ms_per_credential"] / results["rdfc_fast_ms_per_credential"], 1
+    )
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
-        "--only", default="merkle,gas,batch,records", help="comma-separated: merkle, gas, batch, records"
+        "--only",
+        default="merkle,gas,batch,records,signing",
+        help="comma-separated: merkle, gas, batch, records, signing",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--credentials", type=int, default=10_000, help="credentials to sign (signing)")
     args = parser.parse_args(argv)
     wanted = set(args.only.split(","))
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
@@ -286,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         if "records" in wanted:
             results["records"] = bench_records(folder, args.records)
             print(json.dumps({"records": results["records"]}), flush=True)
+        if "signing" in wanted:
+            results["signing"] = bench_signing(args.credentials)
+            print(json.dumps({"signing": results["signing"]}), flush=True)
     print(json.dumps(results, indent=2))
     return 0
 

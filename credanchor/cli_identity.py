@@ -19,7 +19,7 @@ app.add_typer(profile_app, name="profile")
 def key_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: JsonOpt = False) -> None:
     """The workspace's keys (no passphrase needed) and, when a registry is configured, what it says of them."""
     from anchoring.hashing import to_hex
-    from anchoring.multikey import public_from_multikey
+    from anchoring.multibase import decode_multikey
     from issuer.keys import keystore_address
     from issuer.profile import verification_method
     from issuer.signing import signing_multikey
@@ -31,7 +31,7 @@ def key_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: J
     method = verification_method(ws.config.issuer.id, multikey)
     registry_state = None
     if ws.config.chain.registry:
-        status = _roles(workspace, rpc_url, sign=False).registry.signing_key(to_hex(public_from_multikey(multikey)))
+        status = _roles(workspace, rpc_url, sign=False).registry.signing_key(to_hex(decode_multikey(multikey)))
         if status.added_block == 0:
             registry_state = "not listed in the registry (`credanchor key register`)"
         elif status.revoked_block:

@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from anchoring.chain import Chain
 from anchoring.errors import InvalidInput, VerificationFailed
 from anchoring.hashing import checksum_address, to_hex
-from anchoring.multikey import public_from_multikey
+from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
 from anchoring.sender import TxSender
 from issuer.chainops import connect, registry_address
@@ -148,7 +148,7 @@ def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfC
         head = chain.block_number()
         chain_reader = ChainReader(chain)
         view = chain_reader.root_view(registry, root, head)
-        own_key = to_hex(public_from_multikey(signing_multikey(workspace.signing_key_path)))
+        own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
         keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
         reader = BatchReader(chain.chain_id, head, registry, root, view, keys)
         reports = verify_batch(

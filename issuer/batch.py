@@ -31,7 +31,7 @@ from anchoring.files import atomic_write_text
 from anchoring.hashing import to_hex
 from anchoring.jsonio import read_limited
 from anchoring.merkle import SCHEME, MerkleTree
-from anchoring.multikey import public_from_multikey
+from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_receipt, receipt_document, utc_seconds
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
@@ -253,7 +253,7 @@ class BatchIssuer:
                 f"the config names issuer {issuer_id!r}, but registry {self.registry.address} is bound to {bound!r}; "
                 "credentials naming another issuer would fail verification"
             )
-        status = self.registry.signing_key(to_hex(public_from_multikey(self.signer.multikey)))
+        status = self.registry.signing_key(to_hex(decode_multikey(self.signer.multikey)))
         if status.added_block == 0 or status.revoked_block != 0:
             state = "is not listed" if status.added_block == 0 else f"was revoked in block {status.revoked_block}"
             raise InvalidInput(

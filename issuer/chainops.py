@@ -13,7 +13,7 @@ from eth_account.signers.local import LocalAccount
 from anchoring.chain import Chain
 from anchoring.errors import ChainMismatch, InvalidInput
 from anchoring.localnode import LocalNode, NodeInfo
-from anchoring.multikey import public_from_multikey
+from anchoring.multibase import decode_multikey
 from anchoring.sender import TxSender
 from issuer.keys import keystore_address
 from issuer.signing import signing_multikey
@@ -93,7 +93,7 @@ def deploy(workspace: Workspace, chain: Chain, account: LocalAccount) -> tuple[W
     The registry is bound to the configured issuer id and the workspace's signing key from its first block.
     """
     config = workspace.config.chain
-    signing_key = public_from_multikey(signing_multikey(workspace.signing_key_path))
+    signing_key = decode_multikey(signing_multikey(workspace.signing_key_path))
     mined = TxSender(chain, account).deploy_registry(
         admin_delay=config.admin_delay,
         issuer_id=workspace.config.issuer.id,

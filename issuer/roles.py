@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from anchoring.chain import ANCHOR_ROLE, DEFAULT_ADMIN_ROLE, KEY_ADMIN_ROLE, REVOKE_ROLE, Chain, Registry
 from anchoring.errors import InvalidInput
 from anchoring.hashing import checksum_address, is_address, to_hex
-from anchoring.multikey import multikey_from_public, public_from_multikey
+from anchoring.multibase import decode_multikey, encode_multikey
 from anchoring.onchain import RegistryEvent, RoleBook
 from anchoring.receipt import utc_seconds
 from anchoring.sender import TxSender
@@ -49,7 +49,7 @@ def signing_keys(events: list[RegistryEvent]) -> tuple[KeyRecord, ...]:
     for event in events:
         if event.name == "SigningKeyAdded":
             key = str(event.args["publicKey"])
-            keys[key] = KeyRecord(multikey_from_public(bytes.fromhex(key[2:])), event.block_number)
+            keys[key] = KeyRecord(encode_multikey(bytes.fromhex(key[2:])), event.block_number)
         elif event.name == "SigningKeyRevoked":
             key = str(event.args["publicKey"])
             if key in keys:
@@ -59,10 +59,7 @@ def signing_keys(events: list[RegistryEvent]) -> tuple[KeyRecord, ...]:
 
 
 def key_bytes(multikey: str) -> bytes:
-    try:
-        return public_from_multikey(multikey)
-    except ValueError as exc:
-        raise InvalidInput(f"signing key {multikey[:60]!r} {exc}") from None
+    return decode_multikey(multikey)
 
 
 def role_hash(name: str) -> str:

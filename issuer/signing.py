@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_keyfile.keyfile import create_keyfile_json, decode_keyfile_json
 
 from anchoring.files import atomic_write
-from anchoring.multikey import multikey_from_public
+from anchoring.multibase import encode_multikey
 from issuer.keys import STANDARD_SCRYPT_N, KeystoreError
 
 KEY_TYPE = "credanchor-ed25519-signing-key"
@@ -43,7 +43,7 @@ def create_signing_key(
     key = Ed25519PrivateKey.from_private_bytes(seed) if seed is not None else Ed25519PrivateKey.generate()
     private = key.private_bytes_raw()
     crypto = create_keyfile_json(private, passphrase.encode(), kdf="scrypt", iterations=scrypt_n)["crypto"]
-    multikey = multikey_from_public(public_bytes(key))
+    multikey = encode_multikey(public_bytes(key))
     document = {"type": KEY_TYPE, "version": 1, "publicKeyMultibase": multikey, "crypto": crypto}
     atomic_write(path, json.dumps(document, indent=1).encode(), mode=0o600)
     return multikey
@@ -75,7 +75,7 @@ def load_signing_key(path: Path, passphrase: str) -> Ed25519PrivateKey:
     except (KeyError, TypeError):
         raise KeystoreError(f"{path}: the encrypted key is damaged") from None
     key = Ed25519PrivateKey.from_private_bytes(seed)
-    if multikey_from_public(public_bytes(key)) != document["publicKeyMultibase"]:
+    if encode_multikey(public_bytes(key)) != document["publicKeyMultibase"]:
         raise KeystoreError(f"{path}: the public key on file does not match the encrypted key")
     return key
 

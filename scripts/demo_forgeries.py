@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from anchoring.chain import Chain
 from anchoring.credential import credential_digest
-from anchoring.dataintegrity import ProofOptions, sign
+from anchoring.dataintegrity import Signer
 from anchoring.hashing import to_hex
 from anchoring.merkle import MerkleTree
-from anchoring.multikey import multikey_from_public
+from anchoring.multibase import encode_multikey
 from anchoring.receipt import receipt_document, unix_to_utc
 from anchoring.sender import TxSender
 from credanchor.wiring import account
@@ -39,11 +39,12 @@ def main(workspace: Path, receipt_path: Path, out: Path) -> None:
 
     ws = open_workspace(workspace)
     other_key = Ed25519PrivateKey.generate()
-    method = f"{OTHER_ISSUER}#{multikey_from_public(other_key.public_key().public_bytes_raw())}"
+    method = f"{OTHER_ISSUER}#{encode_multikey(other_key.public_key().public_bytes_raw())}"
     credential = {k: v for k, v in receipt["credential"].items() if k != "proof"}
     credential["id"] = f"urn:uuid:{uuid.uuid4()}"
     credential["issuer"] = {"id": OTHER_ISSUER, "type": ["Profile"], "name": "Other College"}
-    credential["proof"] = [sign(credential, other_key, ProofOptions("eddsa-rdfc-2022", method, proof["created"]))]
+    signer = Signer(other_key.private_bytes_raw(), "eddsa-rdfc-2022", method, proof["created"])
+    credential["proof"] = [signer.sign(credential)]
     digest = credential_digest(credential)
     tree = MerkleTree.build([digest])
     chain = Chain(ws.config.chain.rpc_url)

@@ -18,7 +18,7 @@ from anchoring.errors import InvalidInput
 from anchoring.hashing import short, to_hex
 from anchoring.jsonio import read_head, read_limited
 from anchoring.merkle import MerkleTree
-from anchoring.multikey import multikey_from_public
+from anchoring.multibase import encode_multikey
 from anchoring.onchain import RegistryEvent, RoleBook
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import MAX_MANIFEST_BYTES, Manifest, utc_seconds
@@ -240,7 +240,7 @@ def assemble(
         elif event.name == "IssuerBound":
             summary = f"registry bound to issuer {args['issuerId']}"
         elif event.name in ("SigningKeyAdded", "SigningKeyRevoked"):
-            key = multikey_from_public(bytes.fromhex(str(args["publicKey"])[2:]))
+            key = encode_multikey(bytes.fromhex(str(args["publicKey"])[2:]))
             added = event.name == "SigningKeyAdded"
             summary = f"signing key {key} " + ("added" if added else f"revoked: {args['reason']}")
             # Keys listed at deployment come from the constructor, before any role event can be read.

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from anchoring.hashing import short, to_hex
 from anchoring.merkle import leaf_hash, process_proof
-from anchoring.multikey import multikey_from_public
+from anchoring.multibase import encode_multikey
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from anchoring.receipt import Receipt, unix_to_utc, utc_seconds
 from verifier.signature import SignatureCheck, check_signature
@@ -256,7 +256,7 @@ def check_receipt(
 
 
 def _key_text(key: str) -> str:
-    return multikey_from_public(bytes.fromhex(key[2:]))
+    return encode_multikey(bytes.fromhex(key[2:]))
 
 
 def _key_step(signature: SignatureCheck, facts: ChainFacts) -> Step:

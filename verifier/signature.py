@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from anchoring.dataintegrity import ProofError, verify_proof
+from anchoring.dataintegrity import proofs_of, verify_proof
+from anchoring.errors import CredanchorError
 from anchoring.hashing import to_hex
-from anchoring.multikey import public_from_multikey
+from anchoring.multibase import decode_multikey
 
 MAX_PROOFS = 4
 
@@ -27,13 +28,6 @@ class SignatureCheck:
     public_keys: tuple[str, ...] = ()
     """The signing keys as 0x-hex (32 bytes), for the registry lookup."""
     cryptosuite: str | None = None
-
-
-def proofs_of(credential: Mapping[str, Any]) -> list[Any]:
-    proof = credential.get("proof")
-    if proof is None:
-        return []
-    return list(proof) if isinstance(proof, list) else [proof]
 
 
 def check_signature(credential: Mapping[str, Any]) -> SignatureCheck:
@@ -57,17 +51,19 @@ def check_signature(credential: Mapping[str, Any]) -> SignatureCheck:
         if not hash_sign:
             return SignatureCheck(False, f"{label}verificationMethod {method!r} has no #key fragment")
         try:
-            public_key = public_from_multikey(fragment)
-        except ValueError as exc:
-            return SignatureCheck(False, f"{label}verificationMethod fragment {fragment[:60]!r} {exc}")
+            public_key = decode_multikey(fragment)
+        except CredanchorError as exc:
+            return SignatureCheck(False, f"{label}verificationMethod does not end in a key: {exc}")
         if controller != issuer_id:
             return SignatureCheck(
                 False, f"{label}verificationMethod is controlled by {controller!r}, not by the issuer {issuer_id!r}"
             )
         try:
             verify_proof(credential, proof, public_key)
-        except ProofError as exc:
+        except CredanchorError as exc:
             return SignatureCheck(False, f"{label}{exc}")
+        except (ValueError, TypeError, RecursionError) as exc:  # hostile shapes the core did not foresee
+            return SignatureCheck(False, f"{label}proof cannot be checked: {type(exc).__name__}")
         keys.append(to_hex(public_key))
         suites.append(str(proof.get("cryptosuite")))
     return SignatureCheck(True, f"{', '.join(sorted(set(suites)))} signature verifies", tuple(keys), suites[0])

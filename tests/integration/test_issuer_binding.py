@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 from anchoring.chain import KEY_ADMIN_ROLE, Chain, Registry
 from anchoring.errors import TransactionFailed
 from anchoring.hashing import to_hex
-from anchoring.multikey import multikey_from_public
+from anchoring.multibase import encode_multikey
 from anchoring.sender import TxSender
 from issuer.roles import Roles
 from tests.conftest import TEST_ISSUER_ID, deploy, funded
@@ -81,18 +81,18 @@ def test_only_the_key_admin_manages_keys(chain: Chain, registry: Registry, accou
     roles.grant("key-admin", stranger.address)
     key = os.urandom(32)
     send(registry, stranger, "addSigningKey", key)
-    assert roles.key_active(multikey_from_public(key))
+    assert roles.key_active(encode_multikey(key))
 
 
 def test_role_show_and_audit_list_issuer_and_keys(chain: Chain, registry: Registry, account: LocalAccount) -> None:
     key = os.urandom(32)
     roles = Roles(chain, registry, TxSender(chain, account), 30)
-    roles.add_key(multikey_from_public(key))
-    roles.revoke_key(multikey_from_public(key), "rotated")
+    roles.add_key(encode_multikey(key))
+    roles.revoke_key(encode_multikey(key), "rotated")
     status = roles.status()
     assert status.issuer_id == TEST_ISSUER_ID
     assert status.key_admin == (account.address,)
-    assert [k.multikey for k in status.signing_keys][-1] == multikey_from_public(key)
+    assert [k.multikey for k in status.signing_keys][-1] == encode_multikey(key)
     assert status.signing_keys[-1].reason == "rotated"
     assert status.signing_keys[0].revoked_block is None
 
@@ -101,7 +101,7 @@ def test_role_show_and_audit_list_issuer_and_keys(chain: Chain, registry: Regist
     assert kinds.count("signing-key-added") == 2
     assert "issuer-bound" in kinds
     revoked = next(e for e in report.entries if e.kind == "signing-key-revoked")
-    assert revoked.summary == f"signing key {multikey_from_public(key)} revoked: rotated"
+    assert revoked.summary == f"signing key {encode_multikey(key)} revoked: rotated"
     assert report.clean
     assert any("signing key change" in n for n in report.notices)
 
@@ -109,6 +109,6 @@ def test_role_show_and_audit_list_issuer_and_keys(chain: Chain, registry: Regist
 def test_revoke_key_needs_a_reason(chain: Chain, registry: Registry, account: LocalAccount) -> None:
     roles = Roles(chain, registry, TxSender(chain, account), 30)
     with pytest.raises(Exception, match=r"give the reason for revoking the key with --reason"):
-        roles.revoke_key(multikey_from_public(os.urandom(32)), "  ")
+        roles.revoke_key(encode_multikey(os.urandom(32)), "  ")
     with pytest.raises(Exception, match=r"signing key 'z123' is not an Ed25519 Multikey"):
         roles.add_key("z123")

@@ -13,10 +13,10 @@ from eth_account.signers.local import LocalAccount
 
 from anchoring.chain import Chain, Registry
 from anchoring.credential import credential_digest
-from anchoring.dataintegrity import ProofOptions, sign
+from anchoring.dataintegrity import Signer
 from anchoring.hashing import to_hex
 from anchoring.merkle import MerkleTree
-from anchoring.multikey import multikey_from_public
+from anchoring.multibase import encode_multikey
 from anchoring.receipt import receipt_document, unix_to_utc
 from anchoring.sender import TxSender
 from issuer.roles import Roles
@@ -63,8 +63,8 @@ def anchor_alone(registry: Registry, account: LocalAccount, credential: dict[str
 
 def resigned(credential: dict[str, Any], key: Ed25519PrivateKey, issuer_id: str) -> dict[str, Any]:
     doc = {k: v for k, v in credential.items() if k != "proof"}
-    method = f"{issuer_id}#{multikey_from_public(key.public_key().public_bytes_raw())}"
-    doc["proof"] = [sign(doc, key, ProofOptions("eddsa-rdfc-2022", method, "2026-11-29T00:00:00Z"))]
+    method = f"{issuer_id}#{encode_multikey(key.public_key().public_bytes_raw())}"
+    doc["proof"] = [Signer(key.private_bytes_raw(), "eddsa-rdfc-2022", method, "2026-11-29T00:00:00Z").sign(doc)]
     return doc
 
 
@@ -170,7 +170,7 @@ def test_key_revocation_cuts_off_later_anchors_only(
     registry = chain.registry(ws.config.chain.registry)
     roles = Roles(chain, registry, TxSender(chain, account(ws)), 30)
     key = signing_key(ws)
-    multikey = multikey_from_public(key.public_key().public_bytes_raw())
+    multikey = encode_multikey(key.public_key().public_bytes_raw())
     roles.revoke_key(multikey, "signing laptop stolen")
     # Anchored before the revocation: still valid.
     assert verify(cli, files[0], "-w", ws.root)["verdict"] == "valid"

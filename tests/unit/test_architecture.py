@@ -23,10 +23,20 @@ PURE = [
     "anchoring/receipt.py",
     "anchoring/onchain.py",
     "anchoring/errors.py",
+    "anchoring/jsonld.py",
+    "anchoring/rdfc.py",
+    "anchoring/rdfshape.py",
+    "anchoring/multibase.py",
+    "anchoring/dataintegrity.py",
     "verifier/checks.py",
     "issuer/table.py",
     "issuer/delivery.py",
 ]
+# Modules that read only data files shipped inside their own package (read-only, pinned, like importing code),
+# so the pure modules above may import them: no user files, no network, nothing that differs per machine.
+PACKAGE_DATA_READERS = {
+    "anchoring/contexts/__init__.py": "serves the bundled JSON-LD contexts, each checked against its pinned sha256",
+}
 
 
 def imports(path: Path) -> set[str]:
@@ -77,6 +87,16 @@ def test_pure_core_does_no_io(module: str) -> None:
     assert bad == []
     source = (ROOT / module).read_text()
     for call in ("open(", "datetime.now(", "time.time(", ".read_bytes(", ".read_text("):
+        assert call not in source, f"{module} calls {call}"
+
+
+@pytest.mark.parametrize("module", sorted(PACKAGE_DATA_READERS))
+def test_package_data_readers_read_only_their_own_package(module: str) -> None:
+    names = imports(ROOT / module)
+    assert [n for n in names if n.split(".")[0] in IO_MODULES | {"pathlib", "os", "io"}] == []
+    source = (ROOT / module).read_text()
+    assert "resources.files(__package__)" in source
+    for call in ("open(", "Path(", "datetime.now(", "time.time("):
         assert call not in source, f"{module} calls {call}"
 
 

@@ -19,9 +19,12 @@ from issuer.config import IssuerConfig
 from issuer.records import Record
 from issuer.templates import Template
 
+# The 1EdTech AchievementCredential schema, as a VC 2.0 `JsonSchema` (the validator type the VC 2.0 context
+# defines): OB 3.0's own example type, 1EdTechJsonSchemaValidator2019, is in no JSON-LD context, so verifiers
+# that process JSON-LD safely (Digital Bazaar's, ours) would refuse the credential.
 OB3_SCHEMA = {
     "id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json",
-    "type": "1EdTechJsonSchemaValidator2019",
+    "type": "JsonSchema",
 }
 
 

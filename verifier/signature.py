@@ -31,9 +31,12 @@ class SignatureCheck:
 
 
 def check_signature(credential: Mapping[str, Any]) -> SignatureCheck:
-    proofs = proofs_of(credential)
-    if not proofs:
+    if credential.get("proof") is None:
         return SignatureCheck(None, "credential is not signed (no proof)")
+    try:
+        proofs = proofs_of(credential)
+    except CredanchorError as exc:
+        return SignatureCheck(False, str(exc))
     if len(proofs) > MAX_PROOFS:
         return SignatureCheck(False, f"credential has {len(proofs)} proofs; at most {MAX_PROOFS} are checked")
     issuer = credential.get("issuer")
@@ -42,8 +45,6 @@ def check_signature(credential: Mapping[str, Any]) -> SignatureCheck:
     suites = []
     for number, proof in enumerate(proofs, 1):
         label = f"proof {number}: " if len(proofs) > 1 else ""
-        if not isinstance(proof, Mapping):
-            return SignatureCheck(False, f"{label}proof is not an object")
         method = proof.get("verificationMethod")
         if not isinstance(method, str):
             return SignatureCheck(False, f"{label}verificationMethod is missing or not a string")

@@ -74,15 +74,19 @@ def chain_up(workspace: Workspace, port: int | None, account: Callable[[], Local
 
 
 def fund_locally(chain: Chain, address: str) -> None:
-    """Top up `address` from Anvil's (or Hardhat's) first unlocked dev account."""
+    """Top up `address` from the first of Anvil's (or Hardhat's) unlocked dev accounts that can afford it."""
     w3 = chain.w3
-    balance = chain.ask("eth_getBalance", lambda: int(w3.eth.get_balance(address)))  # type: ignore[arg-type]
-    if balance >= LOW_BALANCE:
+
+    def balance_of(account: str) -> int:
+        return chain.ask("eth_getBalance", lambda: int(w3.eth.get_balance(account)))  # type: ignore[arg-type]
+
+    if balance_of(address) >= LOW_BALANCE:
         return
     dev_accounts = chain.ask("eth_accounts", lambda: list(w3.eth.accounts))
-    if not dev_accounts:
-        raise ChainMismatch("the local node has no unlocked dev account to fund the issuer key from")
-    tx = {"from": dev_accounts[0], "to": address, "value": LOCAL_FUNDING}
+    source = next((a for a in dev_accounts if balance_of(a) > 2 * LOCAL_FUNDING), None)
+    if source is None:
+        raise ChainMismatch("the local node has no unlocked dev account with funds for the issuer key")
+    tx = {"from": source, "to": address, "value": LOCAL_FUNDING}
     tx_hash = chain.ask("eth_sendTransaction", lambda: w3.eth.send_transaction(tx))  # type: ignore[arg-type]
     chain.ask("funding receipt", lambda: w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30))
 

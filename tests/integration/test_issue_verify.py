@@ -218,7 +218,12 @@ def test_root_anchored_in_a_look_alike_registry(
     ws, out = issued
     doc = json.loads(receipts(out)[0].read_text())
     impostor = funded(chain)
-    fake = deploy(chain, impostor)
+    # The strongest look-alike: bound to the same issuer id and listing the issuer's (public) signing key.
+    from anchoring.multibase import decode_multikey
+    from issuer.signing import signing_multikey
+
+    own_key = decode_multikey(signing_multikey(ws.signing_key_path))
+    fake = deploy(chain, impostor, issuer_id=ws.config.issuer.id, signing_keys=(own_key,))
     sender = TxSender(chain, impostor)
     mined = sender.wait_mined(
         sender.send(fake.contract.functions.anchor(bytes.fromhex(doc["merkle"]["root"][2:]), 25)).tx_hash, timeout=30
@@ -321,7 +326,13 @@ def test_audit_checks_manifests_against_anchors(cli: Cli, issued: tuple[Workspac
     assert report["clean"]
     assert report["anchors"] == 1
     assert report["manifests"] == 1
-    assert [e["kind"] for e in report["entries"]] == ["role-granted"] * 3 + ["anchor"]
+    assert [e["kind"] for e in report["entries"]] == [
+        "role-granted",  # the admin, by OpenZeppelin's constructor
+        "issuer-bound",
+        *["role-granted"] * 3,
+        "signing-key-added",
+        "anchor",
+    ]
 
     empty = tmp_path / "none"
     empty.mkdir()

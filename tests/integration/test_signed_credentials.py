@@ -101,19 +101,28 @@ def test_issued_credentials_are_signed_and_verify(cli: Cli, signed: tuple[Worksp
     [
         (
             lambda c, o: c["proof"][0].update(proofValue=c["proof"][0]["proofValue"][:-3] + "abc"),
-            "eddsa-rdfc-2022 signature does not verify: the credential or its proof was changed",
+            "the document or its proof is not what was signed, or another key signed it",
         ),
         (
             lambda c, o: c.update(proof=o["proof"]),
-            "eddsa-rdfc-2022 signature does not verify: the credential or its proof was changed",
+            "the document or its proof is not what was signed, or another key signed it",
         ),
-        (lambda c, o: c["proof"][0].update(proofValue="zzzz"), "proofValue holds 3 bytes, an Ed25519 signature has 64"),
-        (lambda c, o: c["proof"][0].update(proofValue="not-multibase"), "proofValue is not multibase base58btc"),
+        (
+            lambda c, o: c["proof"][0].update(proofValue="zzzz"),
+            "proofValue decodes to 3 bytes; an Ed25519 signature has 64",
+        ),
+        (
+            lambda c, o: c["proof"][0].update(proofValue="not-multibase"),
+            "proofValue is malformed: must be multibase base58btc, starting with 'z', not 'n'",
+        ),
         (
             lambda c, o: c.update(proof=[{"type": "DataIntegrityProof"}]),
             "verificationMethod is missing or not a string",
         ),
-        (lambda c, o: c["proof"][0].update(cryptosuite="ecdsa-rdfc-2019"), "cryptosuite 'ecdsa-rdfc-2019' is not supp"),
+        (
+            lambda c, o: c["proof"][0].update(cryptosuite="ecdsa-rdfc-2019"),
+            "proof cryptosuite is 'ecdsa-rdfc-2019'; supported: eddsa-rdfc-2022, eddsa-jcs-2022",
+        ),
         (lambda c, o: c["proof"][0].update(created="2020-01-01T00:00:00Z"), "signature does not verify"),
         (
             lambda c, o: c["proof"][0].update(
@@ -302,3 +311,39 @@ def test_receipts_of_a_registry_from_before_issuer_binding_still_verify(
         report["byStep"]["issuer"]["detail"] == "registry binds no issuer (deployed before issuer binding); not checked"
     )
     assert report["byStep"]["signature"]["ok"] is None
+
+
+def test_one_receipt_costs_a_bounded_number_of_node_requests(
+    cli: Cli, signed: tuple[Workspace, list[Path]], node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verifier import service
+
+    ws, files = signed
+    asked: list[str] = []
+    original = Chain.ask
+
+    def counting(self: Chain, what: str, call: Callable[[], Any]) -> Any:
+        asked.append(what)
+        return original(self, what, call)
+
+    monkeypatch.setattr(Chain, "ask", counting)
+    assert verify(cli, files[0], "-w", ws.root)["verdict"] == "valid"
+    short_span = list(asked)
+    # However long the span since the anchor, revocations are never scanned in more than MAX_SCAN_CALLS
+    # requests: past that each credential is looked up by itself (here: every span counts as long).
+    node.rpc("evm_mine")
+    node.rpc("evm_mine")
+    monkeypatch.setattr(service, "LOG_CHUNK", 1)
+    asked.clear()
+    report = verify(cli, files[1], "-w", ws.root)
+    assert report["verdict"] == "valid"
+    assert "revocationOf" in asked
+    assert asked.count("eth_getLogs") <= service.MAX_SCAN_CALLS
+    assert len(short_span) <= 12
+    assert len(asked) <= 12, asked
+    # A receipt that fails on its own costs none.
+    receipt = json.loads(files[2].read_text())
+    receipt["credential"]["name"] = "Changed"
+    asked.clear()
+    assert verify(cli, write(ws.root / "changed.json", receipt), "-w", ws.root)["verdict"] == "invalid"
+    assert asked == []

@@ -190,7 +190,7 @@ def issue(
     rpc_url: RpcOpt = None,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
-    from issuer.batch import BatchIssuer, plan_batch
+    from issuer.batch import plan_batch
     from issuer.store import Store
     from issuer.table import delimiter_option
     from issuer.workspace import open_workspace
@@ -199,20 +199,9 @@ def issue(
     columns = _columns(map_columns)
     separator = delimiter_option(delimiter) if delimiter is not None else None
     plan = plan_batch(ws, records, achievement, columns, delimiter=separator, sheet=sheet)
-    chain = wiring.issuer_chain(ws, rpc_url)
-    sender = wiring.sender(ws, chain)
     store = Store(ws.database_url)
     with render.progress() as bar:
-        issuer = BatchIssuer(
-            ws,
-            store,
-            chain,
-            sender,
-            self_check=wiring.self_check(ws, chain, bar),
-            signer=wiring.batch_signer(ws),
-            progress=bar,
-        )
-        outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
+        outcome = wiring.batch_issuer(ws, store, rpc_url, bar).issue(plan, out, allow_reissue=allow_reissue)
     _print_outcome(outcome)
 
 
@@ -238,7 +227,6 @@ def resume(
     rpc_url: RpcOpt = None,
 ) -> None:
     """Finish batches that a crash or a lost node left unfinished."""
-    from issuer.batch import BatchIssuer
     from issuer.store import Store
     from issuer.workspace import open_workspace
 
@@ -248,18 +236,8 @@ def resume(
     if not batches:
         render.out.print("no unfinished batch")
         return
-    chain = wiring.issuer_chain(ws, rpc_url)
-    sender = wiring.sender(ws, chain)
     with render.progress() as bar:
-        issuer = BatchIssuer(
-            ws,
-            store,
-            chain,
-            sender,
-            self_check=wiring.self_check(ws, chain, bar),
-            signer=wiring.batch_signer(ws),
-            progress=bar,
-        )
+        issuer = wiring.batch_issuer(ws, store, rpc_url, bar)
         for batch in batches:  # each outcome shown as it is reached: a later failure must not hide it
             _print_outcome(issuer.resume(batch))
 

@@ -30,8 +30,9 @@ from verifier.service import BatchReader, ChainReader, Session, verify_batch
 from verifier.trust import TrustList, load_trust_list, trusted
 
 if TYPE_CHECKING:
-    from issuer.batch import SelfCheck
+    from issuer.batch import BatchIssuer, SelfCheck
     from issuer.sign import WorkspaceSigner
+    from issuer.store import Store
 
 ENV_RPC_URL = "CREDANCHOR_RPC_URL"
 ENV_TRUST = "CREDANCHOR_TRUST"
@@ -121,6 +122,22 @@ def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
         workspace.signing_passphrase_path, prompt, env_names=(ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE)
     )
     return load_signing_key(path, passphrase)
+
+
+def batch_issuer(workspace: Workspace, store: "Store", rpc_url: str | None, progress: Progress) -> "BatchIssuer":
+    """The batch issuer with every adapter: node, anchoring key, signing key, and the verifier's self-check."""
+    from issuer.batch import BatchIssuer
+
+    chain = issuer_chain(workspace, rpc_url)
+    return BatchIssuer(
+        workspace,
+        store,
+        chain,
+        sender(workspace, chain),
+        self_check=self_check(workspace, chain, progress),
+        signer=batch_signer(workspace),
+        progress=progress,
+    )
 
 
 def batch_signer(workspace: Workspace) -> "WorkspaceSigner":

@@ -100,11 +100,16 @@ def resolve_passphrase(
     raise KeystoreError(f"no passphrase: set {env_value}, {env_file_name}, or a passphrase file")
 
 
+def require_private(path: Path) -> None:
+    """A key file must be readable by its owner alone."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeystoreError(f"{path} is readable by others (mode {mode:04o}); run: chmod 600 {path}")
+
+
 def load_account(keystore: Path, passphrase: str) -> LocalAccount:
     data = _read_keystore(keystore)
-    mode = stat.S_IMODE(keystore.stat().st_mode)
-    if mode & 0o077:
-        raise KeystoreError(f"{keystore} is readable by others (mode {mode:04o}); run: chmod 600 {keystore}")
+    require_private(keystore)
     try:
         key = Account.decrypt(data, passphrase)
     except ValueError:

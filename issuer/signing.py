@@ -7,7 +7,6 @@ it. The public Multikey is stored beside the ciphertext, so showing it needs no 
 """
 
 import json
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from eth_keyfile.keyfile import create_keyfile_json, decode_keyfile_json
 
 from anchoring.files import atomic_write
 from anchoring.multibase import encode_multikey
-from issuer.keys import STANDARD_SCRYPT_N, KeystoreError
+from issuer.keys import STANDARD_SCRYPT_N, KeystoreError, require_private
 
 KEY_TYPE = "credanchor-ed25519-signing-key"
 ENV_SIGNING_PASSPHRASE = "CREDANCHOR_SIGNING_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
@@ -65,9 +64,7 @@ def signing_multikey(path: Path) -> str:
 
 def load_signing_key(path: Path, passphrase: str) -> Ed25519PrivateKey:
     document = _read(path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise KeystoreError(f"{path} is readable by others (mode {mode:04o}); run: chmod 600 {path}")
+    require_private(path)
     try:
         seed = decode_keyfile_json({"version": 3, "crypto": document["crypto"]}, passphrase.encode())
     except ValueError:

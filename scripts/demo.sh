@@ -8,6 +8,16 @@ cd "$(dirname "$0")/.."
 CLI=".venv/bin/credanchor"
 WS="demo-workspace"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# expect_rejected WHAT FILE [verify options...]: verify must reject FILE with exit code 1.
+expect_rejected() {
+  local what=$1 file=$2 code
+  shift 2
+  set +e
+  "$CLI" verify "$file" -w "$WS" "$@"
+  code=$?
+  set -e
+  if [ "$code" -ne 1 ]; then echo "demo: expected $what to be rejected (exit 1), got $code" >&2; exit 1; fi
+}
 
 if [ -f "$WS/credanchor.toml" ]; then "$CLI" chain down -w "$WS" >/dev/null || true; fi
 rm -rf "$WS"
@@ -37,37 +47,21 @@ receipt = json.load(open(sys.argv[1]))
 receipt["credential"]["credentialSubject"]["creditsEarned"] = 30
 json.dump(receipt, open(sys.argv[2], "w"), indent=2)
 PY
-set +e
-"$CLI" verify "$TAMPERED" -w "$WS"
-code=$?
-set -e
-if [ "$code" -ne 1 ]; then echo "demo: expected the tampered receipt to be rejected (exit 1), got $code" >&2; exit 1; fi
-echo "(rejected, exit code $code, as it should be)"
+expect_rejected "the tampered receipt" "$TAMPERED"
+echo "(rejected, exit code 1, as it should be)"
 
 .venv/bin/python scripts/demo_forgeries.py "$WS" "$RECEIPT" "$WS"
 step "Verifier: a copy whose signature was altered is rejected (the anchor alone is not enough)"
-set +e
-"$CLI" verify "$WS/forged-signature.json" -w "$WS"
-code=$?
-set -e
-if [ "$code" -ne 1 ]; then echo "demo: expected the forged signature to be rejected (exit 1), got $code" >&2; exit 1; fi
-echo "(rejected, exit code $code, as it should be)"
+expect_rejected "the forged signature" "$WS/forged-signature.json"
+echo "(rejected, exit code 1, as it should be)"
 
 step "Verifier: another college's credential, anchored in this trusted registry, is rejected (issuer mismatch)"
-set +e
-"$CLI" verify "$WS/other-issuer.json" -w "$WS"
-code=$?
-set -e
-if [ "$code" -ne 1 ]; then echo "demo: expected the other issuer's credential to be rejected (exit 1), got $code" >&2; exit 1; fi
-echo "(rejected, exit code $code, as it should be: a registry vouches only for the issuer it is bound to)"
+expect_rejected "the other issuer's credential" "$WS/other-issuer.json"
+echo "(rejected, exit code 1, as it should be: a registry vouches only for the issuer it is bound to)"
 
 step "Registrar: revoke one credential; verifiers now see it as revoked"
 "$CLI" revoke "$(basename "$OTHER" .json)" --reason "Issued in error" -w "$WS"
-set +e
-"$CLI" verify "$OTHER" --brief -w "$WS"
-code=$?
-set -e
-if [ "$code" -ne 1 ]; then echo "demo: expected the revoked receipt to fail (exit 1), got $code" >&2; exit 1; fi
+expect_rejected "the revoked receipt" "$OTHER" --brief
 
 step "Registrar: issue a class list kept in Excel (.xlsx: title-case headers, date cells, first sheet)"
 "$CLI" issue scripts/sample-records.xlsx --achievement example --out "$WS/receipts/spring-xlsx" -w "$WS"

@@ -114,17 +114,20 @@ class Report:
         if self.verdict == Verdict.VALID:
             return "every check passed"
         decisive = _DECISIVE.get(self.verdict, ())
-        # A failed step decides before one that was not checked (an unsigned credential's signature step).
+        by_name = {step.name: step for step in self.steps}
+        # A failed step decides before one that was not checked (an unsigned credential's signature step),
+        # and among failed ones the first in `decisive` order (a wrong issuer before the key it brought).
         for wanted in (False, None):
-            for step in self.steps:
-                if step.name in decisive and step.ok is wanted:
+            for name in decisive:
+                step = by_name.get(name)
+                if step is not None and step.ok is wanted:
                     return step.detail
         return next((s.detail for s in self.steps if s.ok is False), str(self.verdict))
 
 
 _DECISIVE = {
     Verdict.MALFORMED: ("schema",),
-    Verdict.INVALID: INTEGRITY_STEPS,
+    Verdict.INVALID: ("digest", "proof", "chain", "anchor", "issuer", "signature"),
     Verdict.UNAVAILABLE: ("chain",),
     Verdict.REVOKED: ("revocation",),
     Verdict.EXPIRED: ("validity",),
@@ -194,6 +197,7 @@ def check_receipt(
     notes: list[str] = []
     trusted = trust.find(anchor.chain_id, anchor.registry)
     bound_issuer: str | None = None
+    binding_read = False
 
     # 4. The node is on the receipt's chain; 5. the root is anchored in that registry, at that block, and the
     # registry listed the signing key then; 6. the registry is bound to the credential's issuer.
@@ -223,7 +227,7 @@ def check_receipt(
             at = next(i for i, step in enumerate(steps) if step.name == "signature")
             steps[at] = _key_step(offline.signature, facts)
         if anchor_step.ok:
-            bound_issuer = facts.root.issuer_id
+            bound_issuer, binding_read = facts.root.issuer_id, True
             steps.append(_issuer_step(view.issuer.id, bound_issuer, offline.signature))
             steps.append(_revocation_step(facts.root, facts.revoked))
             if facts.root.anchorer_holds_role is False:
@@ -235,7 +239,7 @@ def check_receipt(
     steps.append(_validity_step(view.valid_from, view.valid_until, now))
 
     # 8. The registry (and, if the trust list says which, its issuer) is one the verifier trusts.
-    steps.append(_trust_step(trusted, anchor.chain_id, anchor.registry, bound_issuer))
+    steps.append(_trust_step(trusted, anchor.chain_id, anchor.registry, bound_issuer, binding_read=binding_read))
 
     verdict = _verdict(steps, facts is None and not offline.failed, view.valid_from, now)
     return Report(
@@ -300,13 +304,18 @@ def _issuer_step(claimed: str, bound: str | None, signature: SignatureCheck) -> 
     return Step("issuer", True, f"registry is bound to the credential's issuer {bound!r}")
 
 
-def _trust_step(trusted: TrustedRegistry | None, chain_id: int, registry: str, bound_issuer: str | None) -> Step:
+def _trust_step(
+    trusted: TrustedRegistry | None, chain_id: int, registry: str, bound_issuer: str | None, *, binding_read: bool
+) -> Step:
+    """`bound_issuer`: what the registry is bound to (None: nothing), when `binding_read`."""
     if trusted is None:
         return Step(
             "trust",
             False,
             f"registry {registry} on chain {chain_id} is not on the trust list (add it with --trust FILE)",
         )
+    if trusted.issuer_id is not None and not binding_read:
+        return Step("trust", True, f"registry is trusted as {trusted.name!r} (its issuer binding was not read)")
     if trusted.issuer_id is not None and bound_issuer != trusted.issuer_id:
         found = f"bound to {bound_issuer!r}" if bound_issuer else "not shown to be bound to it"
         return Step(

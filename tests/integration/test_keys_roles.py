@@ -12,6 +12,7 @@ from eth_account import Account
 
 from anchoring.chain import DEFAULT_ADMIN_ROLE, Chain
 from anchoring.errors import TransactionFailed
+from anchoring.multibase import multibase_encode
 from anchoring.sender import TxSender
 from issuer.chainops import fund_locally
 from issuer.keys import keystore_address, load_account
@@ -21,6 +22,7 @@ from tests.conftest import CliResult, Node, issue_killed_at, make_workspace, peo
 
 pytestmark = pytest.mark.chain
 Cli = Callable[..., CliResult]
+KNOWN_SEED = "9b1e6d3c0f4a2b7e8d5c6a1f0e3b4d2c7a9f8e1d6c5b4a3f2e1d0c9b8a7f6e5d"
 KNOWN_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 PASSPHRASE = "correct horse battery staple"
 
@@ -95,6 +97,13 @@ def test_private_key_never_appears_in_output_logs_or_files(
     monkeypatch.setenv("CREDANCHOR_KEY_PASSPHRASE", PASSPHRASE)
     outputs = [cli("key", "import", "--key-file", key_file, "-w", ws.root)]
     key_file.unlink()
+    # The Ed25519 signing key too: imported from a known seed, then used to sign every credential.
+    ws.signing_key_path.unlink()
+    seed_file = tmp_path / "seed.hex"
+    seed_file.write_text(KNOWN_SEED)
+    outputs.append(cli("key", "import", "--signing", "--key-file", seed_file, "-w", ws.root))
+    seed_file.unlink()
+    outputs.append(cli("key", "show", "-w", ws.root))
     fund_locally(node.chain(), keystore_address(ws.keystore_path))
     outputs.append(cli("deploy", "-w", ws.root))
     csv = write_csv(ws.root / "records.csv", people(5))
@@ -117,13 +126,15 @@ def test_private_key_never_appears_in_output_logs_or_files(
         ws, write_csv(ws.root / "more.csv", people(3, "x.org")), "signed", CREDANCHOR_KEY_PASSPHRASE=PASSPHRASE
     )
     texts = [o.out + o.err for o in outputs] + [crashed]
-    files = [p for p in tmp_path.rglob("*") if p.is_file() and p != ws.keystore_path]
-    forms = [KNOWN_KEY, KNOWN_KEY.upper(), "0x" + KNOWN_KEY]
-    leaks = [f"output {i}" for i, text in enumerate(texts) for form in forms if form in text]
-    for path in files:
-        data = path.read_bytes()
-        leaks += [str(path) for form in forms if form.encode() in data or bytes.fromhex(KNOWN_KEY) in data]
-    assert leaks == []
+    assert outputs[1].code == 0, outputs[1].err
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p not in (ws.keystore_path, ws.signing_key_path)]
+    for secret in (KNOWN_KEY, KNOWN_SEED):
+        forms = [secret, secret.upper(), "0x" + secret, multibase_encode(bytes.fromhex(secret))]
+        leaks = [f"output {i}" for i, text in enumerate(texts) for form in forms if form in text]
+        for path in files:
+            data = path.read_bytes()
+            leaks += [str(path) for form in forms if form.encode() in data or bytes.fromhex(secret) in data]
+        assert leaks == []
     assert len(files) > 10  # database, WAL, receipts, manifests, config, logs were all searched
 
 

@@ -156,6 +156,11 @@ def test_forged_or_foreign_proofs_are_invalid(
     assert report["byStep"]["signature"]["ok"] is False
     assert reason in report["byStep"]["signature"]["detail"]
     assert report["byStep"]["chain"]["ok"] is None  # fails before any node is asked
+    assert report["byStep"]["trust"] == {
+        "name": "trust",
+        "ok": True,
+        "detail": "registry is trusted as 'Test University' (its issuer binding was not read)",
+    }
 
 
 def test_a_key_the_registry_never_listed_is_invalid(
@@ -225,6 +230,7 @@ def test_a_trusted_registry_cannot_vouch_for_another_issuer(
     assert report["byStep"]["issuer"]["detail"] == (
         f"credential names issuer {ws.config.issuer.id!r}, registry is bound to 'did:web:other-college.example.org'"
     )
+    assert report["reason"] == report["byStep"]["issuer"]["detail"]  # the wrong issuer is the reason given
     assert report["byStep"]["signature"]["ok"] is False  # and B never listed A's key
 
 
@@ -347,3 +353,36 @@ def test_one_receipt_costs_a_bounded_number_of_node_requests(
     asked.clear()
     assert verify(cli, write(ws.root / "changed.json", receipt), "-w", ws.root)["verdict"] == "invalid"
     assert asked == []
+
+
+def test_jcs_by_config_and_the_exported_keys_resolve_as_standard_verifiers_need(
+    cli: Cli, workspace: Workspace, tmp_path: Path
+) -> None:
+    from anchoring.dataintegrity import verify_proof
+    from anchoring.jsonld import expand
+    from anchoring.multibase import decode_multikey
+
+    ws = workspace.set("signing", "cryptosuite", "eddsa-jcs-2022")
+    files = issue(cli, ws)
+    credential = json.loads(files[0].read_text())["credential"]
+    (proof,) = credential["proof"]
+    assert proof["cryptosuite"] == "eddsa-jcs-2022"
+    assert proof["@context"] == credential["@context"]
+    assert verify(cli, files[0], "-w", ws.root, "--require-signature")["verdict"] == "valid"
+
+    result = cli("profile", "export", "--out", tmp_path / "public", "-w", ws.root)
+    assert result.code == 0, result.err
+    assert f"(serve it at {ws.config.issuer.id})" in result.out
+    controller = json.loads((tmp_path / "public" / "controller.json").read_text())
+    profile = json.loads((tmp_path / "public" / "profile.json").read_text())
+    assert profile["id"] == credential["issuer"]["id"]
+    assert profile["type"] == ["Profile"]
+    # What Digital Bazaar's vc library checks: the issuer is the controller of the proof's verification
+    # method, which its controller document lists under assertionMethod, with the key that verifies.
+    method = proof["verificationMethod"]
+    assert controller["id"] == credential["issuer"]["id"]
+    assert method in controller["assertionMethod"]
+    (entry,) = [m for m in controller["verificationMethod"] if m["id"] == method]
+    assert (entry["type"], entry["controller"]) == ("Multikey", credential["issuer"]["id"])
+    verify_proof(credential, proof, decode_multikey(entry["publicKeyMultibase"]))
+    assert expand(controller)  # every term defined by the bundled DID and Multikey contexts

@@ -1,5 +1,6 @@
 """Achievement templates and the workspace config file."""
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,3 +122,46 @@ def test_config_rejects_typos_and_bad_mappings(tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidInput, match="records.columns maps 'Mail' to unknown field 'mail'"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "message"),
+    [
+        ("id", "registrar.example.edu", "issuer.id: 'registrar.example.edu' must be an absolute http(s) URL"),
+        (
+            "id",
+            "did:web",
+            "issuer.id: 'did:web' is not a DID (did:METHOD:ID, for example did:web:registrar.example.edu)",
+        ),
+        ("url", "www.example.edu", "issuer.url: 'www.example.edu' must be an absolute http(s) URL, with its scheme"),
+        ("image", "logo.png", "issuer.image: 'logo.png' must be an absolute http(s) URL, with its scheme"),
+        ("email", "registrar-at-example.edu", "issuer.email: 'registrar-at-example.edu' is not an e-mail address"),
+    ],
+    ids=["id without scheme", "DID without id", "url", "image", "email"],
+)
+def test_issuer_profile_is_checked_so_no_invalid_credential_is_emitted(
+    tmp_path: Path, member: str, value: str, message: str
+) -> None:
+    path = tmp_path / "credanchor.toml"
+    text = render_config("did:web:registrar.example.edu", "X", None, 8545)
+    line = f"{member} = {json.dumps(value)}\n"
+    text = text.replace(
+        'id = "did:web:registrar.example.edu"\n',
+        line if member == "id" else 'id = "did:web:registrar.example.edu"\n' + line,
+    )
+    path.write_text(text)
+    with pytest.raises(InvalidInput) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+
+
+def test_alignment_target_types_are_ob3_values(tmp_path: Path) -> None:
+    base = 'name = "N"\ndescription = "D"\ncriteria = "C"\n[[alignment]]\ntarget_name = "T"\ntarget_url = "https://t.org"\n'
+    write(tmp_path, "ok", base + 'target_type = "ceasn:Competency"\n')
+    assert load_template(tmp_path, "ok").alignment[0].target_type == "ceasn:Competency"
+    write(tmp_path, "ext", base + 'target_type = "ext:Skill"\n')
+    assert load_template(tmp_path, "ext").alignment[0].target_type == "ext:Skill"
+    write(tmp_path, "bad", base + 'target_type = "Skill"\n')
+    with pytest.raises(InvalidInput) as caught:
+        load_template(tmp_path, "bad")
+    assert "alignment.0.target_type: unknown alignment target type 'Skill' (one of CFItem" in str(caught.value)

@@ -72,6 +72,28 @@ Uri = Annotated[str, Field(min_length=1, max_length=MAX_URI)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
+def _plain_terms(value: Any) -> None:
+    """Every member is a plain term of the credential's URL contexts, so the facts verification reads from
+    the JSON are the facts an RDF signature covers: no IRI or compact-IRI member names (the same statement as
+    `validUntil`, written so that it is not read as one), no JSON-LD keywords but `@context`, and no inline
+    context definitions (which could alias a term)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack += item
+        elif isinstance(item, dict):
+            for key, member in item.items():
+                if key == "@context":
+                    urls = member if isinstance(member, list) else [member]
+                    if not all(isinstance(url, str) for url in urls):
+                        raise ValueError("an @context must name its contexts by URL, not define terms inline")
+                elif ":" in key or key.startswith("@"):
+                    raise ValueError(f"member {key[:80]!r} is not a plain term of the contexts; write the term instead")
+                else:
+                    stack.append(member)
+
+
 class _Open(BaseModel):
     """Open Badges documents are extensible: members we do not read are kept (and covered by the digest).
 
@@ -106,6 +128,7 @@ class CredentialView(_Open):
             nulls = [key for key in ("validUntil", "name", "id") if key in data and data[key] is None]
             if nulls:
                 raise ValueError(f"{nulls[0]} is null; leave it out instead")
+            _plain_terms(data)
         return data
 
     context: Annotated[list[Uri], AfterValidator(_contexts)] = Field(

@@ -16,6 +16,9 @@ _CHUNK = 58**10  # ten digits per big-integer division
 ED25519_PUBLIC_HEADER = b"\xed\x01"
 ED25519_SECRET_HEADER = b"\x80\x26"
 KEY_LENGTH = 32
+MAX_MULTIBASE = 128
+"""Longest multibase text decoded: a Multikey has 48 characters, an Ed25519 signature about 88. Decoding is
+quadratic in the length, so a hostile 200,000-character value would otherwise cost seconds of CPU."""
 
 
 def b58encode(data: bytes) -> str:
@@ -57,6 +60,8 @@ def multibase_decode(text: str) -> bytes:
     """The bytes of a multibase base58btc value; `ValueError` saying what is wrong otherwise."""
     if not text.startswith("z"):
         raise ValueError(f"must be multibase base58btc, starting with 'z', not {text[:1]!r}")
+    if len(text) > MAX_MULTIBASE:
+        raise ValueError(f"is {len(text):,} characters long; at most {MAX_MULTIBASE} are decoded")
     return b58decode(text[1:])
 
 

@@ -140,7 +140,7 @@ def malformed(source: str, message: str) -> Report:
     return Report(source, Verdict.MALFORMED, (Step("schema", False, message),))
 
 
-def offline_checks(receipt: Receipt, *, require_signature: bool = False) -> Offline:
+def offline_checks(receipt: Receipt, *, now: datetime, require_signature: bool = False) -> Offline:
     """Steps 1-3, which need no chain: digest, Merkle proof, and the signature's cryptography."""
     steps = []
 
@@ -168,7 +168,7 @@ def offline_checks(receipt: Receipt, *, require_signature: bool = False) -> Offl
         steps.append(Step("proof", True, f"proof of {len(receipt.merkle.proof)} hashes leads to root {short(reached)}"))
 
     # 3. The issuer's signature verifies (whether the registry lists its key is step 5's business).
-    signature = check_signature(receipt.credential)
+    signature = check_signature(receipt.credential, now)
     if signature.ok is None and require_signature:
         steps.append(Step("signature", False, f"{signature.detail}, and --require-signature was given"))
     else:
@@ -192,7 +192,7 @@ def check_receipt(
     or was not asked because the receipt fails on its own (`offline.failed`)."""
     view = receipt.view()
     anchor = receipt.anchor
-    offline = offline or offline_checks(receipt, require_signature=require_signature)
+    offline = offline or offline_checks(receipt, now=now, require_signature=require_signature)
     steps = [Step("schema", True, "receipt matches the version 1 schema"), *offline.steps]
     notes: list[str] = []
     trusted = trust.find(anchor.chain_id, anchor.registry)
@@ -223,9 +223,18 @@ def check_receipt(
         steps.append(Step("chain", True, f"node is chain {facts.chain_id}"))
         anchor_step, anchored_by = _anchor_step(receipt, facts.root, facts.head, min_confirmations)
         steps.append(anchor_step)
+        at = next(i for i, step in enumerate(steps) if step.name == "signature")
         if anchor_step.ok and offline.signature.ok:
-            at = next(i for i, step in enumerate(steps) if step.name == "signature")
             steps[at] = _key_step(offline.signature, facts)
+        elif anchor_step.ok and offline.signature.ok is None and facts.root.issuer_id is not None:
+            # A registry bound to an issuer lists its signing keys, and its issuer signs every credential: an
+            # unsigned one there was anchored by someone holding the anchor role, never signed by the issuer.
+            steps[at] = Step(
+                "signature",
+                False,
+                f"credential is not signed, but registry {anchor.registry} is bound to issuer "
+                f"{facts.root.issuer_id!r}, whose credentials are all signed",
+            )
         if anchor_step.ok:
             bound_issuer, binding_read = facts.root.issuer_id, True
             steps.append(_issuer_step(view.issuer.id, bound_issuer, offline.signature))

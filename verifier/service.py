@@ -179,7 +179,7 @@ class Session:
         except InvalidReceipt as exc:
             return malformed(source, str(exc))
         # Everything that needs no chain comes first: a receipt that fails on its own costs no node request.
-        offline = offline_checks(receipt, require_signature=self.require_signature)
+        offline = offline_checks(receipt, now=self.now, require_signature=self.require_signature)
         facts, unavailable = (None, None) if offline.failed else self._facts(receipt, offline)
         return check_receipt(
             receipt,

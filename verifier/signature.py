@@ -9,6 +9,7 @@ anchor, in `verifier.checks`.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from anchoring.dataintegrity import proofs_of, verify_proof
@@ -30,7 +31,8 @@ class SignatureCheck:
     cryptosuite: str | None = None
 
 
-def check_signature(credential: Mapping[str, Any]) -> SignatureCheck:
+def check_signature(credential: Mapping[str, Any], now: datetime) -> SignatureCheck:
+    """Every proof of the credential, checked at `now` (a proof past its `expires` fails)."""
     if credential.get("proof") is None:
         return SignatureCheck(None, "credential is not signed (no proof)")
     try:
@@ -60,7 +62,7 @@ def check_signature(credential: Mapping[str, Any]) -> SignatureCheck:
                 False, f"{label}verificationMethod is controlled by {controller!r}, not by the issuer {issuer_id!r}"
             )
         try:
-            verify_proof(credential, proof, public_key)
+            verify_proof(credential, proof, public_key, now=now)
         except CredanchorError as exc:
             return SignatureCheck(False, f"{label}{exc}")
         except (ValueError, TypeError, RecursionError) as exc:  # hostile shapes the core did not foresee

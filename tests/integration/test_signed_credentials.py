@@ -253,30 +253,50 @@ def test_trust_list_can_pin_the_issuer_id(
     assert report["trustedAs"] == "Test U"
 
 
-def test_unsigned_is_reported_and_can_be_required(
+def test_an_unsigned_credential_in_a_bound_registry_is_invalid(
     cli: Cli, signed: tuple[Workspace, list[Path]], chain: Chain, tmp_path: Path
 ) -> None:
+    """Whoever holds the anchor role (or a stolen anchoring key) cannot issue unsigned content for the issuer."""
     from credanchor.wiring import account
 
     ws, files = signed
     credential = {k: v for k, v in json.loads(files[0].read_text())["credential"].items() if k != "proof"}
     credential["id"] = "urn:uuid:00000000-0000-4000-8000-000000000002"
-    path = write(
-        tmp_path / "unsigned.json", anchor_alone(chain.registry(ws.config.chain.registry), account(ws), credential)
-    )
+    credential["name"] = "Forged: PhD"
+    registry = chain.registry(ws.config.chain.registry)
+    path = write(tmp_path / "unsigned.json", anchor_alone(registry, account(ws), credential))
     report = verify(cli, path, "-w", ws.root)
-    assert report["verdict"] == "valid"
+    assert report["verdict"] == "invalid"
     assert report["signed"] is False
-    assert report["byStep"]["signature"] == {
-        "name": "signature",
-        "ok": None,
-        "detail": "credential is not signed (no proof)",
-    }
-    human = cli("verify", path, "-w", ws.root)
-    assert "skip signature  credential is not signed (no proof)" in human.out
-    required = verify(cli, path, "-w", ws.root, "--require-signature")
-    assert required["verdict"] == "invalid"
-    assert required["reason"] == "credential is not signed (no proof), and --require-signature was given"
+    assert report["reason"] == (
+        f"credential is not signed, but registry {registry.address} is bound to issuer "
+        f"{ws.config.issuer.id!r}, whose credentials are all signed"
+    )
+
+
+def test_an_expired_proof_is_invalid(cli: Cli, signed: tuple[Workspace, list[Path]], tmp_path: Path) -> None:
+    from credanchor.wiring import signing_key
+
+    ws, files = signed
+    receipt = json.loads(files[0].read_text())
+    key = signing_key(ws)
+    doc = {k: v for k, v in receipt["credential"].items() if k != "proof"}
+    method = receipt["credential"]["proof"][0]["verificationMethod"]
+    signer = Signer(key.private_bytes_raw(), "eddsa-rdfc-2022", method, "2026-01-01T00:00:00Z")
+    proof = signer.sign(doc)
+    # `expires` is part of the signed proof configuration: re-sign with it set in the past.
+    options = {k: v for k, v in proof.items() if k != "proofValue"} | {"expires": "2026-01-20T00:00:00Z"}
+    from anchoring.dataintegrity import _rdfc_config, canonical_proof_config, hash_data
+    from anchoring.jsonld import canonical_nquads
+    from anchoring.multibase import multibase_encode
+
+    data = hash_data(
+        canonical_proof_config(_rdfc_config(options, doc), "eddsa-rdfc-2022"), canonical_nquads(doc).encode()
+    )
+    receipt["credential"]["proof"] = [{**options, "proofValue": multibase_encode(key.sign(data))}]
+    report = verify(cli, write(tmp_path / "expired-proof.json", receipt), "-w", ws.root)
+    assert report["verdict"] == "invalid"
+    assert report["reason"] == "proof expired at 2026-01-20T00:00:00Z"
 
 
 def test_lost_anchor_role_and_min_confirmations_are_reported(
@@ -311,12 +331,23 @@ def test_receipts_of_a_registry_from_before_issuer_binding_still_verify(
     receipt = anchor_alone(legacy, account, copy.deepcopy(credential))
     trust = tmp_path / "trust.toml"
     trust.write_text(f'[[registry]]\nname = "Old"\nchain_id = 31337\naddress = "{legacy.address}"\n')
-    report = verify(cli, write(tmp_path / "old.json", receipt), "--trust", trust, "--rpc-url", node.url)
+    path = write(tmp_path / "old.json", receipt)
+    report = verify(cli, path, "--trust", trust, "--rpc-url", node.url)
     assert report["verdict"] in ("valid", "expired"), report
     assert (
         report["byStep"]["issuer"]["detail"] == "registry binds no issuer (deployed before issuer binding); not checked"
     )
-    assert report["byStep"]["signature"]["ok"] is None
+    assert report["byStep"]["signature"] == {
+        "name": "signature",
+        "ok": None,
+        "detail": "credential is not signed (no proof)",
+    }
+    assert report["signed"] is False
+    human = cli("verify", path, "--trust", trust, "--rpc-url", node.url)
+    assert "skip signature  credential is not signed (no proof)" in human.out
+    required = verify(cli, path, "--trust", trust, "--rpc-url", node.url, "--require-signature")
+    assert required["verdict"] == "invalid"
+    assert required["reason"] == "credential is not signed (no proof), and --require-signature was given"
 
 
 def test_one_receipt_costs_a_bounded_number_of_node_requests(

@@ -91,3 +91,12 @@ def test_encoding_needs_32_bytes() -> None:
     with pytest.raises(InvalidInput) as caught:
         encode_multikey(bytes(31))
     assert str(caught.value) == "an Ed25519 public key has 32 bytes, not 31"
+
+
+def test_overlong_multibase_is_refused_before_decoding() -> None:
+    """Decoding is quadratic in the length: a hostile 200,000-character value must not cost seconds."""
+    from anchoring.multibase import MAX_MULTIBASE, multibase_decode
+
+    with pytest.raises(ValueError, match=r"is 200,001 characters long; at most 128 are decoded"):
+        multibase_decode("z" + "2" * 200_000)
+    assert MAX_MULTIBASE == 128

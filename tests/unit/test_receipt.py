@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,30 @@ def test_a_fifo_swapped_in_after_the_check_is_refused(tmp_path: Path, monkeypatc
     monkeypatch.setattr(Path, "stat", lambda self, **kw: real_stat(regular if self == fifo else self, **kw))
     with pytest.raises(InvalidReceipt, match="pipe.json: is not a regular file"):
         read_limited(fifo, MAX_RECEIPT_BYTES, InvalidReceipt)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda r: r["credential"].update(
+                {"https://www.w3.org/2018/credentials#validUntil": {"@value": "2099-01-01T00:00:00Z"}}
+            ),
+            "member 'https://www.w3.org/2018/credentials#validUntil' is not a plain term of the contexts",
+        ),
+        (lambda r: r["credential"].update({"cred:validUntil": "2099-01-01T00:00:00Z"}), "member 'cred:validUntil'"),
+        (lambda r: r["credential"]["issuer"].update({"@id": "https://evil.example"}), "member '@id' is not a plain term"),
+        (
+            lambda r: r["credential"]["credentialSubject"].update({"@context": {"until": "cred:validUntil"}}),
+            "an @context must name its contexts by URL, not define terms inline",
+        ),
+    ],
+    ids=["IRI member", "compact IRI member", "keyword member", "inline context"],
+)
+def test_members_must_be_plain_terms_so_the_json_says_what_the_signature_covers(
+    change: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    """An RDF signature covers statements, not JSON: a member written as an IRI would be signed as
+    `validUntil` while the verifier's reading of the JSON would miss it. Such receipts are malformed."""
+    with pytest.raises(InvalidReceipt, match=re.escape(message)):
+        parse(changed(change))

@@ -324,7 +324,10 @@ def test_a_fifo_swapped_in_after_the_check_is_refused(tmp_path: Path, monkeypatc
             "member 'https://www.w3.org/2018/credentials#validUntil' is not a plain term of the contexts",
         ),
         (lambda r: r["credential"].update({"cred:validUntil": "2099-01-01T00:00:00Z"}), "member 'cred:validUntil'"),
-        (lambda r: r["credential"]["issuer"].update({"@id": "https://evil.example"}), "member '@id' is not a plain term"),
+        (
+            lambda r: r["credential"]["issuer"].update({"@id": "https://evil.example"}),
+            "member '@id' is not a plain term",
+        ),
         (
             lambda r: r["credential"]["credentialSubject"].update({"@context": {"until": "cred:validUntil"}}),
             "an @context must name its contexts by URL, not define terms inline",

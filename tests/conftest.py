@@ -129,9 +129,11 @@ def registry(chain: Chain, account: LocalAccount) -> Registry:
     return deploy(chain, account)
 
 
-def make_workspace(root: Path, node: Node, *, deploy_registry: bool = True) -> Workspace:
-    """A workspace on the test node with its registry deployed and its key funded."""
-    ws = init_workspace(root, issuer_id=TEST_ISSUER_ID, issuer_name="Test University", scrypt_n=TEST_SCRYPT_N)
+def make_workspace(
+    root: Path, node: Node, *, deploy_registry: bool = True, issuer_id: str = TEST_ISSUER_ID
+) -> Workspace:
+    """A workspace on the test node with its registry deployed (bound to `issuer_id`) and its key funded."""
+    ws = init_workspace(root, issuer_id=issuer_id, issuer_name="Test University", scrypt_n=TEST_SCRYPT_N)
     ws = ws.set("chain", "rpc_url", node.url)
     if deploy_registry:
         chain = node.chain()

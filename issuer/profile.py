@@ -9,11 +9,11 @@ stays listed with its `revoked` time, so credentials it signed before then still
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from anchoring.credential import OB3_CONTEXT, VC_CONTEXT
 from issuer.config import IssuerConfig
 from issuer.credentials import issuer_profile
+from issuer.templates import web_base
 
 DID_CONTEXT = "https://www.w3.org/ns/did/v1"
 MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
@@ -59,7 +59,6 @@ def controller_document(issuer_id: str, keys: list[PublishedKey]) -> dict[str, A
 def hosting_url(issuer_id: str) -> str:
     """Where the controller document must be served for standard resolvers to find it."""
     if issuer_id.startswith("did:web:"):
-        host, *path = issuer_id.removeprefix("did:web:").split(":")
-        base = f"https://{unquote(host)}"
-        return f"{base}/{'/'.join(unquote(p) for p in path)}/did.json" if path else f"{base}/.well-known/did.json"
+        has_path = ":" in issuer_id.removeprefix("did:web:")
+        return f"{web_base(issuer_id)}/did.json" if has_path else f"{web_base(issuer_id)}/.well-known/did.json"
     return issuer_id.split("#", 1)[0]

@@ -11,6 +11,7 @@ import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -108,7 +109,9 @@ class Template(_Strict):
     result: ResultSpec | None = None
 
     def achievement_id(self, issuer_id: str) -> str:
-        return self.id or f"{issuer_id.rstrip('/')}/achievements/{self.key}"
+        """The template's id, or one under the issuer's web address (a did:web issuer's https origin, where
+        the achievement can be published), or under the issuer id itself."""
+        return self.id or f"{web_base(issuer_id).rstrip('/')}/achievements/{self.key}"
 
     def achievement(self, issuer_id: str) -> dict[str, Any]:
         """The Open Badges 3.0 Achievement object."""
@@ -149,6 +152,14 @@ class Template(_Strict):
         year, month = valid_from.year + total_months // 12, total_months % 12 + 1
         day = min(valid_from.day, _days_in_month(year, month))
         return valid_from.replace(year=year, month=month, day=day) + timedelta(days=days)
+
+
+def web_base(issuer_id: str) -> str:
+    """`did:web:host:path` -> `https://host/path` (the did:web method's mapping); any other id as it is."""
+    if not issuer_id.startswith("did:web:"):
+        return issuer_id
+    host, *path = issuer_id.removeprefix("did:web:").split(":")
+    return "/".join([f"https://{unquote(host)}", *(unquote(p) for p in path)])
 
 
 def _period_parts(period: str) -> tuple[int, int, int]:

@@ -24,7 +24,8 @@ name = "Foundations of Data Literacy"
 description = "Awarded for completing the 30-hour Foundations of Data Literacy course."
 criteria = "Attended at least 90% of sessions and passed the final assessment with a grade of C or better."
 achievement_type = "Certificate"
-# id = "https://registrar.example.edu/achievements/data-literacy"   (default: issuer id + /achievements/NAME)
+# id = "https://registrar.example.edu/achievements/data-literacy"
+#      (default: the issuer id, or a did:web issuer's https address, + /achievements/NAME)
 # image = "https://registrar.example.edu/badges/data-literacy.png"
 credits_available = 3.0      # continuing-education units a recipient can earn
 validity = "P3Y"             # ISO 8601 period after which credentials expire (omit for no expiry)

@@ -165,3 +165,24 @@ def test_alignment_target_types_are_ob3_values(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as caught:
         load_template(tmp_path, "bad")
     assert "alignment.0.target_type: unknown alignment target type 'Skill' (one of CFItem" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("issuer_id", "achievement_id", "did_document_url"),
+    [
+        ("did:web:registrar.example.edu", "https://registrar.example.edu/achievements/t",
+         "https://registrar.example.edu/.well-known/did.json"),
+        ("did:web:example.edu:registrar", "https://example.edu/registrar/achievements/t",
+         "https://example.edu/registrar/did.json"),
+        ("did:web:localhost%3A8443", "https://localhost:8443/achievements/t", "https://localhost:8443/.well-known/did.json"),
+        ("https://registrar.example.edu/", "https://registrar.example.edu/achievements/t", "https://registrar.example.edu/"),
+    ],
+)  # fmt: skip
+def test_did_web_issuers_get_achievement_ids_on_their_web_origin(
+    tmp_path: Path, issuer_id: str, achievement_id: str, did_document_url: str
+) -> None:
+    from issuer.profile import hosting_url
+
+    write(tmp_path, "t", 'name = "N"\ndescription = "D"\ncriteria = "C"\n')
+    assert load_template(tmp_path, "t").achievement_id(issuer_id) == achievement_id
+    assert hosting_url(issuer_id) == did_document_url

@@ -1,7 +1,9 @@
 """Fixtures: a real node per session (Anvil, or Hardhat with CREDANCHOR_TEST_NODE=hardhat), funded keys,
 deployed registries and ready workspaces, and an in-process runner for the CLI."""
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,18 +67,25 @@ def start_node(kind: str, *extra: str, log: Path | None = None, port: int | None
     try:
         wait_for_rpc(url, 90, process)
     except Exception:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         raise
     return Node(kind, url, process)
 
 
 def stop_node(node: Node) -> None:
-    node.process.terminate()
+    """Stop the node and everything it started: `npx hardhat node` runs the node as a child process, so the
+    whole process group (the node was started in a session of its own) is signalled, not just `npx`."""
+    try:
+        os.killpg(node.process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
     try:
         node.process.wait(20)
     except subprocess.TimeoutExpired:
-        node.process.kill()
+        os.killpg(node.process.pid, signal.SIGKILL)
         node.process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(node.process.pid, signal.SIGKILL)  # children that outlived their parent
 
 
 @pytest.fixture(scope="session")

@@ -134,6 +134,7 @@ class Signer:
         verification_method: str,
         created: datetime | str,
         *,
+        expires: str | None = None,
         processor: JsonLd | None = None,
     ) -> None:
         if cryptosuite not in CRYPTOSUITES:
@@ -156,6 +157,10 @@ class Signer:
             "verificationMethod": verification_method,
             "proofPurpose": ASSERTION_METHOD,
         }
+        if expires is not None:
+            if not _DATETIMESTAMP.fullmatch(expires):
+                raise InvalidInput(f"expires {expires!r} is not an XML Schema dateTimeStamp (a date-time with a zone)")
+            self.options["expires"] = expires
         self._config_hashes: dict[str, bytes] = {}
 
     def _config_hash(self, document: Mapping[str, Any]) -> bytes:

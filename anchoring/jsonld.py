@@ -201,7 +201,7 @@ class JsonLd:
     def __init__(self, documents: Mapping[str, Any]) -> None:
         self._documents = dict(documents)
         self._lock = threading.Lock()
-        self._resolver = ContextResolver(LRUCache(maxsize=256), self._load)
+        self._resolver = ContextResolver(LRUCache(maxsize=256), self.document_loader)
         terms = frozenset(context_terms(list(self._documents.values())))
         self.shapes = ShapeCache(self.to_dataset, self.canonical_nquads_plain, terms)
 
@@ -222,7 +222,8 @@ class JsonLd:
         """The same, also serving `extra` (URL -> parsed context document), e.g. a test vector's contexts."""
         return JsonLd({**self._documents, **extra})
 
-    def _load(self, url: str, options: Any) -> dict[str, Any]:
+    def document_loader(self, url: str, options: Any = None) -> dict[str, Any]:
+        """A pyld `documentLoader` serving exactly this processor's documents (and refusing every other URL)."""
         document = self.document(url)
         # 'static' lets pyld cache the processed context across calls: the document never changes.
         return {
@@ -234,7 +235,7 @@ class JsonLd:
         }
 
     def _options(self) -> dict[str, Any]:
-        return {"documentLoader": self._load, "contextResolver": self._resolver, "base": ""}
+        return {"documentLoader": self.document_loader, "contextResolver": self._resolver, "base": ""}
 
     def _run(self, document: Any, work: Callable[[], Any]) -> Any:
         """Run pyld under the lock, turning its errors into `UnsafeJsonLd` with the innermost reason."""

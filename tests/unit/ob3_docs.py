@@ -45,15 +45,12 @@ def vector_processor() -> JsonLd:
 def pyld_normalize(document: Any, processor: JsonLd) -> str:
     """pyld's own `normalize`, with a loader over the same documents: the reference the brief names."""
 
-    def loader(url: str, options: Any) -> dict[str, Any]:
-        return {
-            "contextUrl": None,
-            "documentUrl": url,
-            "document": processor.document(url),
-            "contentType": "application/ld+json",
-        }
-
-    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader, "safe": True}
+    options = {
+        "algorithm": "URDNA2015",
+        "format": "application/n-quads",
+        "documentLoader": processor.document_loader,
+        "safe": True,
+    }
     result: str = pyld_jsonld.normalize(document, options)
     return result
 

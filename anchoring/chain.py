@@ -78,7 +78,8 @@ class Chain:
         except (ContractCustomError, ContractLogicError, BadFunctionCallOutput):
             raise  # the contract's answer, not the node's: callers decide what it means
         except Web3RPCError as exc:
-            raise ChainUnavailable(f"node at {redact_url(self.url)} refused {what}: {_rpc_message(exc)}") from None
+            message = f"node at {redact_url(self.url)} refused {what}: {_rpc_message(exc)}"
+            raise ChainUnavailable(message, answered=True) from None
         except (ValueError, Web3Exception) as exc:
             raise ChainUnavailable(f"node at {redact_url(self.url)} gave a bad answer ({what}): {exc}") from None
 

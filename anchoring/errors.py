@@ -25,9 +25,17 @@ class VerificationFailed(CredanchorError):
 
 
 class ChainUnavailable(CredanchorError):
-    """The node could not be asked (unreachable, timed out, or answered garbage)."""
+    """The node could not be asked (unreachable, timed out, or answered garbage).
+
+    `answered` is true when the node did answer, with a JSON-RPC error: only then can its words be read as a
+    refusal (a lost connection says nothing about whether a sent transaction arrived).
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 class ChainMismatch(CredanchorError):

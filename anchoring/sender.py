@@ -114,6 +114,8 @@ class TxSender:
         try:
             self.chain.ask("eth_sendRawTransaction", lambda: self.chain.w3.eth.send_raw_transaction(signed.raw))
         except ChainUnavailable as exc:
+            if not exc.answered:
+                raise  # lost connections, timeouts, 5xx, garbled answers: retried by the caller
             message = str(exc).lower()
             if "already known" in message or "known transaction" in message or "already imported" in message:
                 return
@@ -121,8 +123,6 @@ class TxSender:
                 raise NonceConflict(f"nonce {signed.nonce} was used by another transaction") from None
             if "replacement" in message and "underpriced" in message:
                 raise NonceConflict(f"another pending transaction holds nonce {signed.nonce}") from None
-            if " refused " not in message:
-                raise  # timeouts, 5xx, garbled answers: the node's trouble, retried by the caller
             raise TransactionFailed(f"node refused the transaction: {exc}") from None
 
     def send(self, call: ContractFunction | ContractConstructor) -> SignedTx:

@@ -104,6 +104,34 @@ class RecordsConfig(_Section):
     columns: dict[str, str] = Field(default_factory=dict)
 
 
+class EarnerConfig(_Section):
+    """What each earner gets beside the receipt: a baked badge image, a certificate PDF (`issue` defaults)."""
+
+    bake: Literal["png", "svg"] | None = None
+    pdf: bool = False
+
+
+class ShareConfig(_Section):
+    """Where credentials can be seen: the public address of the web verifier (`credanchor serve`), whose
+    credential pages are `{base_url}/credentials/{uuid}`. Without it no verification or LinkedIn URL is made."""
+
+    base_url: HttpUrl | None = None
+
+
+class SmtpConfig(_Section):
+    """The mail server `credanchor notify` sends through; the password never lives in this file."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=587, gt=0, lt=65536)
+
+
+class WebConfig(_Section):
+    """`credanchor serve`: where it listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+
+
 class Config(_Section):
     issuer: IssuerConfig
     chain: ChainConfig
@@ -111,6 +139,10 @@ class Config(_Section):
     key: KeyConfig = KeyConfig()
     signing: SigningConfig = SigningConfig()
     records: RecordsConfig = RecordsConfig()
+    earner: EarnerConfig = EarnerConfig()
+    share: ShareConfig = ShareConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    web: WebConfig = WebConfig()
 
 
 def load_config(path: Path) -> Config:

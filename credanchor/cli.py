@@ -637,3 +637,4 @@ def main() -> None:
 
 
 from credanchor import cli_records  # noqa: E402, F401  (its commands register on `app`)
+from credanchor import cli_serve  # noqa: E402, F401  (registers `serve`, `stats` and `page`)

@@ -130,6 +130,14 @@ class WebConfig(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
+    max_upload: int = Field(default=8 * 1024 * 1024, ge=4096, le=64 * 1024 * 1024)
+    """Bytes a request body may have (an uploaded receipt, baked badge or certificate PDF); more is a 413."""
+    time_limit: float = Field(default=15.0, gt=0, le=300)
+    """Seconds a request may take to arrive and be verified; longer is a 408 or 503."""
+    cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+    """How long the chain's answers (head block, each root's anchor and revocations) are reused."""
+    trust: str | None = None
+    """The operator's trust list file (TOML or JSON), beside the workspace's own registry."""
 
 
 class Config(_Section):

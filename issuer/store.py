@@ -335,3 +335,82 @@ class Store:
             credential.revoked_at, credential.revoke_reason, credential.revoke_tx = now(), reason, tx_hash
             s.add(credential)
             s.commit()
+
+
+# --- Web verifier: page withdrawals and earner-respecting analytics (counts by day; no IPs, no cookies) ---
+
+
+class PageWithdrawal(SQLModel, table=True):
+    """A credential whose public page the issuer took down (`credanchor page withdraw`): it answers 410."""
+
+    credential_id: str = Field(primary_key=True, foreign_key="credential.id")
+    withdrawn_at: datetime = Field(default_factory=now)
+    reason: str = ""
+
+
+class DailyCount(SQLModel, table=True):
+    """How often a credential's page was viewed, or one of its files verified, on one UTC day."""
+
+    day: str = Field(primary_key=True)
+    """YYYY-MM-DD."""
+    kind: str = Field(primary_key=True)
+    """"view" (its public page) or "verify" (its receipt or file checked on the verification page or API)."""
+    credential_id: str = Field(primary_key=True, foreign_key="credential.id")
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    count: int = 0
+
+
+def withdraw_page(store: Store, credential_id: str, reason: str) -> PageWithdrawal:
+    with store.session() as s:
+        if s.get(Credential, credential_id) is None:
+            raise StoreError(f"no credential {credential_id}")
+        found = s.get(PageWithdrawal, credential_id)
+        if found is not None:
+            raise StoreError(f"the page of {credential_id} was withdrawn already on {found.withdrawn_at:%Y-%m-%d}")
+        withdrawal = PageWithdrawal(credential_id=credential_id, reason=reason)
+        s.add(withdrawal)
+        s.commit()
+        s.refresh(withdrawal)
+        return withdrawal
+
+
+def restore_page(store: Store, credential_id: str) -> None:
+    with store.session() as s:
+        found = s.get(PageWithdrawal, credential_id)
+        if found is None:
+            raise StoreError(f"the page of {credential_id} is not withdrawn")
+        s.delete(found)
+        s.commit()
+
+
+def page_withdrawal(store: Store, credential_id: str) -> PageWithdrawal | None:
+    with store.session() as s:
+        return s.get(PageWithdrawal, credential_id)
+
+
+def add_counts(store: Store, counts: dict[tuple[str, str, str, int], int]) -> None:
+    """Add {(day, kind, credential id, batch id): n} to the daily counts, in one transaction."""
+    if not counts:
+        return
+    with store.session() as s:
+        s.execute(
+            text(
+                "INSERT INTO dailycount (day, kind, credential_id, batch_id, count) "
+                "VALUES (:day, :kind, :cid, :batch, :n) "
+                "ON CONFLICT (day, kind, credential_id) DO UPDATE SET count = dailycount.count + excluded.count"
+            ),
+            [
+                {"day": day, "kind": kind, "cid": cid, "batch": batch, "n": n}
+                for (day, kind, cid, batch), n in counts.items()
+            ],
+        )
+        s.commit()
+
+
+def daily_counts(store: Store, since: str, *, batch_id: int | None = None) -> Sequence[DailyCount]:
+    """Every count from the day `since` (YYYY-MM-DD) on, optionally of one batch; by day, then credential."""
+    with store.session() as s:
+        query = select(DailyCount).where(DailyCount.day >= since)
+        if batch_id is not None:
+            query = query.where(DailyCount.batch_id == batch_id)
+        return s.exec(query.order_by(col(DailyCount.day), col(DailyCount.credential_id))).all()

@@ -107,6 +107,8 @@ class Report:
     signed: bool = False
     notes: tuple[str, ...] = ()
     """Facts worth a verifier's attention that do not change the verdict."""
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)
+    """The receipt checked, when it parsed: what a page shows beside the verdict (badge, dates, anchor)."""
 
     @property
     def reason(self) -> str:
@@ -265,6 +267,7 @@ def check_receipt(
         trusted_as=trusted.name if trusted else None,
         signed=offline.signature.ok is True,
         notes=tuple(notes),
+        receipt=receipt,
     )
 
 

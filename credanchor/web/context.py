@@ -1,0 +1,116 @@
+"""Everything a request needs, built once per worker process: workspace, store, trust list, cached node.
+
+Invariants: the trust list and node come from the operator's settings and workspace only; counts of page
+views and verifications are kept in memory and added to the workspace database every few seconds and at
+shutdown (one write per flush, not per request), keyed by day and credential, never by visitor.
+"""
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from anchoring.chain import Chain
+from anchoring.errors import CredanchorError
+from anchoring.jsonio import parse_json, read_limited
+from anchoring.receipt import MAX_RECEIPT_BYTES
+from credanchor import wiring
+from credanchor.web.settings import WebSettings
+from issuer.store import Store, add_counts
+from issuer.workspace import Workspace, open_workspace
+from verifier.cached import CachedReader
+from verifier.checks import Report
+from verifier.service import ChainReader, Session
+from verifier.trust import TrustList
+
+
+class HitCounter:
+    """Page views and verifications of the workspace's credentials, counted in memory until flushed."""
+
+    def __init__(self, store: Store | None) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._pending: Counter[tuple[str, str, str, int]] = Counter()
+
+    def count(self, kind: str, credential_id: str, batch_id: int) -> None:
+        if self._store is None:
+            return
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        with self._lock:
+            self._pending[(day, kind, credential_id, batch_id)] += 1
+
+    def flush(self) -> None:
+        if self._store is None:
+            return
+        with self._lock:
+            pending, self._pending = dict(self._pending), Counter()
+        add_counts(self._store, pending)
+
+
+@dataclass
+class Context:
+    settings: WebSettings
+    workspace: Workspace | None
+    store: Store | None
+    trust: TrustList
+    reader: CachedReader | None
+    counter: HitCounter
+    min_confirmations: int
+
+    @classmethod
+    def build(cls, settings: WebSettings) -> "Context":
+        workspace = open_workspace(Path(settings.workspace)) if settings.workspace else None
+        trust_file = settings.trust_file
+        if trust_file is None and workspace is not None and workspace.config.web.trust:
+            trust_file = str(workspace.root / workspace.config.web.trust)
+        trust = wiring.trust_list(workspace, Path(trust_file) if trust_file else None)
+        url = wiring.verifier_rpc(workspace, settings.rpc_url)
+        timeout = workspace.config.chain.rpc_timeout if workspace else 10.0
+        reader = None
+        if url is not None:
+            node = url
+            reader = CachedReader(lambda: ChainReader(Chain(node, timeout=timeout)), settings.cache_seconds)
+        store = Store(workspace.database_url) if workspace is not None else None
+        confirmations = settings.min_confirmations or (workspace.config.chain.confirmations if workspace else 1)
+        return cls(settings, workspace, store, trust, reader, HitCounter(store), confirmations)
+
+    def session(self) -> Session:
+        reader = self.reader
+        return Session(
+            (lambda: reader) if reader is not None else None,
+            self.trust,
+            datetime.now(UTC),
+            min_confirmations=self.min_confirmations,
+        )
+
+    def verify(self, data: bytes, source: str) -> Report:
+        """One file, verified exactly as `credanchor verify` does; a verification of one of this workspace's
+        credentials is counted."""
+        report = self.session().verify_bytes(data, source)
+        if self.store is not None and report.credential_id is not None and report.receipt is not None:
+            known = self.store.credential(report.credential_id)
+            if known is not None and known.digest == report.receipt.digest:
+                self.counter.count("verify", known.id, known.batch_id)
+        return report
+
+    def receipt_for(self, credential: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored receipt of one of this workspace's delivered credentials, by the credential's id."""
+        credential_id = credential.get("id")
+        if self.store is None or not isinstance(credential_id, str) or len(credential_id) > 200:
+            return None
+        found = self.store.credential(credential_id)
+        if found is None or not found.receipt_path:
+            return None
+        try:
+            document = parse_json(read_limited(Path(found.receipt_path), MAX_RECEIPT_BYTES), found.receipt_path)
+        except CredanchorError:
+            return None
+        return document if isinstance(document, dict) else None
+
+    def close(self) -> None:
+        self.counter.flush()
+        if self.store is not None:
+            self.store.close()

@@ -45,5 +45,5 @@ async def verify_limited(context: Context, data: bytes, source: str) -> Report:
     with anyio.move_on_after(seconds) as timer:
         return await anyio.to_thread.run_sync(context.verify, data, source, abandon_on_cancel=True)
     if timer.cancelled_caught:
-        raise UploadError(503, f"Verification took longer than {seconds:g} seconds; please try again.")
+        raise UploadError(503, f"Verification took longer than {seconds:g} s; please try again.")
     raise AssertionError("unreachable")

@@ -22,7 +22,7 @@ from credanchor.web.settings import WebSettings
 from issuer.store import Store, add_counts
 from issuer.workspace import Workspace, open_workspace
 from verifier.cached import CachedReader
-from verifier.checks import Report
+from verifier.checks import Report, malformed
 from verifier.service import ChainReader, Session
 from verifier.trust import TrustList
 
@@ -89,6 +89,9 @@ class Context:
     def verify(self, data: bytes, source: str) -> Report:
         """One file, verified exactly as `credanchor verify` does; a verification of one of this workspace's
         credentials is counted."""
+        if len(data) > MAX_RECEIPT_BYTES and data.lstrip()[:1] in (b"{", b"["):
+            # A receipt file is limited before it is parsed, as `verify_file` does for the CLI.
+            return malformed(source, f"{source}: {len(data):,} bytes is over the limit of {MAX_RECEIPT_BYTES:,} bytes")
         report = self.session().verify_bytes(data, source)
         if self.store is not None and report.credential_id is not None and report.receipt is not None:
             known = self.store.credential(report.credential_id)

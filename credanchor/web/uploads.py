@@ -75,7 +75,7 @@ class BodyLimit:
                     await self.on_error(scope, 413, too_large(self.limit))(scope, receive, send)
                     return
         if timer.cancelled_caught:
-            message = f"The upload did not arrive within {self.seconds:g} seconds."
+            message = f"The upload did not arrive within {self.seconds:g} s."
             await self.on_error(scope, 408, message)(scope, receive, send)
             return
         replayed = False
@@ -132,6 +132,7 @@ def _multipart(body: bytes, boundary: bytes) -> Form:
     parts: list[tuple[dict[bytes, bytes], bytearray]] = []
     header_field = bytearray()
     header_value = bytearray()
+    ended = []
 
     def on_part_begin() -> None:
         if len(parts) >= MAX_FIELDS:
@@ -160,6 +161,7 @@ def _multipart(body: bytes, boundary: bytes) -> Form:
             "on_header_value": on_header_value,
             "on_header_end": on_header_end,
             "on_part_data": on_part_data,
+            "on_end": lambda: ended.append(True),
         },
     )
     try:
@@ -168,7 +170,9 @@ def _multipart(body: bytes, boundary: bytes) -> Form:
     except UploadError:
         raise
     except Exception:  # python-multipart's own errors: a form that is not one
-        raise UploadError(400, "The form could not be read (broken multipart body).") from None
+        ended.clear()
+    if not ended:
+        raise UploadError(400, "The form could not be read (broken multipart body).")
     for headers, data in parts:
         _, params = parse_options_header(headers.get(b"content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")

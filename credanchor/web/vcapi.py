@@ -13,8 +13,9 @@ from typing import Any
 from verifier.checks import Report, Verdict
 from verifier.signature import check_signature
 
-# The VC API names the signature check "proof"; the rest keep credanchor's step names.
-CHECK_NAMES = {"signature": "proof"}
+# The VC API names the signature check "proof" (so the Merkle proof step is "merkleProof"); the rest keep
+# credanchor's step names.
+CHECK_NAMES = {"signature": "proof", "proof": "merkleProof"}
 NO_RECEIPT = (
     "no credanchor receipt for this credential on this server: only its Data Integrity signature was checked; "
     "whether the issuer's registry lists the signing key, the anchor on chain, revocation, validity and the "

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := hardhat-local/node_modules/.installed
 
-.PHONY: setup demo test lint test-anvil test-hardhat bench bench-signing artifact schema clean
+.PHONY: setup demo serve browser test lint test-anvil test-hardhat bench bench-signing artifact schema clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -24,6 +24,14 @@ $(NODE_STAMP): hardhat-local/package.json hardhat-local/package-lock.json
 demo: setup
 	scripts/demo.sh
 
+# The web verifier in the foreground on the demo workspace; its chain is stopped again on Ctrl-C.
+serve: setup
+	scripts/serve-demo.sh
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
 test: setup lint test-anvil test-hardhat
 
 lint: setup
@@ -31,7 +39,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-anvil: setup
+test-anvil: setup browser
 	$(BIN)/pytest
 
 test-hardhat: setup

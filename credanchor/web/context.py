@@ -86,14 +86,14 @@ class Context:
             min_confirmations=self.min_confirmations,
         )
 
-    def verify(self, data: bytes, source: str) -> Report:
-        """One file, verified exactly as `credanchor verify` does; a verification of one of this workspace's
-        credentials is counted."""
+    def verify(self, data: bytes, source: str, *, count: bool = True) -> Report:
+        """One file, verified exactly as `credanchor verify` does; with `count`, a verification of one of this
+        workspace's credentials is counted (a credential page's own verification is counted as a view)."""
         if len(data) > MAX_RECEIPT_BYTES and data.lstrip()[:1] in (b"{", b"["):
             # A receipt file is limited before it is parsed, as `verify_file` does for the CLI.
             return malformed(source, f"{source}: {len(data):,} bytes is over the limit of {MAX_RECEIPT_BYTES:,} bytes")
         report = self.session().verify_bytes(data, source)
-        if self.store is not None and report.credential_id is not None and report.receipt is not None:
+        if count and self.store is not None and report.credential_id is not None and report.receipt is not None:
             known = self.store.credential(report.credential_id)
             if known is not None and known.digest == report.receipt.digest:
                 self.counter.count("verify", known.id, known.batch_id)

@@ -74,7 +74,7 @@ async def _page(request: Request, uuid: str, email: str = "") -> HTMLResponse:
     context = context_of(request)
     found = _find(context, uuid)
     data = found.receipt.read_bytes()
-    report = await verify_limited(context, data, found.receipt.name)
+    report = await verify_limited(context, data, found.receipt.name, count=False)
     recipient = None
     if email:
         recipient = (

@@ -77,7 +77,6 @@ async def stats_page(request: Request) -> HTMLResponse:
             403,
             title="Issuer only",
             message="This page is for the issuer: open it on the server itself, or with the stats token.",
-            status=403,
         )
         if os.environ.get(ENV_STATS_TOKEN):
             response.headers["www-authenticate"] = 'Basic realm="credanchor stats"'

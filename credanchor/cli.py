@@ -636,5 +636,4 @@ def main() -> None:
         sys.exit(exc.exit_code)
 
 
-from credanchor import cli_records  # noqa: E402, F401  (its commands register on `app`)
-from credanchor import cli_serve  # noqa: E402, F401  (registers `serve`, `stats` and `page`)
+from credanchor import cli_records, cli_serve  # noqa: E402, F401  (their commands register on `app`)

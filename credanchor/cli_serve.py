@@ -84,19 +84,19 @@ def stats(
     if json_out:
         render.print_json(
             {
-                "days": [{"day": d, "views": v, "verifications": c} for d, v, c in data["days"]],  # type: ignore[attr-defined]
-                "batches": [{"batch": b, "views": n[0], "verifications": n[1]} for b, n in data["batches"]],  # type: ignore[attr-defined]
+                "days": [{"day": d, "views": v, "verifications": c} for d, v, c in data.days],
+                "batches": [{"batch": b, "views": v, "verifications": c} for b, (v, c) in data.batches],
+                "credentials": [{"credentialId": i, "views": v, "verifications": c} for i, (v, c) in data.credentials],
             }
         )
         return
     render.out.print(
-        f"last {days} days: {data['total_views']} page views, {data['total_verifications']} verifications",
-        markup=False,
+        f"last {days} days: {data.total_views} page views, {data.total_verifications} verifications", markup=False
     )
-    for day, views, verifications in data["days"]:  # type: ignore[attr-defined]
+    for day, views, verifications in data.days:
         if views or verifications:
             render.out.print(f"  {day}  {views:>6} views  {verifications:>6} verifications", markup=False)
-    for batch, (views, verifications) in data["batches"]:  # type: ignore[attr-defined]
+    for batch, (views, verifications) in data.batches:
         render.out.print(f"  batch {batch:>4}  {views:>6} views  {verifications:>6} verifications", markup=False)
 
 

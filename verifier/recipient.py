@@ -1,4 +1,4 @@
-""""Is it theirs?": does an e-mail address match the recipient a credential names by salted hash?
+""" "Is it theirs?": does an e-mail address match the recipient a credential names by salted hash?
 
 Invariants: pure (a credential and an address in, an answer out). The address is normalised exactly as the
 issuer normalised the records (surrounding space trimmed, lower case) before hashing with the credential's own

@@ -47,8 +47,6 @@ def daily_chart(days: Sequence[tuple[str, int, int]], title: str) -> str:
                 "</title></rect>"
             )
         if n % max(len(days) // 6, 1) == 0:
-            parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - 10}" font-size="11">{escape(day[5:])}</text>'
-            )
+            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 10}" font-size="11">{escape(day[5:])}</text>')
     parts.append("</svg>")
     return "".join(parts)

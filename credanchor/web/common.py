@@ -44,5 +44,7 @@ def source_name(filename: str | None, fallback: str) -> str:
 async def verify_limited(context: Context, data: bytes, source: str, *, count: bool = True) -> Report:
     seconds = context.settings.time_limit
     with anyio.move_on_after(seconds):
-        return await anyio.to_thread.run_sync(partial(context.verify, count=count), data, source, abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(
+            partial(context.verify, count=count), data, source, abandon_on_cancel=True
+        )
     raise UploadError(503, f"Verification took longer than {seconds:g} s; please try again.")

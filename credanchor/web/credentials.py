@@ -55,15 +55,17 @@ def _find(context: Context, uuid: str) -> Found:
     receipt = Path(str(issued.receipt_path))
     if not receipt.is_file():
         raise UploadError(404, NOT_FOUND)
-    batch_id = issued.batch.id
-    assert batch_id is not None
-    return Found(credential_id, batch_id, receipt, issued.revoke_reason or issued.batch.revoke_reason)
+    return Found(credential_id, int(issued.batch.id or 0), receipt, issued.revoke_reason or issued.batch.revoke_reason)
 
 
 def _downloads(found: Found) -> list[tuple[str, str]]:
     """(file name in the URL, label) of the files beside the receipt."""
     offered = [("receipt.json", "Receipt (JSON)")]
-    labels = {"badge.png": "Badge image (PNG)", "badge.svg": "Badge image (SVG)", "certificate.pdf": "Certificate (PDF)"}
+    labels = {
+        "badge.png": "Badge image (PNG)",
+        "badge.svg": "Badge image (SVG)",
+        "certificate.pdf": "Certificate (PDF)",
+    }
     for name, suffix, _ in DOWNLOADS:
         if found.receipt.with_suffix(suffix).is_file():
             offered.append((name, labels[name]))

@@ -26,9 +26,7 @@ def profile(workspace: Workspace) -> dict[str, Any]:
     return profile_document(workspace.config.issuer)
 
 
-def controller(context: Context) -> dict[str, Any]:
-    workspace = context.workspace
-    assert workspace is not None  # routes exist only with a workspace
+def controller(context: Context, workspace: Workspace) -> dict[str, Any]:
     with _lock:
         found = _cached.get(str(workspace.root))
         if found is not None and time.monotonic() - found[0] < context.settings.cache_seconds:

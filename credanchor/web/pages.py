@@ -12,7 +12,7 @@ from credanchor.web.common import context_of, render, source_name, verify_limite
 from credanchor.web.context import Context
 from credanchor.web.uploads import UploadError, check_type, parse_form, sniff
 from credanchor.web.views import ResultView, result_view
-from verifier.recipient import RecipientCheck, check_identities, check_email
+from verifier.recipient import RecipientCheck, check_email, check_identities
 
 router = APIRouter(include_in_schema=False)
 MAX_IDENTITIES = 4
@@ -100,7 +100,7 @@ def identity_routes(app: FastAPI, context: Context) -> None:
     async def context_document() -> dict[str, object]:
         import anyio
 
-        return await anyio.to_thread.run_sync(controller, context)
+        return await anyio.to_thread.run_sync(controller, context, workspace)
 
     app.add_api_route("/issuer/profile.json", profile_json, methods=["GET"], include_in_schema=False)
     app.add_api_route("/issuer/did.json", did_json, methods=["GET"], include_in_schema=False)

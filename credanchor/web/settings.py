@@ -9,7 +9,7 @@ import os
 from dataclasses import asdict, dataclass
 
 ENV_SETTINGS = "CREDANCHOR_WEB_SETTINGS"
-ENV_STATS_TOKEN = "CREDANCHOR_STATS_TOKEN"
+ENV_STATS_TOKEN = "CREDANCHOR_STATS_TOKEN"  # noqa: S105  (the variable's name, not a token)
 MIB = 1024 * 1024
 
 

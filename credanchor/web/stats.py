@@ -9,6 +9,7 @@ import base64
 import hmac
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
@@ -44,28 +45,41 @@ def _allowed(request: Request) -> bool:
     return client in LOOPBACK and not any(h in request.headers for h in PROXY_HEADERS)
 
 
-def summary(store: Store, today: datetime, days: int = DAYS) -> dict[str, object]:
-    """Counts of the last `days` days: per day, per batch and per credential (most viewed first)."""
+@dataclass(frozen=True)
+class Summary:
+    days: list[tuple[str, int, int]]
+    """(YYYY-MM-DD, page views, verifications), oldest first, every day of the span."""
+    batches: list[tuple[int, tuple[int, int]]]
+    credentials: list[tuple[str, tuple[int, int]]]
+    """The 20 most seen credentials: (id, (page views, verifications))."""
+
+    @property
+    def total_views(self) -> int:
+        return sum(v for _, v, _ in self.days)
+
+    @property
+    def total_verifications(self) -> int:
+        return sum(c for _, _, c in self.days)
+
+
+def summary(store: Store, today: datetime, days: int = DAYS) -> Summary:
+    """Counts of the last `days` days: per day, per batch and per credential (most seen first)."""
     start = (today - timedelta(days=days - 1)).date()
-    rows = daily_counts(store, start.isoformat())
     per_day = {(start + timedelta(days=i)).isoformat(): [0, 0] for i in range(days)}
     per_batch: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     per_credential: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
+    for row in daily_counts(store, start.isoformat()):
         k = 0 if row.kind == "view" else 1
         if row.day in per_day:
             per_day[row.day][k] += row.count
         per_batch[row.batch_id][k] += row.count
         per_credential[row.credential_id][k] += row.count
-    series = [(day, v, c) for day, (v, c) in per_day.items()]
-    ranked = sorted(per_credential.items(), key=lambda item: (-item[1][0] - item[1][1], item[0]))[:20]
-    return {
-        "days": series,
-        "batches": sorted(per_batch.items()),
-        "credentials": ranked,
-        "total_views": sum(v for _, v, _ in series),
-        "total_verifications": sum(c for _, _, c in series),
-    }
+    ranked = sorted(per_credential.items(), key=lambda item: (-sum(item[1]), item[0]))[:20]
+    return Summary(
+        [(day, v, c) for day, (v, c) in per_day.items()],
+        [(batch, (v, c)) for batch, (v, c) in sorted(per_batch.items())],
+        [(cid, (v, c)) for cid, (v, c) in ranked],
+    )
 
 
 @router.get("/stats", response_class=HTMLResponse)
@@ -86,5 +100,5 @@ async def stats_page(request: Request) -> HTMLResponse:
     if context.store is None:
         raise UploadError(404, "No workspace is served, so there is nothing to count.")
     data = summary(context.store, datetime.now(UTC))
-    chart = Markup(daily_chart(data["days"], f"Page views and verifications, last {DAYS} days"))  # type: ignore[arg-type]  # noqa: S704
-    return render(request, "stats.html", chart=chart, **data)
+    chart = Markup(daily_chart(data.days, f"Page views and verifications, last {DAYS} days"))  # noqa: S704  (escaped SVG)
+    return render(request, "stats.html", chart=chart, data=data)

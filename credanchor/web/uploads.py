@@ -75,8 +75,8 @@ class BodyLimit:
                     await self.on_error(scope, 413, too_large(self.limit))(scope, receive, send)
                     return
         if timer.cancelled_caught:
-            message = f"The upload did not arrive within {self.seconds:g} s."
-            await self.on_error(scope, 408, message)(scope, receive, send)
+            slow = f"The upload did not arrive within {self.seconds:g} s."
+            await self.on_error(scope, 408, slow)(scope, receive, send)
             return
         replayed = False
 

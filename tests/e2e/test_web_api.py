@@ -61,7 +61,9 @@ def test_valid_receipt_gives_the_same_report_as_the_cli(client: TestClient, web_
 
 def test_multipart_upload_names_the_file(client: TestClient, web_world: WebWorld) -> None:
     receipt = web_world.receipts[0]
-    answer = client.post("/api/v1/verify", files={"file": ("../../etc/mine.json", receipt.read_bytes(), "application/json")})
+    answer = client.post(
+        "/api/v1/verify", files={"file": ("../../etc/mine.json", receipt.read_bytes(), "application/json")}
+    )
     assert answer.status_code == 200
     assert answer.json()["source"] == "mine.json"
 
@@ -89,7 +91,12 @@ def test_tampered_and_revoked(client: TestClient, web_world: WebWorld) -> None:
             "application/pdf, or a multipart/form-data form with a file.",
         ),
         (b'{"type": 1}', "image/png", 415, "The file was sent as image/png, but its bytes are JSON."),
-        (b"\x89PNG\r\n\x1a\n0000", "application/json", 415, "The file was sent as application/json, but its bytes are a PNG image."),
+        (
+            b"\x89PNG\r\n\x1a\n0000",
+            "application/json",
+            415,
+            "The file was sent as application/json, but its bytes are a PNG image.",
+        ),
         (b"%PDF-1.7\n", "image/svg+xml", 415, "The file was sent as image/svg+xml, but its bytes are a PDF document."),
         (
             b"MZ\x90\x00binary",
@@ -98,11 +105,31 @@ def test_tampered_and_revoked(client: TestClient, web_world: WebWorld) -> None:
             "The file is not a receipt (JSON), a baked badge (PNG or SVG) or a certificate (PDF): its first bytes are "
             "none of those.",
         ),
-        (b"x" * (9 * MIB), "application/json", 413, f"The upload of 9,437,184 bytes is over the limit of {LIMIT}. A receipt, baked badge or certificate is far smaller."),
-        (b'--x\r\nbroken', "multipart/form-data; boundary=x", 400, "The form could not be read (broken multipart body)."),
+        (
+            b"x" * (9 * MIB),
+            "application/json",
+            413,
+            f"The upload of 9,437,184 bytes is over the limit of {LIMIT}. A receipt, baked badge or certificate is far smaller.",
+        ),
+        (
+            b"--x\r\nbroken",
+            "multipart/form-data; boundary=x",
+            400,
+            "The form could not be read (broken multipart body).",
+        ),
         (b"a=1", "multipart/form-data", 400, "The form has no multipart boundary."),
     ],
-    ids=["empty", "csv-type", "json-as-png", "png-as-json", "pdf-as-svg", "exe", "too-large", "broken-form", "no-boundary"],
+    ids=[
+        "empty",
+        "csv-type",
+        "json-as-png",
+        "png-as-json",
+        "pdf-as-svg",
+        "exe",
+        "too-large",
+        "broken-form",
+        "no-boundary",
+    ],
 )
 def test_bad_uploads(client: TestClient, data: bytes, content_type: str, status: int, message: str) -> None:
     answer = post_json(client, data, content_type)
@@ -116,7 +143,9 @@ def test_an_upload_without_a_length_is_cut_at_the_limit(client: TestClient) -> N
 
     answer = client.post("/api/v1/verify", content=chunks(), headers={"content-type": "application/json"})
     assert answer.status_code == 413
-    assert answer.json() == {"error": f"The upload is over the limit of {LIMIT}. A receipt, baked badge or certificate is far smaller."}
+    assert answer.json() == {
+        "error": f"The upload is over the limit of {LIMIT}. A receipt, baked badge or certificate is far smaller."
+    }
 
 
 def test_a_form_without_its_file(client: TestClient) -> None:
@@ -143,7 +172,11 @@ def test_hostile_receipts_get_the_clis_words(client: TestClient, tmp_path: Path,
     path = tmp_path / "upload"
     path.write_bytes(content)
     cli = subprocess.run(
-        [sys.executable, "-m", "credanchor", "verify", "--json", "upload"], cwd=tmp_path, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "credanchor", "verify", "--json", "upload"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert cli.returncode == 2
     expected = json.loads(cli.stdout)
@@ -213,14 +246,21 @@ def test_recipient_api(client: TestClient, web_world: WebWorld) -> None:
     answer = client.post("/api/v1/recipient", json={"credential": {}, "email": email})
     assert answer.json() == {"matches": None, "detail": "the credential names no hashed e-mail address to compare with"}
     answer = client.post("/api/v1/recipient", json={"email": email})
-    assert (answer.status_code, answer.json()) == (400, {"error": "request body: needs 'credential' (an object) and 'email' (text)"})
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"error": "request body: needs 'credential' (an object) and 'email' (text)"},
+    )
     answer = client.post("/api/v1/recipient", content=b"{", headers={"content-type": "application/json"})
-    assert answer.json() == {"error": "request body: not valid JSON at line 1 column 2: Expecting property name enclosed in double quotes (the file looks truncated)"}
+    assert answer.json() == {
+        "error": "request body: not valid JSON at line 1 column 2: Expecting property name enclosed in double quotes (the file looks truncated)"
+    }
 
 
 def test_vc_api_verifies_our_credentials_in_full(client: TestClient, web_world: WebWorld) -> None:
     credential = json.loads(web_world.receipts[0].read_text())["credential"]
-    answer = client.post("/credentials/verify", json={"verifiableCredential": credential, "options": {"challenge": "x"}})
+    answer = client.post(
+        "/credentials/verify", json={"verifiableCredential": credential, "options": {"challenge": "x"}}
+    )
     assert answer.status_code == 200
     body = answer.json()
     assert body["checks"] == [
@@ -335,12 +375,14 @@ def test_openapi_and_offline_docs(client: TestClient) -> None:
     assert docs.status_code == 200
     assert "/api/v1/verify" in docs.text
     assert "cdn" not in docs.text.lower()
-    assert "http" not in docs.text.split("<body>")[1].split("curl")[0].replace("href=\"/", "")
+    assert "http" not in docs.text.split("<body>")[1].split("curl")[0].replace('href="/', "")
 
 
 def test_a_slow_upload_is_cut_off(web_world: WebWorld) -> None:
     """A real HTTP server (uvicorn in this process) and a client that sends half a body, then stalls."""
-    config = uvicorn.Config(create_app(WebSettings(time_limit=0.5)), host="127.0.0.1", port=free_port(), log_level="warning")
+    config = uvicorn.Config(
+        create_app(WebSettings(time_limit=0.5)), host="127.0.0.1", port=free_port(), log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -384,7 +426,10 @@ def test_a_node_that_never_answers_hits_the_time_limit(web_world: WebWorld) -> N
         settings = WebSettings(rpc_url=f"http://127.0.0.1:{silent.getsockname()[1]}", time_limit=1)
         with TestClient(create_app(settings)) as stuck:
             answer = post_json(stuck, web_world.receipts[0].read_bytes())
-            assert (answer.status_code, answer.json()) == (503, {"error": "Verification took longer than 1 s; please try again."})
+            assert (answer.status_code, answer.json()) == (
+                503,
+                {"error": "Verification took longer than 1 s; please try again."},
+            )
     finally:
         stop.set()
         thread.join()

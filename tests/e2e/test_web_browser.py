@@ -78,7 +78,9 @@ def test_drop_a_valid_receipt(page: Page, server: Server, web_world: WebWorld) -
     shot(page, "valid")
 
 
-def test_tampered_receipt_is_invalid_with_its_reason(page: Page, server: Server, web_world: WebWorld, tmp_path: Path) -> None:
+def test_tampered_receipt_is_invalid_with_its_reason(
+    page: Page, server: Server, web_world: WebWorld, tmp_path: Path
+) -> None:
     document = json.loads(web_world.receipts[0].read_text())
     document["credential"]["credentialSubject"]["creditsEarned"] = 30
     tampered = tmp_path / "tampered.json"
@@ -201,7 +203,8 @@ def test_axe_finds_no_serious_violations(browser: Browser, server: Server, web_w
         page.add_script_tag(path=str(AXE))
         found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         results[name] = [
-            {"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"]), "help": v["help"]} for v in found["violations"]
+            {"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"]), "help": v["help"]}
+            for v in found["violations"]
         ]
 
     page.goto(server.url)

@@ -49,7 +49,10 @@ def test_views_and_verifications_are_counted_by_day(web_world: WebWorld) -> None
     batches = stats_json(web_world)["batches"]
     assert [b["batch"] for b in batches] == [1]
     tables = subprocess.run(
-        ["sqlite3", str(web_world.ws.root / "credanchor.db"), ".schema dailycount"], capture_output=True, text=True, check=False
+        ["sqlite3", str(web_world.ws.root / "credanchor.db"), ".schema dailycount"],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
     assert "ip" not in tables.lower().replace("primary", "")
 

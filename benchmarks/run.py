@@ -12,6 +12,8 @@
 - verify: `credanchor verify` on 1,000 receipts of one batch; baseline: the issuer's parallel self-check.
 - records: reading and checking N records (100,000 by default) from an .xlsx workbook, the way `issue`
   does before anything else; baseline: the same rows as CSV.
+- web: `POST /api/v1/verify` on a real `credanchor serve --workers 2` (benchmarks/web.py): requests/s and p99
+  for receipts of one batch and of many batches, and without the chain cache; baseline: a static file.
 - signing: N credentials built as the issuer builds them, then signed with Data Integrity eddsa-jcs-2022 and
   eddsa-rdfc-2022 on every core (`anchoring.batchsign.sign_many`); baseline: building them and computing their
   digests, unsigned. CPU seconds (workers included) are given beside wall time, since other work on the
@@ -358,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,gas,batch,records,signing",
-        help="comma-separated: merkle, gas, batch, records, signing",
+        default="merkle,gas,batch,records,signing,web",
+        help="comma-separated: merkle, gas, batch, records, signing, web",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -384,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         if "signing" in wanted:
             results["signing"] = bench_signing(args.credentials)
             print(json.dumps({"signing": results["signing"]}), flush=True)
+        if "web" in wanted:
+            from benchmarks import web
+
+            results["web"] = web.run(folder / "web", count=2000, concurrency=16, workers=2)
+            print(json.dumps({"web": results["web"]}), flush=True)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -8,7 +8,7 @@ are the receipt and, when they lie beside it, the baked badge (`<stem>.png|.svg`
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from credanchor.web.common import context_of, render, verify_limited
 from credanchor.web.context import Context
 from credanchor.web.uploads import UploadError, parse_form, sniff
-from credanchor.web.views import result_view
+from credanchor.web.views import ResultView, result_view
 from issuer.sharing import linkedin_url, verification_url
 from issuer.store import State, page_withdrawal
 from verifier.recipient import RecipientCheck, check_email
@@ -72,6 +72,14 @@ def _downloads(found: Found) -> list[tuple[str, str]]:
     return offered
 
 
+def _with_badge(result: ResultView, found: Found, uuid: str) -> ResultView:
+    """The baked badge beside the receipt, when there is one, as the page's picture (served from here)."""
+    for name, suffix, _ in DOWNLOADS[:2]:
+        if found.receipt.with_suffix(suffix).is_file():
+            return replace(result, image_src=f"/credentials/{uuid}/{name}", image_link=None)
+    return result
+
+
 async def _page(request: Request, uuid: str, email: str = "") -> HTMLResponse:
     context = context_of(request)
     found = _find(context, uuid)
@@ -95,7 +103,7 @@ async def _page(request: Request, uuid: str, email: str = "") -> HTMLResponse:
         request,
         "credential.html",
         uuid=uuid,
-        result=result_view(report, upload_kind=sniff(data)),
+        result=_with_badge(result_view(report, upload_kind=sniff(data)), found, uuid),
         downloads=_downloads(found),
         linkedin=linkedin,
         page_url=page_url,

@@ -28,6 +28,7 @@ LABELS = {
 }
 TONES = {Verdict.VALID: "good", Verdict.INVALID: "bad", Verdict.MALFORMED: "bad", Verdict.REVOKED: "bad"}
 STEP_TITLES = {
+    "badge": "Badge image carries this credential",
     "schema": "Receipt format",
     "digest": "Unchanged since issue",
     "proof": "Part of the anchored batch",
@@ -78,8 +79,8 @@ class ResultView:
     valid_from: str | None
     valid_until: str | None
     anchor: Mapping[str, Any] | None
-    image_data: str | None
-    """A data: URI of the badge image, when the verifier holds its bytes."""
+    image_src: str | None
+    """The badge image: a data: URI of bytes the verifier holds, or a same-site address."""
     image_link: str | None
     """The host of an image address the credential names (shown, never fetched)."""
     identities: Identity
@@ -150,7 +151,7 @@ def result_view(report: Report, *, upload_kind: str | None = None, upload: bytes
         achievement = subject.get("achievement")
         achievement = achievement if isinstance(achievement, Mapping) else {}
         identities, name = _identities(subject)
-        image_data, image_link = _image(achievement, upload_kind, upload)
+        image_src, image_link = _image(achievement, upload_kind, upload)
         anchor = report.receipt.anchor
         facts = {
             "title": _text(credential.get("name")),
@@ -167,7 +168,7 @@ def result_view(report: Report, *, upload_kind: str | None = None, upload: bytes
                 "time": human_time(anchor.timestamp),
                 "root": report.receipt.merkle.root,
             },
-            "image_data": image_data,
+            "image_src": image_src,
             "image_link": image_link,
             "identities": identities,
         }
@@ -188,7 +189,7 @@ def result_view(report: Report, *, upload_kind: str | None = None, upload: bytes
         valid_from=facts.get("valid_from"),
         valid_until=facts.get("valid_until"),
         anchor=facts.get("anchor"),
-        image_data=facts.get("image_data"),
+        image_src=facts.get("image_src"),
         image_link=facts.get("image_link"),
         identities=facts.get("identities", Identity(())),
     )

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from anchoring.localnode import free_port
 from credanchor.web.app import create_app
 from credanchor.web.settings import WebSettings
+from tests.conftest import Node, make_workspace
 from tests.e2e.conftest import BASE_URL, WebWorld, run_cli, uuid_of
 
 pytestmark = pytest.mark.chain
@@ -436,3 +437,29 @@ def test_a_node_that_never_answers_hits_the_time_limit(web_world: WebWorld) -> N
         for conn in accepted:
             conn.close()
         silent.close()
+
+
+def test_a_did_web_issuer_gets_its_did_document_at_the_well_known_address(node: Node, tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "didweb", node, issuer_id="did:web:registrar.test.edu")
+    with TestClient(create_app(WebSettings(workspace=str(ws.root)))) as client:
+        did = client.get("/.well-known/did.json")
+        assert did.status_code == 200
+        assert did.headers["content-type"] == "application/did+ld+json"
+        document = did.json()
+        assert document["id"] == "did:web:registrar.test.edu"
+        assert document["verificationMethod"][0]["id"].startswith("did:web:registrar.test.edu#z6Mk")
+        assert client.get("/issuer/profile.json").json()["id"] == "did:web:registrar.test.edu"
+
+
+def test_serve_refuses_a_bad_trust_list_before_listening(web_world: WebWorld, tmp_path: Path) -> None:
+    trust = tmp_path / "trust.toml"
+    trust.write_text("registry = 3\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "credanchor", "serve", "--trust", trust, "-w", web_world.ws.root],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: trust list {trust}: needs a list 'registry' of {{name, chain_id, address}}"

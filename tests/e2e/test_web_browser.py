@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, Server, WebWorld, uuid_of
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, Server, WebWorld, run_cli, uuid_of
 
 pytestmark = pytest.mark.chain
 AXE = Path(__file__).resolve().parents[2] / "hardhat-local" / "node_modules" / "axe-core" / "axe.min.js"
@@ -228,3 +228,23 @@ def test_axe_finds_no_serious_violations(browser: Browser, server: Server, web_w
     (ARTIFACTS / "web-axe.json").write_text(json.dumps(results, indent=2) + "\n")
     serious = {name: [v for v in found if v["impact"] in ("serious", "critical")] for name, found in results.items()}
     assert serious == {name: [] for name in results}
+
+
+def test_a_baked_png(page: Page, server: Server, web_world: WebWorld) -> None:
+    """A badge image with the receipt baked in (issue 7's baking, once it is on this branch)."""
+    pytest.importorskip("credanchor.cli_badges", reason="baking (issue 7) is not merged yet")
+    receipt = web_world.receipts[4]
+    badge = receipt.with_suffix(".png")
+    if not badge.exists():
+        run_cli("bake", receipt, "--format", "png", "-o", badge, "-w", web_world.ws.root)
+    page.goto(server.url)
+    page.set_input_files("#file", str(badge))
+    page.click("button[type=submit]")
+    expect(page.locator("#verdict")).to_have_text("Valid")
+    expect(page.locator("img.badge")).to_be_visible()
+    expect(page.locator(".step.pass").first).to_contain_text("Badge image carries this credential")
+    shot(page, "baked-png")
+    page.goto(f"{server.url}/credentials/{uuid_of(receipt)}")
+    expect(page.get_by_role("link", name="Badge image (PNG)")).to_be_visible()
+    expect(page.locator("img.badge")).to_be_visible()
+    shot(page, "credential-page-baked")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import defusedxml.ElementTree as SafeET
 import pytest
-from PIL import Image
+from PIL import Image, ImageColor
 
 from anchoring.errors import InvalidInput
 from issuer.badgeimage import SIZE, colour_of, default_png, default_svg
@@ -18,8 +18,9 @@ def test_png_is_a_square_badge_and_the_same_names_give_the_same_bytes() -> None:
     assert data == default_png("Python Basics", "Example University")
     image = Image.open(io.BytesIO(data))
     assert (image.format, image.size, image.mode) == ("PNG", (SIZE, SIZE), "RGBA")
-    assert image.getpixel((SIZE // 2, 20))[:3] == Image.new("RGB", (1, 1), colour_of("Python Basics")).getpixel((0, 0))
-    assert image.getpixel((0, 0))[3] == 0  # the corners stay transparent
+    rgba = image.convert("RGBA")
+    assert rgba.getpixel((SIZE // 2, 20)) == (*ImageColor.getrgb(colour_of("Python Basics")), 255)
+    assert rgba.getpixel((0, 0)) == (0, 0, 0, 0)  # the corners stay transparent
 
 
 def test_svg_escapes_names_and_parses_with_a_hardened_parser() -> None:

@@ -70,6 +70,15 @@ def _result_type(value: str) -> str:
     return value
 
 
+def _image_file(value: str) -> str:
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "~")) or ".." in parts or ":" in parts[0]:
+        raise ValueError(f"{value!r} must be a path inside the achievements folder (no '/', '~' or '..' first)")
+    if not value.lower().endswith((".png", ".svg")):
+        raise ValueError(f"{value!r} must be a .png or .svg file")
+    return value
+
+
 Url = Annotated[str, AfterValidator(_url)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 
@@ -102,6 +111,8 @@ class Template(_Strict):
     achievement_type: Annotated[str, AfterValidator(_achievement_type)] = "Achievement"
     id: Url | None = None
     image: Url | None = None
+    image_file: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_image_file)] | None = None
+    """The badge picture baked for earners: a PNG or SVG file, relative to the achievements folder."""
     credits_available: Annotated[float, Field(ge=0)] | None = None
     validity: Annotated[str, AfterValidator(_period)] | None = None
     include_name: bool = False

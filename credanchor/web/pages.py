@@ -5,13 +5,18 @@ with it, the same endpoint answers with the result fragment only (`?view=result`
 template. The upload is verified by the CLI's own service and dropped with the request.
 """
 
+from urllib.parse import urlsplit
+
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from credanchor.web.common import context_of, render, source_name, verify_limited
 from credanchor.web.context import Context
+from credanchor.web.identity import controller, profile
 from credanchor.web.uploads import UploadError, check_type, parse_form, sniff
 from credanchor.web.views import ResultView, result_view
+from issuer.profile import hosting_url
 from verifier.recipient import RecipientCheck, check_email, check_identities
 
 router = APIRouter(include_in_schema=False)
@@ -81,26 +86,18 @@ async def docs(request: Request) -> HTMLResponse:
 
 
 def identity_routes(app: FastAPI, context: Context) -> None:
-    """The issuer's Profile and DID (or controller) document, at stable addresses, when a workspace is served."""
+    """The issuer's Profile and DID (or controller) document at stable addresses, when a workspace is served:
+    /issuer/profile.json, /issuer/did.json, and for a did:web issuer where did:web resolvers look."""
     workspace = context.workspace
     if workspace is None:
         return
-    from urllib.parse import urlsplit
-
-    from credanchor.web.identity import controller, profile
-    from issuer.profile import hosting_url
 
     async def profile_json() -> Response:
         return JSONResponse(profile(workspace), media_type="application/ld+json")
 
     async def did_json() -> Response:
-        document = await context_document()
+        document = await anyio.to_thread.run_sync(controller, context, workspace)
         return JSONResponse(document, media_type="application/did+ld+json")
-
-    async def context_document() -> dict[str, object]:
-        import anyio
-
-        return await anyio.to_thread.run_sync(controller, context, workspace)
 
     app.add_api_route("/issuer/profile.json", profile_json, methods=["GET"], include_in_schema=False)
     app.add_api_route("/issuer/did.json", did_json, methods=["GET"], include_in_schema=False)

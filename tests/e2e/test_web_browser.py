@@ -242,7 +242,7 @@ def test_a_baked_png(page: Page, server: Server, web_world: WebWorld) -> None:
     page.click("button[type=submit]")
     expect(page.locator("#verdict")).to_have_text("Valid")
     expect(page.locator("img.badge")).to_be_visible()
-    expect(page.locator(".step.pass").first).to_contain_text("Badge image carries this credential")
+    expect(page.locator(".step.pass", has_text="Badge image carries this credential")).to_be_visible()
     shot(page, "baked-png")
     page.goto(f"{server.url}/credentials/{uuid_of(receipt)}")
     expect(page.get_by_role("link", name="Badge image (PNG)")).to_be_visible()

@@ -51,7 +51,7 @@ def serve(
     )
     from credanchor.web.app import create_app
 
-    create_app(settings)  # fails here, with a clear message, on a bad workspace or trust list
+    create_app(settings).state.context.close()  # a bad workspace or trust list fails here, with its message
     os.environ[ENV_SETTINGS] = settings.to_env()
     listen_host = host or (web.host if web else "127.0.0.1")
     listen_port = port or (web.port if web else 8000)

@@ -18,12 +18,12 @@
       const html = await response.text();
       const doc = new DOMParser().parseFromString(html, "text/html");
       // An error page (413, 415, ...) carries its message in .message; a result is the fragment itself.
-      const message = response.ok ? null : doc.querySelector(".message");
-      if (message) {
+      if (!response.ok) {
+        const message = doc.querySelector(".message");
         const p = document.createElement("p");
         p.className = "recipient bad";
         p.setAttribute("role", "alert");
-        p.textContent = message.textContent;
+        p.textContent = message ? message.textContent : "The server answered " + response.status + ".";
         result.replaceChildren(p);
       } else {
         result.replaceChildren(...doc.body.childNodes);

@@ -414,3 +414,12 @@ def daily_counts(store: Store, since: str, *, batch_id: int | None = None) -> Se
         if batch_id is not None:
             query = query.where(DailyCount.batch_id == batch_id)
         return s.exec(query.order_by(col(DailyCount.day), col(DailyCount.credential_id))).all()
+
+
+def credential_digest(store: Store, credential_id: str) -> tuple[str, int] | None:
+    """(digest, batch id) of a credential, or None: one light query, for a web request's counting."""
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT digest, batch_id FROM credential WHERE id = :id"), {"id": credential_id}
+        ).first()
+    return (str(row[0]), int(row[1])) if row is not None else None

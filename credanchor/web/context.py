@@ -8,7 +8,7 @@ shutdown (one write per flush, not per request), keyed by day and credential, ne
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,15 @@ from anchoring.jsonio import parse_json, read_limited
 from anchoring.receipt import MAX_RECEIPT_BYTES
 from credanchor import wiring
 from credanchor.web.settings import WebSettings
-from issuer.store import Store, add_counts
+from issuer.store import Store, add_counts, credential_digest
 from issuer.workspace import Workspace, open_workspace
 from verifier.cached import CachedReader
 from verifier.checks import Report, malformed
 from verifier.service import ChainReader, Session
 from verifier.trust import TrustList
+
+KNOWN_CREDENTIALS = 100_000
+"""Credentials of the workspace whose (digest, batch) a worker remembers, so counting costs no query."""
 
 
 class HitCounter:
@@ -59,6 +62,7 @@ class Context:
     reader: CachedReader | None
     counter: HitCounter
     min_confirmations: int
+    _known: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: WebSettings) -> "Context":
@@ -94,9 +98,13 @@ class Context:
             return malformed(source, f"{source}: {len(data):,} bytes is over the limit of {MAX_RECEIPT_BYTES:,} bytes")
         report = self.session().verify_bytes(data, source)
         if count and self.store is not None and report.credential_id is not None and report.receipt is not None:
-            known = self.store.credential(report.credential_id)
-            if known is not None and known.digest == report.receipt.digest:
-                self.counter.count("verify", known.id, known.batch_id)
+            known = self._known.get(report.credential_id)
+            if known is None:  # a credential found once never changes; one not found may be issued later
+                known = credential_digest(self.store, report.credential_id)
+                if known is not None and len(self._known) < KNOWN_CREDENTIALS:
+                    self._known[report.credential_id] = known
+            if known is not None and known[0] == report.receipt.digest:
+                self.counter.count("verify", report.credential_id, known[1])
         return report
 
     def receipt_for(self, credential: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ class CachedReader:
         self._lock = threading.Lock()
         self._reader: AnchorReader | None = None
         self._chain_id: int | None = None
-        self._head: TTLCache[str, int] = TTLCache(1, ttl, timer=clock)
+        self._gates: dict[tuple[Any, ...], threading.Lock] = {}
         self._answers: TTLCache[tuple[Any, ...], Any] = TTLCache(MAX_ENTRIES, ttl, timer=clock)
 
     def _inner(self) -> AnchorReader:
@@ -41,13 +41,26 @@ class CachedReader:
             return self._reader
 
     def _cached(self, key: tuple[Any, ...], read: Callable[[AnchorReader], T]) -> T:
+        """The answer for `key`, read once however many requests ask for it at the same moment: the first
+        reads (outside the shared lock, so a slow node holds up no answer already known), the rest wait for
+        it. A failed read is not kept; the next asker tries again."""
         with self._lock:
             if key in self._answers:
                 found: T = self._answers[key]
                 return found
-        value = read(self._inner())  # outside the lock: a slow node must not hold up answers already known
-        with self._lock:
-            self._answers[key] = value
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._answers:
+                    again: T = self._answers[key]
+                    return again
+            try:
+                value = read(self._inner())
+                with self._lock:
+                    self._answers[key] = value
+            finally:
+                with self._lock:
+                    self._gates.pop(key, None)
         return value
 
     def chain_id(self) -> int:
@@ -56,13 +69,7 @@ class CachedReader:
         return self._chain_id
 
     def head(self) -> int:
-        with self._lock:
-            if "head" in self._head:
-                return self._head["head"]
-        head = self._inner().head()
-        with self._lock:
-            self._head["head"] = head
-        return head
+        return self._cached(("head",), lambda r: r.head())
 
     def root_view(self, registry: str, root: str, at_block: int) -> RootView:
         return self._cached(("root", registry, root, at_block), lambda r: r.root_view(registry, root, at_block))

@@ -153,3 +153,33 @@ def test_the_chart_escapes_and_carries_no_script() -> None:
     assert "<script" not in svg
     assert "style=" not in svg
     assert svg.count("<rect") == 4
+
+
+def test_many_askers_at_once_cost_one_read() -> None:
+    import threading
+
+    release = threading.Event()
+
+    class SlowReader(CountingReader):
+        def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+            release.wait(10)
+            return super().root_view(registry, root, at_block)
+
+    inner = SlowReader()
+    cached = CachedReader(lambda: inner, 5.0)
+    answers: list[RootView] = []
+    together = threading.Barrier(9)
+
+    def ask() -> None:
+        together.wait()
+        answers.append(cached.root_view("0xR", "0x1", 10))
+
+    askers = [threading.Thread(target=ask) for _ in range(8)]
+    for asker in askers:
+        asker.start()
+    together.wait()  # all eight ask at once; the first read is still waiting for `release`
+    release.set()
+    for asker in askers:
+        asker.join()
+    assert len(answers) == 8
+    assert inner.calls == ["root 0x1 10"]

@@ -20,12 +20,14 @@ from anchoring.errors import InvalidInput, VerificationFailed
 from anchoring.hashing import checksum_address, to_hex
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
+from anchoring.receipt import Receipt
 from anchoring.sender import TxSender
 from issuer.chainops import connect, registry_address
 from issuer.keys import load_account, resolve_passphrase
 from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key, signing_multikey
 from issuer.workspace import ENV_WORKSPACE, Workspace, open_workspace
 from verifier.checks import Verdict
+from verifier.evidencecheck import block_of
 from verifier.service import BatchReader, ChainReader, Session, verify_batch
 from verifier.trust import TrustList, load_trust_list, trusted
 
@@ -167,7 +169,14 @@ def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfC
         view = chain_reader.root_view(registry, root, head)
         own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
         keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
-        reader = BatchReader(chain.chain_id, head, registry, root, view, keys)
+        hashes = {}
+        evidence = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])).evidence if paths else None
+        for proof in evidence or ():
+            number = block_of(proof)
+            hash_ = chain_reader.block_hash(number) if number is not None else None
+            if number is not None and hash_ is not None:
+                hashes[number] = hash_
+        reader = BatchReader(chain.chain_id, head, registry, root, view, keys, hashes)
         reports = verify_batch(
             paths,
             reader,

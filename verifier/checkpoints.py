@@ -7,6 +7,7 @@ document with a list `checkpoint` of tables {chain_id, number, hash}; two entrie
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,20 @@ def render_checkpoints(entries: dict[tuple[int, int], str]) -> str:
     for (chain_id, number), block_hash in sorted(entries.items()):
         lines += ["[[checkpoint]]", f"chain_id = {chain_id}", f"number = {number}", f'hash = "{block_hash}"', ""]
     return "\n".join(lines)
+
+
+def checkpoints_for(
+    blocks: dict[int, set[int]], hash_of: Callable[[int, int], tuple[str | None, str]]
+) -> tuple[dict[tuple[int, int], str], list[str]]:
+    """Checkpoints for the evidence blocks wanted (chain id -> block numbers), from `hash_of(chain, number)`
+    (the hash its nodes agree on, and how); with a line for each block that got none."""
+    found: dict[tuple[int, int], str] = {}
+    missing: list[str] = []
+    for chain_id, numbers in sorted(blocks.items()):
+        for number in sorted(numbers):
+            block_hash, how = hash_of(chain_id, number)
+            if block_hash is None:
+                missing.append(f"chain {chain_id} block {number}: {how}")
+            else:
+                found[(chain_id, number)] = block_hash
+    return found, missing

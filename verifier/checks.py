@@ -8,6 +8,7 @@ is `valid` only if every step passed (an unsigned credential passes only as unsi
 check out), revoked, expired or not yet valid, untrusted issuer.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -191,6 +192,7 @@ def check_receipt(
     require_signature: bool = False,
     min_confirmations: int = 1,
     evidence: Step | None = None,
+    notes: Sequence[str] = (),
 ) -> Report:
     """All steps for one parsed receipt. `facts` is None when the chain could not be asked (`unavailable`)
     or was not asked because the receipt fails on its own (`offline.failed`). `evidence` is the evidence
@@ -201,7 +203,7 @@ def check_receipt(
     steps = [Step("schema", True, f"receipt matches the version {receipt.version} schema"), *offline.steps]
     if evidence is not None:
         steps.append(evidence)
-    notes: list[str] = []
+    said = list(notes)
     trusted = trust.find(anchor.chain_id, anchor.registry)
     bound_issuer: str | None = None
     binding_read = False
@@ -247,13 +249,13 @@ def check_receipt(
             steps.append(_issuer_step(view.issuer.id, bound_issuer, offline.signature))
             steps.append(_revocation_step(facts.root, facts.revoked))
             if facts.proven is not None:
-                notes.append(
+                said.append(
                     f"revocation is known as of block {facts.proven.block_number} "
                     f"({unix_to_utc(facts.proven.timestamp)}), the block of the evidence: a revocation after it "
                     "cannot be known without a node"
                 )
             if facts.root.anchorer_holds_role is False:
-                notes.append(f"the anchoring account {anchored_by} no longer holds the anchor role")
+                said.append(f"the anchoring account {anchored_by} no longer holds the anchor role")
         else:
             steps += [Step(name, None, "not checked: not anchored") for name in ("issuer", "revocation")]
 
@@ -277,7 +279,7 @@ def check_receipt(
         anchored_by=anchored_by,
         trusted_as=trusted.name if trusted else None,
         signed=offline.signature.ok is True,
-        notes=tuple(notes),
+        notes=tuple(said),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
+from anchoring.evidence import ProvenState
 from anchoring.faults import fault
 from anchoring.hashing import to_hex
 from anchoring.jsonio import read_limited
@@ -29,6 +30,7 @@ from verifier.evidencecheck import (
     evidence_for,
     facts_from_state,
 )
+from verifier.quorum import Quorum
 from verifier.trust import TrustList
 
 MAX_SCAN_CALLS = 2
@@ -140,6 +142,8 @@ class Session:
     min_confirmations: int = 1
     checkpoints: Checkpoints | None = None
     """Offline: no node at all; block hashes come from these checkpoints and state from receipts' evidence."""
+    quorum: Quorum | None = None
+    """Several nodes: block hashes count when enough agree, state is proven from evidence and fresh proofs."""
 
     def __post_init__(self) -> None:
         self._reader: AnchorReader | None = None
@@ -196,13 +200,16 @@ class Session:
         evidence = None if offline.failed or receipt.evidence is None else self._evidence(receipt, offline)
         facts: ChainFacts | None = None
         unavailable: str | None = None
+        notes: tuple[str, ...] = ()
         if offline.failed:
             pass
-        elif self.checkpoints is not None:
+        elif self.checkpoints is not None or self.quorum is not None:
             if evidence is not None and evidence.state is not None:
-                facts = facts_from_state(evidence.state)
-            elif evidence is None or evidence.step.ok is None:
-                unavailable = evidence.step.detail if evidence else "offline, and a version 1 receipt has no evidence"
+                facts, notes = self._proven_facts(receipt, offline, evidence.state)
+            elif evidence is None:
+                unavailable = "a version 1 receipt carries no evidence: verify it with one --rpc-url"
+            elif evidence.step.ok is None:
+                unavailable = evidence.step.detail
         else:
             facts, unavailable = self._facts(receipt, offline)
         return check_receipt(
@@ -215,7 +222,22 @@ class Session:
             offline=offline,
             min_confirmations=self.min_confirmations,
             evidence=evidence.step if evidence else None,
+            notes=notes,
         )
+
+    def _proven_facts(
+        self, receipt: Receipt, offline: Offline, state: ProvenState
+    ) -> tuple[ChainFacts, tuple[str, ...]]:
+        """Facts proven from evidence; with several nodes, from fresh proofs at a block they agree on."""
+        if self.quorum is None:
+            return facts_from_state(state), ()
+        found = evidence_for(receipt)
+        if found is None:
+            return facts_from_state(state), ()
+        fresh, how = self.quorum.fresh_state(found, receipt.merkle.root, offline.leaf, offline.signature.public_keys)
+        if fresh is None:
+            return facts_from_state(state), (f"no fresher state could be proven: {how}",)
+        return facts_from_state(fresh), (how,)
 
     def _evidence(self, receipt: Receipt, offline: Offline) -> EvidenceOutcome:
         """The evidence step, resting on a checkpoint (offline) or on the node's hash of the evidence block."""
@@ -233,9 +255,18 @@ class Session:
                 f"checkpoint {chain_id}/{number}",
                 missing=f"no checkpoint for chain {chain_id} block {number} (--checkpoints)",
             )
-        reader, why = self._connected()
+        if self.quorum is not None:
+            agreed_chain = self.quorum.chain_id()
+            if agreed_chain != chain_id:
+                disagreement = (
+                    f"the nodes are chain {agreed_chain}" if agreed_chain else "the nodes do not agree on a chain id"
+                )
+                return check_evidence(receipt, offline, None, "", missing=disagreement)
+            agreed, how = self.quorum.block_hash(number)
+            return check_evidence(receipt, offline, agreed, how, missing=how)
+        reader, unreachable = self._connected()
         if reader is None:
-            return check_evidence(receipt, offline, None, "", missing=why or "no node")
+            return check_evidence(receipt, offline, None, "", missing=unreachable or "no node")
         if self._chain_id != chain_id:
             return check_evidence(receipt, offline, None, "", missing=f"the node is chain {self._chain_id}")
         if number not in self._hashes:

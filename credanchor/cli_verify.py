@@ -71,3 +71,32 @@ def checkpoint(
     render.out.print(f"{len(found)} checkpoint(s) written to {output}", markup=False)
     if missing:
         raise typer.Exit(3)
+
+
+@app.command()
+def refresh(
+    receipts: Annotated[list[Path], typer.Argument(help="Receipts to bring up to date (rewritten in place).")],
+    rpc_url: RpcUrlsOpt = None,
+    quorum: Annotated[int | None, typer.Option(min=1, help="How many of the nodes must agree (default: all).")] = None,
+    workspace: NamedWorkspaceOpt = None,
+) -> None:
+    """Add evidence of the registry's state at a recent block to receipts, keeping the evidence they were issued
+    with: offline verification then knows revocations up to that block."""
+    from datetime import UTC, datetime
+
+    from verifier.refresh import refresh as refreshed
+
+    ws = wiring.workspace_or_none(workspace)
+    urls = wiring.verifier_rpcs(ws, rpc_url, offline=False, checkpoints=None)
+    if not urls:
+        raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
+    if len(set(urls)) != len(urls):
+        raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
+    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    now = datetime.now(UTC)
+    for path in receipts:
+        receipt = Receipt.from_json(read_limited(path, MAX_RECEIPT_BYTES), source=str(path))
+        done = refreshed(receipt, nodes, now)
+        atomic_write_text(path, done.text)
+        state = f"; {done.revoked}" if done.revoked else ""
+        render.out.print(f"{path}: evidence of block {done.block} added ({done.how}){state}", markup=False)

@@ -7,7 +7,7 @@ From passing evidence, `facts_from_state` makes the same `ChainFacts` a node's a
 remaining steps read one shape of facts whichever way they were learnt.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from anchoring.evidence import ProvenState, prove_state
@@ -28,12 +28,21 @@ class EvidenceOutcome:
     """The proven state when the step passed."""
 
 
-def evidence_for(receipt: Receipt) -> Evidence | None:
-    """The receipt's evidence of its own anchor (its chain and registry), if it carries any."""
-    for evidence in receipt.evidence or ():
-        if evidence.chain_id == receipt.anchor.chain_id and evidence.registry == receipt.anchor.registry:
-            return evidence
-    return None
+def evidences_for(receipt: Receipt) -> list[Evidence]:
+    """The receipt's evidence of its own anchor (its chain and registry), newest block first: a refreshed
+    receipt keeps the evidence it was issued with and adds a newer one."""
+    own = [
+        e
+        for e in receipt.evidence or ()
+        if e.chain_id == receipt.anchor.chain_id and e.registry == receipt.anchor.registry
+    ]
+    return sorted(own, key=lambda e: block_of(e) or 0, reverse=True)
+
+
+def evidence_for(receipt: Receipt, usable: Callable[[Evidence], bool] = lambda _: True) -> Evidence | None:
+    """The newest evidence of the receipt's own anchor that `usable` accepts (say, one with a checkpoint)."""
+    own = evidences_for(receipt)
+    return next((e for e in own if usable(e)), own[0] if own else None)
 
 
 def block_of(evidence: Evidence) -> int | None:
@@ -46,11 +55,18 @@ def block_of(evidence: Evidence) -> int | None:
 
 
 def check_evidence(
-    receipt: Receipt, offline: Offline, trusted_hash: str | None, source: str, *, missing: str = ""
+    receipt: Receipt,
+    offline: Offline,
+    trusted_hash: str | None,
+    source: str,
+    *,
+    missing: str = "",
+    evidence: Evidence | None = None,
 ) -> EvidenceOutcome:
-    """Prove the receipt's anchor from its evidence; `trusted_hash` is what `source` (a checkpoint, the node)
-    says the block's hash is; without one the step is not checked, for the reason `missing`."""
-    evidence = evidence_for(receipt)
+    """Prove the receipt's anchor from its evidence (`evidence`, or its newest); `trusted_hash` is what
+    `source` (a checkpoint, the node) says the block's hash is; without one the step is not checked, for the
+    reason `missing`."""
+    evidence = evidence or evidence_for(receipt)
     anchor = receipt.anchor
     if evidence is None:
         return EvidenceOutcome(

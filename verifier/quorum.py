@@ -63,20 +63,20 @@ class Quorum:
             self._head = (number, agreed) if agreed else None
         return self._head
 
-    def fresh_state(
-        self, evidence: Evidence, root: str, leaf: str, keys: Sequence[str]
-    ) -> tuple[ProvenState | None, str]:
-        """The registry's state at the agreed head, proven from the first node whose proofs hold."""
+    def fresh_evidence(
+        self, registry: str, root: str, leaf: str, keys: Sequence[str]
+    ) -> tuple[Evidence | None, ProvenState | None, str]:
+        """Evidence of the registry's state at the agreed head, from the first node whose proofs hold."""
         head = self.head()
         if head is None:
-            return None, f"fewer than {self.quorum} nodes agree on a recent block"
+            return None, None, f"fewer than {self.quorum} nodes agree on a recent block"
         number, agreed = head
         problems = []
         for chain in self.chains:
             if chain.url in self._bad:
                 continue
             try:
-                gathered = collect(chain, evidence.registry, root, [leaf], keys, number)
+                gathered = collect(chain, registry, root, [leaf], keys, number)
                 proof = Evidence.model_validate(gathered.for_leaf(leaf))
                 state = prove_state(proof, root=root, leaf=leaf, public_keys=keys)
             except (ChainUnavailable, ChainMismatch, InvalidInput) as exc:
@@ -89,8 +89,15 @@ class Quorum:
                     f"{short(state.block_hash)}, not the agreed {short(agreed)}"
                 )
                 continue
-            return state, f"state of block {number} proven from {redact_url(chain.url)}'s answers"
-        return None, "no node gave state proofs that hold: " + "; ".join(problems)
+            return proof, state, f"state of block {number} proven from {redact_url(chain.url)}'s answers"
+        return None, None, "no node gave state proofs that hold: " + "; ".join(problems)
+
+    def fresh_state(
+        self, evidence: Evidence, root: str, leaf: str, keys: Sequence[str]
+    ) -> tuple[ProvenState | None, str]:
+        """The registry's state at the agreed head, proven (see `fresh_evidence`)."""
+        _, state, how = self.fresh_evidence(evidence.registry, root, leaf, keys)
+        return state, how
 
     def _decide(self, answers: Sequence[str | None], what: str) -> tuple[str | None, str]:
         votes = Counter(a.lower() for a in answers if a is not None)

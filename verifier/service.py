@@ -241,19 +241,20 @@ class Session:
 
     def _evidence(self, receipt: Receipt, offline: Offline) -> EvidenceOutcome:
         """The evidence step, resting on a checkpoint (offline) or on the node's hash of the evidence block."""
-        found = evidence_for(receipt)
+        known = self.checkpoints
+        found = evidence_for(receipt, lambda e: known is not None and (e.chain_id, block_of(e) or -1) in known)
         number = block_of(found) if found else None
         if found is None or number is None:
             return check_evidence(receipt, offline, None, "")
         chain_id = found.chain_id
-        if self.checkpoints is not None:
-            trusted = self.checkpoints.get((chain_id, number))
+        if known is not None:
             return check_evidence(
                 receipt,
                 offline,
-                trusted,
+                known.get((chain_id, number)),
                 f"checkpoint {chain_id}/{number}",
                 missing=f"no checkpoint for chain {chain_id} block {number} (--checkpoints)",
+                evidence=found,
             )
         if self.quorum is not None:
             agreed_chain = self.quorum.chain_id()

@@ -263,3 +263,48 @@ def test_bad_checkpoint_files_are_refused_with_the_reason(cli: Cli, tmp_path: Pa
     result = cli("verify", "--offline", "--checkpoints", path, receipt)
     assert result.code == 2
     assert message in result.err
+
+
+def test_refresh_adds_newer_evidence_so_offline_verification_sees_a_later_revocation(
+    cli: Cli, workspace: Workspace, tmp_path: Path
+) -> None:
+    files = issue(cli, workspace, 2)
+    trust = trust_file(workspace, tmp_path)
+    issued_with = json.loads(files[0].read_text())["evidence"][0]
+    credential_id = json.loads(files[0].read_text())["credential"]["id"]
+    assert cli("revoke", credential_id, "--reason", "issued in error", "-w", workspace.root).code == 0
+    url = workspace.config.chain.rpc_url
+    with rpc_proxy(url) as one, rpc_proxy(url, lie="proof") as liar, rpc_proxy(url) as two:
+        done = cli("refresh", files[0], files[1], "--rpc-url", liar, "--rpc-url", one, "--rpc-url", two)
+    assert done.code == 0, done.err
+    assert f"{files[0]}: evidence of block " in done.out
+    assert "; it was revoked in block " in done.out
+    refreshed = json.loads(files[0].read_text())
+    assert refreshed["evidence"][0] == issued_with
+    assert len(refreshed["evidence"]) == 2
+    newer = int(refreshed["evidence"][1]["header"]["number"], 16)
+
+    checkpoints = tmp_path / "cp.toml"
+    assert cli("checkpoint", files[0], "-o", checkpoints, "-w", workspace.root).code == 0
+    result = cli("verify", "--json", "--offline", "--checkpoints", checkpoints, "--trust", trust, *files)
+    first, second = reports(result)
+    assert first["verdict"] == "revoked"
+    assert first["reason"].startswith("credential revoked in block ")
+    assert any(f"revocation is known as of block {newer}" in note for note in first["notes"])
+    assert second["verdict"] == "valid"
+
+    again = cli("refresh", files[0], "-w", workspace.root)
+    assert again.code == 0, again.err
+    assert len(json.loads(files[0].read_text())["evidence"]) == 2  # the newer entry is replaced, not stacked
+
+
+def test_refresh_refuses_a_receipt_that_does_not_check_out(cli: Cli, workspace: Workspace, tmp_path: Path) -> None:
+    files = issue(cli, workspace, 2)
+    doc = json.loads(files[0].read_text())
+    doc["credential"]["name"] = "Something else"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(doc))
+    result = cli("refresh", tampered, "-w", workspace.root)
+    assert result.code == 2
+    assert "the receipt does not check out on its own (digest: credential hashes to" in result.err
+    assert json.loads(tampered.read_text()) == doc

@@ -63,7 +63,7 @@ def checkpoint(
                 f"{output} already holds another hash for chain {key[0]} block {key[1]}: the nodes asked now "
                 f"say {value}, the file says {existing[key]}"
             )
-    atomic_write_text(output, render_checkpoints({**existing, **found}))
+    atomic_write_text(output, render_checkpoints({**existing, **found}), mode=0o644)  # public hashes
     for key in sorted(found):
         render.out.print(f"chain {key[0]} block {key[1]}: {found[key]}", markup=False)
     for line in missing:
@@ -97,6 +97,6 @@ def refresh(
     for path in receipts:
         receipt = Receipt.from_json(read_limited(path, MAX_RECEIPT_BYTES), source=str(path))
         done = refreshed(receipt, nodes, now)
-        atomic_write_text(path, done.text)
+        atomic_write_text(path, done.text, mode=path.stat().st_mode & 0o777)
         state = f"; {done.revoked}" if done.revoked else ""
         render.out.print(f"{path}: evidence of block {done.block} added ({done.how}){state}", markup=False)

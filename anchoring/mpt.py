@@ -10,7 +10,7 @@ absent key is proven too (an account that does not exist, a slot that holds zero
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import rlp
 from sha3 import keccak_256
@@ -32,6 +32,32 @@ MAX_NODE_BYTES: Final = 4096  # a branch node with 16 hash children and a value 
 EMPTY_ROOT: Final = keccak_256(rlp.encode(b"")).digest()
 EMPTY_CODE: Final = keccak_256(b"").digest()
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+CACHE_LIMIT: Final = 50_000
+# Receipts of one batch share their header and most of their nodes, so a walk is remembered: the value
+# found under (root, key) and the nodes the walk read. A later pool that holds every one of those nodes (by
+# hash, so with the same content) would walk the same path to the same value, so it gets the value without
+# the walk; a pool missing one walks itself, and fails as it would have. Node hashes are remembered by the
+# node's text. Both caches are bounded and cleared when full.
+_proven: dict[tuple[bytes, bytes], tuple[bytes, frozenset[bytes]]] = {}
+_hashed: dict[str, bytes] = {}
+
+
+class _Reading(dict[bytes, bytes]):
+    """The pool's nodes, noting which ones a walk reads."""
+
+    def __init__(self, nodes: dict[bytes, bytes]) -> None:
+        super().__init__(nodes)
+        self.read: set[bytes] = set()
+
+    def __getitem__(self, key: bytes) -> bytes:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
 
 
 class ProofInvalid(InvalidInput):
@@ -57,21 +83,33 @@ class NodePool:
         self.what = what
         self.db: dict[bytes, bytes] = {}
         for i, node in enumerate(nodes):
-            if not isinstance(node, str) or not _HEX.fullmatch(node) or len(node) > 2 + 2 * MAX_NODE_BYTES:
+            if not isinstance(node, str):
+                raise ProofInvalid(f"{what}: node {i} is not 0x-hex of at most {MAX_NODE_BYTES} bytes")
+            known = _hashed.get(node)
+            if known is not None:
+                self.db[known] = bytes.fromhex(node[2:])
+                continue
+            if not _HEX.fullmatch(node) or len(node) > 2 + 2 * MAX_NODE_BYTES:
                 raise ProofInvalid(f"{what}: node {i} is not 0x-hex of at most {MAX_NODE_BYTES} bytes")
             raw = bytes.fromhex(node[2:])
             try:
                 rlp.decode(raw)
             except rlp.exceptions.DecodingError:
                 raise ProofInvalid(f"{what}: node {i} is not RLP") from None
-            self.db[keccak_256(raw).digest()] = raw
+            digest = keccak_256(raw).digest()
+            _remember(_hashed, node, digest)
+            self.db[digest] = raw
 
     def get(self, root: bytes, key: bytes, what: str) -> bytes:
         """The value under keccak256(key) in the trie with `root` (b"" where the nodes prove there is none)."""
         if root == EMPTY_ROOT:
             return b""
+        known = _proven.get((root, key))
+        if known is not None and known[1] <= self.db.keys():
+            return known[0]
+        reading = _Reading(self.db)
         try:
-            value = HexaryTrie(self.db, root).get(keccak_256(key).digest())
+            value = HexaryTrie(reading, root).get(keccak_256(key).digest())
         except (
             BadTrieProof,
             InvalidNibbles,
@@ -89,6 +127,7 @@ class NodePool:
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key") from None
         if not isinstance(value, bytes):
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key")
+        _remember(_proven, (root, key), (value, frozenset(reading.read)))
         return value
 
     def account(self, state_root: bytes, address: bytes) -> "Account | None":

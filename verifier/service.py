@@ -210,6 +210,8 @@ class Session:
                 unavailable = "a version 1 receipt carries no evidence: verify it with one --rpc-url"
             elif evidence.step.ok is None:
                 unavailable = evidence.step.detail
+            else:
+                unavailable = "not checked: the evidence does not hold"
         else:
             facts, unavailable = self._facts(receipt, offline)
         return check_receipt(

@@ -20,6 +20,8 @@ from contracts import load_artifact
 ANCHORS: Final = "_anchors"
 REVOKED_LEAVES: Final = "_revokedLeaves"
 SIGNING_KEYS: Final = "_signingKeys"
+ISSUER_ID: Final = "issuerId"
+MAX_STRING_BYTES: Final = 4096
 _UINT_BYTES: Final = {f"t_uint{bits}": bits // 8 for bits in range(8, 257, 8)}
 
 
@@ -88,10 +90,51 @@ def _mapping(layout: Mapping[str, Any], label: str, depth: int, members: tuple[s
 
 
 @dataclass(frozen=True)
+class StringSlots:
+    """A `string` in storage: its head slot holds a short string itself (length * 2 in the lowest byte), or
+    length * 2 + 1 when the bytes lie in consecutive slots from keccak256(head slot)."""
+
+    base: int
+
+    @property
+    def head(self) -> bytes:
+        return self.base.to_bytes(32, "big")
+
+    def data_slots(self, head_word: int) -> list[bytes]:
+        """The slots holding the bytes, given the head slot's word (none for a short string)."""
+        if head_word & 1 == 0:
+            return []
+        length = (head_word - 1) // 2
+        if length > MAX_STRING_BYTES:
+            raise ValueError(f"string of {length} bytes is longer than {MAX_STRING_BYTES}")
+        first = int.from_bytes(keccak_256(self.head).digest(), "big")
+        return [((first + i) % 2**256).to_bytes(32, "big") for i in range((length + 31) // 32)]
+
+    def decode(self, head_word: int, data_words: list[int]) -> bytes:
+        if head_word & 1 == 0:
+            length = (head_word & 0xFF) // 2
+            if length > 31:
+                raise ValueError(f"short string head says {length} bytes, more than 31")
+            return head_word.to_bytes(32, "big")[:length]
+        length = (head_word - 1) // 2
+        if len(data_words) != (length + 31) // 32:
+            raise ValueError(f"string of {length} bytes needs {(length + 31) // 32} words, got {len(data_words)}")
+        return b"".join(w.to_bytes(32, "big") for w in data_words)[:length]
+
+
+def _string(layout: Mapping[str, Any], label: str) -> StringSlots:
+    entries = [e for e in layout["storage"] if e["label"] == label]
+    if len(entries) != 1 or entries[0]["offset"] != 0 or entries[0]["type"] != "t_string_storage":
+        raise LayoutMismatch(f"the registry has no string {label} at offset 0")
+    return StringSlots(int(entries[0]["slot"]))
+
+
+@dataclass(frozen=True)
 class RegistryLayout:
     anchors: MappingSlots
     revoked_leaves: MappingSlots
     signing_keys: MappingSlots
+    issuer_id: StringSlots
 
 
 def registry_layout(layout: Mapping[str, Any]) -> RegistryLayout:
@@ -101,6 +144,7 @@ def registry_layout(layout: Mapping[str, Any]) -> RegistryLayout:
         ),
         revoked_leaves=_mapping(layout, REVOKED_LEAVES, 2, ("blockNumber", "timestamp")),
         signing_keys=_mapping(layout, SIGNING_KEYS, 1, ("addedBlock", "revokedBlock")),
+        issuer_id=_string(layout, ISSUER_ID),
     )
 
 

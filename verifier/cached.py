@@ -83,3 +83,6 @@ class CachedReader:
         return self._cached(
             ("key", registry, public_key, at_block), lambda r: r.signing_key(registry, public_key, at_block)
         )
+
+    def block_hash(self, number: int) -> str | None:
+        return self._cached(("block", number), lambda r: r.block_hash(number))

@@ -79,6 +79,10 @@ class CountingReader:
         self.calls.append("key")
         return SigningKeyStatus(public_key, 1, 0)
 
+    def block_hash(self, number: int) -> str | None:
+        self.calls.append(f"block {number}")
+        return "0x" + "ab" * 32
+
 
 def test_the_cache_keeps_answers_for_its_time_and_per_block() -> None:
     inner = CountingReader()
@@ -89,7 +93,8 @@ def test_the_cache_keeps_answers_for_its_time_and_per_block() -> None:
         head = cached.head()
         cached.root_view("0xR", "0x1", head)
         cached.signing_key("0xR", "0xk", head)
-    assert inner.calls == ["chain_id", "head", "root 0x1 10", "key"]
+        cached.block_hash(3)
+    assert inner.calls == ["chain_id", "head", "root 0x1 10", "key", "block 3"]
     inner.block = 11
     now[0] = 5.1  # past the time: the head is read again, and answers are read at the new head
     head = cached.head()

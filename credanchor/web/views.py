@@ -33,6 +33,7 @@ STEP_TITLES = {
     "digest": "Unchanged since issue",
     "proof": "Part of the anchored batch",
     "signature": "Issuer's signature",
+    "evidence": "Chain evidence carried in the receipt",
     "chain": "Chain",
     "anchor": "Anchored on chain",
     "issuer": "Issuer bound to the registry",

@@ -269,6 +269,7 @@ def test_vc_api_verifies_our_credentials_in_full(client: TestClient, web_world: 
         "digest",
         "merkleProof",
         "proof",
+        "evidence",
         "chain",
         "anchor",
         "issuer",

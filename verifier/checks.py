@@ -297,6 +297,10 @@ def _key_step(signature: SignatureCheck, facts: ChainFacts) -> Step:
     block = root.anchor.block_number
     for key in signature.public_keys:
         status = facts.keys.get(key)
+        if status is None and facts.proven is not None:
+            return Step(
+                "signature", False, f"signing key {_key_text(key)}: the evidence does not prove its registry entry"
+            )
         if status is None or status.added_block == 0:
             return Step("signature", False, f"signing key {_key_text(key)} is not listed in the registry")
         if status.added_block > block:

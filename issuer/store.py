@@ -415,8 +415,13 @@ class Mailbox:
 
     def forget_addresses(self, batch_id: int, addresses: Sequence[str]) -> int:
         """Blank the e-mail address of every credential of the batch, and remove the addresses from the
-        server replies kept for its messages, in one transaction; how many credentials had one."""
+        server replies kept for its messages, in one transaction; how many credentials had one. On SQLite the
+        old bytes are overwritten too (secure_delete, then the write-ahead log checkpointed and emptied), so
+        the addresses do not linger in free pages of the database file."""
+        sqlite = self.store.url.startswith("sqlite")
         with self.store.session() as s:
+            if sqlite:
+                s.execute(text("PRAGMA secure_delete = ON"))
             for address in addresses:
                 s.execute(
                     text(
@@ -429,6 +434,8 @@ class Mailbox:
                 text("UPDATE credential SET email = '' WHERE batch_id = :batch AND email != ''"), {"batch": batch_id}
             )
             s.commit()
+            if sqlite:
+                s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
             return int(moved.rowcount)  # type: ignore[attr-defined]
 
     def unsent(self) -> dict[int, int]:

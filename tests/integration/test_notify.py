@@ -370,6 +370,8 @@ def test_forgetting_the_addresses_once_delivered(cli: Cli, ws: Workspace) -> Non
         assert not any(email in listing for email in emails)
         assert stat.S_IMODE((out / "delivery.csv").stat().st_mode) == 0o600
         assert all(e["email"] == "" for e in delivery(cli, ws, batch))
+        database = b"".join(p.read_bytes() for p in ws.root.glob("credanchor.db*"))
+        assert [email for email in emails if email.encode() in database] == []
         found = cli("credentials", "--email", emails[0], "-w", ws.root)
         assert found.code == 1
         again = notify(cli, ws, batch)
@@ -393,3 +395,15 @@ def test_without_batch_notify_takes_the_only_batch_not_yet_emailed(cli: Cli, tmp
         assert ambiguous.err == (
             f"error: 2 batches have earners not yet e-mailed: {second} (1), {third} (2); name one with --batch\n"
         )
+
+
+def test_a_revoked_credential_is_not_announced(cli: Cli, ws: Workspace) -> None:
+    batch, _, emails = issue(cli, ws, 3)
+    with mail_server() as server:
+        ws = plain(ws, server.port)
+        revoked = delivery(cli, ws, batch)[1]
+        assert cli("revoke", revoked["credentialId"], "--reason", "Issued in error", "-w", ws.root).code == 0
+        sent = notify(cli, ws, batch)
+        assert sent.code == 0, sent.out
+        assert sent.out == f"batch {batch}: sent 2, already sent before 0\nskipped  {emails[1]}: revoked\n"
+        assert server.handler.per_recipient() == {emails[0]: 1, emails[2]: 1}

@@ -140,7 +140,7 @@ class SmtpConfig(_Section):
     password_file: str | None = None
     starttls: bool = True
     ca_file: str | None = None
-    rate: float = Field(default=5.0, gt=0, le=100)
+    rate: float = Field(default=5.0, gt=0, le=1000)
     timeout: float = Field(default=30.0, gt=0, le=600)
 
     @model_validator(mode="before")

@@ -129,7 +129,7 @@ def letter_for(
         recipient_name=issued.name,
         achievement=str(achievement.get("name") or document.get("name", "")),
         credential_id=issued.id,
-        issued_on=human_date(str(document["validFrom"])),
+        issued_on=human_date(str(document["validFrom"])[:10]),  # the day; the time of issue is no news
         verification_url=page,
         linkedin_url=linkedin_url(document, page) if page else None,
         date=date,

@@ -130,7 +130,7 @@ chain_id = 1
         ),
         ('sender = "registrar"', "smtp.sender: 'registrar' is not an e-mail address"),
         ("rate = 0", "smtp.rate: must be greater than 0, got 0"),
-        ("rate = 1000", "smtp.rate: must be less than or equal to 100, got 1000"),
+        ("rate = 1001", "smtp.rate: must be less than or equal to 1000, got 1001"),
         ("timeout = 0", "smtp.timeout: must be greater than 0, got 0"),
         ('starttls = "yes"', "smtp.starttls: must be true or false, got 'yes'"),
         ('pasword_file = "x"', "smtp.pasword_file: unknown member"),

@@ -46,7 +46,8 @@ def notify(
     json_out: JsonOpt = False,
 ) -> None:
     """E-mail each earner of a delivered batch their credential (receipt, badge and certificate attached),
-    once: a rerun sends only what is not sent yet. Exit 1 when a message failed or may not have arrived."""
+    once: a rerun sends only what is not sent yet. Exit 1 when a message failed or may not have arrived, 3 when
+    the mail server could not be reached."""
     from issuer.notify import Notifier
     from issuer.smtp import transport_for
     from issuer.store import Store
@@ -78,7 +79,7 @@ def notify(
     if summary.stopped is not None:
         render.print_error(summary.stopped)
         raise typer.Exit(3)
-    if summary.failed or summary.unknown:
+    if not summary.complete:  # failed, possibly sent, or failed before and not retried
         raise typer.Exit(1)
 
 

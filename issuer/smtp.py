@@ -145,6 +145,8 @@ class SmtpTransport:
         if code == 421:  # the server is closing the connection: nothing was taken, try again on a new one
             raise smtplib.SMTPServerDisconnected(_reply(code, text))
         self._reset(smtp)
+        if stage == "sender" and code in (452, 552):  # RFC 1870: this message's SIZE, not the sender, is refused
+            stage = "message"
         raise Refused(code, _reply(code, text), stage)
 
     def _reset(self, smtp: smtplib.SMTP) -> None:

@@ -43,6 +43,8 @@ class Handler:
     """Close the connection instead of answering the n-th MAIL (counted from 1, over the server's life)."""
     drop_after_data: set[int] = field(default_factory=set)
     """Take the n-th message, then close the connection before answering it."""
+    refuse_mail: str | None = None
+    """Answer every MAIL with this reply (a refused sender)."""
     received: list[Received] = field(default_factory=list)
     mails: int = 0
     datas: int = 0
@@ -52,6 +54,8 @@ class Handler:
         if self.mails in self.drop_at_mail:
             server.transport.close()
             return "421 4.3.2 closing"
+        if self.refuse_mail is not None:
+            return self.refuse_mail
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"

@@ -156,6 +156,7 @@ def test_refused_recipients_fail_with_the_servers_reply_and_only_they_are_retrie
         assert sorted((m.reply_code, m.attempts) for m in failed) == [(550, 1), (550, 1)]
 
         rerun = notify(cli, ws, batch)  # nothing new: the failed ones wait for --retry-failed
+        assert rerun.code == 1
         assert f"batch {batch}: sent 0, already sent before 3\n" in rerun.out
         assert rerun.out.count("not retried") == 2
         assert server.handler.per_recipient() == {e: 1 for e in emails if e not in refused}
@@ -407,3 +408,18 @@ def test_a_revoked_credential_is_not_announced(cli: Cli, ws: Workspace) -> None:
         assert sent.code == 0, sent.out
         assert sent.out == f"batch {batch}: sent 2, already sent before 0\nskipped  {emails[1]}: revoked\n"
         assert server.handler.per_recipient() == {emails[0]: 1, emails[2]: 1}
+
+
+def test_a_refused_sender_stops_the_run_with_everything_still_queued(cli: Cli, ws: Workspace) -> None:
+    batch, _, _ = issue(cli, ws, 2)
+    refusal = "553 5.7.1 <registrar@test.edu>: Sender address rejected: not owned by user"
+    with mail_server(Handler(refuse_mail=refusal)) as server:
+        ws = plain(ws, server.port)
+        stopped = notify(cli, ws, batch)
+        assert (stopped.code, stopped.err) == (
+            3,
+            f"error: the mail server refused the sender {SENDER}: {refusal}\n",
+        )
+        assert stopped.out == f"batch {batch}: sent 0, already sent before 0\n"
+        assert set(states(ws, batch).values()) == {"queued"}
+        assert server.handler.received == []

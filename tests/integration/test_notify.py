@@ -157,6 +157,10 @@ def test_refused_recipients_fail_with_the_servers_reply_and_only_they_are_retrie
 
         rerun = notify(cli, ws, batch)  # nothing new: the failed ones wait for --retry-failed
         assert rerun.code == 1
+        listed = json.loads(notify(cli, ws, batch, "--json").out)
+        assert (listed["sent"], listed["alreadySent"], listed["failed"], listed["stopped"]) == (0, 3, [], None)
+        assert sorted(w["email"] for w in listed["waiting"]) == sorted(refused)
+        assert all(w["state"].startswith("failed: 550 5.1.1 <") for w in listed["waiting"])
         assert f"batch {batch}: sent 0, already sent before 3\n" in rerun.out
         assert rerun.out.count("not retried") == 2
         assert server.handler.per_recipient() == {e: 1 for e in emails if e not in refused}

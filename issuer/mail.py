@@ -60,6 +60,8 @@ class Letter:
     linkedin_url: str | None
     date: datetime
     attachments: Sequence[Attachment]
+    message_id: str
+    """The credential's one Message-ID (`message_id`), as recorded when its message was first queued."""
 
 
 def message_id(credential_id: str, sender: str) -> str:
@@ -102,7 +104,7 @@ def build_message(letter: Letter) -> EmailMessage:
     message["To"] = Address(display_name=one_line(letter.recipient_name), addr_spec=letter.recipient)
     message["Subject"] = subject(letter)
     message["Date"] = format_datetime(letter.date)
-    message["Message-ID"] = message_id(letter.credential_id, letter.sender)
+    message["Message-ID"] = letter.message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies stay away
     message.set_content(_text.get_template("credential.txt.j2").render(values))
     message.add_alternative(_html.get_template("credential.html.j2").render(values), subtype="html")

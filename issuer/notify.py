@@ -118,6 +118,7 @@ def letter_for(
     base_url: str | None,
     date: datetime,
     attachments: Sequence[Attachment],
+    message_id: str,
 ) -> Letter:
     issuer = document.get("issuer", {})
     achievement = document.get("credentialSubject", {}).get("achievement", {})
@@ -134,6 +135,7 @@ def letter_for(
         linkedin_url=linkedin_url(document, page) if page else None,
         date=date,
         attachments=attachments,
+        message_id=message_id,
     )
 
 
@@ -176,10 +178,11 @@ class Notifier:
         batch_id = _delivered(batch)
         issued, documents = self._credentials(batch_id)
         summary = Summary(batch_id)
-        due = self._due(issued, self.mailbox.messages(batch_id), summary, retry_failed, resend_unknown)
+        messages = self.mailbox.messages(batch_id)
+        due = self._due(issued, messages, summary, retry_failed, resend_unknown)
         folder.mkdir(parents=True, exist_ok=True)
         for credential in due:
-            outgoing = self._outgoing(credential, documents[credential.id], summary)
+            outgoing = self._outgoing(credential, documents[credential.id], summary, messages.get(credential.id))
             if outgoing is not None:
                 path = folder / f"{outgoing.file_stem}.eml"
                 atomic_write(path, outgoing.data, mode=0o600)  # personal data
@@ -240,7 +243,9 @@ class Notifier:
                 summary.waiting.append((credential.email, f"{state}: {message.reply if message else ''}"))
         return due
 
-    def _outgoing(self, credential: Issued, document: dict[str, Any], summary: Summary) -> Outgoing | None:
+    def _outgoing(
+        self, credential: Issued, document: dict[str, Any], summary: Summary, recorded: Message | None
+    ) -> Outgoing | None:
         receipt = Path(credential.receipt_path or "")
         if not credential.receipt_path or not receipt.is_file():
             summary.skipped.append((credential.email, f"receipt {receipt} not found"))
@@ -252,6 +257,7 @@ class Notifier:
             base_url=self.base_url,
             date=datetime.now(UTC),
             attachments=attachments_of(receipt),
+            message_id=recorded.message_id if recorded else message_id(credential.id, self.sender),
         )
         data = build_message(letter).as_bytes(policy=SMTP)
         return Outgoing(credential.id, credential.email, data, receipt.stem)
@@ -268,7 +274,8 @@ class Notifier:
         queue = list(due)
         while queue:
             credential = queue[0]
-            outgoing = self._outgoing(credential, documents[credential.id], summary)
+            message = messages[credential.id]
+            outgoing = self._outgoing(credential, documents[credential.id], summary, message)
             if outgoing is None:
                 queue.pop(0)
                 self.progress.advance()
@@ -282,7 +289,6 @@ class Notifier:
                 return
             self.sleep(max(0.0, next_slot - self.clock()))  # the bounded rate
             next_slot = max(next_slot, self.clock()) + self.interval
-            message = messages[credential.id]
             if not self.mailbox.move(
                 credential.id, MessageState.SENDING, only_from=(message.state,), attempts=message.attempts + 1
             ):
@@ -310,7 +316,7 @@ class Notifier:
                     self.mailbox.move(
                         credential.id, MessageState.UNKNOWN, only_from=(MessageState.SENDING,), reply=str(exc)
                     )
-                    summary.unknown.append((outgoing.recipient, message_id(credential.id, self.sender), str(exc)))
+                    summary.unknown.append((outgoing.recipient, message.message_id, str(exc)))
                 else:  # the server never had the whole message: it stays to be sent, on a new connection
                     self.mailbox.move(credential.id, MessageState.QUEUED, only_from=(MessageState.SENDING,))
                     messages[credential.id] = message.model_copy(

@@ -194,9 +194,14 @@ def test_a_dropped_connection_loses_nothing_and_sends_nothing_twice(cli: Cli, ws
         assert f"unknown, possibly sent  {possibly}" in rerun.out
         assert server.handler.per_recipient() == dict.fromkeys(emails, 1)
 
-        resent = notify(cli, ws, batch, "--resend-unknown")  # asked for: the same message, the same Message-ID
+        # asked for: the same message with the same Message-ID, recorded when first queued (a changed sender
+        # address does not change it)
+        ws = plain(ws, server.port, sender="registrar@mail.test.edu")
+        resent = notify(cli, ws, batch, "--resend-unknown")
         assert resent.code == 0, resent.out
-        copies = [r.parsed()["Message-ID"] for r in server.handler.received if r.recipients == [possibly]]
+        twice = [r for r in server.handler.received if r.recipients == [possibly]]
+        assert [r.sender for r in twice] == [SENDER, "registrar@mail.test.edu"]
+        copies = [r.parsed()["Message-ID"] for r in twice]
         assert len(copies) == 2
         assert copies[0] == copies[1]
 

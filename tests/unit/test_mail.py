@@ -33,6 +33,7 @@ def letter(**changes: object) -> Letter:
         "linkedin_url": LINKEDIN,
         "date": datetime(2026, 6, 30, 12, 0, tzinfo=UTC),
         "attachments": (Attachment("0b5c.json", b'{"receipt": 1}'), Attachment("0b5c.png", b"\x89PNG\r\n")),
+        "message_id": message_id(CID, "registrar@example.edu"),
     }
     return Letter(**(values | changes))  # type: ignore[arg-type]
 

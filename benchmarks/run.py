@@ -1,6 +1,6 @@
 """credanchor benchmarks: every figure next to a baseline measured in the same run.
 
-    python -m benchmarks.run [--only merkle,gas,batch,records,signing] [--leaves 1000000] [--records 100000]
+    python -m benchmarks.run [--only merkle,gas,batch,records,signing,notify] [--leaves 1000000] [--records 100000]
                              [--credentials 10000]
 
 - merkle: build the tree and every proof for N leaves; baseline: the same tree built the textbook way
@@ -17,6 +17,7 @@
   digests, unsigned. CPU seconds (workers included) are given beside wall time, since other work on the
   machine stretches the latter. For reference, it also times RDFC canonicalisation per credential, plain pyld
   against the shape-cached fast path, on one core.
+- notify: e-mailing a 1,000-credential batch to a local SMTP server; baseline: issuing it (benchmarks/notify.py).
 """
 
 import argparse
@@ -46,6 +47,7 @@ from anchoring.jsonld import JsonLd, bundled
 from anchoring.localnode import LocalNode, free_port
 from anchoring.merkle import MerkleTree
 from anchoring.sender import TxSender
+from benchmarks.notify import bench_notify
 from issuer.chainops import fund_locally
 from issuer.config import IssuerConfig
 from issuer.credentials import build_credential
@@ -358,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,gas,batch,records,signing",
-        help="comma-separated: merkle, gas, batch, records, signing",
+        default="merkle,gas,batch,records,signing,notify",
+        help="comma-separated: merkle, gas, batch, records, signing, notify",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -384,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         if "signing" in wanted:
             results["signing"] = bench_signing(args.credentials)
             print(json.dumps({"signing": results["signing"]}), flush=True)
+        if "notify" in wanted:
+            results["notify"] = bench_notify(folder)
+            print(json.dumps({"notify": results["notify"]}), flush=True)
     print(json.dumps(results, indent=2))
     return 0
 

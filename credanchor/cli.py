@@ -650,6 +650,7 @@ def doctor(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: Jso
 
 
 import credanchor.cli_identity  # noqa: E402, F401  (registers `key show|register|retire` and `profile`)
+from credanchor import cli_notify  # noqa: E402, F401  (registers `notify` and `forget-addresses`)
 
 
 def main() -> None:

@@ -46,8 +46,9 @@ from anchoring.receipt import (
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from anchoring.workers import parallel_map
 from issuer.credentials import build_credential
-from issuer.delivery import BOM, deliveries, delivery_csv
+from issuer.delivery import BOM, delivery_csv
 from issuer.evidence import gather
+from issuer.lookup import delivery_entries
 from issuer.records import Record, parse_table, read_table
 from issuer.store import Attempt, Batch, State, Store, now
 from issuer.templates import ResultSpec, Template, load_template
@@ -569,7 +570,7 @@ class BatchIssuer:
     def _write_delivery_list(self, batch: Batch) -> Path:
         """Who gets which receipt, beside the receipts: personal data, so readable by its owner only."""
         path = Path(batch.out_dir) / DELIVERY_NAME
-        entries = deliveries(self.store.deliveries(batch.id or 0))
+        entries = delivery_entries(self.store, batch.id or 0, self.config.share.base_url)
         atomic_write_text(path, BOM + delivery_csv(entries), mode=0o600)
         return path
 

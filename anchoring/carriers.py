@@ -16,7 +16,7 @@ from typing import Any
 from anchoring import baking
 from anchoring.errors import InvalidReceipt
 from anchoring.jsonio import parse_json
-from anchoring.receipt import MAX_RECEIPT_BYTES
+from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 
 SNIFF_BYTES = 1024
 
@@ -123,3 +123,23 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
                 return found
         return None
     return None if a == b else path
+
+
+def extracted(data: bytes, source: str) -> dict[str, bytes]:
+    """What `credanchor extract` writes, by file-name suffix: the receipt (checked against the schema and
+    against the credential baked beside it) and the bare credential (`.credential.jwt` for a VC-JWT)."""
+    carried = unwrap(data, source)
+    if carried.kind == "json":
+        raise InvalidReceipt(f"{source}: is a receipt already, not a baked badge")
+    files: dict[str, bytes] = {}
+    if carried.receipt is not None:
+        receipt = Receipt.from_json(carried.receipt, source=source)
+        problem = mismatch(carried, receipt.credential, source)
+        if problem is not None:
+            raise InvalidReceipt(f"{source}: {problem}")
+        files[".receipt.json"] = carried.receipt
+    if carried.credential is not None:
+        text = carried.credential.strip()
+        suffix = ".credential.json" if text.startswith("{") else ".credential.jwt"
+        files[suffix] = (text + "\n").encode("utf-8")
+    return files

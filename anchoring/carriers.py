@@ -137,7 +137,7 @@ def extracted(data: bytes, source: str) -> dict[str, bytes]:
         problem = mismatch(carried, receipt.credential, source)
         if problem is not None:
             raise InvalidReceipt(f"{source}: {problem}")
-        files[".receipt.json"] = carried.receipt
+        files[".receipt.json"] = carried.receipt.strip() + b"\n"
     if carried.credential is not None:
         text = carried.credential.strip()
         suffix = ".credential.json" if text.startswith("{") else ".credential.jwt"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from anchoring import baking
 from anchoring.baking import MAX_IMAGE_BYTES, OB3_NS, RECEIPT_NS, bake, extract
@@ -54,7 +54,7 @@ def test_png_round_trip_is_read_by_pillow_as_ob3_baking() -> None:
     assert found.receipt == RECEIPT.decode()
     # An independent reader (Pillow) finds one openbadgecredential text: the bare credential, proof and all.
     with Image.open(io.BytesIO(baked)) as image:
-        assert image.format == "PNG"
+        assert isinstance(image, PngImagePlugin.PngImageFile)
         assert json.loads(image.text["openbadgecredential"]) == CREDENTIAL
         assert json.loads(image.text["credanchorreceipt"]) == json.loads(RECEIPT)
         assert image.convert("RGBA").tobytes() == Image.open(io.BytesIO(PNG)).convert("RGBA").tobytes()

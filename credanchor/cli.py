@@ -192,6 +192,7 @@ def issue(
     rpc_url: RpcOpt = None,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
+    from issuer.baked import template_picture
     from issuer.batch import plan_batch
     from issuer.store import Store
     from issuer.table import delimiter_option
@@ -204,6 +205,8 @@ def issue(
     store = Store(ws.database_url)
     with render.progress() as bar:
         issuer = wiring.batch_issuer(ws, store, rpc_url, bar, bake=bake_format(ws, bake))
+        if issuer.bake:  # the badge picture is checked before anything is anchored
+            template_picture(ws, plan.template, issuer.bake)
         outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
     _print_outcome(outcome, issuer.bake)
 

@@ -63,7 +63,7 @@ CARRIERS: dict[str, Carrier] = {
 def sniff(head: bytes) -> str:
     """The kind of a file by its first bytes (`SNIFF_BYTES` are enough). Anything unknown is read as a
     receipt JSON, whose parser then says precisely what is wrong with it."""
-    if head.startswith(b"%PDF-") or b"%PDF-" in head[:SNIFF_BYTES]:
+    if head.lstrip().startswith(b"%PDF-"):
         return "pdf"
     kind = baking.image_kind(head)
     return kind if kind is not None else "json"

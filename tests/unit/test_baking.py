@@ -182,6 +182,10 @@ HOSTILE_PNGS = {
         png_of(itxt("openbadges", "{}")),
         "x.png: PNG carries an Open Badges 2.0 assertion, not an Open Badges 3.0 credential",
     ),
+    "too many chunks": (
+        PNG[:33] + chunk_bytes(b"tIME", b"") * 70_000 + PNG[33:],
+        "x.png: PNG has over 65,536 chunks",
+    ),
     "too large": (PNG + b"\0" * MAX_IMAGE_BYTES, f"x.png: {len(PNG) + MAX_IMAGE_BYTES:,} bytes is over the limit"),
 }
 

@@ -67,6 +67,8 @@ def check_safe(root: ET.Element, source: str, error: type[InvalidInput]) -> None
         _, name = local(element.tag)
         if name in ("script", "foreignObject"):
             raise error(f"{source}: SVG holds a <{name}> element; refused (a badge must not run code)")
+        if name in ("set", "animate") and element.get("attributeName", "").split(":")[-1] == "href":
+            raise error(f"{source}: SVG <{name}> animates a reference (href); refused (nothing is fetched)")
         if name == "style" and element.text:
             _check_css(element.text, "<style> element", source, error)
         for attribute, value in element.attrib.items():

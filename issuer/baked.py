@@ -149,7 +149,7 @@ def receipt_picture(workspace: Workspace | None, receipt: bytes, source: str, ki
             kind = template.image_file.lower().rsplit(".", 1)[-1]
         kind = kind or workspace.config.earner.bake or "png"
         return template_picture(workspace, template, kind), kind
-    kind = kind or "png"
+    kind = kind or (workspace.config.earner.bake if workspace is not None else None) or "png"
     view = parsed.view()
     achievement = view.credential_subject.achievement.name
     issuer = view.issuer.name or view.issuer.id

@@ -221,6 +221,10 @@ HOSTILE_SVGS = {
         svg('<image href="https://tracker.example/p.png"/>'),
         "x.svg: SVG <image> refers to 'https://tracker.example/p.png'; only #fragments and embedded PNG",
     ),
+    "animated reference": (
+        svg('<image href="#a"><set attributeName="xlink:href" to="https://x/p.png"/></image>'),
+        "x.svg: SVG <set> animates a reference (href); refused (nothing is fetched)",
+    ),
     "style sheet import": (svg("<style>@import 'https://x/y.css';</style>"), "<style> element imports a style sheet"),
     "outside url() in a style": (
         svg('<rect style="fill: url(https://x/p.png)"/>'),

@@ -273,8 +273,8 @@ def check_receipt(
             steps.append(Step("chain", False, mismatch))
             steps += [Step(name, None, "not checked: wrong chain") for name in chain_steps[1:]]
     else:
-        source = "evidence is of" if facts.proven is not None else "node is"
-        steps.append(Step("chain", True, f"{source} chain {facts.chain_id}"))
+        told_by = "evidence is of" if facts.proven is not None else "node is"
+        steps.append(Step("chain", True, f"{told_by} chain {facts.chain_id}"))
         anchor_step, anchored_by = _anchor_step(receipt, facts, min_confirmations)
         steps.append(anchor_step)
         at = next(i for i, step in enumerate(steps) if step.name == "signature")

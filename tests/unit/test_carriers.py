@@ -32,6 +32,7 @@ def baked_png(credential: str | None, receipt: str | None) -> bytes:
 def test_a_baked_badge_verifies_like_its_receipt_with_the_badge_step_first(picture: bytes) -> None:
     report, _ = verify(bake(picture, RECEIPT))
     assert report.verdict == Verdict.VALID
+    assert report.source == "badge.png"
     assert [s.name for s in report.steps][:3] == ["schema", "badge", "digest"]
     badge = report.steps[1]
     assert badge.ok is True

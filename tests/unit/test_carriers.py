@@ -136,3 +136,13 @@ def test_extracted_files_are_the_receipt_and_the_bare_credential() -> None:
         extracted(swapped, "s.png")
     only: dict[str, Any] = extracted(baked_png(json.dumps(CREDENTIAL), None), "o.png")
     assert list(only) == [".credential.json"]
+
+
+@pytest.mark.parametrize("picture", [default_png("A", "B"), default_svg("A", "B")], ids=["png", "svg"])
+def test_a_badge_of_a_version_2_receipt_verifies_offline_from_its_evidence(picture: bytes) -> None:
+    from tests.unit.test_evidence_offline import ASSETS, session
+
+    report = session().verify_bytes(bake(picture, (ASSETS / "receipt-0.json").read_bytes()), "v2-badge")
+    assert report.verdict == Verdict.VALID, report
+    steps = {s.name: s.ok for s in report.steps}
+    assert (steps["badge"], steps["evidence"]) == (True, True)

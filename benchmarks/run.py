@@ -1,6 +1,7 @@
 """credanchor benchmarks: every figure next to a baseline measured in the same run.
 
-    python -m benchmarks.run [--only merkle,gas,batch,records,signing,notify] [--leaves 1000000] [--records 100000]
+    python -m benchmarks.run [--only merkle,gas,batch,records,signing,notify,bake] [--leaves 1000000]
+                             [--records 100000]
                              [--credentials 10000]
 
 - merkle: build the tree and every proof for N leaves; baseline: the same tree built the textbook way
@@ -12,6 +13,9 @@
 - verify: `credanchor verify` on 1,000 receipts of one batch; baseline: the issuer's parallel self-check.
 - records: reading and checking N records (100,000 by default) from an .xlsx workbook, the way `issue`
   does before anything else; baseline: the same rows as CSV.
+- bake: a 1,000-record batch issued with `issue --bake png` and `--bake svg` (end to end); baseline: the same
+  size of batch issued without baking, same run and node. Also the baking step alone (`issuer.baked.
+  bake_receipts`: bake, read back and check, write) over the baseline batch's 1,000 receipts, PNG and SVG.
 - signing: N credentials built as the issuer builds them, then signed with Data Integrity eddsa-jcs-2022 and
   eddsa-rdfc-2022 on every core (`anchoring.batchsign.sign_many`); baseline: building them and computing their
   digests, unsigned. CPU seconds (workers included) are given beside wall time, since other work on the
@@ -224,6 +228,43 @@ def bench_batch(folder: Path, records: int) -> dict[str, Any]:
     }
 
 
+def bench_bake(folder: Path, n: int = 1_000) -> dict[str, Any]:
+    from issuer.badgeimage import default_png, default_svg
+    from issuer.baked import bake_receipts
+
+    ws = folder / "bake-ws"
+    run_cli("init", ws, "--scrypt-n", "16384", "--port", str(free_port()))
+    run_cli("chain", "up", "-w", ws)
+    try:
+        out = folder / "plain-out"
+        plain = run_cli(
+            "issue", write_records(folder / "p.csv", n, "p"), "--achievement", "example", "--out", out, "-w", ws
+        )
+        png = run_cli(
+            "issue", write_records(folder / "g.csv", n, "g"), "--achievement", "example", "--bake", "png", "-w", ws
+        )
+        svg = run_cli(
+            "issue", write_records(folder / "v.csv", n, "v"), "--achievement", "example", "--bake", "svg", "-w", ws
+        )
+    finally:
+        run_cli("chain", "down", "-w", ws)
+    receipts = sorted(out.glob("*.json"))
+    _, png_only = timed(lambda: bake_receipts(default_png("Example", "Example University"), receipts, "png"))
+    _, svg_only = timed(lambda: bake_receipts(default_svg("Example", "Example University"), receipts, "svg"))
+    return {
+        "records": n,
+        "issue_without_baking_s": round(plain, 2),
+        "issue_bake_png_s": round(png, 2),
+        "issue_bake_svg_s": round(svg, 2),
+        "png_vs_baseline": round(png / plain, 2),
+        "svg_vs_baseline": round(svg / plain, 2),
+        "bake_step_png_s": round(png_only, 2),
+        "bake_step_svg_s": round(svg_only, 2),
+        "png_bytes_each": (out / receipts[0].with_suffix(".png").name).stat().st_size,
+        "svg_bytes_each": (out / receipts[0].with_suffix(".svg").name).stat().st_size,
+    }
+
+
 def write_record_files(folder: Path, n: int) -> tuple[Path, Path]:
     """The same n records as an .xlsx workbook (date and number cells) and as CSV.
 
@@ -360,8 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,gas,batch,records,signing,notify",
-        help="comma-separated: merkle, gas, batch, records, signing, notify",
+        default="merkle,gas,batch,records,signing,notify,bake",
+        help="comma-separated: merkle, gas, batch, records, signing, notify, bake",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -383,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         if "records" in wanted:
             results["records"] = bench_records(folder, args.records)
             print(json.dumps({"records": results["records"]}), flush=True)
+        if "bake" in wanted:
+            results["bake"] = bench_bake(folder)
+            print(json.dumps({"bake": results["bake"]}), flush=True)
         if "signing" in wanted:
             results["signing"] = bench_signing(args.credentials)
             print(json.dumps({"signing": results["signing"]}), flush=True)

@@ -45,6 +45,7 @@ from anchoring.receipt import (
 )
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from anchoring.workers import parallel_map
+from issuer.baked import bake_batch
 from issuer.credentials import build_credential
 from issuer.delivery import BOM, delivery_csv
 from issuer.evidence import gather
@@ -164,8 +165,10 @@ class BatchIssuer:
         self_check: SelfCheck,
         signer: "Signing",
         progress: Progress | None = None,
+        bake: str | None = None,
     ) -> None:
         self.workspace = workspace
+        self.bake = bake  # "png" or "svg": each receipt baked into a badge image beside it (issuer/baked.py)
         self.config = workspace.config
         self.store = store
         self.chain = chain
@@ -562,6 +565,8 @@ class BatchIssuer:
         self.progress.stage("verifying every receipt against the chain", len(paths))
         self.self_check([Path(p) for p in paths.values()], batch.root)
         fault("checked")
+        if self.bake:
+            bake_batch(self.workspace, batch.achievement, [Path(p) for p in paths.values()], self.bake, self.progress)
         self._write_delivery_list(batch)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)

@@ -188,6 +188,10 @@ def issue(
     sheet: Annotated[str | None, typer.Option(help="Sheet of an .xlsx workbook (default: the first).")] = None,
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
+    pdf: Annotated[
+        bool | None,
+        typer.Option("--pdf/--no-pdf", help="Write a certificate PDF beside each receipt (default: config)."),
+    ] = None,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
     from issuer.batch import plan_batch
@@ -201,8 +205,12 @@ def issue(
     plan = plan_batch(ws, records, achievement, columns, delimiter=separator, sheet=sheet)
     store = Store(ws.database_url)
     with render.progress() as bar:
-        outcome = wiring.batch_issuer(ws, store, rpc_url, bar).issue(plan, out, allow_reissue=allow_reissue)
+        outcome = wiring.batch_issuer(ws, store, rpc_url, bar, pdf=pdf).issue(plan, out, allow_reissue=allow_reissue)
     _print_outcome(outcome)
+    if outcome.already_delivered and (ws.config.earner.pdf if pdf is None else pdf):
+        from credanchor.cli_certificate import missing_certificates
+
+        missing_certificates(ws, store, outcome.batch)
 
 
 def _print_outcome(outcome: "Outcome") -> None:
@@ -625,6 +633,7 @@ def doctor(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: Jso
     raise typer.Exit(0 if findings.healthy else 1)
 
 
+import credanchor.cli_certificate  # noqa: E402  (registers `certificate`)
 import credanchor.cli_identity  # noqa: E402, F401  (registers `key show|register|retire` and `profile`)
 
 

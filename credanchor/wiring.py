@@ -124,7 +124,9 @@ def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
     return load_signing_key(path, passphrase)
 
 
-def batch_issuer(workspace: Workspace, store: "Store", rpc_url: str | None, progress: Progress) -> "BatchIssuer":
+def batch_issuer(
+    workspace: Workspace, store: "Store", rpc_url: str | None, progress: Progress, *, pdf: bool | None = None
+) -> "BatchIssuer":
     """The batch issuer with every adapter: node, anchoring key, signing key, and the verifier's self-check."""
     from issuer.batch import BatchIssuer
 
@@ -137,6 +139,7 @@ def batch_issuer(workspace: Workspace, store: "Store", rpc_url: str | None, prog
         self_check=self_check(workspace, chain, progress),
         signer=batch_signer(workspace),
         progress=progress,
+        pdf=workspace.config.earner.pdf if pdf is None else pdf,
     )
 
 

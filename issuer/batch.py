@@ -153,6 +153,7 @@ class BatchIssuer:
         self_check: SelfCheck,
         signer: "Signing",
         progress: Progress | None = None,
+        pdf: bool = False,
     ) -> None:
         self.workspace = workspace
         self.config = workspace.config
@@ -163,6 +164,7 @@ class BatchIssuer:
         self.self_check = self_check
         self.signer = signer
         self.progress = progress or Silent()
+        self.pdf = pdf
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
     def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
@@ -538,6 +540,11 @@ class BatchIssuer:
         self.progress.stage("verifying every receipt against the chain", len(paths))
         self.self_check([Path(p) for p in paths.values()], batch.root)
         fault("checked")
+        if self.pdf:  # before `delivered`: a crash here leaves the batch for `resume`, which makes the rest
+            from issuer.certificates import batch_certificates
+
+            self.progress.stage("writing certificate PDFs", len(paths))
+            batch_certificates(self.workspace, self.store, batch, advance=self.progress.advance)
         self._write_delivery_list(batch)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)

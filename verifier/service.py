@@ -15,8 +15,9 @@ from typing import Protocol
 from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
 from anchoring.faults import fault
-from anchoring.jsonio import read_limited
+from anchoring.jsonio import read_head, read_limited
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
+from anchoring.pdfcarrier import MAX_PDF_BYTES, PDF_MAGIC, extract_receipt
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 from anchoring.workers import parallel_map
 from verifier.checks import ChainFacts, Offline, Report, RootView, Verdict, check_receipt, malformed, offline_checks
@@ -175,6 +176,10 @@ class Session:
 
     def verify_bytes(self, data: bytes, source: str) -> Report:
         try:
+            if data.startswith(PDF_MAGIC):  # a certificate PDF: check the receipt it carries
+                data = _extracted(extract_receipt, data, source)
+            elif len(data) > MAX_RECEIPT_BYTES:
+                raise InvalidReceipt(f"{source}: over the limit of {MAX_RECEIPT_BYTES:,} bytes")
             receipt = Receipt.from_json(data, source=source)
         except InvalidReceipt as exc:
             return malformed(source, str(exc))
@@ -194,7 +199,9 @@ class Session:
 
     def verify_file(self, path: Path) -> Report:
         try:
-            data = read_limited(path, MAX_RECEIPT_BYTES, InvalidReceipt)
+            head, _ = read_head(path, len(PDF_MAGIC), InvalidReceipt)
+            limit = MAX_PDF_BYTES if head == PDF_MAGIC else MAX_RECEIPT_BYTES
+            data = read_limited(path, limit, InvalidReceipt)
         except CredanchorError as exc:
             return malformed(str(path), str(exc))
         return self.verify_bytes(data, str(path))
@@ -202,6 +209,13 @@ class Session:
     def verify_files(self, paths: Iterable[Path]) -> Iterator[Report]:
         for path in paths:
             yield self.verify_file(path)
+
+
+def _extracted(extract: Callable[[bytes], bytes], data: bytes, source: str) -> bytes:
+    try:
+        return extract(data)
+    except InvalidReceipt as exc:
+        raise InvalidReceipt(f"{source}: {exc}") from None
 
 
 @dataclass(frozen=True)

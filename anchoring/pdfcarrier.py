@@ -58,8 +58,8 @@ def extract_receipt(data: bytes) -> bytes:
             raise
         except RecursionError:
             raise InvalidReceipt("PDF objects are nested too deeply to read") from None
-        except Exception as exc:  # pypdf raises many kinds on damaged files; each means the same here
-            raise InvalidReceipt(f"PDF is damaged or truncated and cannot be read ({type(exc).__name__})") from None
+        except Exception:  # pypdf raises many kinds on damaged files; each means the same here
+            raise InvalidReceipt("PDF is damaged or truncated and cannot be read") from None
 
 
 def _receipt_streams(data: bytes) -> list[Any]:

@@ -97,7 +97,8 @@ def test_the_receipt_is_the_one_attachment_byte_for_byte_as_json() -> None:
     pdf = certificate_bytes(VALID_BYTES, Look(None, BASE))
     reader = PdfReader(io.BytesIO(pdf))
     assert reader.attachments == {RECEIPT_NAME: [VALID_BYTES]}
-    spec = reader.trailer["/Root"]["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
+    root: Any = reader.trailer["/Root"]
+    spec = root["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
     assert spec["/EF"]["/F"].get_object()["/Subtype"] == "/application/json"
     assert spec["/AFRelationship"] == "/Source"
     assert len(reader.pages) == 1

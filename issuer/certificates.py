@@ -17,7 +17,7 @@ from anchoring.errors import CredanchorError, InvalidInput
 from anchoring.faults import fault
 from anchoring.files import atomic_write
 from anchoring.jsonio import read_limited
-from anchoring.pdfcarrier import extract_receipt
+from anchoring.pdfcarrier import PDF_MAGIC, extract_receipt
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 from anchoring.workers import parallel_map
 from issuer.badgeimage import default_png
@@ -137,7 +137,10 @@ def certificates_for_receipts(
     With a workspace, a receipt of one of its templates gets the template's badge and the share URL."""
     groups: dict[str | None, list[tuple[Path, Path]]] = {}
     for receipt in receipts:
-        achievement = Receipt.from_json(read_limited(receipt, MAX_RECEIPT_BYTES), source=str(receipt)).view()
+        data = read_limited(receipt, MAX_RECEIPT_BYTES)
+        if data.startswith(PDF_MAGIC):
+            raise InvalidInput(f"{receipt}: is a PDF, not a receipt; a certificate is made from the receipt (.json)")
+        achievement = Receipt.from_json(data, source=str(receipt)).view()
         key = template_for(workspace, achievement.credential_subject.achievement.id) if workspace else None
         out = (out_dir / receipt.with_suffix(".pdf").name) if out_dir else pdf_path(receipt)
         groups.setdefault(key, []).append((receipt, out))

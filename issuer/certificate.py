@@ -215,6 +215,46 @@ def _frame(canvas: Canvas, colour: Color) -> None:
     canvas.rect(32, 32, w - 64, h - 64, stroke=1, fill=0)
 
 
+Block = tuple[list[str], str, float, Color, float]  # lines, font, size, colour, space above
+
+
+def _sized(
+    text: str, font: str, single: tuple[float, float], wrapped: float, room: float, most: int
+) -> tuple[list[str], float]:
+    """`text` on one line at the largest size in `single` (largest, smallest) that fits; failing that,
+    wrapped at the largest size from `wrapped` down that needs at most `most` lines."""
+    size = fit(text, font, single[0], room, single[1])
+    if width(text, font, size) <= room:
+        return [text], size
+    size = wrapped
+    while size > 12 and len(wrap(text, font, size, room, most + 1)) > most:
+        size -= 1
+    lines = wrap(text, font, size, room, most)
+    # Balance the lines (no lone last word): the narrowest room that still needs no more lines.
+    low, high = room / 2, room
+    while high - low > 4:
+        middle = (low + high) / 2
+        low, high = (low, middle) if len(wrap(text, font, size, middle, most + 1)) <= len(lines) else (middle, high)
+    return wrap(text, font, size, high, most), size
+
+
+def _statement(facts: Facts, room: float, colour: Color) -> list[Block]:
+    blocks: list[Block] = []
+    if facts.earner:
+        name, size = _sized(facts.earner, BOLD, (34, 22), 22, room, 2)
+        blocks += [(["awarded to"], REGULAR, 12, INK, 0), (name, BOLD, size, INK, 8), (["for"], REGULAR, 12, INK, 10)]
+    else:
+        blocks.append((["awarded for"], REGULAR, 12, INK, 0))
+    title, size = _sized(facts.achievement, BOLD, (26, 20), 20, room, 3)
+    blocks.append((title, BOLD, size, colour, 6))
+    # The description gets what room is left (the page has about 230 points for the whole statement).
+    used = sum(gap + size * len(lines) * 1.2 for lines, _, size, _, gap in blocks)
+    most = max(1, min(4, int((228 - used - 10) // (10.5 * 1.2))))
+    if facts.description:
+        blocks.append((wrap(facts.description, REGULAR, 10.5, room - 60, most), REGULAR, 10.5, MUTED, 10))
+    return blocks
+
+
 def draw_page(canvas: Canvas, facts: Facts, badge_png: bytes, url: str | None) -> None:
     w, h = PAGE
     colour = HexColor(colour_of(facts.achievement))
@@ -227,23 +267,16 @@ def draw_page(canvas: Canvas, facts: Facts, badge_png: bytes, url: str | None) -
     canvas.setFillColor(colour)
     _draw(canvas, centre, h - 112, "C E R T I F I C A T E", BOLD, 13, "centre")
 
-    # The statement: who was awarded what.
-    canvas.setFillColor(INK)
-    y = h - 170
-    if facts.earner:
-        _draw(canvas, centre, y + 12, "awarded to", REGULAR, 12, "centre")
-        size = fit(facts.earner, BOLD, 34, room, 14)
-        _draw(canvas, centre, y - 30, facts.earner, BOLD, size, "centre")
-        y -= 72
-    _draw(canvas, centre, y, "for" if facts.earner else "awarded for", REGULAR, 12, "centre")
-    canvas.setFillColor(colour)
-    title = wrap(facts.achievement, BOLD, 24, room, 2)
-    for i, line in enumerate(title):
-        _draw(canvas, centre, y - 34 - 28 * i, line, BOLD, 24, "centre")
-    y -= 34 + 28 * len(title)
-    canvas.setFillColor(MUTED)
-    for i, line in enumerate(wrap(facts.description, REGULAR, 10.5, room - 60, 3)):
-        _draw(canvas, centre, y - 4 - 14 * i, line, REGULAR, 10.5, "centre")
+    # The statement: who was awarded what, as one block centred between the header and the facts row.
+    block = _statement(facts, room, colour)
+    height = sum(gap + size * len(lines) * 1.2 for lines, _, size, _, gap in block)
+    y = h - 130 - max(0.0, (h - 130 - 236 - height) * 0.3)  # a short block sits a little above the middle
+    for lines, font, size, ink, gap in block:
+        canvas.setFillColor(ink)
+        y -= gap
+        for line in lines:
+            y -= size * 1.2
+            _draw(canvas, centre, y + size * 0.25, line, font, size, "centre")
 
     # Facts row: date, validity, credits.
     details = [f"Issued {facts.valid_from}"]

@@ -8,7 +8,7 @@ again makes only the missing ones. The badge drawn is the template's PNG `image_
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -67,6 +67,11 @@ def look_of(workspace: Workspace | None, achievement_key: str | None) -> Look:
     return Look(badge, str(base) if base else None)
 
 
+@lru_cache(maxsize=64)
+def _default_badge(achievement: str, issuer: str) -> bytes:
+    return default_png(achievement, issuer)  # one per achievement, drawn once for a whole batch
+
+
 def certificate_bytes(receipt: bytes, look: Look) -> bytes:
     """The certificate of one receipt, checked: the receipt it carries is exactly `receipt`."""
     credential = Receipt.from_json(receipt).credential
@@ -75,7 +80,7 @@ def certificate_bytes(receipt: bytes, look: Look) -> bytes:
         issuer = credential.get("issuer")
         issuer_name = str(issuer.get("name", "")) if isinstance(issuer, dict) else str(issuer)
         achievement = credential.get("credentialSubject", {}).get("achievement", {})
-        badge = default_png(str(achievement.get("name", credential.get("name", ""))), issuer_name)
+        badge = _default_badge(str(achievement.get("name", credential.get("name", ""))), issuer_name)
     url = verification_url(look.base_url, str(credential["id"])) if look.base_url else None
     pdf = render_certificate(receipt, badge_png=badge, verification_url=url)
     if extract_receipt(pdf) != receipt:

@@ -191,7 +191,7 @@ def wrap(text: str, font: str, size: float, room: float, most: int) -> list[str]
 def _qr(canvas: Canvas, url: str, x: float, y: float, side: float) -> None:
     """The QR code drawn as vector squares (sharp at any zoom), with its quiet zone inside `side`."""
     code = segno.make(url, error="m", micro=False)
-    matrix = list(code.matrix_iter(scale=1, border=4))
+    matrix = [list(row) for row in code.matrix_iter(scale=1, border=4)]
     cell = side / len(matrix)
     canvas.setFillColor(HexColor("#ffffff"))
     canvas.rect(x, y, side, side, stroke=0, fill=1)

@@ -31,7 +31,6 @@ def verify_json(cli: Cli, *args: str | Path) -> tuple[int, list[dict[str, Any]]]
 def with_receipt(pdf: bytes, receipt: bytes) -> bytes:
     """The PDF with its receipt attachment's bytes replaced (as someone editing the certificate would)."""
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    writer.attachments  # noqa: B018  (loads the name tree)
     root: Any = writer.root_object
     spec = root["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
     spec["/EF"]["/F"].get_object().set_data(receipt)

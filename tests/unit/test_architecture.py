@@ -28,6 +28,7 @@ PURE = [
     "anchoring/rdfshape.py",
     "anchoring/multibase.py",
     "anchoring/dataintegrity.py",
+    "anchoring/pdfcarrier.py",
     "verifier/checks.py",
     "issuer/table.py",
     "issuer/delivery.py",

@@ -10,9 +10,14 @@ Invariants:
 - The QR code is drawn only when there is a verification URL; without one the page says how to verify
   instead of showing a code that leads nowhere.
 - Fonts: DejaVu Sans (Latin, Greek, Cyrillic, Hebrew and Arabic letters) with WenQuanYi Micro Hei for
-  Chinese, Japanese and Korean, chosen per run of characters by which font has them. Right-to-left names
-  are drawn in logical order without Arabic joining (reportlab shapes only with extra C libraries): the
-  letters are the right ones and the text layer reads back exactly, but Arabic shows unjoined forms.
+  Chinese, Japanese and Korean, chosen per run of characters by which font has them; reportlab embeds
+  only the glyphs used. Right-to-left text is laid out before reportlab sees it (it has no bidi or Arabic
+  shaping of its own without extra C libraries): Arabic letters take their joining forms (arabic-reshaper,
+  presentation forms: ligature-rich scripts such as Urdu Nastaliq are beyond it) and each line is put in
+  visual order by the Unicode bidi algorithm (python-bidi), the order PDF text is stored in; text
+  extraction reads names back in logical order.
+- Layout: the whole name and achievement are always shown (one line, shrunk; else balanced wrapped lines);
+  only the description is cut, with an ellipsis, when the page has no room left for it.
 """
 
 import io
@@ -52,7 +57,6 @@ class Facts:
     """What the page shows, read from the credential."""
 
     credential_id: str
-    title: str
     achievement: str
     description: str
     issuer: str
@@ -77,7 +81,6 @@ def facts_of(credential: dict[str, Any]) -> Facts:
         credits = f"{_number(earned)} of {_number(available)}" if available is not None else _number(earned)
     return Facts(
         credential_id=str(credential.get("id", "")),
-        title=str(credential.get("name", "")),
         achievement=str(achievement.get("name", credential.get("name", ""))),
         description=str(achievement.get("description", "")),
         issuer=str(issuer.get("name", issuer.get("id", ""))) if isinstance(issuer, dict) else str(issuer),

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from anchoring.credential import CredentialView, credential_digest
@@ -23,7 +32,11 @@ from anchoring.jsonio import parse_json
 from anchoring.merkle import SCHEME
 
 RECEIPT_VERSION = 1
+EVIDENCE_RECEIPT_VERSION = 2
 MANIFEST_VERSION = 1
+MAX_EVIDENCE = 8
+MAX_EVIDENCE_NODES = 512
+MAX_NODE_HEX = 2 + 2 * 4096
 MAX_RECEIPT_BYTES = 2 * 1024 * 1024
 MAX_PROOF_LENGTH = 64
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
@@ -69,6 +82,7 @@ def _not_bool(value: object) -> object:
 
 
 Version1 = Annotated[Literal[1], BeforeValidator(_not_bool)]
+ReceiptVersion = Annotated[Literal[1, 2], BeforeValidator(_not_bool)]
 
 
 def utc_seconds(moment: datetime) -> str:
@@ -115,18 +129,46 @@ class AnchorSection(_Strict):
     timestamp: UtcSeconds = Field(description="that block's time")
 
 
+class Evidence(_Strict):
+    """Chain state proven against one block header: enough to check the anchor without trusting a node.
+
+    `header` holds every header field as the node gave it (so that keccak256(rlp(header)) is the block hash);
+    `nodes` are the Merkle-Patricia trie nodes of `eth_getProof` (the registry's account, then the storage
+    words of this receipt's anchor, its leaf's revocation, its signing keys and the issuer binding), each
+    node once. What the words mean is read by the verifier from slots it computes itself."""
+
+    type: Literal["EthStateProof"]
+    chain_id: int = Field(gt=0, description="EIP-155 chain id")
+    registry: Address
+    header: dict[str, Any] = Field(description="the block header's fields, 0x-hex, as eth_getBlockByNumber gives")
+    nodes: list[Annotated[str, Field(max_length=MAX_NODE_HEX)]] = Field(
+        min_length=1, max_length=MAX_EVIDENCE_NODES, description="RLP trie nodes as 0x-hex"
+    )
+
+
 class Receipt(_Strict):
     """What an earner holds: the credential, its Merkle proof and the anchor of its batch."""
 
     model_config = ConfigDict(title="CredentialReceipt")
     type: Literal["CredentialReceipt"]
-    version: Version1
+    version: ReceiptVersion
     credential: dict[str, Any] = Field(description="the Open Badges 3.0 credential, exactly as issued")
     digest: Hash32 = Field(description="keccak256 of the RFC 8785 canonical credential without 'proof'")
     merkle: MerkleSection
     anchor: AnchorSection
+    evidence: list[Evidence] | None = Field(
+        default=None, min_length=1, max_length=MAX_EVIDENCE, description="version 2: proofs of the anchor's state"
+    )
     _computed: str | None = PrivateAttr(default=None)
     _view: CredentialView | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _evidence_by_version(self) -> Self:
+        if self.version == 1 and self.evidence is not None:
+            raise ValueError("a version 1 receipt carries no evidence (version 2 does)")
+        if self.version == 2 and self.evidence is None:
+            raise ValueError("a version 2 receipt carries the anchor's evidence; this one has none")
+        return self
 
     @classmethod
     def from_json(cls, data: bytes, *, source: str = "receipt") -> Self:
@@ -154,7 +196,7 @@ class Receipt(_Strict):
         return self._view
 
     def to_json(self) -> str:
-        return dump_receipt(self.model_dump(mode="json"))
+        return dump_receipt(self.model_dump(mode="json", exclude={"evidence"} if self.evidence is None else None))
 
 
 class ManifestAnchor(AnchorSection):
@@ -166,7 +208,7 @@ class Manifest(_Strict):
 
     model_config = ConfigDict(title="BatchManifest")
     type: Literal["BatchManifest"]
-    version: Version1
+    version: ReceiptVersion
     scheme: Literal["oz-standard-v1"]
     root: Hash32
     count: int = Field(gt=0)
@@ -174,6 +216,13 @@ class Manifest(_Strict):
     anchor: ManifestAnchor
     issuer: str = Field(description="issuer profile id")
     achievement: str = Field(description="achievement id")
+    evidence: Evidence | None = Field(default=None, description="version 2: the anchor's chain evidence")
+
+    @model_validator(mode="after")
+    def _evidence_by_version(self) -> Self:
+        if (self.version == 2) != (self.evidence is not None):
+            raise ValueError("a version 2 manifest carries the anchor's evidence, a version 1 manifest none")
+        return self
 
     @classmethod
     def from_json(cls, data: bytes, *, source: str = "manifest") -> Self:
@@ -184,7 +233,8 @@ class Manifest(_Strict):
         return manifest
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=1) + "\n"
+        dumped = self.model_dump(mode="json", exclude={"evidence"} if self.evidence is None else None)
+        return json.dumps(dumped, indent=1) + "\n"
 
 
 def _validate(model: type[M], document: Any, source: str, error: type[InvalidInput], prefix: str = "") -> M:
@@ -245,9 +295,19 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
-def receipt_schema() -> dict[str, Any]:
-    """The committed JSON Schema of receipt version 1, with the credential shape verifiers rely on."""
+def receipt_schema(version: int = RECEIPT_VERSION) -> dict[str, Any]:
+    """The committed JSON Schema of receipt `version`, with the credential shape verifiers rely on."""
     schema = Receipt.model_json_schema(by_alias=True)
+    schema["properties"]["version"] = {"const": version, "type": "integer"}
+    if version == RECEIPT_VERSION:
+        del schema["properties"]["evidence"]
+        del schema["$defs"]["Evidence"]
+    else:
+        evidence = schema["properties"]["evidence"]
+        evidence.update(evidence.pop("anyOf")[0])
+        evidence.pop("default")
+        schema["required"].append("evidence")
+        schema["description"] += " Version 2 adds the anchor's chain evidence, to verify without the issuer's node."
     credential = CredentialView.model_json_schema(by_alias=True)
     schema["$defs"].update(credential.pop("$defs"))
     credential["title"] = "OpenBadgeCredential"
@@ -257,7 +317,7 @@ def receipt_schema() -> dict[str, Any]:
     schema = _untitled(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://credanchor.dev/schemas/receipt-v1.schema.json",
+        "$id": f"https://credanchor.dev/schemas/receipt-v{version}.schema.json",
         "title": "CredentialReceipt",
         **schema,
     }
@@ -274,18 +334,27 @@ def _untitled(value: Any) -> Any:
 
 
 def receipt_document(
-    credential: dict[str, Any], digest: str, leaf: str, proof: Sequence[bytes], root: str, anchor: dict[str, Any]
+    credential: dict[str, Any],
+    digest: str,
+    leaf: str,
+    proof: Sequence[bytes],
+    root: str,
+    anchor: dict[str, Any],
+    evidence: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A version 1 receipt as plain JSON data, for writing many quickly (the issuer's self-check parses them
-    back through `Receipt.from_json`, so a mistake here cannot go out unnoticed)."""
-    return {
+    """A receipt as plain JSON data, for writing many quickly (the issuer's self-check parses them back
+    through `Receipt.from_json`, so a mistake here cannot go out unnoticed): version 2 with `evidence`."""
+    document = {
         "type": "CredentialReceipt",
-        "version": RECEIPT_VERSION,
+        "version": EVIDENCE_RECEIPT_VERSION if evidence else RECEIPT_VERSION,
         "credential": credential,
         "digest": digest,
         "merkle": {"scheme": SCHEME, "leaf": leaf, "proof": hex_list(proof), "root": root},
         "anchor": anchor,
     }
+    if evidence:
+        document["evidence"] = list(evidence)
+    return document
 
 
 def dump_receipt(document: dict[str, Any]) -> str:

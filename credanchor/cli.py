@@ -53,6 +53,14 @@ NamedWorkspaceOpt = Annotated[
 RpcOpt = Annotated[
     str | None, typer.Option("--rpc-url", envvar=wiring.ENV_RPC_URL, help="JSON-RPC URL of an EVM node.")
 ]
+RpcUrlsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rpc-url",
+        envvar=wiring.ENV_RPC_URL,
+        help="JSON-RPC URL of an EVM node; give several (with --quorum) to trust none of them alone.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 DEFAULT_ISSUER_ID = "did:web:registrar.example.edu"
 
@@ -284,7 +292,16 @@ def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> N
 @app.command()
 def verify(
     receipts: Annotated[list[Path], typer.Argument(help="Receipt files (.json).")],
-    rpc_url: RpcOpt = None,
+    rpc_url: RpcUrlsOpt = None,
+    quorum: Annotated[
+        int | None, typer.Option(min=1, help="With several --rpc-url: how many must agree on a block hash.")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use no node at all: the receipts' evidence and --checkpoints.")
+    ] = False,
+    checkpoints: Annotated[
+        Path | None, typer.Option("--checkpoints", help="Block hashes you trust (TOML or JSON), for --offline.")
+    ] = None,
     trust: Annotated[
         Path | None, typer.Option("--trust", help="Trust list (TOML or JSON) of registries you accept.")
     ] = None,
@@ -303,16 +320,23 @@ def verify(
 ) -> None:
     """Verify receipts: digest, Merkle proof, signature, anchor on chain, issuer, revocation, validity, trust.
 
+    A version 2 receipt carries its anchor's chain evidence: with --offline and --checkpoints it verifies with
+    no node at all; with several --rpc-url and --quorum K no single node is trusted.
+
     Exit 0 if every receipt is valid; 1 invalid, revoked, expired or untrusted; 2 unreadable or malformed;
     3 chain unreachable.
     """
     from verifier.service import exit_code
 
     ws = wiring.workspace_or_none(workspace)
-    url = wiring.verifier_rpc(ws, rpc_url)
     confirmations = min_confirmations or (ws.config.chain.confirmations if ws else 1)
     session = wiring.verification_session(
-        url, wiring.trust_list(ws, trust), require_signature=require_signature, min_confirmations=confirmations
+        wiring.verifier_rpcs(ws, rpc_url, offline=offline, checkpoints=checkpoints),
+        wiring.trust_list(ws, trust),
+        require_signature=require_signature,
+        min_confirmations=confirmations,
+        quorum=quorum,
+        checkpoints=checkpoints,
     )
     show_details = details if details is not None else len(receipts) == 1
     reports = []
@@ -645,4 +669,5 @@ def main() -> None:
         sys.exit(exc.exit_code)
 
 
-from credanchor import cli_records  # noqa: E402, F401  (its commands register on `app`)
+# The command groups in their own modules register on `app` when imported.
+from credanchor import cli_records, cli_verify  # noqa: E402, F401

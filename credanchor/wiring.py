@@ -20,12 +20,16 @@ from anchoring.errors import InvalidInput, VerificationFailed
 from anchoring.hashing import checksum_address, to_hex
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
+from anchoring.receipt import Receipt
 from anchoring.sender import TxSender
 from issuer.chainops import connect, registry_address
 from issuer.keys import load_account, resolve_passphrase
 from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key, signing_multikey
 from issuer.workspace import ENV_WORKSPACE, Workspace, open_workspace
+from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
+from verifier.evidencecheck import block_of
+from verifier.quorum import Quorum
 from verifier.service import BatchReader, ChainReader, Session, verify_batch
 from verifier.trust import TrustList, load_trust_list, trusted
 
@@ -91,21 +95,52 @@ def verifier_rpc(workspace: Workspace | None, rpc_url: str | None) -> str | None
     return None
 
 
+def verifier_rpcs(
+    workspace: Workspace | None, rpc_urls: list[str] | None, *, offline: bool, checkpoints: Path | None
+) -> list[str]:
+    """The nodes `verify` may ask: those given, else the workspace's; none at all with --offline."""
+    if offline:
+        if rpc_urls:
+            raise InvalidInput("--offline asks no node: drop --rpc-url, or drop --offline")
+        if checkpoints is None:
+            raise InvalidInput("--offline needs --checkpoints FILE: the block hashes you trust")
+        return []
+    if checkpoints is not None:
+        raise InvalidInput("--checkpoints is for --offline verification")
+    if rpc_urls:
+        return rpc_urls
+    url = verifier_rpc(workspace, None)
+    return [url] if url else []
+
+
 def verification_session(
-    rpc_url: str | None,
+    rpc_urls: str | list[str] | None,
     trust: TrustList,
     timeout: float = 10.0,
     *,
     require_signature: bool = False,
     min_confirmations: int = 1,
+    quorum: int | None = None,
+    checkpoints: Path | None = None,
 ) -> Session:
-    factory = (lambda: ChainReader(Chain(rpc_url, timeout=timeout))) if rpc_url else None
+    urls = [rpc_urls] if isinstance(rpc_urls, str) else list(rpc_urls or [])
+    if len(set(urls)) != len(urls):
+        raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
+    if quorum is not None and len(urls) < 2:
+        raise InvalidInput("--quorum needs at least two --rpc-url")
+    several = None
+    if len(urls) > 1:
+        several = Quorum([Chain(url, timeout=timeout) for url in urls], quorum or len(urls))
+    single = urls[0] if len(urls) == 1 else None
+    factory = (lambda: ChainReader(Chain(single, timeout=timeout))) if single else None
     return Session(
         factory,
         trust,
         datetime.now(UTC),
         require_signature=require_signature,
         min_confirmations=min_confirmations,
+        checkpoints=load_checkpoints(checkpoints) if checkpoints else None,
+        quorum=several,
     )
 
 
@@ -170,7 +205,14 @@ def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfC
         view = chain_reader.root_view(registry, root, head)
         own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
         keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
-        reader = BatchReader(chain.chain_id, head, registry, root, view, keys)
+        hashes = {}
+        evidence = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])).evidence if paths else None
+        for proof in evidence or ():
+            number = block_of(proof)
+            hash_ = chain_reader.block_hash(number) if number is not None else None
+            if number is not None and hash_ is not None:
+                hashes[number] = hash_
+        reader = BatchReader(chain.chain_id, head, registry, root, view, keys, hashes)
         reports = verify_batch(
             paths,
             reader,

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from anchoring.chain import ANCHOR_ROLE, Chain, Registry
 from anchoring.credential import credential_digest
 from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
+from anchoring.evidencecollect import BatchEvidence
 from anchoring.faults import fault
 from anchoring.files import atomic_write_text
 from anchoring.hashing import to_hex
@@ -33,11 +34,20 @@ from anchoring.jsonio import read_limited
 from anchoring.merkle import SCHEME, MerkleTree
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress, Silent
-from anchoring.receipt import AnchorSection, Manifest, ManifestAnchor, dump_receipt, receipt_document, utc_seconds
+from anchoring.receipt import (
+    AnchorSection,
+    Evidence,
+    Manifest,
+    ManifestAnchor,
+    dump_receipt,
+    receipt_document,
+    utc_seconds,
+)
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from anchoring.workers import parallel_map
 from issuer.credentials import build_credential
 from issuer.delivery import BOM, deliveries, delivery_csv
+from issuer.evidence import gather
 from issuer.records import Record, parse_table, read_table
 from issuer.store import Attempt, Batch, State, Store, now
 from issuer.templates import ResultSpec, Template, load_template
@@ -520,11 +530,24 @@ class BatchIssuer:
         )
         out_dir = Path(batch.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        evidence = None
+        if self.config.chain.evidence:
+            self.progress.stage("collecting the anchor's chain evidence", len(rows))
+            evidence = gather(self.chain, self.registry, batch.root, rows, self.progress.advance)
+            if evidence is not None and evidence.fallback_note:
+                self.progress.note(evidence.fallback_note)
         self.progress.stage("writing receipts", len(rows))
         proofs = tree.proofs()
         anchor_doc = anchor.model_dump(mode="json")
         jobs = [
-            (out_dir, rows[i : i + RECEIPT_CHUNK], proofs[i : i + RECEIPT_CHUNK], batch.root, anchor_doc)
+            (
+                out_dir,
+                rows[i : i + RECEIPT_CHUNK],
+                proofs[i : i + RECEIPT_CHUNK],
+                batch.root,
+                anchor_doc,
+                evidence.only([leaf for _, _, leaf, _ in rows[i : i + RECEIPT_CHUNK]]) if evidence else None,
+            )
             for i in range(0, len(rows), RECEIPT_CHUNK)
         ]
         paths: dict[str, str] = {}
@@ -534,7 +557,7 @@ class BatchIssuer:
             if len(paths) >= len(rows) // 2:
                 fault("receipts-half")
         os.sync()  # one flush for every receipt written above, before any of them is recorded as written
-        manifest = self._write_manifest(batch, tree, anchor, [digest for _, digest, _, _ in rows])
+        manifest = self._write_manifest(batch, tree, anchor, [digest for _, digest, _, _ in rows], evidence)
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
@@ -563,12 +586,20 @@ class BatchIssuer:
             return False
         return to_hex(bytes(self.chain.block(batch.block_number)["hash"])) == batch.block_hash
 
-    def _write_manifest(self, batch: Batch, tree: MerkleTree, anchor: AnchorSection, digests: list[str]) -> Path:
+    def _write_manifest(
+        self,
+        batch: Batch,
+        tree: MerkleTree,
+        anchor: AnchorSection,
+        digests: list[str],
+        evidence: BatchEvidence | None,
+    ) -> Path:
         count = len(tree)
         leaf_order = sorted(range(count), key=tree.tree_index, reverse=True)
         manifest = Manifest(
             type="BatchManifest",
-            version=1,
+            version=2 if evidence else 1,
+            evidence=Evidence.model_validate(evidence.shared_part()) if evidence else None,
             scheme=SCHEME,
             root=batch.root,
             count=count,
@@ -596,14 +627,17 @@ RECEIPT_CHUNK = 2000
 
 
 def write_receipts(
-    job: tuple[Path, list[tuple[str, str, str, str]], list[tuple[bytes, ...]], str, dict[str, object]],
+    job: tuple[
+        Path, list[tuple[str, str, str, str]], list[tuple[bytes, ...]], str, dict[str, object], BatchEvidence | None
+    ],
 ) -> dict[str, str]:
     """Write one chunk of a batch's receipts (in a worker process for large batches): credential id -> path."""
-    out_dir, rows, proofs, root, anchor = job
+    out_dir, rows, proofs, root, anchor, evidence = job
     written = {}
     for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
         path = out_dir / receipt_name(credential_id)
-        receipt = receipt_document(json.loads(document), digest, leaf, proof, root, anchor)
+        proven = [evidence.for_leaf(leaf)] if evidence else ()
+        receipt = receipt_document(json.loads(document), digest, leaf, proof, root, anchor, proven)
         atomic_write_text(path, dump_receipt(receipt), durable=False)
         written[credential_id] = str(path)
     return written

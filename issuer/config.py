@@ -78,6 +78,8 @@ class ChainConfig(_Section):
     rpc_timeout: float = Field(default=10.0, gt=0)
     local_port: int = Field(default=8545, gt=0, lt=65536)
     admin_delay: int = Field(default=172_800, ge=0)
+    evidence: bool = True
+    """Put the anchor's chain evidence (header and state proofs) in every receipt (receipt version 2)."""
 
 
 class DatabaseConfig(_Section):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: a registrar issues a batch of signed credentials on a real local chain, a verifier checks a
 # receipt, a tampered copy, a forged signature and another issuer's credential re-anchored in this registry are
-# rejected, one credential is revoked, and an auditor inspects every anchor. Everything happens in
+# rejected, one credential is revoked, an auditor inspects every anchor, and with the chain stopped a receipt
+# verifies offline from its own evidence while a forged evidence blob is rejected. Everything happens in
 # ./demo-workspace, which is recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,8 +88,25 @@ set -e
 if [ "$code" -ne 1 ]; then echo "demo: expected the audit to flag the forgery's anchor (exit 1), got $code" >&2; exit 1; fi
 echo "(the one problem is the anchor the forgery step made outside any batch: no manifest covers it)"
 
-step "Done"
+step "Verifier: record the block hash the receipt's evidence rests on, then stop the chain for good"
+"$CLI" checkpoint "$RECEIPT" -o "$WS/checkpoints.toml" -w "$WS"
 "$CLI" chain down -w "$WS"
+
+step "Verifier: with no node at all, the receipt's own chain evidence and the checkpoint prove its anchor"
+"$CLI" verify "$RECEIPT" --offline --checkpoints "$WS/checkpoints.toml" -w "$WS"
+
+step "Verifier: offline too, a receipt whose evidence was altered (one trie node) is rejected"
+.venv/bin/python - "$RECEIPT" "$WS/forged-evidence.json" <<'PY'
+import json, sys
+receipt = json.load(open(sys.argv[1]))
+nodes = receipt["evidence"][0]["nodes"]
+nodes[-1] = nodes[-1][:-2] + ("00" if nodes[-1][-2:] != "00" else "01")
+json.dump(receipt, open(sys.argv[2], "w"), indent=2)
+PY
+expect_rejected "the forged evidence" "$WS/forged-evidence.json" --offline --checkpoints "$WS/checkpoints.toml"
+echo "(rejected, exit code 1, as it should be)"
+
+step "Done"
 cat <<MSG
 The chain's state is kept in $WS/chain/state.json. To explore further:
   .venv/bin/credanchor chain up -w $WS      # bring the chain back, anchors intact

@@ -8,10 +8,12 @@ is `valid` only if every step passed (an unsigned credential passes only as unsi
 check out), revoked, expired or not yet valid, untrusted issuer.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from anchoring.evidence import ProvenState
 from anchoring.hashing import short, to_hex
 from anchoring.merkle import leaf_hash, process_proof
 from anchoring.multibase import encode_multikey
@@ -33,7 +35,7 @@ class Verdict(StrEnum):
 
 
 # Steps whose failure makes the receipt invalid.
-INTEGRITY_STEPS = ("digest", "proof", "signature", "chain", "anchor", "issuer")
+INTEGRITY_STEPS = ("digest", "proof", "signature", "evidence", "chain", "anchor", "issuer")
 OFFLINE_STEPS = ("digest", "proof", "signature")
 
 
@@ -76,6 +78,8 @@ class ChainFacts:
     """The CredentialRevoked event of this receipt's credential, when revoked on its own."""
     keys: dict[str, SigningKeyStatus] = field(default_factory=dict)
     """Registry status of the keys that signed the credential (hex public key -> status)."""
+    proven: ProvenState | None = None
+    """Set when these facts were proven from the receipt's evidence rather than read from a node."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class Report:
 
 _DECISIVE = {
     Verdict.MALFORMED: ("schema",),
-    Verdict.INVALID: ("digest", "proof", "chain", "anchor", "issuer", "signature"),
+    Verdict.INVALID: ("digest", "proof", "chain", "anchor", "issuer", "evidence", "signature"),
     Verdict.UNAVAILABLE: ("chain",),
     Verdict.REVOKED: ("revocation",),
     Verdict.EXPIRED: ("validity",),
@@ -187,14 +191,19 @@ def check_receipt(
     offline: Offline | None = None,
     require_signature: bool = False,
     min_confirmations: int = 1,
+    evidence: Step | None = None,
+    notes: Sequence[str] = (),
 ) -> Report:
     """All steps for one parsed receipt. `facts` is None when the chain could not be asked (`unavailable`)
-    or was not asked because the receipt fails on its own (`offline.failed`)."""
+    or was not asked because the receipt fails on its own (`offline.failed`). `evidence` is the evidence
+    step of a receipt that carries chain evidence."""
     view = receipt.view()
     anchor = receipt.anchor
     offline = offline or offline_checks(receipt, now=now, require_signature=require_signature)
-    steps = [Step("schema", True, "receipt matches the version 1 schema"), *offline.steps]
-    notes: list[str] = []
+    steps = [Step("schema", True, f"receipt matches the version {receipt.version} schema"), *offline.steps]
+    if evidence is not None:
+        steps.append(evidence)
+    said = list(notes)
     trusted = trust.find(anchor.chain_id, anchor.registry)
     bound_issuer: str | None = None
     binding_read = False
@@ -220,8 +229,9 @@ def check_receipt(
             steps.append(Step("chain", False, mismatch))
             steps += [Step(name, None, "not checked: wrong chain") for name in chain_steps[1:]]
     else:
-        steps.append(Step("chain", True, f"node is chain {facts.chain_id}"))
-        anchor_step, anchored_by = _anchor_step(receipt, facts.root, facts.head, min_confirmations)
+        told_by = "evidence is of" if facts.proven is not None else "node is"
+        steps.append(Step("chain", True, f"{told_by} chain {facts.chain_id}"))
+        anchor_step, anchored_by = _anchor_step(receipt, facts, min_confirmations)
         steps.append(anchor_step)
         at = next(i for i, step in enumerate(steps) if step.name == "signature")
         if anchor_step.ok and offline.signature.ok:
@@ -239,8 +249,14 @@ def check_receipt(
             bound_issuer, binding_read = facts.root.issuer_id, True
             steps.append(_issuer_step(view.issuer.id, bound_issuer, offline.signature))
             steps.append(_revocation_step(facts.root, facts.revoked))
+            if facts.proven is not None:
+                said.append(
+                    f"revocation is known as of block {facts.proven.block_number} "
+                    f"({unix_to_utc(facts.proven.timestamp)}), the block of the evidence: a revocation after it "
+                    "cannot be known without a node"
+                )
             if facts.root.anchorer_holds_role is False:
-                notes.append(f"the anchoring account {anchored_by} no longer holds the anchor role")
+                said.append(f"the anchoring account {anchored_by} no longer holds the anchor role")
         else:
             steps += [Step(name, None, "not checked: not anchored") for name in ("issuer", "revocation")]
 
@@ -264,7 +280,7 @@ def check_receipt(
         anchored_by=anchored_by,
         trusted_as=trusted.name if trusted else None,
         signed=offline.signature.ok is True,
-        notes=tuple(notes),
+        notes=tuple(said),
     )
 
 
@@ -335,8 +351,11 @@ def _trust_step(
     return Step("trust", True, f"registry is trusted as {trusted.name!r}")
 
 
-def _anchor_step(receipt: Receipt, root: RootView, head: int, min_confirmations: int) -> tuple[Step, str | None]:
+def _anchor_step(receipt: Receipt, facts: ChainFacts, min_confirmations: int) -> tuple[Step, str | None]:
     anchor = receipt.anchor
+    root, head = facts.root, facts.head
+    if root is None:
+        return Step("anchor", None, "not checked: wrong chain"), None
     if not root.registry_has_code:
         return Step("anchor", False, f"no contract at {anchor.registry} on chain {anchor.chain_id}"), None
     if root.not_a_registry is not None:
@@ -358,13 +377,17 @@ def _anchor_step(receipt: Receipt, root: RootView, head: int, min_confirmations:
             "anchor", False, f"block {found.block_number} is from {anchored_at}, receipt says {anchor.timestamp}"
         ), None
     event = root.anchored
-    if event is None:
+    sender: str | None = None
+    if event is None and facts.proven is None:
         return Step("anchor", False, f"no Anchored event for the root in block {found.block_number}"), None
-    if event.tx_hash != anchor.tx_hash:
-        return Step(
-            "anchor", False, f"root was anchored by tx {short(event.tx_hash)}, receipt says {short(anchor.tx_hash)}"
-        ), None
-    sender = str(event.args["sender"])
+    if event is not None:
+        if event.tx_hash != anchor.tx_hash:
+            return Step(
+                "anchor",
+                False,
+                f"root was anchored by tx {short(event.tx_hash)}, receipt says {short(anchor.tx_hash)}",
+            ), None
+        sender = str(event.args["sender"])
     depth = head - found.block_number + 1
     depth_text = f"{depth} confirmation{'s' if depth != 1 else ''}"
     if depth < min_confirmations:
@@ -374,6 +397,14 @@ def _anchor_step(receipt: Receipt, root: RootView, head: int, min_confirmations:
             f"anchored in block {found.block_number} with only {depth_text}; {min_confirmations} required "
             "(--min-confirmations)",
         ), sender
+    if sender is None:
+        # Proven from state: the anchor's block and time are in the registry's storage, its transaction is not.
+        return Step(
+            "anchor",
+            True,
+            f"anchored in block {found.block_number} ({anchored_at}, {depth_text} at the evidence's block); "
+            "the transaction is not part of the evidence",
+        ), None
     return Step(
         "anchor", True, f"anchored in block {found.block_number} ({anchored_at}, {depth_text}) by {sender}"
     ), sender
@@ -388,8 +419,11 @@ def _revocation_step(root: RootView, revoked: RegistryEvent | None) -> Step:
             f"batch revoked in block {root.anchor.revoked_block}" + (f": {reason}" if reason else ""),
         )
     if revoked is not None:
+        reason = revoked.args.get("reason")
         return Step(
-            "revocation", False, f"credential revoked in block {revoked.block_number}: {revoked.args.get('reason')}"
+            "revocation",
+            False,
+            f"credential revoked in block {revoked.block_number}" + (f": {reason}" if reason else ""),
         )
     return Step("revocation", True, "neither the credential nor its batch is revoked")
 
@@ -405,7 +439,7 @@ def _validity_step(valid_from: datetime, valid_until: datetime | None, now: date
 
 def _verdict(steps: list[Step], no_chain: bool, valid_from: datetime, now: datetime) -> Verdict:
     by_name = {s.name: s for s in steps}
-    if any(by_name[name].ok is False for name in INTEGRITY_STEPS):
+    if any(name in by_name and by_name[name].ok is False for name in INTEGRITY_STEPS):
         return Verdict.INVALID
     if no_chain:
         return Verdict.UNAVAILABLE

@@ -6,7 +6,7 @@ that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash
 """
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -14,13 +14,24 @@ from typing import Protocol
 
 from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
+from anchoring.evidence import ProvenState
 from anchoring.faults import fault
+from anchoring.hashing import to_hex
 from anchoring.jsonio import read_head, read_limited
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
 from anchoring.pdfcarrier import MAX_PDF_BYTES, PDF_MAGIC, extract_receipt
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 from anchoring.workers import parallel_map
 from verifier.checks import ChainFacts, Offline, Report, RootView, Verdict, check_receipt, malformed, offline_checks
+from verifier.evidencecheck import (
+    Checkpoints,
+    EvidenceOutcome,
+    block_of,
+    check_evidence,
+    evidence_for,
+    facts_from_state,
+)
+from verifier.quorum import Quorum
 from verifier.trust import TrustList
 
 MAX_SCAN_CALLS = 2
@@ -43,6 +54,8 @@ class AnchorReader(Protocol):
 
     def signing_key(self, registry: str, public_key: str, at_block: int) -> SigningKeyStatus: ...
 
+    def block_hash(self, number: int) -> str | None: ...
+
 
 class ChainReader:
     """`AnchorReader` over a real node."""
@@ -55,6 +68,12 @@ class ChainReader:
 
     def head(self) -> int:
         return self.chain.block_number()
+
+    def block_hash(self, number: int) -> str | None:
+        """The hash of block `number` on this node's chain (None past its head)."""
+        if number > self.chain.block_number():
+            return None
+        return to_hex(bytes(self.chain.block(number)["hash"]))
 
     def root_view(self, registry: str, root: str, at_block: int) -> RootView:
         try:
@@ -122,6 +141,10 @@ class Session:
     now: datetime
     require_signature: bool = False
     min_confirmations: int = 1
+    checkpoints: Checkpoints | None = None
+    """Offline: no node at all; block hashes come from these checkpoints and state from receipts' evidence."""
+    quorum: Quorum | None = None
+    """Several nodes: block hashes count when enough agree, state is proven from evidence and fresh proofs."""
 
     def __post_init__(self) -> None:
         self._reader: AnchorReader | None = None
@@ -131,6 +154,7 @@ class Session:
         self._roots: dict[tuple[str, str], RootView] = {}
         self._keys: dict[tuple[str, str], SigningKeyStatus] = {}
         self._failed: dict[tuple[str, str], str] = {}
+        self._hashes: dict[int, str | None] = {}
 
     def _facts(self, receipt: Receipt, offline: Offline) -> tuple[ChainFacts | None, str | None]:
         """The chain's answers for this receipt, or None and why not.
@@ -138,16 +162,9 @@ class Session:
         Failing to reach the node ends chain access for the run; a failure while reading one root is that
         root's alone (remembered, so it is not asked again), and other receipts are still checked.
         """
-        if self._unavailable is not None or self.reader_factory is None:
-            return None, self._unavailable
-        try:
-            if self._reader is None or self._chain_id is None:
-                self._reader = self.reader_factory()
-                self._chain_id = self._reader.chain_id()
-                self._head = self._reader.head()
-        except (ChainUnavailable, ChainMismatch) as exc:
-            self._unavailable = str(exc)
-            return None, self._unavailable
+        reader, why = self._connected()
+        if reader is None or self._chain_id is None:
+            return None, why
         if self._chain_id != receipt.anchor.chain_id:
             return ChainFacts(self._chain_id, self._head, None), None
         key = (receipt.anchor.registry, receipt.merkle.root)
@@ -155,19 +172,19 @@ class Session:
             return None, self._failed[key]
         try:
             if key not in self._roots:
-                self._roots[key] = self._reader.root_view(*key, at_block=self._head)
+                self._roots[key] = reader.root_view(*key, at_block=self._head)
             view = self._roots[key]
             revoked = None
             if view.anchored is not None:
                 if view.revoked_leaves is None:
-                    revoked = self._reader.leaf_revocation(*key, offline.leaf, self._head)
+                    revoked = reader.leaf_revocation(*key, offline.leaf, self._head)
                 else:
                     revoked = view.revoked_leaves.get(offline.leaf)
             keys = {}
             for public_key in offline.signature.public_keys:
                 key_id = (receipt.anchor.registry, public_key)
                 if key_id not in self._keys:
-                    self._keys[key_id] = self._reader.signing_key(*key_id, self._head)
+                    self._keys[key_id] = reader.signing_key(*key_id, self._head)
                 keys[public_key] = self._keys[key_id]
         except (ChainUnavailable, ChainMismatch) as exc:
             self._failed[key] = str(exc)
@@ -185,7 +202,23 @@ class Session:
             return malformed(source, str(exc))
         # Everything that needs no chain comes first: a receipt that fails on its own costs no node request.
         offline = offline_checks(receipt, now=self.now, require_signature=self.require_signature)
-        facts, unavailable = (None, None) if offline.failed else self._facts(receipt, offline)
+        evidence = None if offline.failed or receipt.evidence is None else self._evidence(receipt, offline)
+        facts: ChainFacts | None = None
+        unavailable: str | None = None
+        notes: tuple[str, ...] = ()
+        if offline.failed:
+            pass
+        elif self.checkpoints is not None or self.quorum is not None:
+            if evidence is not None and evidence.state is not None:
+                facts, notes = self._proven_facts(receipt, offline, evidence.state)
+            elif evidence is None:
+                unavailable = "a version 1 receipt carries no evidence: verify it with one --rpc-url"
+            elif evidence.step.ok is None:
+                unavailable = evidence.step.detail
+            else:
+                unavailable = "not checked: the evidence does not hold"
+        else:
+            facts, unavailable = self._facts(receipt, offline)
         return check_receipt(
             receipt,
             source=source,
@@ -195,7 +228,77 @@ class Session:
             unavailable=unavailable,
             offline=offline,
             min_confirmations=self.min_confirmations,
+            evidence=evidence.step if evidence else None,
+            notes=notes,
         )
+
+    def _proven_facts(
+        self, receipt: Receipt, offline: Offline, state: ProvenState
+    ) -> tuple[ChainFacts, tuple[str, ...]]:
+        """Facts proven from evidence; with several nodes, from fresh proofs at a block they agree on."""
+        if self.quorum is None:
+            return facts_from_state(state), ()
+        found = evidence_for(receipt)
+        if found is None:
+            return facts_from_state(state), ()
+        fresh, how = self.quorum.fresh_state(found, receipt.merkle.root, offline.leaf, offline.signature.public_keys)
+        if fresh is None:
+            return facts_from_state(state), (f"no fresher state could be proven: {how}",)
+        return facts_from_state(fresh), (how,)
+
+    def _evidence(self, receipt: Receipt, offline: Offline) -> EvidenceOutcome:
+        """The evidence step, resting on a checkpoint (offline) or on the node's hash of the evidence block."""
+        known = self.checkpoints
+        found = evidence_for(receipt, lambda e: known is not None and (e.chain_id, block_of(e) or -1) in known)
+        number = block_of(found) if found else None
+        if found is None or number is None:
+            return check_evidence(receipt, offline, None, "")
+        chain_id = found.chain_id
+        if known is not None:
+            return check_evidence(
+                receipt,
+                offline,
+                known.get((chain_id, number)),
+                f"checkpoint {chain_id}/{number}",
+                missing=f"no checkpoint for chain {chain_id} block {number} (--checkpoints)",
+                evidence=found,
+            )
+        if self.quorum is not None:
+            agreed_chain = self.quorum.chain_id()
+            if agreed_chain != chain_id:
+                disagreement = (
+                    f"the nodes are chain {agreed_chain}" if agreed_chain else "the nodes do not agree on a chain id"
+                )
+                return check_evidence(receipt, offline, None, "", missing=disagreement)
+            agreed, how = self.quorum.block_hash(number)
+            return check_evidence(receipt, offline, agreed, how, missing=how)
+        reader, unreachable = self._connected()
+        if reader is None:
+            return check_evidence(receipt, offline, None, "", missing=unreachable or "no node")
+        if self._chain_id != chain_id:
+            return check_evidence(receipt, offline, None, "", missing=f"the node is chain {self._chain_id}")
+        if number not in self._hashes:
+            try:
+                self._hashes[number] = reader.block_hash(number)
+            except (ChainUnavailable, ChainMismatch) as exc:
+                return check_evidence(receipt, offline, None, "", missing=str(exc))
+        trusted = self._hashes[number]
+        missing = f"the node has no block {number} yet"
+        return check_evidence(receipt, offline, trusted, "the node", missing=missing)
+
+    def _connected(self) -> tuple[AnchorReader | None, str | None]:
+        """The node reader (made once), or None and why there is none."""
+        if self._unavailable is not None or self.reader_factory is None:
+            return None, self._unavailable
+        try:
+            if self._reader is None or self._chain_id is None:
+                self._reader = self.reader_factory()
+                self._chain_id = self._reader.chain_id()
+                self._head = self._reader.head()
+        except (ChainUnavailable, ChainMismatch) as exc:
+            self._unavailable = str(exc)
+            return None, self._unavailable
+        return self._reader, None
 
     def verify_file(self, path: Path) -> Report:
         try:
@@ -233,9 +336,14 @@ class BatchReader:
     root: str
     view: RootView
     keys: dict[str, SigningKeyStatus]
+    hashes: dict[int, str] = field(default_factory=dict)
+    """Block hashes the parent read (for the blocks the batch's evidence is from)."""
 
     def chain_id(self) -> int:
         return self.chain
+
+    def block_hash(self, number: int) -> str | None:
+        return self.hashes.get(number)
 
     def head(self) -> int:
         return self.at_block

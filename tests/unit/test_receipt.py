@@ -88,8 +88,22 @@ BAD_MEMBERS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("unknown anchor member", lambda d: d["anchor"].update(rpcUrl="http://evil"), "anchor.rpcUrl: unknown member"),
     ("missing member", lambda d: d.pop("merkle"), "merkle: missing"),
     ("wrong type", lambda d: d.update(type="Receipt"), "type: must be 'CredentialReceipt', got 'Receipt'"),
-    ("version as text", lambda d: d.update(version="1"), "version: must be 1, got '1'"),
-    ("unknown version", lambda d: d.update(version=2), "version: must be 1, got 2"),
+    ("version as text", lambda d: d.update(version="1"), "version: must be 1 or 2, got '1'"),
+    ("unknown version", lambda d: d.update(version=3), "version: must be 1 or 2, got 3"),
+    (
+        "version 2 without evidence",
+        lambda d: d.update(version=2),
+        "document: a version 2 receipt carries the anchor's evidence; this one has none",
+    ),
+    (
+        "version 1 with evidence",
+        lambda d: d.update(
+            evidence=[
+                {"type": "EthStateProof", "chainId": 1, "registry": "0x" + "11" * 20, "header": {}, "nodes": ["0x80"]}
+            ]
+        ),
+        "document: a version 1 receipt carries no evidence (version 2 does)",
+    ),
     ("version as true", lambda d: d.update(version=True), "version: must be 1, got true"),
     (
         "chain id as text",
@@ -205,9 +219,10 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_limited(tmp_path, MAX_RECEIPT_BYTES, InvalidReceipt)
 
 
-def test_committed_schema_is_the_models_schema() -> None:
-    committed = json.loads(SCHEMA_FILE.read_text())
-    assert committed == receipt_schema(), "run `python -m anchoring.schemas` to regenerate the committed schema"
+@pytest.mark.parametrize("version", [1, 2])
+def test_committed_schema_is_the_models_schema(version: int) -> None:
+    committed = json.loads(SCHEMA_FILE.with_name(f"receipt-v{version}.schema.json").read_text())
+    assert committed == receipt_schema(version), "run `python -m anchoring.schemas` to regenerate the schemas"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,117 @@
+"""What a receipt's chain evidence proves: the registry's words for its root, leaf and keys at one block.
+
+Invariants: pure (an `Evidence` and the receipt's own values in, proven facts out). The header is hashed
+from its fields here; whether that hash belongs to the chain is for the caller to establish (checkpoints,
+or several nodes agreeing), and a `ProvenState` says which hash it rests on. Storage slots are computed from
+the committed storage layout, never read from the evidence, so evidence can only prove words at the places
+this verifier chose. Anything the nodes do not reach raises `ProofInvalid`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from anchoring.blockheader import parse_header
+from anchoring.errors import InvalidInput
+from anchoring.hashing import to_hex
+from anchoring.mpt import NodePool, ProofInvalid
+from anchoring.onchain import OnChainAnchor, SigningKeyStatus
+from anchoring.receipt import MAX_EVIDENCE_NODES, Evidence
+from anchoring.storagelayout import RegistryLayout, committed_layout
+
+
+@dataclass(frozen=True)
+class ProvenState:
+    """The registry's state at one block, as the evidence proves it against that block's header."""
+
+    chain_id: int
+    registry: str
+    block_number: int
+    block_hash: str
+    timestamp: int
+    registry_exists: bool
+    anchor: OnChainAnchor | None
+    """The root's anchor word (None: the root is not anchored in this registry at this block)."""
+    leaf_revoked: tuple[int, int] | None
+    """(block, timestamp) of the credential's own revocation, None if it is not revoked."""
+    keys: dict[str, SigningKeyStatus] = field(default_factory=dict)
+    issuer_id: str | None = None
+
+
+def needed_slots(layout: RegistryLayout, root: str, leaf: str, public_keys: Sequence[str]) -> list[bytes]:
+    """The storage slots a receipt's evidence must prove (the issuer id's data slots follow its head word)."""
+    return [
+        layout.anchors.slot(bytes.fromhex(root[2:])),
+        layout.revoked_leaves.slot(bytes.fromhex(root[2:]), bytes.fromhex(leaf[2:])),
+        *(layout.signing_keys.slot(bytes.fromhex(k[2:])) for k in public_keys),
+        layout.issuer_id.head,
+    ]
+
+
+def prove_state(
+    evidence: Evidence,
+    *,
+    root: str,
+    leaf: str,
+    public_keys: Sequence[str] = (),
+    layout: RegistryLayout | None = None,
+) -> ProvenState:
+    """Walk the evidence from its header's state root to every word this receipt depends on."""
+    layout = layout or committed_layout()
+    try:
+        header = parse_header(evidence.header)
+    except InvalidInput as exc:
+        raise ProofInvalid(f"evidence header: {exc}") from None
+    pool = NodePool(evidence.nodes, "evidence", limit=MAX_EVIDENCE_NODES)
+    address = bytes.fromhex(evidence.registry[2:])
+    account = pool.account(header.state_root, address)
+    absent = ProvenState(
+        chain_id=evidence.chain_id,
+        registry=evidence.registry,
+        block_number=header.number,
+        block_hash=to_hex(header.hash),
+        timestamp=header.timestamp,
+        registry_exists=False,
+        anchor=None,
+        leaf_revoked=None,
+    )
+    if account is None:
+        return absent
+    storage = account.storage_root
+    raw_root = bytes.fromhex(root[2:])
+
+    # 1. The root's anchor word: block, time, leaf count and the batch's revocation.
+    word = layout.anchors.decode(pool.storage(storage, layout.anchors.slot(raw_root)))
+    anchor = None
+    if word["blockNumber"] != 0:
+        anchor = OnChainAnchor(
+            root=root,
+            block_number=word["blockNumber"],
+            timestamp=word["timestamp"],
+            leaf_count=word["leafCount"],
+            revoked_block=word["revokedBlock"],
+            revoked_timestamp=word["revokedTimestamp"],
+        )
+
+    # 2. The credential's own revocation.
+    revocation = layout.revoked_leaves.decode(
+        pool.storage(storage, layout.revoked_leaves.slot(raw_root, bytes.fromhex(leaf[2:])))
+    )
+    leaf_revoked = (revocation["blockNumber"], revocation["timestamp"]) if revocation["blockNumber"] else None
+
+    # 3. The signing keys' entries.
+    keys = {}
+    for key in public_keys:
+        entry = layout.signing_keys.decode(pool.storage(storage, layout.signing_keys.slot(bytes.fromhex(key[2:]))))
+        keys[key] = SigningKeyStatus(key, entry["addedBlock"], entry["revokedBlock"])
+
+    # 4. The issuer id the registry is bound to (a string: one word, or a head word and its data words).
+    head = pool.storage(storage, layout.issuer_id.head)
+    try:
+        data = [pool.storage(storage, slot) for slot in layout.issuer_id.data_slots(head)]
+        raw_id = layout.issuer_id.decode(head, data)
+        issuer_id = raw_id.decode("utf-8") if raw_id else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProofInvalid(f"evidence: the registry's issuer id cannot be read: {exc}") from None
+    return replace(
+        absent, registry_exists=True, anchor=anchor, leaf_revoked=leaf_revoked, keys=keys, issuer_id=issuer_id
+    )

@@ -1,0 +1,180 @@
+"""EIP-1186 proofs (`eth_getProof`) checked against a state root: an account, then one storage slot of it.
+
+Invariants: pure (hex strings in, values out). The walk through the Merkle-Patricia trie is the `trie`
+package's (py-trie, which Ethereum's Python clients used); this module bounds the input, decodes the RLP and
+reads what the proven leaf says. A proof that does not lead from the root to the key, for whatever reason
+(another key, another account, another root, a node changed, a node missing), raises `ProofInvalid`; an
+absent key is proven too (an account that does not exist, a slot that holds zero).
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import rlp
+from sha3 import keccak_256
+from trie.exceptions import (
+    BadTrieProof,
+    InvalidNibbles,
+    InvalidNode,
+    MissingTraversalNode,
+    MissingTrieNode,
+    TraversedPartialPath,
+)
+from trie.exceptions import ValidationError as TrieValidationError
+from trie.hexary import HexaryTrie
+
+from anchoring.errors import InvalidInput
+
+MAX_NODES: Final = 64  # a path through a 256-bit key's trie is at most 64 nibbles deep, plus one leaf
+MAX_NODE_BYTES: Final = 4096  # a branch node with 16 hash children and a value is about 600 bytes
+EMPTY_ROOT: Final = keccak_256(rlp.encode(b"")).digest()
+EMPTY_CODE: Final = keccak_256(b"").digest()
+_HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+CACHE_LIMIT: Final = 50_000
+# Receipts of one batch share their header and most of their nodes, so a walk is remembered: the value
+# found under (root, key) and the nodes the walk read. A later pool that holds every one of those nodes (by
+# hash, so with the same content) would walk the same path to the same value, so it gets the value without
+# the walk; a pool missing one walks itself, and fails as it would have. Node hashes are remembered by the
+# node's text. Both caches are bounded and cleared when full.
+_proven: dict[tuple[bytes, bytes], tuple[bytes, frozenset[bytes]]] = {}
+_hashed: dict[str, bytes] = {}
+
+
+class _Reading(dict[bytes, bytes]):
+    """The pool's nodes, noting which ones a walk reads."""
+
+    def __init__(self, nodes: dict[bytes, bytes]) -> None:
+        super().__init__(nodes)
+        self.read: set[bytes] = set()
+
+    def __getitem__(self, key: bytes) -> bytes:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+class ProofInvalid(InvalidInput):
+    """A Merkle-Patricia proof that does not prove what it is offered for."""
+
+
+@dataclass(frozen=True)
+class Account:
+    nonce: int
+    balance: int
+    storage_root: bytes
+    code_hash: bytes
+
+
+class NodePool:
+    """Trie nodes by their hash, from one or more proofs (a receipt's evidence keeps each node once)."""
+
+    def __init__(self, nodes: Sequence[object], what: str, *, limit: int = MAX_NODES) -> None:
+        if not isinstance(nodes, Sequence) or isinstance(nodes, str | bytes):
+            raise ProofInvalid(f"{what} is not a list of trie nodes")
+        if not 0 < len(nodes) <= limit:
+            raise ProofInvalid(f"{what} has {len(nodes)} nodes, not 1 to {limit}")
+        self.what = what
+        self.db: dict[bytes, bytes] = {}
+        for i, node in enumerate(nodes):
+            if not isinstance(node, str):
+                raise ProofInvalid(f"{what}: node {i} is not 0x-hex of at most {MAX_NODE_BYTES} bytes")
+            known = _hashed.get(node)
+            if known is not None:
+                self.db[known] = bytes.fromhex(node[2:])
+                continue
+            if not _HEX.fullmatch(node) or len(node) > 2 + 2 * MAX_NODE_BYTES:
+                raise ProofInvalid(f"{what}: node {i} is not 0x-hex of at most {MAX_NODE_BYTES} bytes")
+            raw = bytes.fromhex(node[2:])
+            try:
+                rlp.decode(raw)
+            except rlp.exceptions.DecodingError:
+                raise ProofInvalid(f"{what}: node {i} is not RLP") from None
+            digest = keccak_256(raw).digest()
+            _remember(_hashed, node, digest)
+            self.db[digest] = raw
+
+    def get(self, root: bytes, key: bytes, what: str) -> bytes:
+        """The value under keccak256(key) in the trie with `root` (b"" where the nodes prove there is none)."""
+        if root == EMPTY_ROOT:
+            return b""
+        known = _proven.get((root, key))
+        if known is not None and known[1] <= self.db.keys():
+            return known[0]
+        reading = _Reading(self.db)
+        try:
+            value = HexaryTrie(reading, root).get(keccak_256(key).digest())
+        except (
+            BadTrieProof,
+            InvalidNibbles,
+            InvalidNode,
+            MissingTraversalNode,
+            MissingTrieNode,
+            TraversedPartialPath,
+            TrieValidationError,
+            rlp.exceptions.RLPException,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+        ):
+            raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key") from None
+        if not isinstance(value, bytes):
+            raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key")
+        _remember(_proven, (root, key), (value, frozenset(reading.read)))
+        return value
+
+    def account(self, state_root: bytes, address: bytes) -> "Account | None":
+        """The account at `address` under `state_root`, or None where the nodes show there is none."""
+        value = self.get(state_root, address, f"account proof of 0x{address.hex()}")
+        if value == b"":
+            return None
+        try:
+            fields = rlp.decode(value)
+        except rlp.exceptions.DecodingError:
+            raise ProofInvalid(f"account 0x{address.hex()}: the proven value is not an RLP account") from None
+        if (
+            not isinstance(fields, list)
+            or len(fields) != 4
+            or not all(isinstance(f, bytes) for f in fields)
+            or len(fields[2]) != 32
+            or len(fields[3]) != 32
+        ):
+            raise ProofInvalid(f"account 0x{address.hex()}: the proven value is not [nonce, balance, storage, code]")
+        nonce, balance, storage_root, code_hash = fields
+        return Account(int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"), storage_root, code_hash)
+
+    def storage(self, storage_root: bytes, slot: bytes) -> int:
+        """The word in storage `slot` (32 bytes) of an account whose storage root is `storage_root`."""
+        if len(slot) != 32:
+            raise ProofInvalid(f"a storage slot is 32 bytes, not {len(slot)}")
+        value = self.get(storage_root, slot, f"storage proof of slot 0x{slot.hex()}")
+        if value == b"":
+            return 0
+        try:
+            word = rlp.decode(value)
+        except rlp.exceptions.DecodingError:
+            raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not RLP") from None
+        if not isinstance(word, bytes) or len(word) > 32 or word[:1] == b"\x00":
+            raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not a minimal 32-byte word")
+        return int.from_bytes(word, "big")
+
+
+def prove_account(state_root: bytes, address: bytes, proof: Sequence[object]) -> Account | None:
+    """The account at `address` in the state under `state_root`, from one `accountProof`."""
+    return NodePool(proof, f"account proof of 0x{address.hex()}").account(state_root, address)
+
+
+def prove_storage(storage_root: bytes, slot: bytes, proof: Sequence[object]) -> int:
+    """The word in storage `slot` of an account whose storage root is `storage_root`, from one proof."""
+    if len(slot) != 32:
+        raise ProofInvalid(f"a storage slot is 32 bytes, not {len(slot)}")
+    if storage_root == EMPTY_ROOT and len(proof) == 0:
+        return 0
+    return NodePool(proof, f"storage proof of slot 0x{slot.hex()}").storage(storage_root, slot)

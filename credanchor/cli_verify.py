@@ -1,0 +1,102 @@
+"""`credanchor checkpoint`: record the block hashes that receipts' evidence rests on, for offline verifying.
+
+The command registers on the main app when `credanchor.cli` imports this module. A verifier runs it while it
+can still ask nodes it trusts (several, with --quorum, to trust none alone), keeps the file, and later
+verifies with `verify --offline --checkpoints FILE` when no node, or no node of that chain, is left.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anchoring.chain import Chain
+from anchoring.errors import CredanchorError, InvalidInput
+from anchoring.files import atomic_write_text
+from anchoring.jsonio import read_limited
+from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
+from credanchor import render, wiring
+from credanchor.cli import NamedWorkspaceOpt, RpcUrlsOpt, app
+from verifier.checkpoints import checkpoints_for, load_checkpoints, render_checkpoints
+from verifier.evidencecheck import block_of
+from verifier.quorum import Quorum
+
+
+@app.command()
+def checkpoint(
+    receipts: Annotated[list[Path], typer.Argument(help="Version 2 receipts whose evidence blocks to record.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoints file (TOML); added to if it exists.")],
+    rpc_url: RpcUrlsOpt = None,
+    quorum: Annotated[int | None, typer.Option(min=1, help="How many of the nodes must agree (default: all).")] = None,
+    workspace: NamedWorkspaceOpt = None,
+) -> None:
+    """Write the hashes of the blocks the receipts' evidence rests on, as the named nodes agree on them."""
+    ws = wiring.workspace_or_none(workspace)
+    urls = wiring.verifier_rpcs(ws, rpc_url, offline=False, checkpoints=None)
+    if not urls:
+        raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
+    if len(set(urls)) != len(urls):
+        raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
+    blocks: dict[int, set[int]] = {}
+    for path in receipts:
+        receipt = Receipt.from_json(read_limited(path, MAX_RECEIPT_BYTES), source=str(path))
+        if not receipt.evidence:
+            raise InvalidInput(f"{path}: a version {receipt.version} receipt carries no evidence")
+        for evidence in receipt.evidence:
+            number = block_of(evidence)
+            if number is None:
+                raise InvalidInput(f"{path}: evidence header has no readable block number")
+            blocks.setdefault(evidence.chain_id, set()).add(number)
+    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+
+    def hash_of(chain_id: int, number: int) -> tuple[str | None, str]:
+        agreed_chain = nodes.chain_id()
+        if agreed_chain != chain_id:
+            return None, f"the nodes are chain {agreed_chain}" if agreed_chain else "the nodes disagree on the chain"
+        return nodes.block_hash(number)
+
+    found, missing = checkpoints_for(blocks, hash_of)
+    existing = load_checkpoints(output) if output.exists() else {}
+    for key, value in found.items():
+        if existing.get(key, value) != value:
+            raise CredanchorError(
+                f"{output} already holds another hash for chain {key[0]} block {key[1]}: the nodes asked now "
+                f"say {value}, the file says {existing[key]}"
+            )
+    atomic_write_text(output, render_checkpoints({**existing, **found}), mode=0o644)  # public hashes
+    for key in sorted(found):
+        render.out.print(f"chain {key[0]} block {key[1]}: {found[key]}", markup=False)
+    for line in missing:
+        render.err.print(f"not recorded: {line}", markup=False)
+    render.out.print(f"{len(found)} checkpoint(s) written to {output}", markup=False)
+    if missing:
+        raise typer.Exit(3)
+
+
+@app.command()
+def refresh(
+    receipts: Annotated[list[Path], typer.Argument(help="Receipts to bring up to date (rewritten in place).")],
+    rpc_url: RpcUrlsOpt = None,
+    quorum: Annotated[int | None, typer.Option(min=1, help="How many of the nodes must agree (default: all).")] = None,
+    workspace: NamedWorkspaceOpt = None,
+) -> None:
+    """Add evidence of the registry's state at a recent block to receipts, keeping the evidence they were issued
+    with: offline verification then knows revocations up to that block."""
+    from datetime import UTC, datetime
+
+    from verifier.refresh import refresh as refreshed
+
+    ws = wiring.workspace_or_none(workspace)
+    urls = wiring.verifier_rpcs(ws, rpc_url, offline=False, checkpoints=None)
+    if not urls:
+        raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
+    if len(set(urls)) != len(urls):
+        raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
+    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    now = datetime.now(UTC)
+    for path in receipts:
+        receipt = Receipt.from_json(read_limited(path, MAX_RECEIPT_BYTES), source=str(path))
+        done = refreshed(receipt, nodes, now)
+        atomic_write_text(path, done.text, mode=path.stat().st_mode & 0o777)
+        state = f"; {done.revoked}" if done.revoked else ""
+        render.out.print(f"{path}: evidence of block {done.block} added ({done.how}){state}", markup=False)

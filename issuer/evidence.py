@@ -1,0 +1,49 @@
+"""A batch's chain evidence, gathered when its anchor has its confirmations, before receipts are written.
+
+Invariants: only a registry bound to an issuer (this build's contract, whose storage layout the verifier
+computes slots from) gets evidence; an older registry's receipts stay version 1. The signing keys proven
+are the ones the batch's credentials were signed with (read from their proofs), not whichever key the
+workspace holds now: a batch resumed after a key change is still proven against its own key.
+"""
+
+import json
+from collections.abc import Callable, Sequence
+
+from anchoring.chain import Chain, Registry
+from anchoring.dataintegrity import ProofFailed, proofs_of
+from anchoring.errors import InvalidInput
+from anchoring.evidencecollect import BatchEvidence, collect
+from anchoring.hashing import to_hex
+from anchoring.multibase import decode_multikey
+
+
+def signing_keys_of(document: str) -> list[str]:
+    """The public keys (hex) that signed a stored credential, from its proofs' verification methods."""
+    try:
+        proofs = proofs_of(json.loads(document))
+    except ProofFailed:
+        return []
+    keys = []
+    for proof in proofs:
+        method = str(proof.get("verificationMethod", ""))
+        _, _, fragment = method.partition("#")
+        try:
+            keys.append(to_hex(decode_multikey(fragment)))
+        except InvalidInput:
+            continue
+    return list(dict.fromkeys(keys))
+
+
+def gather(
+    chain: Chain,
+    registry: Registry,
+    root: str,
+    rows: Sequence[tuple[str, str, str, str]],
+    advance: Callable[[int], None],
+) -> BatchEvidence | None:
+    """Evidence at the current head for every credential of the batch (`rows` as the store gives them)."""
+    if registry.issuer_id() is None:
+        return None
+    keys = signing_keys_of(rows[0][3])
+    leaves = [leaf for _, _, leaf, _ in rows]
+    return collect(chain, registry.address, root, leaves, keys, chain.block_number(), on_progress=advance)

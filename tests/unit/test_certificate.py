@@ -13,6 +13,7 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
+from anchoring.errors import InvalidInput
 from anchoring.pdfcarrier import RECEIPT_NAME, extract_receipt
 from issuer.certificate import render_certificate
 from issuer.certificates import Look, certificate_bytes, template_badge
@@ -170,7 +171,7 @@ def test_a_template_png_is_the_badge_and_an_svg_one_gives_the_default(tmp_path: 
         (folder / f"{key}.toml").write_text(f'name = "N"\ndescription = "D"\ncriteria = "C"\nimage_file = "{image}"\n')
     assert template_badge(ws, "png") == (folder / "badge.png").read_bytes()
     assert template_badge(ws, "svg") is None
-    with pytest.raises(Exception, match=r"not-png.png: not a readable PNG image$"):
+    with pytest.raises(InvalidInput, match=r"not-png.png: not a readable PNG image$"):
         template_badge(ws, "bad")
     pdf = certificate_bytes(VALID_BYTES, Look(template_badge(ws, "png"), None))
     red = page_image(pdf, 1.0).convert("RGB").getpixel((62 + 59, 595 - 62 - 59))

@@ -1,8 +1,8 @@
 """What a file handed to a verifier carries: told apart by its first bytes, never its name.
 
 A receipt JSON carries itself; a baked PNG or SVG carries a receipt and, beside it, the bare OB 3.0
-credential other tools read (`anchoring.baking`). `CARRIERS` maps each kind to its size cap and extractor; a
-new carrier (the certificate PDF) is one more line there.
+credential other tools read (`anchoring.baking`); a certificate PDF carries the receipt as an attachment
+(`anchoring.pdfcarrier`). `CARRIERS` maps each kind to its size cap and extractor.
 
 Invariants: pure (bytes in, `Carried` out). The size cap of the kind is checked before anything is parsed.
 Every refusal is an `InvalidReceipt` naming the source. Whether a baked credential matches its receipt is
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from anchoring import baking
+from anchoring import baking, pdfcarrier
 from anchoring.errors import InvalidReceipt
 from anchoring.jsonio import parse_json
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
@@ -48,22 +48,25 @@ def _image(data: bytes, source: str) -> Carried:
     return Carried(baked.kind, receipt, baked.credential, baked.credential_place)
 
 
-def _pdf_unsupported(data: bytes, source: str) -> Carried:
-    raise InvalidReceipt(f"{source}: certificate PDFs are not supported by this build")
+def _pdf(data: bytes, source: str) -> Carried:
+    try:
+        return Carried("pdf", pdfcarrier.extract_receipt(data))
+    except InvalidReceipt as exc:
+        raise InvalidReceipt(f"{source}: {exc}") from None
 
 
 CARRIERS: dict[str, Carrier] = {
     "json": Carrier("receipt", MAX_RECEIPT_BYTES, _receipt_json),
     "png": Carrier("baked PNG badge", baking.MAX_IMAGE_BYTES, _image),
     "svg": Carrier("baked SVG badge", baking.MAX_IMAGE_BYTES, _image),
-    "pdf": Carrier("certificate PDF", MAX_RECEIPT_BYTES, _pdf_unsupported),
+    "pdf": Carrier("certificate PDF", pdfcarrier.MAX_PDF_BYTES, _pdf),
 }
 
 
 def sniff(head: bytes) -> str:
     """The kind of a file by its first bytes (`SNIFF_BYTES` are enough). Anything unknown is read as a
     receipt JSON, whose parser then says precisely what is wrong with it."""
-    if head.lstrip().startswith(b"%PDF-"):
+    if head.startswith(pdfcarrier.PDF_MAGIC):
         return "pdf"
     kind = baking.image_kind(head)
     return kind if kind is not None else "json"

@@ -1,6 +1,6 @@
 """credanchor benchmarks: every figure next to a baseline measured in the same run.
 
-    python -m benchmarks.run [--only merkle,gas,batch,records,signing,notify,bake] [--leaves 1000000]
+    python -m benchmarks.run [--only merkle,gas,batch,pdf,records,signing,notify,bake] [--leaves 1000000]
                              [--records 100000]
                              [--credentials 10000]
 
@@ -11,6 +11,9 @@
 - batch: N records end to end through `credanchor issue` on a local Anvil chain (validate, build, anchor,
   write, self-check); baseline: the same command for 1,000 records, as a per-record rate.
 - verify: `credanchor verify` on 1,000 receipts of one batch; baseline: the issuer's parallel self-check.
+- pdf: `issue --pdf` of 1,000 records (certificate PDFs written and self-checked); baseline: `issue` of
+  1,000 records without them, in the same workspace and run. Also `credanchor certificate` on 1,000 receipts
+  alone, and `verify` of 1,000 PDFs against `verify` of their receipts.
 - records: reading and checking N records (100,000 by default) from an .xlsx workbook, the way `issue`
   does before anything else; baseline: the same rows as CSV.
 - bake: a 1,000-record batch issued with `issue --bake png` and `--bake svg` (end to end); baseline: the same
@@ -265,6 +268,39 @@ def bench_bake(folder: Path, n: int = 1_000) -> dict[str, Any]:
     }
 
 
+def bench_pdf(folder: Path, records: int = 1_000) -> dict[str, Any]:
+    """Certificate PDFs for a batch: `issue --pdf` against `issue` of the same number of records (both in this
+    run, one workspace and node), `credanchor certificate` alone, and `verify` on the PDFs against the receipts."""
+    ws = folder / "pdf-ws"
+    run_cli("init", ws, "--scrypt-n", "16384", "--port", str(free_port()))
+    run_cli("chain", "up", "-w", ws)
+    try:
+        plain_out, pdf_out = folder / "plain-out", folder / "pdf-out"
+        plain = run_cli("issue", write_records(folder / "plain.csv", records, "p"), "--achievement", "example",
+                        "--out", plain_out, "-w", ws)  # fmt: skip
+        with_pdf = run_cli("issue", write_records(folder / "pdf.csv", records, "q"), "--achievement", "example",
+                           "--out", pdf_out, "--pdf", "-w", ws)  # fmt: skip
+        receipts = sorted(plain_out.glob("*.json"))
+        alone = run_cli("certificate", *receipts, "-o", folder / "certs", "-w", ws)
+        pdfs = sorted(pdf_out.glob("*.pdf"))
+        verify_pdfs = run_cli("verify", *pdfs, "--json", "-w", ws)
+        verify_json = run_cli("verify", *sorted(pdf_out.glob("*.json")), "--json", "-w", ws)
+    finally:
+        run_cli("chain", "down", "-w", ws)
+    sizes = [p.stat().st_size for p in pdfs]
+    return {
+        "records": records,
+        "issue_s": round(plain, 1),
+        "issue_with_pdf_s": round(with_pdf, 1),
+        "pdf_share_of_issue_with_pdf": round((with_pdf - plain) / with_pdf, 2),
+        "certificate_cli_s": round(alone, 1),
+        "pdfs_per_s": round(records / alone),
+        "pdf_bytes_mean": round(sum(sizes) / len(sizes)),
+        "verify_pdfs_s": round(verify_pdfs, 1),
+        "verify_receipts_s": round(verify_json, 1),
+    }
+
+
 def write_record_files(folder: Path, n: int) -> tuple[Path, Path]:
     """The same n records as an .xlsx workbook (date and number cells) and as CSV.
 
@@ -401,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,gas,batch,records,signing,notify,bake",
-        help="comma-separated: merkle, gas, batch, records, signing, notify, bake",
+        default="merkle,gas,batch,pdf,records,signing,notify,bake",
+        help="comma-separated: merkle, gas, batch, pdf, records, signing, notify, bake",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -421,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         if "batch" in wanted:
             results["batch"] = bench_batch(folder, args.records)
             print(json.dumps({"batch": results["batch"]}), flush=True)
+        if "pdf" in wanted:
+            results["pdf"] = bench_pdf(folder)
+            print(json.dumps({"pdf": results["pdf"]}), flush=True)
         if "records" in wanted:
             results["records"] = bench_records(folder, args.records)
             print(json.dumps({"records": results["records"]}), flush=True)

@@ -198,6 +198,10 @@ def issue(
     bake: BakeOpt = None,
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
+    pdf: Annotated[
+        bool | None,
+        typer.Option("--pdf/--no-pdf", help="Write a certificate PDF beside each receipt (default: config)."),
+    ] = None,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
     from issuer.baked import template_picture
@@ -212,11 +216,15 @@ def issue(
     plan = plan_batch(ws, records, achievement, columns, delimiter=separator, sheet=sheet)
     store = Store(ws.database_url)
     with render.progress() as bar:
-        issuer = wiring.batch_issuer(ws, store, rpc_url, bar, bake=bake_format(ws, bake))
+        issuer = wiring.batch_issuer(ws, store, rpc_url, bar, bake=bake_format(ws, bake), pdf=pdf)
         if issuer.bake:  # the badge picture is checked before anything is anchored
             template_picture(ws, plan.template, issuer.bake)
         outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
     _print_outcome(outcome, issuer.bake)
+    if outcome.already_delivered and (ws.config.earner.pdf if pdf is None else pdf):
+        from credanchor.cli_certificate import missing_certificates
+
+        missing_certificates(ws, store, outcome.batch)
 
 
 def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
@@ -659,6 +667,7 @@ def doctor(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: Jso
 
 
 import credanchor.cli_badges  # noqa: E402  (registers `bake` and `extract`)
+import credanchor.cli_certificate  # noqa: E402  (registers `certificate`)
 import credanchor.cli_identity  # noqa: E402, F401  (registers `key show|register|retire` and `profile`)
 from credanchor import cli_notify  # noqa: E402, F401  (registers `notify` and `forget-addresses`)
 

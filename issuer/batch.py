@@ -166,6 +166,7 @@ class BatchIssuer:
         signer: "Signing",
         progress: Progress | None = None,
         bake: str | None = None,
+        pdf: bool = False,
     ) -> None:
         self.workspace = workspace
         self.bake = bake  # "png" or "svg": each receipt baked into a badge image beside it (issuer/baked.py)
@@ -177,6 +178,7 @@ class BatchIssuer:
         self.self_check = self_check
         self.signer = signer
         self.progress = progress or Silent()
+        self.pdf = pdf
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
     def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
@@ -567,6 +569,11 @@ class BatchIssuer:
         fault("checked")
         if self.bake:
             bake_batch(self.workspace, batch.achievement, [Path(p) for p in paths.values()], self.bake, self.progress)
+        if self.pdf:  # before `delivered`: a crash here leaves the batch for `resume`, which makes the rest
+            from issuer.certificates import batch_certificates
+
+            self.progress.stage("writing certificate PDFs", len(paths))
+            batch_certificates(self.workspace, self.store, batch, advance=self.progress.advance)
         self._write_delivery_list(batch)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)

@@ -214,7 +214,7 @@ class Session:
             return malformed(source, str(exc))
         # Everything that needs no chain comes first: a receipt that fails on its own costs no node request.
         offline = offline_checks(receipt, now=self.now, require_signature=self.require_signature)
-        if carried.kind != "json":
+        if carried.kind in ("png", "svg"):
             # 0. A baked badge: the OB 3.0 credential other tools read is exactly the receipt's credential.
             problem = mismatch(carried, receipt.credential, source)
             badge = badge_step(carried.kind, carried.credential_place, carried.credential is not None, problem)
@@ -319,7 +319,7 @@ class Session:
 
     def verify_file(self, path: Path) -> Report:
         try:
-            # The size cap depends on what the file is (a receipt, a baked image): its first bytes say.
+            # The size cap depends on what the file is (a receipt, a baked image, a PDF): its first bytes say.
             head, _ = read_head(path, SNIFF_BYTES, InvalidReceipt)
             data = read_limited(path, carrier_max_bytes(head), InvalidReceipt)
         except CredanchorError as exc:

@@ -32,6 +32,7 @@ PURE = [
     "anchoring/pngchunks.py",
     "anchoring/svgsafe.py",
     "anchoring/carriers.py",
+    "anchoring/pdfcarrier.py",
     "verifier/checks.py",
     "issuer/table.py",
     "issuer/delivery.py",

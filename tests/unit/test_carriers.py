@@ -101,7 +101,7 @@ def test_a_jwt_beside_a_receipt_is_a_mismatch() -> None:
 def test_pdf_and_unknown_files() -> None:
     report, _ = verify(b"%PDF-1.7\n...", "c.pdf")
     assert report.verdict == Verdict.MALFORMED
-    assert report.reason == "c.pdf: certificate PDFs are not supported by this build"
+    assert report.reason == "c.pdf: PDF is damaged or truncated and cannot be read"
     assert sniff(b'{"name": "%PDF-1.7"}') == "json"
     assert sniff(b"GIF89a") == "json"  # read as a receipt, whose parser says what is wrong
     garbage, _ = verify(b"GIF89a", "g.gif")

@@ -319,8 +319,8 @@ def draw_page(canvas: Canvas, facts: Facts, badge_png: bytes, url: str | None) -
         how = "No public verification page is configured for this credential. "
     how += (
         f"This PDF carries the issuer-signed receipt as the attachment {RECEIPT_NAME}: `credanchor verify` "
-        "checks this file, and any Open Badges 3.0 verifier checks the attachment. This page only shows what "
-        "the receipt says; the verifier's result is what counts."
+        "checks this file, and the signed Open Badges 3.0 credential inside it can be checked by any OB 3.0 "
+        "verifier. This page only shows what the receipt says; the verifier's result is what counts."
     )
     canvas.setFillColor(MUTED)
     top = 92 if url is not None else 122

@@ -34,6 +34,7 @@ class ProvenState:
     leaf_revoked: tuple[int, int] | None
     """(block, timestamp) of the credential's own revocation, None if it is not revoked."""
     keys: dict[str, SigningKeyStatus] = field(default_factory=dict)
+    """Registry entries of the signing keys the evidence covers."""
     issuer_id: str | None = None
 
 
@@ -98,10 +99,15 @@ def prove_state(
     )
     leaf_revoked = (revocation["blockNumber"], revocation["timestamp"]) if revocation["blockNumber"] else None
 
-    # 3. The signing keys' entries.
+    # 3. The signing keys' entries, for the keys the evidence covers (a credential re-signed with another key
+    # after issuing brings a key the issuer's evidence never proved: it is left out, and is unproven).
     keys = {}
     for key in public_keys:
-        entry = layout.signing_keys.decode(pool.storage(storage, layout.signing_keys.slot(bytes.fromhex(key[2:]))))
+        try:
+            key_word = pool.storage(storage, layout.signing_keys.slot(bytes.fromhex(key[2:])))
+        except ProofInvalid:
+            continue
+        entry = layout.signing_keys.decode(key_word)
         keys[key] = SigningKeyStatus(key, entry["addedBlock"], entry["revokedBlock"])
 
     # 4. The issuer id the registry is bound to (a string: one word, or a head word and its data words).

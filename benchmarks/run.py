@@ -1,6 +1,7 @@
 """credanchor benchmarks: every figure next to a baseline measured in the same run.
 
-    python -m benchmarks.run [--only merkle,gas,batch,records,signing] [--leaves 1000000] [--records 100000]
+    python -m benchmarks.run [--only merkle,gas,batch,pdf,records,signing,notify,bake] [--leaves 1000000]
+                             [--records 100000]
                              [--credentials 10000]
 
 - merkle: build the tree and every proof for N leaves; baseline: the same tree built the textbook way
@@ -10,15 +11,22 @@
 - batch: N records end to end through `credanchor issue` on a local Anvil chain (validate, build, anchor,
   write, self-check); baseline: the same command for 1,000 records, as a per-record rate.
 - verify: `credanchor verify` on 1,000 receipts of one batch; baseline: the issuer's parallel self-check.
+- pdf: `issue --pdf` of 1,000 records (certificate PDFs written and self-checked); baseline: `issue` of
+  1,000 records without them, in the same workspace and run. Also `credanchor certificate` on 1,000 receipts
+  alone, and `verify` of 1,000 PDFs against `verify` of their receipts.
 - records: reading and checking N records (100,000 by default) from an .xlsx workbook, the way `issue`
   does before anything else; baseline: the same rows as CSV.
 - web: `POST /api/v1/verify` on a real `credanchor serve --workers 2` (benchmarks/web.py): requests/s and p99
   for receipts of one batch and of many batches, and without the chain cache; baseline: a static file.
+- bake: a 1,000-record batch issued with `issue --bake png` and `--bake svg` (end to end); baseline: the same
+  size of batch issued without baking, same run and node. Also the baking step alone (`issuer.baked.
+  bake_receipts`: bake, read back and check, write) over the baseline batch's 1,000 receipts, PNG and SVG.
 - signing: N credentials built as the issuer builds them, then signed with Data Integrity eddsa-jcs-2022 and
   eddsa-rdfc-2022 on every core (`anchoring.batchsign.sign_many`); baseline: building them and computing their
   digests, unsigned. CPU seconds (workers included) are given beside wall time, since other work on the
   machine stretches the latter. For reference, it also times RDFC canonicalisation per credential, plain pyld
   against the shape-cached fast path, on one core.
+- notify: e-mailing a 1,000-credential batch to a local SMTP server; baseline: issuing it (benchmarks/notify.py).
 """
 
 import argparse
@@ -48,6 +56,7 @@ from anchoring.jsonld import JsonLd, bundled
 from anchoring.localnode import LocalNode, free_port
 from anchoring.merkle import MerkleTree
 from anchoring.sender import TxSender
+from benchmarks.notify import bench_notify
 from issuer.chainops import fund_locally
 from issuer.config import IssuerConfig
 from issuer.credentials import build_credential
@@ -224,6 +233,76 @@ def bench_batch(folder: Path, records: int) -> dict[str, Any]:
     }
 
 
+def bench_bake(folder: Path, n: int = 1_000) -> dict[str, Any]:
+    from issuer.badgeimage import default_png, default_svg
+    from issuer.baked import bake_receipts
+
+    ws = folder / "bake-ws"
+    run_cli("init", ws, "--scrypt-n", "16384", "--port", str(free_port()))
+    run_cli("chain", "up", "-w", ws)
+    try:
+        out = folder / "plain-out"
+        plain = run_cli(
+            "issue", write_records(folder / "p.csv", n, "p"), "--achievement", "example", "--out", out, "-w", ws
+        )
+        png = run_cli(
+            "issue", write_records(folder / "g.csv", n, "g"), "--achievement", "example", "--bake", "png", "-w", ws
+        )
+        svg = run_cli(
+            "issue", write_records(folder / "v.csv", n, "v"), "--achievement", "example", "--bake", "svg", "-w", ws
+        )
+    finally:
+        run_cli("chain", "down", "-w", ws)
+    receipts = sorted(out.glob("*.json"))
+    _, png_only = timed(lambda: bake_receipts(default_png("Example", "Example University"), receipts, "png"))
+    _, svg_only = timed(lambda: bake_receipts(default_svg("Example", "Example University"), receipts, "svg"))
+    return {
+        "records": n,
+        "issue_without_baking_s": round(plain, 2),
+        "issue_bake_png_s": round(png, 2),
+        "issue_bake_svg_s": round(svg, 2),
+        "png_vs_baseline": round(png / plain, 2),
+        "svg_vs_baseline": round(svg / plain, 2),
+        "bake_step_png_s": round(png_only, 2),
+        "bake_step_svg_s": round(svg_only, 2),
+        "png_bytes_each": (out / receipts[0].with_suffix(".png").name).stat().st_size,
+        "svg_bytes_each": (out / receipts[0].with_suffix(".svg").name).stat().st_size,
+    }
+
+
+def bench_pdf(folder: Path, records: int = 1_000) -> dict[str, Any]:
+    """Certificate PDFs for a batch: `issue --pdf` against `issue` of the same number of records (both in this
+    run, one workspace and node), `credanchor certificate` alone, and `verify` on the PDFs against the receipts."""
+    ws = folder / "pdf-ws"
+    run_cli("init", ws, "--scrypt-n", "16384", "--port", str(free_port()))
+    run_cli("chain", "up", "-w", ws)
+    try:
+        plain_out, pdf_out = folder / "plain-out", folder / "pdf-out"
+        plain = run_cli("issue", write_records(folder / "plain.csv", records, "p"), "--achievement", "example",
+                        "--out", plain_out, "-w", ws)  # fmt: skip
+        with_pdf = run_cli("issue", write_records(folder / "pdf.csv", records, "q"), "--achievement", "example",
+                           "--out", pdf_out, "--pdf", "-w", ws)  # fmt: skip
+        receipts = sorted(plain_out.glob("*.json"))
+        alone = run_cli("certificate", *receipts, "-o", folder / "certs", "-w", ws)
+        pdfs = sorted(pdf_out.glob("*.pdf"))
+        verify_pdfs = run_cli("verify", *pdfs, "--json", "-w", ws)
+        verify_json = run_cli("verify", *sorted(pdf_out.glob("*.json")), "--json", "-w", ws)
+    finally:
+        run_cli("chain", "down", "-w", ws)
+    sizes = [p.stat().st_size for p in pdfs]
+    return {
+        "records": records,
+        "issue_s": round(plain, 1),
+        "issue_with_pdf_s": round(with_pdf, 1),
+        "pdf_share_of_issue_with_pdf": round((with_pdf - plain) / with_pdf, 2),
+        "certificate_cli_s": round(alone, 1),
+        "pdfs_per_s": round(records / alone),
+        "pdf_bytes_mean": round(sum(sizes) / len(sizes)),
+        "verify_pdfs_s": round(verify_pdfs, 1),
+        "verify_receipts_s": round(verify_json, 1),
+    }
+
+
 def write_record_files(folder: Path, n: int) -> tuple[Path, Path]:
     """The same n records as an .xlsx workbook (date and number cells) and as CSV.
 
@@ -360,8 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,gas,batch,records,signing,web",
-        help="comma-separated: merkle, gas, batch, records, signing, web",
+        default="merkle,gas,batch,pdf,records,signing,notify,bake,web",
+        help="comma-separated: merkle, gas, batch, pdf, records, signing, notify, bake, web",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -380,9 +459,15 @@ def main(argv: list[str] | None = None) -> int:
         if "batch" in wanted:
             results["batch"] = bench_batch(folder, args.records)
             print(json.dumps({"batch": results["batch"]}), flush=True)
+        if "pdf" in wanted:
+            results["pdf"] = bench_pdf(folder)
+            print(json.dumps({"pdf": results["pdf"]}), flush=True)
         if "records" in wanted:
             results["records"] = bench_records(folder, args.records)
             print(json.dumps({"records": results["records"]}), flush=True)
+        if "bake" in wanted:
+            results["bake"] = bench_bake(folder)
+            print(json.dumps({"bake": results["bake"]}), flush=True)
         if "signing" in wanted:
             results["signing"] = bench_signing(args.credentials)
             print(json.dumps({"signing": results["signing"]}), flush=True)
@@ -391,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
 
             results["web"] = web.run(folder / "web", count=2000, concurrency=16, workers=2)
             print(json.dumps({"web": results["web"]}), flush=True)
+        if "notify" in wanted:
+            results["notify"] = bench_notify(folder)
+            print(json.dumps({"notify": results["notify"]}), flush=True)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from anchoring.errors import CredanchorError, InvalidInput
 from credanchor import render, wiring
+from credanchor.bakeopt import BakeOpt, bake_format
 
 if TYPE_CHECKING:
     from issuer.batch import Outcome
@@ -194,10 +195,16 @@ def issue(
     ] = False,
     delimiter: Annotated[str | None, typer.Option(help="CSV separator: , ; or tab (default: detected).")] = None,
     sheet: Annotated[str | None, typer.Option(help="Sheet of an .xlsx workbook (default: the first).")] = None,
+    bake: BakeOpt = None,
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
+    pdf: Annotated[
+        bool | None,
+        typer.Option("--pdf/--no-pdf", help="Write a certificate PDF beside each receipt (default: config)."),
+    ] = None,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
+    from issuer.baked import template_picture
     from issuer.batch import plan_batch
     from issuer.store import Store
     from issuer.table import delimiter_option
@@ -209,11 +216,18 @@ def issue(
     plan = plan_batch(ws, records, achievement, columns, delimiter=separator, sheet=sheet)
     store = Store(ws.database_url)
     with render.progress() as bar:
-        outcome = wiring.batch_issuer(ws, store, rpc_url, bar).issue(plan, out, allow_reissue=allow_reissue)
-    _print_outcome(outcome)
+        issuer = wiring.batch_issuer(ws, store, rpc_url, bar, bake=bake_format(ws, bake), pdf=pdf)
+        if issuer.bake:  # the badge picture is checked before anything is anchored
+            template_picture(ws, plan.template, issuer.bake)
+        outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
+    _print_outcome(outcome, issuer.bake)
+    if outcome.already_delivered and (ws.config.earner.pdf if pdf is None else pdf):
+        from credanchor.cli_certificate import missing_certificates
+
+        missing_certificates(ws, store, outcome.batch)
 
 
-def _print_outcome(outcome: "Outcome") -> None:
+def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
     batch = outcome.batch
     if outcome.already_delivered:
         render.out.print(f"batch {batch.id} was issued already (root {batch.root}); receipts in {batch.out_dir}")
@@ -226,11 +240,14 @@ def _print_outcome(outcome: "Outcome") -> None:
     )
     if outcome.delivery_list is not None:
         render.out.print(f"delivery list {outcome.delivery_list} (e-mails and names: mode 0600)", markup=False)
+    if bake:
+        render.out.print(f"baked {bake.upper()} badges beside the receipts (each read back and checked)")
 
 
 @app.command()
 def resume(
     batch_id: Annotated[int | None, typer.Argument(help="Batch number (default: every unfinished batch).")] = None,
+    bake: BakeOpt = None,
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
 ) -> None:
@@ -245,9 +262,9 @@ def resume(
         render.out.print("no unfinished batch")
         return
     with render.progress() as bar:
-        issuer = wiring.batch_issuer(ws, store, rpc_url, bar)
+        issuer = wiring.batch_issuer(ws, store, rpc_url, bar, bake=bake_format(ws, bake))
         for batch in batches:  # each outcome shown as it is reached: a later failure must not hide it
-            _print_outcome(issuer.resume(batch))
+            _print_outcome(issuer.resume(batch), issuer.bake)
 
 
 @app.command()
@@ -283,7 +300,7 @@ def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> N
 
 @app.command()
 def verify(
-    receipts: Annotated[list[Path], typer.Argument(help="Receipt files (.json).")],
+    receipts: Annotated[list[Path], typer.Argument(help="Receipts (.json) or baked badges (.png, .svg).")],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[
         int | None, typer.Option(min=1, help="With several --rpc-url: how many must agree on a block hash.")
@@ -649,7 +666,10 @@ def doctor(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: Jso
     raise typer.Exit(0 if findings.healthy else 1)
 
 
+import credanchor.cli_badges  # noqa: E402  (registers `bake` and `extract`)
+import credanchor.cli_certificate  # noqa: E402  (registers `certificate`)
 import credanchor.cli_identity  # noqa: E402, F401  (registers `key show|register|retire` and `profile`)
+from credanchor import cli_notify  # noqa: E402, F401  (registers `notify` and `forget-addresses`)
 
 
 def main() -> None:

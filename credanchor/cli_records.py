@@ -27,13 +27,15 @@ def deliveries(
     ),
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Print a batch's delivery list again: records row, e-mail, name, credential id and receipt file."""
+    """Print a batch's delivery list again: records row, e-mail, name, credential id, receipt file, and the
+    verification and LinkedIn URLs when [share] base_url is set."""
     from issuer.delivery import delivery_csv, delivery_json
     from issuer.lookup import batch_deliveries
     from issuer.store import Store
     from issuer.workspace import open_workspace
 
-    _, entries = batch_deliveries(Store(open_workspace(workspace).database_url), batch)
+    ws = open_workspace(workspace)
+    _, entries = batch_deliveries(Store(ws.database_url), batch, ws.config.share.base_url)
     if list_format == ListFormat.JSON:
         render.print_json(delivery_json(entries))
     else:

@@ -159,8 +159,18 @@ def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
     return load_signing_key(path, passphrase)
 
 
-def batch_issuer(workspace: Workspace, store: "Store", rpc_url: str | None, progress: Progress) -> "BatchIssuer":
-    """The batch issuer with every adapter: node, anchoring key, signing key, and the verifier's self-check."""
+def batch_issuer(
+    workspace: Workspace,
+    store: "Store",
+    rpc_url: str | None,
+    progress: Progress,
+    *,
+    bake: str | None = None,
+    pdf: bool | None = None,
+) -> "BatchIssuer":
+    """The batch issuer with every adapter: node, anchoring key, signing key, and the verifier's self-check;
+    `bake` ("png", "svg") also bakes each receipt into a badge image, `pdf` writes certificates (default:
+    the config's `[earner] pdf`)."""
     from issuer.batch import BatchIssuer
 
     chain = issuer_chain(workspace, rpc_url)
@@ -172,6 +182,8 @@ def batch_issuer(workspace: Workspace, store: "Store", rpc_url: str | None, prog
         self_check=self_check(workspace, chain, progress),
         signer=batch_signer(workspace),
         progress=progress,
+        bake=bake,
+        pdf=workspace.config.earner.pdf if pdf is None else pdf,
     )
 
 

@@ -13,10 +13,12 @@ from importlib import resources
 from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont
+from reportlab.pdfbase.ttfonts import TTFontFile
 
 SIZE = 512
 FONTS = resources.files("issuer") / "fonts"
 _PALETTE = ("#1f4e79", "#6b2c91", "#0f6b4f", "#8a3b12", "#7a1f3d", "#2d4a8a", "#4d5d12", "#12626b")
+CJK_FONT = "wqy-microhei.ttc"
 _TITLE_WIDTH = 18  # characters a line of the achievement's name holds at the title size
 _TITLE_LINES = 4
 _ISSUER_WIDTH = 30
@@ -37,7 +39,19 @@ def _lines(text: str, width: int, most: int) -> list[str]:
 @cache
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
     with resources.as_file(FONTS / name) as path:
-        return ImageFont.truetype(str(path), size)
+        return ImageFont.truetype(str(path), size, index=0)
+
+
+@cache
+def _cmap(name: str) -> frozenset[int]:
+    with resources.as_file(FONTS / name) as path:
+        return frozenset(TTFontFile(str(path), subfontIndex=0).charToGlyph)
+
+
+def _face(text: str, dejavu: str) -> str:
+    """DejaVu, or the bundled CJK font for text with characters DejaVu lacks (Chinese, Japanese, Korean)."""
+    missing = {ord(c) for c in text if not c.isspace()} - _cmap(dejavu)
+    return CJK_FONT if missing and missing <= _cmap(CJK_FONT) else dejavu
 
 
 def default_png(achievement: str, issuer: str) -> bytes:
@@ -47,8 +61,10 @@ def default_png(achievement: str, issuer: str) -> bytes:
     colour = colour_of(achievement)
     draw.ellipse((8, 8, SIZE - 8, SIZE - 8), fill=colour)
     draw.ellipse((30, 30, SIZE - 30, SIZE - 30), outline="white", width=6)
-    title, small = _font("DejaVuSans-Bold.ttf", 40), _font("DejaVuSans.ttf", 22)
-    lines = _lines(achievement, _TITLE_WIDTH, _TITLE_LINES)
+    face = _face(achievement, "DejaVuSans-Bold.ttf")
+    title, small = _font(face, 40), _font(_face(issuer, "DejaVuSans.ttf"), 22)
+    # CJK characters are twice as wide as Latin letters: half as many fit on a line.
+    lines = _lines(achievement, _TITLE_WIDTH // 2 if face == CJK_FONT else _TITLE_WIDTH, _TITLE_LINES)
     top = SIZE // 2 - 24 * len(lines) - 10
     for i, line in enumerate(lines):
         draw.text((SIZE // 2, top + 48 * i), line, font=title, fill="white", anchor="mt")

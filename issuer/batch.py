@@ -45,9 +45,11 @@ from anchoring.receipt import (
 )
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from anchoring.workers import parallel_map
+from issuer.baked import bake_batch
 from issuer.credentials import build_credential
-from issuer.delivery import BOM, deliveries, delivery_csv
+from issuer.delivery import BOM, delivery_csv
 from issuer.evidence import gather
+from issuer.lookup import delivery_entries
 from issuer.records import Record, parse_table, read_table
 from issuer.store import Attempt, Batch, State, Store, now
 from issuer.templates import ResultSpec, Template, load_template
@@ -163,8 +165,11 @@ class BatchIssuer:
         self_check: SelfCheck,
         signer: "Signing",
         progress: Progress | None = None,
+        bake: str | None = None,
+        pdf: bool = False,
     ) -> None:
         self.workspace = workspace
+        self.bake = bake  # "png" or "svg": each receipt baked into a badge image beside it (issuer/baked.py)
         self.config = workspace.config
         self.store = store
         self.chain = chain
@@ -173,6 +178,7 @@ class BatchIssuer:
         self.self_check = self_check
         self.signer = signer
         self.progress = progress or Silent()
+        self.pdf = pdf
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
     def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
@@ -561,6 +567,13 @@ class BatchIssuer:
         self.progress.stage("verifying every receipt against the chain", len(paths))
         self.self_check([Path(p) for p in paths.values()], batch.root)
         fault("checked")
+        if self.bake:
+            bake_batch(self.workspace, batch.achievement, [Path(p) for p in paths.values()], self.bake, self.progress)
+        if self.pdf:  # before `delivered`: a crash here leaves the batch for `resume`, which makes the rest
+            from issuer.certificates import batch_certificates
+
+            self.progress.stage("writing certificate PDFs", len(paths))
+            batch_certificates(self.workspace, self.store, batch, advance=self.progress.advance)
         self._write_delivery_list(batch)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
@@ -569,7 +582,7 @@ class BatchIssuer:
     def _write_delivery_list(self, batch: Batch) -> Path:
         """Who gets which receipt, beside the receipts: personal data, so readable by its owner only."""
         path = Path(batch.out_dir) / DELIVERY_NAME
-        entries = deliveries(self.store.deliveries(batch.id or 0))
+        entries = delivery_entries(self.store, batch.id or 0, self.config.share.base_url)
         atomic_write_text(path, BOM + delivery_csv(entries), mode=0o600)
         return path
 

@@ -9,9 +9,9 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from anchoring.errors import InvalidInput
 from anchoring.files import atomic_write_text
@@ -120,11 +120,37 @@ class ShareConfig(_Section):
     base_url: HttpUrl | None = None
 
 
+WHERE_SMTP_LOGIN_GOES = (
+    "the SMTP password never goes in credanchor.toml: put it in a file named by [smtp] password_file or "
+    "CREDANCHOR_SMTP_PASSWORD_FILE, or in the environment variable CREDANCHOR_SMTP_PASSWORD"
+)
+
+
 class SmtpConfig(_Section):
-    """The mail server `credanchor notify` sends through; the password never lives in this file."""
+    """The mail server `credanchor notify` sends through; the password never lives in this file.
+
+    `starttls` upgrades the connection before anything else is said (refused if the server does not offer
+    it); without it a password is only ever sent to a server on this machine. `ca_file` names the PEM
+    certificates to trust instead of the system's (a private mail server's own CA). `rate` bounds the messages
+    sent per second, so a big batch does not trip the provider's limits.
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=587, gt=0, lt=65536)
+    sender: Annotated[str, AfterValidator(_email)] | None = None
+    username: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    password_file: str | None = None
+    starttls: bool = True
+    ca_file: str | None = None
+    rate: float = Field(default=5.0, gt=0, le=1000)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(WHERE_SMTP_LOGIN_GOES)
+        return data
 
 
 class WebConfig(_Section):

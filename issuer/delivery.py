@@ -3,13 +3,13 @@
 Invariants: pure (rows in, text out). One entry per credential, in batch order, with the records file's row
 number so a registrar can find the student in their own spreadsheet. The list holds personal data (e-mail
 addresses and names, which credentials and receipts never hold in clear), so whoever writes it to disk
-writes it readable by its owner only. The verification and LinkedIn URLs are columns already but stay empty:
-nothing serves credentials at a URL yet, and an invented URL would be worse than none.
+writes it readable by its owner only. The verification and LinkedIn URLs are filled only when the workspace
+names the public address of its web verifier (`[share] base_url`): an invented URL would be worse than none.
 """
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -36,12 +36,15 @@ class Delivery:
     linkedin_url: str | None = None
 
 
-def deliveries(rows: Sequence[tuple[int, str, str, str, str | None]]) -> list[Delivery]:
+def deliveries(
+    rows: Sequence[tuple[int, str, str, str, str | None]], links: Mapping[str, tuple[str, str]] | None = None
+) -> list[Delivery]:
     """Entries from the store's (row, email, name, credential id, receipt path); the receipt by its file name,
-    which is where it lies beside the list."""
+    which is where it lies beside the list. `links`: credential id -> (verification URL, LinkedIn URL)."""
+    links = links or {}
     return [
-        Delivery(row, email, name, credential_id, PurePath(path).name if path else "")
-        for row, email, name, credential_id, path in rows
+        Delivery(row, email, name, cid, PurePath(path).name if path else "", *links.get(cid, (None, None)))
+        for row, email, name, cid, path in rows
     ]
 
 
@@ -58,8 +61,8 @@ def delivery_csv(entries: Sequence[Delivery]) -> str:
                 cell(e.name),
                 e.credential_id,
                 cell(e.receipt_file),
-                e.verification_url or "",
-                e.linkedin_url or "",
+                cell(e.verification_url or ""),
+                cell(e.linkedin_url or ""),
             ]
         )
     return buffer.getvalue()

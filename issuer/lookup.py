@@ -19,6 +19,7 @@ from anchoring.hashing import is_hash32
 from issuer.delivery import Delivery, deliveries
 from issuer.records import normalise_email
 from issuer.revoke import credential_key
+from issuer.sharing import linkedin_url, verification_url
 from issuer.store import Batch, Issued, State, Store
 
 MONTHS = "January February March April May June July August September October November December".split()
@@ -158,14 +159,24 @@ def find_batch(store: Store, ref: str) -> Batch:
     return batch
 
 
-def batch_deliveries(store: Store, ref: str) -> tuple[Batch, list[Delivery]]:
+def batch_deliveries(store: Store, ref: str, base_url: str | None = None) -> tuple[Batch, list[Delivery]]:
     """A delivered batch's delivery list, as `delivery.csv` beside its receipts holds it."""
     batch = find_batch(store, ref)
     if batch.state != State.DELIVERED:
         raise InvalidInput(
             f"batch {batch.id} is {batch.state}: its receipts are not written yet; finish it with `credanchor resume`"
         )
-    return batch, deliveries(store.deliveries(batch.id or 0))
+    return batch, delivery_entries(store, batch.id or 0, base_url)
+
+
+def delivery_entries(store: Store, batch_id: int, base_url: str | None) -> list[Delivery]:
+    """The batch's delivery list, with verification and LinkedIn URLs when a base URL is configured."""
+    links: dict[str, tuple[str, str]] = {}
+    if base_url is not None:  # the LinkedIn link names the certification, so it needs each credential
+        for cid, _, _, document in store.credential_rows(batch_id):
+            page = verification_url(base_url, cid)
+            links[cid] = (page, linkedin_url(json.loads(document), page))
+    return deliveries(store.deliveries(batch_id), links)
 
 
 def find_credentials(

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, event, insert, text
+from sqlalchemy import Engine, event, func, insert, or_, text
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -423,3 +424,119 @@ def credential_digest(store: Store, credential_id: str) -> tuple[str, int] | Non
             text("SELECT digest, batch_id FROM credential WHERE id = :id"), {"id": credential_id}
         ).first()
     return (str(row[0]), int(row[1])) if row is not None else None
+
+
+# E-mail to earners (`credanchor notify`): one message per credential, its state moving
+# queued -> sending -> sent | failed | unknown. `sending` is committed before the SMTP transaction starts and
+# its outcome right after the server's reply, so a crash leaves at most the messages in flight in `sending`.
+# The recipient's address is not copied here: it is read from the credential when the message is sent.
+class MessageState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # the server refused it (its reply kept): certainly not delivered
+    UNKNOWN = "unknown"  # cut off after the message was handed over: possibly delivered
+
+
+class Message(SQLModel, table=True):
+    credential_id: str = Field(primary_key=True, foreign_key="credential.id")
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    message_id: str = Field(unique=True)
+    state: MessageState = Field(default=MessageState.QUEUED, index=True)
+    attempts: int = 0
+    queued_at: datetime = Field(default_factory=now)
+    changed_at: datetime = Field(default_factory=now)
+    sent_at: datetime | None = None
+    reply_code: int | None = None
+    reply: str | None = None
+
+
+class Mailbox:
+    """The message table of one store: what `notify` has sent, is sending, or must still send."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def queue(self, batch_id: int, message_ids: dict[str, str]) -> None:
+        """Add a queued message for each credential id not yet known (credential id -> Message-ID)."""
+        with self.store.session() as s:
+            known = set(s.exec(select(Message.credential_id).where(Message.batch_id == batch_id)).all())
+            rows = [
+                {"credential_id": cid, "batch_id": batch_id, "message_id": mid, "queued_at": now(), "changed_at": now()}
+                for cid, mid in message_ids.items()
+                if cid not in known
+            ]
+            for start in range(0, len(rows), 5000):
+                s.execute(insert(Message), rows[start : start + 5000])
+            s.commit()
+
+    def messages(self, batch_id: int) -> dict[str, Message]:
+        with self.store.session() as s:
+            found = s.exec(select(Message).where(Message.batch_id == batch_id)).all()
+            return {m.credential_id: m for m in found}
+
+    def move(self, credential_id: str, to: MessageState, *, only_from: Sequence[MessageState], **changes: Any) -> bool:
+        """Move one message to `to` if it is in one of `only_from` (one conditional UPDATE, so two processes
+        can never both claim it); whether it moved."""
+        query = (
+            sa_update(Message)
+            .where(col(Message.credential_id) == credential_id, col(Message.state).in_(only_from))
+            .values(state=to, changed_at=now(), **changes)
+        )
+        with self.store.session() as s:
+            moved = s.execute(query)
+            s.commit()
+            return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+    def interrupted(self, batch_id: int, reason: str) -> int:
+        """Messages left in `sending` by a run that stopped (the caller holds the batch's notify lock, so no
+        live run owns them) become unknown; how many."""
+        query = (
+            sa_update(Message)
+            .where(col(Message.batch_id) == batch_id, col(Message.state) == MessageState.SENDING)
+            .values(state=MessageState.UNKNOWN, reply=reason, changed_at=now())
+        )
+        with self.store.session() as s:
+            moved = s.execute(query)
+            s.commit()
+            return int(moved.rowcount)  # type: ignore[attr-defined]
+
+    def forget_addresses(self, batch_id: int, addresses: Sequence[str]) -> int:
+        """Blank the e-mail address of every credential of the batch, and remove the addresses from the
+        server replies kept for its messages, in one transaction; how many credentials had one. On SQLite the
+        old bytes are overwritten too (secure_delete, then the write-ahead log checkpointed and emptied), so
+        the addresses do not linger in free pages of the database file."""
+        sqlite = self.store.url.startswith("sqlite")
+        with self.store.session() as s:
+            if sqlite:
+                s.execute(text("PRAGMA secure_delete = ON"))
+            for address in addresses:
+                s.execute(
+                    text(
+                        "UPDATE message SET reply = replace(reply, :address, '<address forgotten>') "
+                        "WHERE batch_id = :batch AND reply IS NOT NULL"
+                    ),
+                    {"address": address, "batch": batch_id},
+                )
+            moved = s.execute(
+                text("UPDATE credential SET email = '' WHERE batch_id = :batch AND email != ''"), {"batch": batch_id}
+            )
+            s.commit()
+            if sqlite:
+                s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            return int(moved.rowcount)  # type: ignore[attr-defined]
+
+    def unsent(self) -> dict[int, int]:
+        """Delivered, unrevoked batches with live credentials not yet e-mailed: batch id -> how many."""
+        query = (
+            sa_select(col(Credential.batch_id), func.count())
+            .join(Batch, col(Batch.id) == col(Credential.batch_id))
+            .outerjoin(Message, col(Message.credential_id) == col(Credential.id))
+            .where(col(Batch.state) == State.DELIVERED, col(Batch.revoked_at).is_(None))
+            .where(col(Credential.revoked_at).is_(None), col(Credential.email) != "")
+            .where(or_(col(Message.state).is_(None), col(Message.state) != MessageState.SENT))
+            .group_by(col(Credential.batch_id))
+            .order_by(col(Credential.batch_id))
+        )
+        with self.store.session() as s:
+            return {int(batch): int(count) for batch, count in s.execute(query).all()}

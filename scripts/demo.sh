@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: a registrar issues a batch of signed credentials on a real local chain, a verifier checks a
-# receipt, a tampered copy, a forged signature and another issuer's credential re-anchored in this registry are
-# rejected, one credential is revoked, an auditor inspects every anchor, and with the chain stopped a receipt
-# verifies offline from its own evidence while a forged evidence blob is rejected. Everything happens in
-# ./demo-workspace, which is recreated on each run.
+# receipt and sees a tampered copy, a forged signature and another issuer's credential re-anchored in this
+# registry rejected; earners get baked PNG and SVG badges and certificate PDFs that verify on their own (and
+# tampered ones that do not), and e-mails delivered to a local SMTP server; one credential is revoked; an
+# auditor inspects every anchor; and with the chain stopped a receipt verifies offline from its own evidence
+# while a forged evidence blob is rejected. Everything happens in ./demo-workspace, recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=".venv/bin/credanchor"
@@ -26,6 +27,9 @@ PORT=$(.venv/bin/python -c 'from anchoring.localnode import free_port; print(fre
 
 step "Registrar: create a workspace (config, template, database, encrypted anchoring and signing keys)"
 "$CLI" init "$WS" --issuer-id "did:web:registrar.example.edu" --issuer-name "Example University Registrar" --port "$PORT"
+
+step "Registrar: credential pages will be served by \`make serve\` at http://127.0.0.1:8000 ([share] base_url)"
+printf '\n[share]\nbase_url = "http://127.0.0.1:8000"\n' >> "$WS/credanchor.toml"
 
 step "Registrar: start the local chain (a real Anvil node); deploy the registry bound to the issuer and its key"
 "$CLI" chain up -w "$WS"
@@ -51,6 +55,44 @@ PY
 expect_rejected "the tampered receipt" "$TAMPERED"
 echo "(rejected, exit code 1, as it should be)"
 
+step "Earner: bake the receipt into a PNG and an SVG badge (Open Badges 3.0 baking, plus the receipt)"
+BADGE="${RECEIPT%.json}"
+"$CLI" bake "$RECEIPT" --format png -w "$WS"
+"$CLI" bake "$RECEIPT" --format svg -w "$WS"
+
+step "Verifier: both badges verify in full (the credential other OB 3.0 tools read is the receipt's own)"
+"$CLI" verify "$BADGE.png" "$BADGE.svg" -w "$WS" --require-signature --details
+
+step "Anyone: extract the receipt and the bare OB 3.0 credential from the SVG"
+"$CLI" extract "$BADGE.svg" -o "$WS/extracted"
+
+step "Verifier: a PNG whose credits were raised from 3 to 30 (CRCs recomputed) is rejected"
+.venv/bin/python - "$BADGE.png" "$WS" <<'PY'
+import json, sys
+from anchoring.errors import InvalidInput
+from anchoring.pngchunks import SIGNATURE, itxt, raw, read_chunks
+
+def forge(data: bytes, keywords: tuple[bytes, ...]) -> bytes:
+    out = []
+    for chunk in read_chunks(data, sys.argv[1], InvalidInput):
+        keyword, _, text = chunk.data.partition(b"\0\0\0\0\0")
+        if chunk.type != b"iTXt" or keyword not in keywords:
+            out.append(raw(chunk))
+            continue
+        doc = json.loads(text)
+        credential = doc.get("credential", doc)  # the receipt chunk holds the credential inside
+        credential["credentialSubject"]["creditsEarned"] = 30
+        out.append(itxt(keyword.decode(), json.dumps(doc, ensure_ascii=False)))
+    return SIGNATURE + b"".join(out)
+
+data = open(sys.argv[1], "rb").read()
+open(f"{sys.argv[2]}/tampered-both.png", "wb").write(forge(data, (b"openbadgecredential", b"credanchorreceipt")))
+open(f"{sys.argv[2]}/tampered-one.png", "wb").write(forge(data, (b"openbadgecredential",)))
+PY
+expect_rejected "the PNG changed in both copies of the credential" "$WS/tampered-both.png" --brief
+expect_rejected "the PNG changed only where other OB tools look" "$WS/tampered-one.png" --brief
+echo "(both rejected, exit code 1, as they should be)"
+
 .venv/bin/python scripts/demo_forgeries.py "$WS" "$RECEIPT" "$WS"
 step "Verifier: a copy whose signature was altered is rejected (the anchor alone is not enough)"
 expect_rejected "the forged signature" "$WS/forged-signature.json"
@@ -64,11 +106,42 @@ step "Registrar: revoke one credential; verifiers now see it as revoked"
 "$CLI" revoke "$(basename "$OTHER" .json)" --reason "Issued in error" -w "$WS"
 expect_rejected "the revoked receipt" "$OTHER" --brief
 
-step "Registrar: issue a class list kept in Excel (.xlsx: title-case headers, date cells, first sheet)"
-"$CLI" issue scripts/sample-records.xlsx --achievement example --out "$WS/receipts/spring-xlsx" -w "$WS"
+step "Registrar: issue a class list kept in Excel (.xlsx), with a baked PNG badge beside every receipt"
+"$CLI" issue scripts/sample-records.xlsx --achievement example --out "$WS/receipts/spring-xlsx" --bake png -w "$WS"
+ls "$WS/receipts/spring-xlsx" | head -n 4
+"$CLI" verify "$WS"/receipts/spring-xlsx/*.png -w "$WS" --brief
 
 step "Registrar: issue Excel's semicolon-separated export with a byte-order mark (European locales)"
 "$CLI" issue scripts/sample-records-semicolon.csv --achievement example --out "$WS/receipts/summer-csv" -w "$WS"
+
+step "Registrar: a certificate PDF for one earner (receipt attached, QR code of its verification page)"
+"$CLI" certificate "$RECEIPT" -w "$WS"
+CERTIFICATE="${RECEIPT%.json}.pdf"
+ls -l "$CERTIFICATE"
+
+step "Verifier: the PDF alone verifies (credanchor reads the receipt attached to it)"
+"$CLI" verify "$CERTIFICATE" -w "$WS"
+
+step "Verifier: a PDF whose attached receipt had its credits raised from 3 to 30 is rejected"
+.venv/bin/python - "$CERTIFICATE" "$WS/tampered-certificate.pdf" <<'PY'
+import io, json, sys
+from pypdf import PdfReader, PdfWriter
+writer = PdfWriter(clone_from=PdfReader(sys.argv[1]))
+spec = writer.root_object["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
+stream = spec["/EF"]["/F"].get_object()
+receipt = json.loads(stream.get_data())
+receipt["credential"]["credentialSubject"]["creditsEarned"] = 30
+stream.set_data(json.dumps(receipt, indent=2).encode())
+writer.write(sys.argv[2])
+PY
+expect_rejected "the tampered certificate" "$WS/tampered-certificate.pdf"
+echo "(rejected, exit code 1, as it should be: the page is only as good as the receipt it carries)"
+
+step "Registrar: certificates for every earner of an issued batch (issue --pdf again: nothing is anchored twice)"
+# A new batch gets them as it is issued with --pdf (or [earner] pdf = true in the config).
+"$CLI" issue scripts/sample-records-semicolon.csv --achievement example --out "$WS/receipts/summer-csv" --pdf -w "$WS"
+ls "$WS/receipts/summer-csv"/*.pdf | head -n 3
+"$CLI" verify "$WS/receipts/summer-csv"/*.pdf -w "$WS" --brief
 
 step "Registrar: the delivery list of the .xlsx batch (who gets which receipt; personal data, mode 0600)"
 "$CLI" deliveries 2 -w "$WS"
@@ -78,6 +151,51 @@ step "Registrar: find a student's credential by e-mail, and read it"
 "$CLI" credentials --email lea.dubois@example.org -w "$WS"
 FOUND=$("$CLI" credentials --email lea.dubois@example.org --json -w "$WS")
 "$CLI" show "$(.venv/bin/python -c 'import json, sys; print(json.loads(sys.argv[1])[0]["credentialId"])' "$FOUND")" -w "$WS"
+
+step "Registrar: e-mail each earner of the .xlsx batch (badge attached; a local SMTP server on 127.0.0.1 stands in for the mail relay)"
+SMTP_PORT=$(.venv/bin/python -c 'from anchoring.localnode import free_port; print(free_port())')
+MAILDIR="$WS/maildir"
+.venv/bin/python -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" &
+SMTP_PID=$!
+trap 'kill "$SMTP_PID" 2>/dev/null || true' EXIT
+cat >> "$WS/credanchor.toml" <<EOF
+
+[smtp]
+port = $SMTP_PORT
+sender = "registrar@example.edu"
+starttls = false   # only for this local demo server: a real relay gets STARTTLS (the default) and a login
+rate = 20
+EOF
+.venv/bin/python -c 'import socket, sys, time
+for _ in range(100):
+    try: socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close(); break
+    except OSError: time.sleep(0.1)' "$SMTP_PORT"
+"$CLI" deliveries 2 --format json -w "$WS" \
+  | .venv/bin/python -c 'import json, sys; e = json.load(sys.stdin)[0]; print(e["verificationUrl"]); print(e["linkedinUrl"])'
+"$CLI" notify --batch 2 --dry-run "$WS/outbox" -w "$WS"
+"$CLI" notify --batch 2 -w "$WS"
+
+step "Earner: one message each, with a text and an HTML part, the links, the receipt and the baked badge attached"
+.venv/bin/python - "$MAILDIR" <<'PY'
+import mailbox, sys
+from collections import Counter
+from email import policy
+box = mailbox.Maildir(sys.argv[1], factory=None)
+messages = [m for m in box]
+print(f"{len(messages)} messages; per recipient: {set(Counter(m['To'] for m in messages).values())}")
+first = __import__("email").message_from_bytes(bytes(messages[0]), policy=policy.default)
+print("From:", first["From"]); print("To:", first["To"]); print("Subject:", first["Subject"])
+print("parts:", [p.get_content_type() for p in first.walk() if not p.is_multipart()])
+print("attached:", [a.get_filename() for a in first.iter_attachments()])
+print(first.get_body(("plain",)).get_content()[:600])
+PY
+
+step "Registrar: running notify again sends nothing twice"
+"$CLI" notify --batch 2 -w "$WS"
+
+step "Registrar: delivery done, forget the earners' e-mail addresses of the .xlsx batch"
+"$CLI" forget-addresses 2 -w "$WS"
+kill "$SMTP_PID"; wait "$SMTP_PID" 2>/dev/null || true
 
 step "Auditor: every anchor, revocation, key and role change, checked against the published manifests"
 REGISTRY=$(.venv/bin/python -c "import tomllib; print(tomllib.load(open('$WS/credanchor.toml','rb'))['chain']['registry'])")

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from anchoring.errors import InvalidReceipt
 from anchoring.evidence import ProvenState
 from anchoring.hashing import short, to_hex
+from anchoring.jsonio import parse_json
 from anchoring.merkle import leaf_hash, process_proof
 from anchoring.multibase import encode_multikey
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
@@ -34,8 +36,8 @@ class Verdict(StrEnum):
     UNAVAILABLE = "chain-unavailable"
 
 
-# Steps whose failure makes the receipt invalid.
-INTEGRITY_STEPS = ("digest", "proof", "signature", "evidence", "chain", "anchor", "issuer")
+# Steps whose failure makes the receipt invalid ("badge" only for a baked image).
+INTEGRITY_STEPS = ("badge", "digest", "proof", "signature", "evidence", "chain", "anchor", "issuer")
 OFFLINE_STEPS = ("digest", "proof", "signature")
 
 
@@ -133,7 +135,7 @@ class Report:
 
 _DECISIVE = {
     Verdict.MALFORMED: ("schema",),
-    Verdict.INVALID: ("digest", "proof", "chain", "anchor", "issuer", "evidence", "signature"),
+    Verdict.INVALID: ("badge", "digest", "proof", "chain", "anchor", "issuer", "evidence", "signature"),
     Verdict.UNAVAILABLE: ("chain",),
     Verdict.REVOKED: ("revocation",),
     Verdict.EXPIRED: ("validity",),
@@ -144,6 +146,48 @@ _DECISIVE = {
 
 def malformed(source: str, message: str) -> Report:
     return Report(source, Verdict.MALFORMED, (Step("schema", False, message),))
+
+
+def badge_step(kind: str, place: str, has_credential: bool, problem: str | None) -> Step:
+    """Step 0 of a baked badge: the credential other Open Badges tools read is the receipt's own."""
+    image = kind.upper()
+    if problem is not None:
+        return Step("badge", False, problem)
+    if not has_credential:
+        return Step("badge", None, f"{image} has the receipt but no OB 3.0 credential (other OB tools see none)")
+    return Step("badge", True, f"{image}'s OB 3.0 credential ({place}) is the receipt's credential")
+
+
+def unanchored(source: str, credential: str, kind: str, now: datetime) -> Report:
+    """A badge with an OB 3.0 credential but no credanchor receipt (another issuer's tool baked it).
+
+    Nothing ties it to a chain, a registry or a trust list, so it is reported as not verifiable by credanchor
+    (malformed, exit 2). Its own signature is checked and shown for what it is: cryptography alone, by a key
+    that nothing here vouches for.
+    """
+    what = f"{source}: {kind.upper()} carries an Open Badges 3.0 credential but no credanchor receipt"
+    steps = [Step("schema", False, f"{what}; its anchor, issuer, signing key and revocation cannot be checked")]
+    try:
+        document = parse_json(credential.encode("utf-8"), source, InvalidReceipt)
+    except InvalidReceipt:
+        document = None
+    if not isinstance(document, dict):
+        steps.append(Step("signature", None, "not checked: the credential is not JSON (a VC-JWT is not supported)"))
+        return Report(source, Verdict.MALFORMED, tuple(steps))
+    signature = check_signature(document, now)
+    caveat = "; the key was not looked up in any registry, so this says nothing about who signed"
+    steps.append(Step("signature", signature.ok, signature.detail + (caveat if signature.ok else "")))
+    subject = document.get("credentialSubject")
+    achievement = subject.get("achievement") if isinstance(subject, dict) else None
+    name = achievement.get("name") if isinstance(achievement, dict) else None
+    ident = document.get("id")
+    return Report(
+        source,
+        Verdict.MALFORMED,
+        tuple(steps),
+        credential_id=ident if isinstance(ident, str) else None,
+        achievement=name if isinstance(name, str) else None,
+    )
 
 
 def offline_checks(receipt: Receipt, *, now: datetime, require_signature: bool = False) -> Offline:
@@ -300,6 +344,10 @@ def _key_step(signature: SignatureCheck, facts: ChainFacts) -> Step:
     block = root.anchor.block_number
     for key in signature.public_keys:
         status = facts.keys.get(key)
+        if status is None and facts.proven is not None:
+            return Step(
+                "signature", False, f"signing key {_key_text(key)}: the evidence does not prove its registry entry"
+            )
         if status is None or status.added_block == 0:
             return Step("signature", False, f"signing key {_key_text(key)} is not listed in the registry")
         if status.added_block > block:

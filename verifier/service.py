@@ -12,16 +12,29 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from anchoring.carriers import SNIFF_BYTES, mismatch, unwrap
+from anchoring.carriers import max_bytes as carrier_max_bytes
 from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
 from anchoring.evidence import ProvenState
 from anchoring.faults import fault
 from anchoring.hashing import to_hex
-from anchoring.jsonio import read_limited
+from anchoring.jsonio import read_head, read_limited
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
-from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
+from anchoring.receipt import Receipt
 from anchoring.workers import parallel_map
-from verifier.checks import ChainFacts, Offline, Report, RootView, Verdict, check_receipt, malformed, offline_checks
+from verifier.checks import (
+    ChainFacts,
+    Offline,
+    Report,
+    RootView,
+    Verdict,
+    badge_step,
+    check_receipt,
+    malformed,
+    offline_checks,
+    unanchored,
+)
 from verifier.evidencecheck import (
     Checkpoints,
     EvidenceOutcome,
@@ -191,12 +204,21 @@ class Session:
         return ChainFacts(self._chain_id, self._head, view, revoked, keys), None
 
     def verify_bytes(self, data: bytes, source: str) -> Report:
+        """A receipt JSON, or a baked PNG or SVG badge (told apart by its bytes)."""
         try:
-            receipt = Receipt.from_json(data, source=source)
+            carried = unwrap(data, source)
+            if carried.receipt is None:
+                return unanchored(source, carried.credential or "", carried.kind, self.now)
+            receipt = Receipt.from_json(carried.receipt, source=source)
         except InvalidReceipt as exc:
             return malformed(source, str(exc))
         # Everything that needs no chain comes first: a receipt that fails on its own costs no node request.
         offline = offline_checks(receipt, now=self.now, require_signature=self.require_signature)
+        if carried.kind in ("png", "svg"):
+            # 0. A baked badge: the OB 3.0 credential other tools read is exactly the receipt's credential.
+            problem = mismatch(carried, receipt.credential, source)
+            badge = badge_step(carried.kind, carried.credential_place, carried.credential is not None, problem)
+            offline = Offline((badge, *offline.steps), offline.leaf, offline.signature)
         evidence = None if offline.failed or receipt.evidence is None else self._evidence(receipt, offline)
         facts: ChainFacts | None = None
         unavailable: str | None = None
@@ -297,7 +319,9 @@ class Session:
 
     def verify_file(self, path: Path) -> Report:
         try:
-            data = read_limited(path, MAX_RECEIPT_BYTES, InvalidReceipt)
+            # The size cap depends on what the file is (a receipt, a baked image, a PDF): its first bytes say.
+            head, _ = read_head(path, SNIFF_BYTES, InvalidReceipt)
+            data = read_limited(path, carrier_max_bytes(head), InvalidReceipt)
         except CredanchorError as exc:
             return malformed(str(path), str(exc))
         return self.verify_bytes(data, str(path))

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from anchoring.dataintegrity import Signer
+from anchoring.multibase import encode_multikey
 from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
 from verifier.service import Session
@@ -62,3 +65,31 @@ def test_evidence_for_a_block_without_a_checkpoint_is_not_enough() -> None:
     # The header no longer hashes to its stated hash: forged, whatever the checkpoints say.
     assert report.verdict == Verdict.INVALID
     assert "evidence header: block header hashes to" in report.reason
+
+
+@pytest.mark.parametrize(
+    ("seed", "outcome"),
+    [
+        # The evidence's nodes happen to prove this key's slot empty: never listed, proven.
+        (bytes([1]) * 32, " is not listed in the registry"),
+        # Their paths leave the evidence's nodes: nothing is proven about these keys.
+        (bytes([2]) * 32, ": the evidence does not prove its registry entry"),
+        (bytes([3]) * 32, ": the evidence does not prove its registry entry"),
+    ],
+)
+def test_a_credential_resigned_with_a_key_the_evidence_never_covered_is_invalid_offline(
+    seed: bytes, outcome: str
+) -> None:
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+
+    def resign(doc: dict[str, Any]) -> None:
+        credential = {k: v for k, v in doc["credential"].items() if k != "proof"}
+        method = f"{credential['issuer']['id']}#{encode_multikey(key.public_key().public_bytes_raw())}"
+        credential["proof"] = [Signer(seed, "eddsa-rdfc-2022", method, "2026-11-30T00:00:00Z").sign(credential)]
+        doc["credential"] = credential
+
+    report = verify_changed(resign)
+    assert report.verdict == Verdict.INVALID
+    steps = {s.name: s for s in report.steps}
+    assert steps["evidence"].ok is True
+    assert report.reason == f"signing key {encode_multikey(key.public_key().public_bytes_raw())}{outcome}"

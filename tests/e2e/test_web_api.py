@@ -464,3 +464,24 @@ def test_serve_refuses_a_bad_trust_list_before_listening(web_world: WebWorld, tm
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: trust list {trust}: needs a list 'registry' of {{name, chain_id, address}}"
+
+
+def test_a_certificate_pdf_verifies_and_is_offered(client: TestClient, web_world: WebWorld, tmp_path: Path) -> None:
+    receipt = web_world.receipts[4]
+    run_cli("certificate", receipt, "-o", tmp_path, "-w", web_world.ws.root)
+    pdf = tmp_path / f"{receipt.stem}.pdf"
+    answer = post_json(client, pdf.read_bytes(), "application/pdf")
+    assert answer.status_code == 200
+    assert (answer.json()["verdict"], answer.json()["credentialId"]) == ("valid", f"urn:uuid:{receipt.stem}")
+    assert post_json(client, pdf.read_bytes(), "image/png").json() == {
+        "error": "The file was sent as image/png, but its bytes are a PDF document."
+    }
+    beside = receipt.with_suffix(".pdf")
+    beside.write_bytes(pdf.read_bytes())
+    try:
+        page = client.get(f"/credentials/{uuid_of(receipt)}")
+        assert f'href="/credentials/{uuid_of(receipt)}/certificate.pdf"' in page.text
+        download = client.get(f"/credentials/{uuid_of(receipt)}/certificate.pdf")
+        assert (download.headers["content-type"], download.content) == ("application/pdf", pdf.read_bytes())
+    finally:
+        beside.unlink()

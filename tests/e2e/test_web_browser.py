@@ -12,6 +12,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, Server, WebWorld, run_cli, uuid_of
 
 pytestmark = pytest.mark.chain
+# A live verification on a machine shared with other work can take seconds: wait for what a person waits for.
+expect.set_options(timeout=30_000)
 AXE = Path(__file__).resolve().parents[2] / "hardhat-local" / "node_modules" / "axe-core" / "axe.min.js"
 
 

@@ -44,6 +44,12 @@ def _receipt_json(data: bytes, source: str) -> Carried:
 
 def _image(data: bytes, source: str) -> Carried:
     baked = baking.extract(data, source)
+    for what, text in (("receipt", baked.receipt), ("OB 3.0 credential", baked.credential)):
+        if text is not None and len(text.encode("utf-8")) > MAX_RECEIPT_BYTES:
+            raise InvalidReceipt(
+                f"{source}: the baked {what} is {len(text.encode('utf-8')):,} bytes, over the limit of "
+                f"{MAX_RECEIPT_BYTES:,} bytes"
+            )
     receipt = baked.receipt.encode("utf-8") if baked.receipt is not None else None
     return Carried(baked.kind, receipt, baked.credential, baked.credential_place)
 

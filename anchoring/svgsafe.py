@@ -23,6 +23,10 @@ XLINK_NS = "http://www.w3.org/1999/xlink"
 _ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
 _SAFE_REFERENCE = re.compile(r"#|data:image/(?:png|jpeg|gif|webp)[;,]", re.IGNORECASE)
 _CSS_URL = re.compile(r"url\(\s*['\"]?\s*(?!#|data:image/(?:png|jpeg|gif|webp)[;,])", re.IGNORECASE)
+# CSS functions that load something by a string rather than url() (images, fonts, imports).
+_CSS_LOADS = re.compile(r"(?:image-set|-webkit-image-set|image|src|cross-fade|element)\s*\(", re.IGNORECASE)
+MAX_DEPTH = 256
+MAX_ELEMENTS = 100_000
 _START_TAG = re.compile(rb"""<(?:[^"'>]|"[^"]*"|'[^']*')*>""")
 _ATTRIBUTE = re.compile(r"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
@@ -53,12 +57,27 @@ def parse_svg(data: bytes, source: str, error: type[InvalidInput]) -> ET.Element
         raise error(f"{source}: not well-formed XML: {exc}") from None
     except (DefusedXmlException, ValueError, LookupError) as exc:
         raise error(f"{source}: not a usable XML document: {exc}") from None
+    _check_size(root, source, error)
     namespace, name = local(root.tag)
     if (namespace, name) != (SVG_NS, "svg"):
         shown = f"{{{namespace}}}{name}" if namespace else name
         raise error(f"{source}: root element is <{shown}>, not an SVG <svg> element")
     check_safe(root, source, error)
     return root
+
+
+def _check_size(root: ET.Element, source: str, error: type[InvalidInput]) -> None:
+    """No badge needs more than `MAX_DEPTH` levels or `MAX_ELEMENTS` elements; deeper is an attack on time."""
+    count = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise error(f"{source}: SVG nests elements more than {MAX_DEPTH} deep; refused")
+        if count > MAX_ELEMENTS:
+            raise error(f"{source}: SVG has more than {MAX_ELEMENTS:,} elements; refused")
+        stack.extend((child, depth + 1) for child in element)
 
 
 def check_safe(root: ET.Element, source: str, error: type[InvalidInput]) -> None:
@@ -69,15 +88,17 @@ def check_safe(root: ET.Element, source: str, error: type[InvalidInput]) -> None
             raise error(f"{source}: SVG holds a <{name}> element; refused (a badge must not run code)")
         if name in ("set", "animate") and element.get("attributeName", "").split(":")[-1] == "href":
             raise error(f"{source}: SVG <{name}> animates a reference (href); refused (nothing is fetched)")
-        if name == "style" and element.text:
-            _check_css(element.text, "<style> element", source, error)
+        if name == "style":
+            if len(element):
+                raise error(f"{source}: SVG <style> holds elements; refused (a style sheet is text)")
+            _check_css("".join(element.itertext()), "<style> element", source, error)
         for attribute, value in element.attrib.items():
             namespace, attr = local(attribute)
             if attr.lower().startswith("on"):
                 raise error(f"{source}: SVG <{name}> has an event handler {attr!r}; refused")
             if "javascript:" in re.sub(r"\s", "", value).lower():
                 raise error(f"{source}: SVG <{name}> attribute {attr!r} holds a javascript: URL; refused")
-            if attr == "href" and namespace in ("", XLINK_NS) and not _SAFE_REFERENCE.match(value.strip()):
+            if attr in ("href", "src") and not _SAFE_REFERENCE.match(value.strip()):
                 raise error(
                     f"{source}: SVG <{name}> refers to {value[:80]!r}; only #fragments and embedded PNG, JPEG, "
                     "GIF or WebP images are allowed (nothing is fetched)"
@@ -87,6 +108,11 @@ def check_safe(root: ET.Element, source: str, error: type[InvalidInput]) -> None
 
 
 def _check_css(text: str, where: str, source: str, error: type[InvalidInput]) -> None:
+    # CSS resolves escapes (\75 rl, @\69mport) before it reads a word: text with any is refused unread.
+    if "\\" in text:
+        raise error(f"{source}: SVG {where} uses CSS escapes; refused (they can hide a fetch)")
+    if _CSS_LOADS.search(text):
+        raise error(f"{source}: SVG {where} loads an image or font by name; refused (nothing is fetched)")
     if "@import" in text.lower():
         raise error(f"{source}: SVG {where} imports a style sheet; refused (nothing is fetched)")
     if _CSS_URL.search(text):
@@ -117,6 +143,7 @@ def layout(data: bytes, wanted: set[str], source: str, error: type[InvalidInput]
     found = Layout()
     parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
     open_spans: list[tuple[str, int, bool] | None] = []
+    inside = [0]  # how many of `open_spans` are wanted elements (a count, not a scan: deep nesting stays linear)
 
     def start(name: str, _attributes: dict[str, str]) -> None:
         at = parser.CurrentByteIndex
@@ -126,13 +153,15 @@ def layout(data: bytes, wanted: set[str], source: str, error: type[InvalidInput]
             tag = data[at:tag_end].decode("utf-8")
             found.root_qname = re.split(r"[\s/>]", tag[1:], maxsplit=1)[0]
             found.root_attributes = {m[1]: m[2] if m[2] is not None else m[3] for m in _ATTRIBUTE.finditer(tag)}
-        inside = any(entry is not None for entry in open_spans)
-        open_spans.append((name, at, empty) if name in wanted and not inside else None)
+        take = name in wanted and not inside[0]
+        open_spans.append((name, at, empty) if take else None)
+        inside[0] += take
 
     def end(_name: str) -> None:
         entry = open_spans.pop()
         if entry is None:
             return
+        inside[0] -= 1
         _, at, empty = entry
         index = parser.CurrentByteIndex
         finish = _start_tag_end(data, at)[0] if empty else data.index(b">", index) + 1
@@ -146,7 +175,7 @@ def layout(data: bytes, wanted: set[str], source: str, error: type[InvalidInput]
     parser.ProcessingInstructionHandler = instruction
     try:
         parser.Parse(data, True)
-    except xml.parsers.expat.ExpatError as exc:  # parse_svg accepted it, so this is not expected
+    except (xml.parsers.expat.ExpatError, ValueError) as exc:  # parse_svg accepted it: not expected
         raise error(f"{source}: not well-formed XML: {exc}") from None
     return found
 

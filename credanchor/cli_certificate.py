@@ -23,6 +23,7 @@ def certificate(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Folder for the PDFs (default: beside each receipt).")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace PDFs that exist already.")] = False,
     workspace: NamedWorkspaceOpt = None,
 ) -> None:
     """Write a one-page certificate PDF per receipt (RECEIPT.pdf), with the receipt attached so the PDF alone
@@ -34,7 +35,7 @@ def certificate(
         out.mkdir(parents=True, exist_ok=True)
     with render.progress(enabled=len(receipts) > 20) as bar:
         bar.stage("writing certificate PDFs", len(receipts))
-        made = certificates_for_receipts(receipts, out, ws, advance=bar.advance)
+        made = certificates_for_receipts(receipts, out, ws, advance=bar.advance, force=force)
     for path in made:
         render.out.print(f"wrote {path}", markup=False)
 

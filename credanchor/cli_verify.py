@@ -10,16 +10,32 @@ from typing import Annotated
 
 import typer
 
+from anchoring.carriers import SNIFF_BYTES, max_bytes, unwrap
 from anchoring.chain import Chain
-from anchoring.errors import CredanchorError, InvalidInput
+from anchoring.errors import CredanchorError, InvalidInput, InvalidReceipt
 from anchoring.files import atomic_write_text
-from anchoring.jsonio import read_limited
+from anchoring.jsonio import read_head, read_limited
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 from credanchor import render, wiring
 from credanchor.cli import NamedWorkspaceOpt, RpcUrlsOpt, app
+from credanchor.wiring import normal_url
 from verifier.checkpoints import checkpoints_for, load_checkpoints, render_checkpoints
 from verifier.evidencecheck import block_of
 from verifier.quorum import Quorum
+
+
+def _receipt_in(path: Path) -> Receipt:
+    """The receipt a file carries: a receipt JSON, a baked badge or a certificate PDF."""
+    head, _ = read_head(path, SNIFF_BYTES, InvalidReceipt)
+    carried = unwrap(read_limited(path, max_bytes(head), InvalidReceipt), str(path))
+    if carried.receipt is None:
+        raise InvalidReceipt(f"{path}: carries no credanchor receipt")
+    return Receipt.from_json(carried.receipt, source=str(path))
+
+
+def _distinct(urls: list[str]) -> None:
+    if len({normal_url(u) for u in urls}) != len(urls):
+        raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
 
 
 @app.command()
@@ -35,11 +51,10 @@ def checkpoint(
     urls = wiring.verifier_rpcs(ws, rpc_url, offline=False, checkpoints=None)
     if not urls:
         raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
-    if len(set(urls)) != len(urls):
-        raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
+    _distinct(urls)
     blocks: dict[int, set[int]] = {}
     for path in receipts:
-        receipt = Receipt.from_json(read_limited(path, MAX_RECEIPT_BYTES), source=str(path))
+        receipt = _receipt_in(path)
         if not receipt.evidence:
             raise InvalidInput(f"{path}: a version {receipt.version} receipt carries no evidence")
         for evidence in receipt.evidence:
@@ -90,12 +105,17 @@ def refresh(
     urls = wiring.verifier_rpcs(ws, rpc_url, offline=False, checkpoints=None)
     if not urls:
         raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
-    if len(set(urls)) != len(urls):
-        raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
+    _distinct(urls)
     nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
     now = datetime.now(UTC)
     for path in receipts:
-        receipt = Receipt.from_json(read_limited(path, MAX_RECEIPT_BYTES), source=str(path))
+        data = read_limited(path, MAX_RECEIPT_BYTES)
+        if not data.lstrip().startswith(b"{"):
+            raise InvalidInput(
+                f"{path}: refresh rewrites receipt files (.json); bake or render badges and certificates again "
+                "from the refreshed receipt"
+            )
+        receipt = Receipt.from_json(data, source=str(path))
         done = refreshed(receipt, nodes, now)
         atomic_write_text(path, done.text, mode=path.stat().st_mode & 0o777)
         state = f"; {done.revoked}" if done.revoked else ""

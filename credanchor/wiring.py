@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -95,6 +96,20 @@ def verifier_rpc(workspace: Workspace | None, rpc_url: str | None) -> str | None
     return None
 
 
+def normal_url(url: str) -> str:
+    """An RPC URL as compared for sameness: scheme and host in lower case, default port and trailing slash
+    dropped (two spellings of one node must not count as two votes)."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:  # not a port number: compared as written
+        return url.strip().lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    host = (parts.hostname or "").lower()
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
 def verifier_rpcs(
     workspace: Workspace | None, rpc_urls: list[str] | None, *, offline: bool, checkpoints: Path | None
 ) -> list[str]:
@@ -124,7 +139,7 @@ def verification_session(
     checkpoints: Path | None = None,
 ) -> Session:
     urls = [rpc_urls] if isinstance(rpc_urls, str) else list(rpc_urls or [])
-    if len(set(urls)) != len(urls):
+    if len({normal_url(u) for u in urls}) != len(urls):
         raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
     if quorum is not None and len(urls) < 2:
         raise InvalidInput("--quorum needs at least two --rpc-url")

@@ -137,17 +137,31 @@ def certificates_for_receipts(
     workspace: Workspace | None,
     *,
     advance: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> list[Path]:
-    """`credanchor certificate`: a PDF per receipt (replacing an older one), in `out_dir` or beside it.
-    With a workspace, a receipt of one of its templates gets the template's badge and the share URL."""
+    """`credanchor certificate`: a PDF per receipt, in `out_dir` or beside it (an existing one only replaced
+    with `force`). With a workspace, a receipt of one of its templates gets the template's badge and the
+    share URL. A receipt whose credential does not hash to its digest gets no certificate."""
     groups: dict[str | None, list[tuple[Path, Path]]] = {}
+    targets: dict[Path, Path] = {}
     for receipt in receipts:
         data = read_limited(receipt, MAX_RECEIPT_BYTES)
         if data.startswith(PDF_MAGIC):
             raise InvalidInput(f"{receipt}: is a PDF, not a receipt; a certificate is made from the receipt (.json)")
-        achievement = Receipt.from_json(data, source=str(receipt)).view()
+        parsed = Receipt.from_json(data, source=str(receipt))
+        if parsed.computed_digest() != parsed.digest:
+            raise InvalidInput(
+                f"{receipt}: the credential does not hash to the receipt's digest; a receipt that does not verify "
+                "gets no certificate"
+            )
+        achievement = parsed.view()
         key = template_for(workspace, achievement.credential_subject.achievement.id) if workspace else None
         out = (out_dir / receipt.with_suffix(".pdf").name) if out_dir else pdf_path(receipt)
+        if out in targets:
+            raise InvalidInput(f"{receipt} and {targets[out]} would both write {out}: give them different folders")
+        if out.exists() and not force:
+            raise InvalidInput(f"{out} exists; give --force to replace it")
+        targets[out] = receipt
         groups.setdefault(key, []).append((receipt, out))
     made: list[Path] = []
     for key, jobs in groups.items():

@@ -42,7 +42,7 @@ class Quorum:
         if self._chain_id is None:
             ids = Counter(i for i in (self._ask(c, lambda c: c.chain_id) for c in self.chains) if i is not None)
             agreed = [i for i, n in ids.items() if n >= self.quorum]
-            self._chain_id = agreed[0] if agreed else 0
+            self._chain_id = agreed[0] if len(agreed) == 1 else 0
         return self._chain_id or None
 
     def block_hash(self, number: int) -> tuple[str | None, str]:
@@ -105,6 +105,10 @@ class Quorum:
         if not votes:
             return None, f"no node answered for {what}"
         best, count = votes.most_common(1)[0]
+        rivals = sum(1 for answer, n in votes.items() if answer != best and n >= self.quorum)
+        if rivals:
+            # With a quorum of half the nodes or less, two answers can each reach it: then nothing is agreed.
+            return None, f"nodes disagree on {what}: {rivals + 1} different hashes each have {self.quorum} or more"
         if count >= self.quorum:
             dissent = answered - count
             extra = f", {dissent} disagreeing" if dissent else ""

@@ -236,6 +236,8 @@ class Session:
                 unavailable = "not checked: the evidence does not hold"
         else:
             facts, unavailable = self._facts(receipt, offline)
+        if carried.kind == "pdf":
+            notes = (*notes, page_note(receipt))
         return check_receipt(
             receipt,
             source=source,
@@ -329,6 +331,24 @@ class Session:
     def verify_files(self, paths: Iterable[Path]) -> Iterator[Report]:
         for path in paths:
             yield self.verify_file(path)
+
+
+def page_note(receipt: Receipt) -> str:
+    """What a certificate's page should show: its text is not checked, only the receipt attached to it."""
+    credential = receipt.credential
+    subject = credential.get("credentialSubject", {})
+    names = [
+        i.get("identityHash")
+        for i in subject.get("identifier", [])
+        if isinstance(i, dict) and i.get("identityType") == "name" and i.get("hashed") is False
+    ]
+    view = receipt.view()
+    earner = f"awarded to {names[0]!r}" if names and isinstance(names[0], str) else "no earner name in the credential"
+    return (
+        f"only the receipt attached to this PDF is checked, not the page: compare the page with the credential "
+        f"({earner}; {view.credential_subject.achievement.name!r}; issued by "
+        f"{view.issuer.name or view.issuer.id!r}; {view.id})"
+    )
 
 
 @dataclass(frozen=True)

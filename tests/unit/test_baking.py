@@ -230,6 +230,31 @@ HOSTILE_SVGS = {
         svg('<rect style="fill: url(https://x/p.png)"/>'),
         "x.svg: SVG <rect> attribute 'style' refers to an outside url(); refused",
     ),
+    "style text after a child element": (
+        svg("<style>a{}<x/>@import url(http://evil/a.css)</style>"),
+        "x.svg: SVG <style> holds elements; refused (a style sheet is text)",
+    ),
+    "CSS escape hiding url(": (
+        svg('<rect style="fill:\\75 rl(http://evil/p)"/>'),
+        "x.svg: SVG <rect> attribute 'style' uses CSS escapes; refused (they can hide a fetch)",
+    ),
+    "CSS escape hiding @import": (
+        svg('<style>@\\69mport "http://evil/a.css"</style>'),
+        "x.svg: SVG <style> element uses CSS escapes; refused (they can hide a fetch)",
+    ),
+    "image-set in a style": (
+        svg("<rect style=\"background:image-set('http://evil/p' 1x)\"/>"),
+        "x.svg: SVG <rect> attribute 'style' loads an image or font by name; refused (nothing is fetched)",
+    ),
+    "href in a foreign namespace": (
+        svg('<image xmlns:e="urn:e" e:href="http://evil/p"/>'),
+        "x.svg: SVG <image> refers to 'http://evil/p'; only #fragments and embedded PNG",
+    ),
+    "deep nesting (quadratic time)": (
+        svg("<g>" * 20_000 + "</g>" * 20_000),
+        "x.svg: SVG nests elements more than 256 deep; refused",
+    ),
+    "too many elements": (svg("<g/>" * 100_001), "x.svg: SVG has more than 100,000 elements; refused"),
     "processing instruction": (
         svg("", '<?xml-stylesheet href="https://x/y.css"?>'),
         "x.svg: SVG holds a processing instruction <?xml-stylesheet?>; refused",

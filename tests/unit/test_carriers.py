@@ -146,3 +146,16 @@ def test_a_badge_of_a_version_2_receipt_verifies_offline_from_its_evidence(pictu
     assert report.verdict == Verdict.VALID, report
     steps = {s.name: s.ok for s in report.steps}
     assert (steps["badge"], steps["evidence"]) == (True, True)
+
+
+@pytest.mark.parametrize("keyword", ["credanchorreceipt", "openbadgecredential"])
+def test_a_baked_text_over_the_receipt_limit_is_refused_before_it_is_parsed(keyword: str) -> None:
+    huge = '{"padding": "' + "x" * (2 * 1024 * 1024) + '"}'
+    data = baked_png(
+        huge if keyword == "openbadgecredential" else None, huge if keyword == "credanchorreceipt" else RECEIPT.decode()
+    )
+    what = "receipt" if keyword == "credanchorreceipt" else "OB 3.0 credential"
+    with pytest.raises(
+        InvalidReceipt, match=f"^badge.png: the baked {what} is 2,097,167 bytes, over the limit of 2,097,152 bytes$"
+    ):
+        unwrap(data, "badge.png")

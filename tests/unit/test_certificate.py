@@ -3,6 +3,8 @@
 import copy
 import io
 import json
+import re
+import shutil
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,10 @@ def test_a_certificate_verifies_as_its_receipt_does() -> None:
     reader = FakeReader({(REGISTRY, ROOT): anchored_view()})
     report = Session(lambda: reader, TRUST, NOW).verify_bytes(pdf, "certificate.pdf")
     assert report.verdict == Verdict.VALID, report.reason
+    # The page is drawn by whoever made the PDF: the report says what it should show, not that it does.
+    (note,) = [n for n in report.notes if n.startswith("only the receipt attached to this PDF is checked")]
+    assert note.startswith("only the receipt attached to this PDF is checked, not the page: compare the page with")
+    assert "; issued by " in note
 
 
 def test_a_certificate_whose_receipt_was_tampered_with_is_invalid() -> None:
@@ -182,3 +188,30 @@ def _png(colour: tuple[int, int, int] = (20, 60, 120)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 64), colour).save(out, format="PNG")
     return out.getvalue()
+
+
+def test_the_certificate_command_refuses_a_tampered_receipt_and_never_overwrites_silently(tmp_path: Path) -> None:
+    from issuer.certificates import certificates_for_receipts
+
+    source = Path(__file__).parent.parent / "assets" / "evidence" / "v2" / "receipt-0.json"
+    receipt = tmp_path / "r.json"
+    shutil.copy(source, receipt)
+    (made,) = certificates_for_receipts([receipt], None, None)
+    assert made == tmp_path / "r.pdf"
+    with pytest.raises(InvalidInput, match=f"^{re.escape(str(made))} exists; give --force to replace it$"):
+        certificates_for_receipts([receipt], None, None)
+    assert certificates_for_receipts([receipt], None, None, force=True) == [made]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(source, other / "r.json")
+    with pytest.raises(InvalidInput, match="would both write"):
+        certificates_for_receipts([receipt, other / "r.json"], tmp_path / "out", None)
+
+    doc = json.loads(receipt.read_text())
+    doc["credential"]["name"] = "Doctor of Medicine"
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(doc))
+    with pytest.raises(InvalidInput, match="a receipt that does not verify gets no certificate$"):
+        certificates_for_receipts([forged], None, None)
+    assert not (tmp_path / "forged.pdf").exists()

@@ -3,8 +3,8 @@
 # receipt and sees a tampered copy, a forged signature and another issuer's credential re-anchored in this
 # registry rejected; earners get baked PNG and SVG badges and certificate PDFs that verify on their own (and
 # tampered ones that do not), and e-mails delivered to a local SMTP server; one credential is revoked; an
-# auditor inspects every anchor; and with the chain stopped a receipt verifies offline from its own evidence
-# while a forged evidence blob is rejected. Everything happens in ./demo-workspace, recreated on each run.
+# auditor inspects every anchor; an employer checks a receipt through the web verifier's API; and with the
+# chain stopped a receipt verifies offline from its own evidence while a forged evidence blob is rejected. Everything happens in ./demo-workspace, recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=".venv/bin/credanchor"
@@ -206,6 +206,19 @@ set -e
 if [ "$code" -ne 1 ]; then echo "demo: expected the audit to flag the forgery's anchor (exit 1), got $code" >&2; exit 1; fi
 echo "(the one problem is the anchor the forgery step made outside any batch: no manifest covers it)"
 
+step "Employer: the web verifier (credanchor serve) answers the same as the CLI"
+WEB_PORT=$(.venv/bin/python -c 'from anchoring.localnode import free_port; print(free_port())')
+"$CLI" serve -w "$WS" --port "$WEB_PORT" > "$WS/serve.log" 2>&1 &
+WEB_PID=$!
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$WEB_PORT/" && break; sleep 0.2; done
+curl -fs --data-binary @"$RECEIPT" -H 'Content-Type: application/json' "http://127.0.0.1:$WEB_PORT/api/v1/verify" \
+  | .venv/bin/python -c 'import json, sys; r = json.load(sys.stdin); print("web API:", r["verdict"], "-", r["reason"])'
+curl -fs --data-binary @"$TAMPERED" -H 'Content-Type: application/json' "http://127.0.0.1:$WEB_PORT/api/v1/verify" \
+  | .venv/bin/python -c 'import json, sys; r = json.load(sys.stdin); print("web API, tampered copy:", r["verdict"], "-", r["reason"])'
+echo "credential page: http://127.0.0.1:$WEB_PORT/credentials/$(basename "$RECEIPT" .json) ->" \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB_PORT/credentials/$(basename "$RECEIPT" .json)")"
+kill -INT "$WEB_PID"; wait "$WEB_PID" || true
+
 step "Verifier: record the block hash the receipt's evidence rests on, then stop the chain for good"
 "$CLI" checkpoint "$RECEIPT" -o "$WS/checkpoints.toml" -w "$WS"
 "$CLI" chain down -w "$WS"
@@ -227,6 +240,8 @@ echo "(rejected, exit code 1, as it should be)"
 step "Done"
 cat <<MSG
 The chain's state is kept in $WS/chain/state.json. To explore further:
+  make serve                                  # the web verifier on this workspace: http://127.0.0.1:8000/
+                                              # (its chain brought up, both stopped again on Ctrl-C)
   .venv/bin/credanchor chain up -w $WS      # bring the chain back, anchors intact
   .venv/bin/credanchor verify $WS/receipts/demo/*.json -w $WS
 MSG

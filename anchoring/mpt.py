@@ -14,15 +14,7 @@ from typing import Any, Final
 
 import rlp
 from sha3 import keccak_256
-from trie.exceptions import (
-    BadTrieProof,
-    InvalidNibbles,
-    InvalidNode,
-    MissingTraversalNode,
-    MissingTrieNode,
-    TraversedPartialPath,
-)
-from trie.exceptions import ValidationError as TrieValidationError
+from trie import exceptions as trie_errors
 from trie.hexary import HexaryTrie
 
 from anchoring.errors import InvalidInput
@@ -32,6 +24,21 @@ MAX_NODE_BYTES: Final = 4096  # a branch node with 16 hash children and a value 
 EMPTY_ROOT: Final = keccak_256(rlp.encode(b"")).digest()
 EMPTY_CODE: Final = keccak_256(b"").digest()
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+# Whatever a walk over hostile nodes raises in py-trie or rlp: each means the proof does not hold.
+_WALK_ERRORS = (
+    trie_errors.BadTrieProof,
+    trie_errors.InvalidNibbles,
+    trie_errors.InvalidNode,
+    trie_errors.MissingTraversalNode,
+    trie_errors.MissingTrieNode,
+    trie_errors.TraversedPartialPath,
+    trie_errors.ValidationError,
+    rlp.exceptions.RLPException,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+)
 CACHE_LIMIT: Final = 50_000
 # Receipts of one batch share their header and most of their nodes, so a walk is remembered: the value
 # found under (root, key) and the nodes the walk read. A later pool that holds every one of those nodes (by
@@ -110,20 +117,7 @@ class NodePool:
         reading = _Reading(self.db)
         try:
             value = HexaryTrie(reading, root).get(keccak_256(key).digest())
-        except (
-            BadTrieProof,
-            InvalidNibbles,
-            InvalidNode,
-            MissingTraversalNode,
-            MissingTrieNode,
-            TraversedPartialPath,
-            TrieValidationError,
-            rlp.exceptions.RLPException,
-            ValueError,
-            TypeError,
-            IndexError,
-            KeyError,
-        ):
+        except _WALK_ERRORS:
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key") from None
         if not isinstance(value, bytes):
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key")

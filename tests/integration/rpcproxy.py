@@ -6,13 +6,14 @@ altered, and eth_getStorageAt answers a made-up word).
 """
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 import requests
+
+from tests.httpserve import serving
 
 Lie = Literal["none", "hash", "proof"]
 FAKE_HASH = "0x" + "ab" * 32
@@ -58,11 +59,5 @@ def rpc_proxy(target: str, lie: Lie = "none") -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url

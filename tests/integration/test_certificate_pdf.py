@@ -160,7 +160,9 @@ def test_a_crash_while_writing_certificates_resumes_to_every_pdf(cli: Cli, works
     (batch,) = Store(ws.database_url).batches()
     assert batch.state == State.CONFIRMED
     out = Path(batch.out_dir)
-    assert 0 < len(list(out.glob("*.pdf"))) < 120
+    # Killed once half the PDFs were recorded; the worker processes may have written the rest meanwhile, but
+    # the batch was not marked delivered, so `resume` must check and finish it either way.
+    assert 0 < len(list(out.glob("*.pdf"))) <= 120
     resumed = cli("resume", "-w", ws.root)
     assert resumed.code == 0, resumed.err
     pdfs = sorted(out.glob("*.pdf"))

@@ -4,10 +4,9 @@ A tiny JSON-RPC server on 127.0.0.1 plays the node's part; no chain is needed to
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from eth_account import Account
@@ -15,6 +14,7 @@ from eth_account import Account
 from anchoring.chain import Chain
 from anchoring.errors import ChainUnavailable, TransactionFailed
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender
+from tests.httpserve import serving
 
 TX = SignedTx("0x" + "ab" * 32, 7, Fees(2, 1), 21_000, raw=b"\x02\xf8")
 
@@ -33,14 +33,8 @@ def serve_error(message: str) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def sender(url: str) -> TxSender:

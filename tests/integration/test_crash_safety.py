@@ -76,10 +76,14 @@ def test_killed_at_random_moments(tmp_path: Path, node: Node, chain: Chain) -> N
     )
     duration = time.monotonic() - started
     assert first.returncode == 0, output(first)
-    batches = [write_csv(tmp_path / f"records-{i}.csv", people(3000, f"b{i}.example.org")) for i in (1, 2)]
-    moments = []
+    # A re-run resumes, so it is shorter than a whole run and may finish before its kill; then the next batch
+    # takes the remaining kills. Four fresh batches make at least half the kills land whatever the timing.
+    batches = [write_csv(tmp_path / f"records-{i}.csv", people(3000, f"b{i}.example.org")) for i in (1, 2, 3, 4)]
+    moments: list[float] = []
     for csv in batches:
-        for _ in range(RANDOM_KILLS // len(batches)):
+        for _ in range(RANDOM_KILLS // 2):
+            if len(moments) >= RANDOM_KILLS:
+                break
             process = run(ws, "issue", csv, "--achievement", "example", background=True)
             moment = rng.uniform(0.05, 0.95) * duration
             time.sleep(moment)
@@ -95,7 +99,7 @@ def test_killed_at_random_moments(tmp_path: Path, node: Node, chain: Chain) -> N
         assert final.returncode == 0, f"seed {seed}: {output(final)}"
     print(f"random crash test: seed {seed}, a run takes {duration:.1f} s, killed after {moments} s")
     assert len(moments) >= RANDOM_KILLS // 2
-    assert check_finished(ws, chain, expected_batches=3, expected_credentials=9000) == []
+    assert check_finished(ws, chain, expected_batches=5, expected_credentials=15000) == []
 
 
 def test_worker_processes_do_not_outlive_a_killed_run(tmp_path: Path, node: Node, chain: Chain) -> None:

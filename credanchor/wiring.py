@@ -6,7 +6,7 @@ verifier's own service, handed to the batch issuer as a function.
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ from verifier.service import BatchReader, ChainReader, Session, verify_batch
 from verifier.trust import TrustList, load_trust_list, trusted
 
 if TYPE_CHECKING:
+    from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer, SelfCheck
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
@@ -183,22 +184,46 @@ def batch_issuer(
     bake: str | None = None,
     pdf: bool | None = None,
 ) -> "BatchIssuer":
-    """The batch issuer with every adapter: node, anchoring key, signing key, and the verifier's self-check;
-    `bake` ("png", "svg") also bakes each receipt into a badge image, `pdf` writes certificates (default:
-    the config's `[earner] pdf`)."""
+    """The batch issuer with every adapter: the home chain's node and anchoring key, a connection made on
+    first use to every additional chain, the signing key, and the verifier's self-check; `bake` ("png",
+    "svg") also bakes each receipt into a badge image, `pdf` writes certificates (default: the config's
+    `[earner] pdf`). `rpc_url` replaces the home chain's node only."""
+    from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer
+    from issuer.config import ChainConfig
 
     chain = issuer_chain(workspace, rpc_url)
+    accounts: dict[Path, LocalAccount] = {}
+
+    def key_for(config: ChainConfig) -> LocalAccount:
+        path = workspace.keystore_for(config)
+        if path not in accounts:  # one passphrase prompt and one scrypt per key, however many chains use it
+            accounts[path] = account(workspace, path if config.keystore else None, workspace.passphrase_for(config))
+        return accounts[path]
+
+    def job(config: ChainConfig, node: Chain, home: bool) -> AnchorJob:
+        sender_ = TxSender(node, key_for(config))
+        return AnchorJob(config, node, sender_, store, progress, workspace.root, home=home)
+
+    def connector(config: ChainConfig) -> Callable[[], "AnchorJob"]:
+        def connect_() -> AnchorJob:
+            node = Chain(config.rpc_url, timeout=config.rpc_timeout)
+            node.expect_chain_id(config.chain_id)
+            return job(config, node, home=False)
+
+        return connect_
+
+    others = {c.chain_id: connector(c) for c in workspace.config.additional_chains if c.registry}
     return BatchIssuer(
         workspace,
         store,
-        chain,
-        sender(workspace, chain),
+        job(workspace.config.chain, chain, home=True),
         self_check=self_check(workspace, chain, progress),
         signer=batch_signer(workspace),
         progress=progress,
         bake=bake,
         pdf=workspace.config.earner.pdf if pdf is None else pdf,
+        others=others,
     )
 
 

@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-chain_app = typer.Typer(help="The workspace's local Anvil node.", no_args_is_help=True)
+chain_app = typer.Typer(help="The chains the workspace anchors on, and their local Anvil nodes.", no_args_is_help=True)
 key_app = typer.Typer(
     help="The issuer's keys: the anchoring key (an encrypted Ethereum keystore) and the Ed25519 signing key.",
     no_args_is_help=True,
@@ -89,83 +89,6 @@ def init(
         )
     render.out.print(f"issuer key {keystore_address(ws.keystore_path)} in {ws.keystore_path} (mode 0600)")
     render.out.print("next: `credanchor chain up` to start the local chain and deploy your registry")
-
-
-@chain_app.command("up")
-def chain_up(
-    workspace: WorkspaceOpt = None,
-    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: chain.local_port).")] = None,
-) -> None:
-    """Start the local Anvil node (state kept in the workspace); deploy the registry on first start."""
-    from issuer.chainops import chain_up as up
-    from issuer.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    result = up(ws, port, lambda: wiring.account(ws))
-    if result.warning:
-        render.err.print(f"warning: {result.warning}", markup=False)
-    render.out.print(
-        f"local chain running at {result.node.url} (pid {result.node.pid}, state {result.node.state_file})"
-    )
-    verb = "deployed" if result.deployed else "found"
-    render.out.print(f"registry {result.registry} {verb}; issuer key {result.issuer}")
-
-
-@chain_app.command("down")
-def chain_down(workspace: WorkspaceOpt = None) -> None:
-    """Stop the local node cleanly; its state is saved for the next `chain up`."""
-    from issuer.chainops import chain_down as down
-    from issuer.workspace import open_workspace
-
-    stopped = down(open_workspace(workspace))
-    render.out.print("local chain stopped; state saved" if stopped else "local chain was not running")
-
-
-@chain_app.command("status")
-def chain_status(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
-    """Is the local node running, at which block, with which registry."""
-    from anchoring.chain import Chain
-    from issuer.chainops import local_node
-    from issuer.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    info = local_node(ws).info()
-    status: dict[str, object] = {
-        "running": info is not None,
-        "rpcUrl": ws.config.chain.rpc_url,
-        "registry": ws.config.chain.registry,
-    }
-    if info is not None:
-        chain = Chain(info.url)
-        status |= {"pid": info.pid, "chainId": chain.chain_id, "block": chain.block_number()}
-    if json_out:
-        render.print_json(status)
-    elif info is None:
-        render.out.print(f"local chain not running (configured node: {ws.config.chain.rpc_url})")
-    else:
-        render.out.print(
-            f"local chain running at {info.url}, pid {info.pid}, chain {status['chainId']}, block {status['block']}; "
-            f"registry {ws.config.chain.registry or '(none)'}"
-        )
-    if info is None:
-        raise typer.Exit(1)
-
-
-@app.command()
-def deploy(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None) -> None:
-    """Deploy this issuer's registry on the configured chain (the key must hold gas money there)."""
-    from issuer.chainops import connect
-    from issuer.chainops import deploy as deploy_registry
-    from issuer.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    if ws.config.chain.registry:
-        raise InvalidInput(
-            f"a registry is configured already ({ws.config.chain.registry}); remove it from the config to deploy anew"
-        )
-    chain = connect(ws, rpc_url)
-    ws, address = deploy_registry(ws, chain, wiring.account(ws))
-    render.out.print(f"registry {address} deployed on chain {chain.chain_id}; recorded in {ws.config_path}")
 
 
 def _columns(mapping: list[str]) -> dict[str, str]:
@@ -290,18 +213,35 @@ def discard(
 @app.command("batches")
 def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """List this workspace's batches and their states."""
-    from issuer.store import Store
+    from issuer.store import Store, chain_anchors
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    batches = Store(ws.database_url).batches()
+    store = Store(ws.database_url)
+    batches = store.batches()
+    others = {b.id: chain_anchors(store, b.id or 0) for b in batches}
     if json_out:
-        render.print_json([render.camel_keys(b.model_dump(mode="json", exclude={"input_key"})) for b in batches])
+        listed = []
+        for b in batches:
+            entry = render.camel_keys(b.model_dump(mode="json", exclude={"input_key"}))
+            if others[b.id]:
+                entry["additionalAnchors"] = [
+                    render.camel_keys(a.model_dump(mode="json", exclude={"id", "batch_id", "confirmed_at"}))
+                    for a in others[b.id]
+                ]
+            listed.append(entry)
+        render.print_json(listed)
         return
     for b in batches:
         revoked = " REVOKED" if b.revoked_at else ""
+        also = "".join(
+            f"; chain {a.chain_id} block {a.block_number}"
+            if a.delivered
+            else f"; chain {a.chain_id} {a.state}" + (", not in the receipts yet" if a.state == "confirmed" else "")
+            for a in others[b.id]
+        )
         render.out.print(
-            f"{b.id:>4} {b.state:<10} {b.count:>7} {b.achievement:<20} {b.root} block {b.block_number}{revoked}"
+            f"{b.id:>4} {b.state:<10} {b.count:>7} {b.achievement:<20} {b.root} block {b.block_number}{revoked}{also}"
         )
 
 
@@ -381,7 +321,8 @@ def revoke(
     rpc_url: RpcOpt = None,
 ) -> None:
     """Revoke one credential, or a whole batch with --batch ROOT."""
-    from issuer.revoke import Revoker, check_reason
+    from anchoring.errors import ChainUnavailable
+    from issuer.revoke import anchored_chains, check_reason, revoke_everywhere
     from issuer.store import Store
     from issuer.workspace import open_workspace
 
@@ -389,10 +330,22 @@ def revoke(
         raise InvalidInput("name either a CREDENTIAL_ID or --batch ROOT")
     check_reason(reason)
     ws = open_workspace(workspace)
-    chain = wiring.issuer_chain(ws, rpc_url)
-    revoker = Revoker(ws, Store(ws.database_url), chain, wiring.sender(ws, chain))
-    done = revoker.batch(batch, reason) if batch is not None else revoker.credential(str(credential_id), reason)
-    render.out.print(f"revoked {done.what} in block {done.block_number} by tx {done.tx_hash}")
+    store = Store(ws.database_url)
+    chains = anchored_chains(store, credential_id, batch) or [ws.config.chain.chain_id]
+    several = len(chains) > 1
+    outcomes = revoke_everywhere(wiring.revokers(ws, store, chains, rpc_url), credential_id, batch, reason)
+    for outcome in outcomes:
+        where = f" on chain {outcome.chain_id}" if several else ""
+        if outcome.revoked is not None:
+            done = outcome.revoked
+            render.out.print(f"revoked {done.what}{where} in block {done.block_number} by tx {done.tx_hash}")
+        elif outcome.already is not None:
+            render.out.print(f"chain {outcome.chain_id}: {outcome.already}", markup=False)
+    missing = [o for o in outcomes if o.problem]
+    for outcome in missing:
+        render.err.print(f"not revoked on chain {outcome.chain_id} yet: {outcome.problem}", markup=False)
+    if missing:
+        raise ChainUnavailable("run the same command again when those chains answer: it revokes only where missing")
 
 
 @app.command()
@@ -688,4 +641,4 @@ def main() -> None:
 
 
 # The command groups in their own modules register on `app` when imported.
-from credanchor import cli_records, cli_serve, cli_verify  # noqa: E402, F401
+from credanchor import cli_chains, cli_records, cli_serve, cli_verify  # noqa: E402, F401

@@ -37,6 +37,8 @@ from verifier.trust import TrustList, load_trust_list, trusted
 if TYPE_CHECKING:
     from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer, SelfCheck
+    from issuer.config import ChainConfig
+    from issuer.revoke import Revoker
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
 
@@ -65,6 +67,13 @@ def account(workspace: Workspace, keystore: Path | None = None, passphrase_file:
     return load_account(path, resolve_passphrase(passphrase_file or default_file, prompt))
 
 
+def chain_key(workspace: Workspace, config: "ChainConfig") -> tuple[Path | None, Path | None]:
+    """(keystore, passphrase file) for `account` of one chain's anchoring key; (None, None): the workspace's."""
+    if config.keystore is None and config.passphrase_file is None:
+        return None, None
+    return workspace.keystore_for(config), workspace.passphrase_for(config)
+
+
 def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:
     registry_address(workspace)
     return connect(workspace, rpc_url)
@@ -72,6 +81,26 @@ def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:
 
 def sender(workspace: Workspace, chain: Chain) -> TxSender:
     return TxSender(chain, account(workspace))
+
+
+def revokers(
+    workspace: Workspace, store: "Store", chain_ids: Sequence[int], rpc_url: str | None
+) -> list[tuple[int, Callable[[], "Revoker"]]]:
+    """A revoker per chain (connected when called; `rpc_url` replaces the home chain's node), home first."""
+    from issuer.revoke import Revoker
+
+    def connector(chain_id: int) -> Callable[[], "Revoker"]:
+        def connect_() -> "Revoker":
+            index, config = workspace.config.chain_by_id(chain_id)
+            node = issuer_chain(workspace, rpc_url) if index == 0 else Chain(config.rpc_url, timeout=config.rpc_timeout)
+            node.expect_chain_id(config.chain_id)
+            if not config.registry:
+                raise InvalidInput(f"chain {chain_id} has no registry configured")
+            return Revoker(store, node, TxSender(node, account(workspace, *chain_key(workspace, config))), config)
+
+        return connect_
+
+    return [(chain_id, connector(chain_id)) for chain_id in chain_ids]
 
 
 def own_trust(workspace: Workspace) -> TrustList:
@@ -198,7 +227,7 @@ def batch_issuer(
     def key_for(config: ChainConfig) -> LocalAccount:
         path = workspace.keystore_for(config)
         if path not in accounts:  # one passphrase prompt and one scrypt per key, however many chains use it
-            accounts[path] = account(workspace, path if config.keystore else None, workspace.passphrase_for(config))
+            accounts[path] = account(workspace, *chain_key(workspace, config))
         return accounts[path]
 
     def job(config: ChainConfig, node: Chain, home: bool) -> AnchorJob:

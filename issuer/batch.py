@@ -305,11 +305,33 @@ class BatchIssuer:
             if job is None:
                 self._pending[record.chain_id] = f"chain {record.chain_id} is no longer in the config"
                 return record
-            return job.until(record, target)
+            record = job.until(record, target)
+            if record.state == State.CONFIRMED:
+                self._catch_up_revocations(job, record)
+            return record
         except (ChainUnavailable, TransactionFailed, InvalidInput) as exc:
             self._pending[record.chain_id] = str(exc)
             self.progress.note(f"anchor on chain {record.chain_id} left for later: {exc}")
             return reload_record(self.store, record)
+
+    def _catch_up_revocations(self, job: AnchorJob, record: AnchorRecord) -> None:
+        """Revocations made before this chain's anchor existed are made here too, with their reasons: a
+        verifier that can check only this chain must not find valid what the issuer revoked."""
+        from issuer.revoke import AlreadyRevoked, Revoker
+
+        batch = self.store.batch(record.batch_id)
+        revoker = Revoker(self.store, job.chain, job.sender, job.config)
+        if batch.revoked_at is not None:
+            with suppress(AlreadyRevoked):
+                revoker.batch(batch.root, batch.revoke_reason or "revoked", record=False)
+                self.progress.note(f"batch {batch.id} revoked on chain {record.chain_id} too")
+            return
+        for credential_id, _ in self.store.revoked_leaves(batch.id or 0):
+            credential = self.store.credential(credential_id)
+            reason = (credential.revoke_reason if credential else None) or "revoked"
+            with suppress(AlreadyRevoked):
+                revoker.credential(credential_id, reason, record=False)
+                self.progress.note(f"{credential_id} revoked on chain {record.chain_id} too")
 
     def _check_identity(self, job: AnchorJob | None = None) -> None:
         """The registry must be bound to the configured issuer and list the signing key as active."""

@@ -265,7 +265,9 @@ def batch_signer(workspace: Workspace) -> "WorkspaceSigner":
     return WorkspaceSigner(config.issuer.id, multikey, config.signing.cryptosuite, lambda: signing_key(workspace))
 
 
-ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
+ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID, Verdict.REVOKED}
+"""A receipt written again (its batch got an anchor on one more chain) may have been revoked meanwhile: that
+is the issuer's own decision, read from the chain, and the receipt is still well made."""
 
 
 def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfCheck":

@@ -168,6 +168,21 @@ def make_workspace(
     return ws
 
 
+def add_chain(ws: Workspace, node: Node) -> Workspace:
+    """Anchor `ws`'s batches on `node`'s chain too: a [[chain]] entry, the key funded, a registry deployed."""
+    from credanchor.wiring import account as load_account
+    from issuer.chainops import add_chain as add_entry
+    from issuer.chainops import deploy as deploy_for
+    from issuer.keys import keystore_address
+
+    chain = node.chain()
+    ws = add_entry(ws, chain.chain_id, node.url, None, None)
+    fund_locally(chain, keystore_address(ws.keystore_path))
+    index, _ = ws.config.chain_by_id(chain.chain_id)
+    ws, _ = deploy_for(ws, chain, load_account(ws), index)
+    return ws
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, node: Node) -> Workspace:
     return make_workspace(tmp_path / "ws", node)

@@ -79,10 +79,9 @@ def test_each_batch_is_anchored_once_on_every_chain_and_every_receipt_lists_both
         assert anchor is not None
         assert len(registry.anchored_events(root, 0, chain.block_number())) == 1
     home, other = receipts[0].anchors()
-    assert (
-        other.block_number
-        == own_node.chain().registry(ws.config.additional_chains[0].registry).anchor_of(root).block_number
-    )  # type: ignore[union-attr]
+    on_other = own_node.chain().registry(ws.config.additional_chains[0].registry).anchor_of(root)
+    assert on_other is not None
+    assert other.block_number == on_other.block_number
     manifest = Manifest.from_json(next((ws.root / "manifests").glob("*.json")).read_bytes())
     assert manifest.version == 3
     assert [a.chain_id for a in manifest.anchors()] == [31337, OWN_CHAIN_ID]

@@ -63,6 +63,7 @@ RpcUrlsOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ChainIdOpt = Annotated[int | None, typer.Option("--chain-id", help="Which configured chain (default: the home chain).")]
 DEFAULT_ISSUER_ID = "did:web:registrar.example.edu"
 
 
@@ -501,16 +502,24 @@ def _roles(
     passphrase_file: Path | None = None,
     *,
     sign: bool = True,
+    chain_id: int | None = None,
 ) -> "Roles":
-    """The registry's roles, with a key to sign changes (the workspace's, or `keystore`) unless `sign` is off."""
+    """The registry's roles on the home chain (or the configured chain `chain_id`), with a key to sign changes
+    (that chain's anchoring key, or `keystore`) unless `sign` is off."""
     from anchoring.sender import TxSender
+    from issuer.chainops import connect
     from issuer.roles import Roles
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    chain = wiring.issuer_chain(ws, rpc_url)
+    index, config = ws.config.chain_by_id(chain_id) if chain_id is not None else (0, ws.config.chain)
+    if not config.registry:
+        raise InvalidInput(f"no registry configured on chain {config.chain_id}: run `credanchor chain up` or `deploy`")
+    chain = connect(ws, rpc_url, index)
+    if keystore is None and passphrase_file is None:
+        keystore, passphrase_file = wiring.chain_key(ws, config)
     sender = TxSender(chain, wiring.account(ws, keystore, passphrase_file)) if sign else None
-    return Roles(chain, chain.registry(ws.config.chain.registry), sender, ws.config.chain.tx_timeout)
+    return Roles(chain, chain.registry(config.registry), sender, config.tx_timeout)
 
 
 @role_app.command("grant")
@@ -521,9 +530,10 @@ def role_grant(
     rpc_url: RpcOpt = None,
     keystore: KeystoreOpt = None,
     passphrase_file: PassFileOpt = None,
+    chain_id: ChainIdOpt = None,
 ) -> None:
     """Grant a role (signed by the admin key)."""
-    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).grant(role, account)
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file, chain_id=chain_id).grant(role, account)
     render.out.print(f"granted {role} to {account} in block {block} by tx {tx}")
 
 
@@ -535,18 +545,21 @@ def role_revoke(
     rpc_url: RpcOpt = None,
     keystore: KeystoreOpt = None,
     passphrase_file: PassFileOpt = None,
+    chain_id: ChainIdOpt = None,
 ) -> None:
     """Take a role away (signed by the admin key): the first thing to do when a key is compromised."""
-    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).revoke(role, account)
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file, chain_id=chain_id).revoke(role, account)
     render.out.print(f"revoked {role} from {account} in block {block} by tx {tx}")
 
 
 @role_app.command("show")
-def role_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: JsonOpt = False) -> None:
+def role_show(
+    workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: JsonOpt = False, chain_id: ChainIdOpt = None
+) -> None:
     """Who is admin, who holds each role, and any pending admin handover."""
     from dataclasses import asdict
 
-    status = _roles(workspace, rpc_url, sign=False).status()
+    status = _roles(workspace, rpc_url, sign=False, chain_id=chain_id).status()
     if json_out:
         render.print_json(render.camel_keys(asdict(status)))
         return

@@ -12,9 +12,7 @@ import typer
 
 from anchoring.errors import InvalidInput
 from credanchor import render, wiring
-from credanchor.cli import JsonOpt, RpcOpt, WorkspaceOpt, app, chain_app
-
-ChainIdOpt = Annotated[int | None, typer.Option("--chain-id", help="Which configured chain (default: the home chain).")]
+from credanchor.cli import ChainIdOpt, JsonOpt, RpcOpt, WorkspaceOpt, app, chain_app
 
 
 @chain_app.command("up")

@@ -64,9 +64,10 @@ class AnchorJob:
 
     def check_role(self) -> None:
         if not self.registry.has_role(ANCHOR_ROLE, self.sender.address):
+            where = "" if self.home else f" on chain {self.config.chain_id}"
             raise TransactionFailed(
                 f"issuer key {self.sender.address} does not hold the anchor role in registry "
-                f"{self.registry.address} on chain {self.config.chain_id}"
+                f"{self.registry.address}{where}"
             )
 
     def until(self, record: AnchorRecord, target: State) -> AnchorRecord:

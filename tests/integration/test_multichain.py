@@ -202,3 +202,24 @@ def test_chain_entries_are_checked(cli: Cli, two_chains: Workspace, own_node: No
     assert unknown.err.strip() == f"error: chain 5 is not configured (configured: 31337, {OWN_CHAIN_ID})"
     again = cli("deploy", "--chain-id", str(OWN_CHAIN_ID), "-w", ws.root)
     assert again.err.strip().startswith(f"error: a registry is configured already on chain {OWN_CHAIN_ID} (0x")
+
+
+def test_signing_keys_and_roles_are_managed_on_every_chain(cli: Cli, two_chains: Workspace, own_node: Node) -> None:
+    from anchoring.hashing import to_hex
+    from anchoring.multibase import decode_multikey
+    from issuer.signing import signing_multikey
+
+    ws = two_chains
+    multikey = signing_multikey(ws.signing_key_path)
+    shown = cli("role", "show", "--chain-id", str(OWN_CHAIN_ID), "--json", "-w", ws.root)
+    assert shown.code == 0, shown.err
+    retired = cli("key", "retire", multikey, "--reason", "rotated", "-w", ws.root)
+    assert retired.code == 0, retired.err
+    assert [line.split(" in block")[0] for line in retired.out.splitlines()] == [
+        f"signing key {multikey} revoked on chain 31337",
+        f"signing key {multikey} revoked on chain {OWN_CHAIN_ID}",
+    ]
+    registry = own_node.chain().registry(ws.config.additional_chains[0].registry)
+    assert registry.signing_key(to_hex(decode_multikey(multikey))).revoked_block != 0
+    refused = cli("key", "retire", multikey, "--reason", "again", "--chain-id", "5", "-w", ws.root)
+    assert refused.err.strip() == f"error: chain 5 is not configured (configured: 31337, {OWN_CHAIN_ID})"

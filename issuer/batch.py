@@ -18,7 +18,6 @@ refuses a second anchor of one root.
 import fcntl
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -33,25 +32,19 @@ from anchoring.faults import fault
 from anchoring.files import atomic_write_text
 from anchoring.hashing import to_hex
 from anchoring.jsonio import read_limited
-from anchoring.merkle import SCHEME, MerkleTree
+from anchoring.merkle import MerkleTree
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import (
     AnchorSection,
-    Evidence,
-    Manifest,
-    ManifestAnchor,
-    dump_receipt,
-    receipt_document,
-    utc_seconds,
 )
-from anchoring.workers import parallel_map
 from issuer.anchorjob import AnchorJob
 from issuer.baked import bake_batch
 from issuer.credentials import build_credential
 from issuer.delivery import BOM, delivery_csv
 from issuer.evidence import gather
 from issuer.lookup import delivery_entries
+from issuer.receipts import anchor_section, manifest_name, write_batch_receipts, write_manifest
 from issuer.records import Record, parse_table, read_table
 from issuer.store import (
     AnchorRecord,
@@ -444,7 +437,7 @@ class BatchIssuer:
                 f"the anchor of batch {batch.id} is no longer in block {batch.block_number}; confirming again"
             )
             return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
-        home = _anchor_section(home_record(batch))
+        home = anchor_section(home_record(batch))
         out_dir = Path(batch.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         evidence = self._evidence(self.home, batch, rows)
@@ -460,30 +453,18 @@ class BatchIssuer:
                 update_record(self.store, record, state=State.SUBMITTED, delivered=False)
                 self._pending[record.chain_id] = "reorganised away after its confirmations"
                 continue
-            additional.append(_anchor_section(record))
+            additional.append(anchor_section(record))
             included.append(record.anchor_id or 0)
             found = self._evidence(job, batch, rows) if job is not None else None
             if found is not None:
                 more_evidence.append(found)
         self.progress.stage("writing receipts", len(rows))
-        proofs = tree.proofs()
-        anchor_docs = [a.model_dump(mode="json") for a in (home, *additional)]
         every = [e for e in (evidence, *more_evidence) if e is not None]
-        jobs = []
-        for i in range(0, len(rows), RECEIPT_CHUNK):
-            chunk = rows[i : i + RECEIPT_CHUNK]
-            leaves = [leaf for _, _, leaf, _ in chunk]
-            part = [e.only(leaves) for e in every]
-            jobs.append((out_dir, chunk, proofs[i : i + RECEIPT_CHUNK], batch.root, anchor_docs, part))
-        paths: dict[str, str] = {}
-        for written in parallel_map(write_receipts, jobs):
-            paths.update(written)
-            self.progress.advance(len(written))
-            if len(paths) >= len(rows) // 2:
-                fault("receipts-half")
-        os.sync()  # one flush for every receipt written above, before any of them is recorded as written
+        paths = write_batch_receipts(out_dir, rows, tree, batch.root, [home, *additional], every, self.progress)
         digests_hex = [digest for _, digest, _, _ in rows]
-        manifest = self._write_manifest(batch, tree, [home, *additional], digests_hex, evidence, more_evidence)
+        manifest = write_manifest(
+            self.workspace, batch, tree, [home, *additional], digests_hex, evidence, more_evidence
+        )
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
@@ -527,39 +508,6 @@ class BatchIssuer:
         atomic_write_text(path, BOM + delivery_csv(entries), mode=0o600)
         return path
 
-    def _write_manifest(
-        self,
-        batch: Batch,
-        tree: MerkleTree,
-        anchors: list[AnchorSection],
-        digests: list[str],
-        evidence: BatchEvidence | None,
-        more_evidence: list[BatchEvidence],
-    ) -> Path:
-        count = len(tree)
-        leaf_order = sorted(range(count), key=tree.tree_index, reverse=True)
-        additional = [ManifestAnchor(**a.model_dump()) for a in anchors[1:]]
-        manifest = Manifest(
-            type="BatchManifest",
-            version=3 if additional else 2 if evidence else 1,
-            evidence=Evidence.model_validate(evidence.shared_part()) if evidence else None,
-            scheme=SCHEME,
-            root=batch.root,
-            count=count,
-            digests=[digests[i] for i in leaf_order],
-            anchor=ManifestAnchor(**anchors[0].model_dump()),
-            issuer=self.config.issuer.id,
-            achievement=batch.achievement_id,
-            additionalAnchors=additional or None,
-            additionalEvidence=[Evidence.model_validate(e.shared_part()) for e in more_evidence] or None,
-        )
-        name = manifest_name(batch)
-        text = manifest.to_json()
-        archive = self.workspace.manifests_dir / name
-        atomic_write_text(archive, text)
-        atomic_write_text(Path(batch.out_dir) / "manifest" / name, text)
-        return archive
-
     def _outcome(self, batch: Batch, *, resumed: bool, already: bool) -> Outcome:
         manifest = (
             Path(batch.manifest_path) if batch.manifest_path else self.workspace.manifests_dir / manifest_name(batch)
@@ -573,49 +521,3 @@ class BatchIssuer:
         )
         found = delivery if delivery.exists() else None
         return Outcome(batch, batch.count, manifest, resumed, already, found, records, pending)
-
-
-RECEIPT_CHUNK = 2000
-
-
-def write_receipts(
-    job: tuple[
-        Path,
-        list[tuple[str, str, str, str]],
-        list[tuple[bytes, ...]],
-        str,
-        list[dict[str, object]],
-        list[BatchEvidence],
-    ],
-) -> dict[str, str]:
-    """Write one chunk of a batch's receipts (in a worker process for large batches): credential id -> path.
-    `anchors` are the home chain's anchor, then the additional ones; `evidence` those anchors' evidence."""
-    out_dir, rows, proofs, root, anchors, evidence = job
-    written = {}
-    for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
-        path = out_dir / receipt_name(credential_id)
-        proven = [e.for_leaf(leaf) for e in evidence]
-        receipt = receipt_document(json.loads(document), digest, leaf, proof, root, anchors[0], proven, anchors[1:])
-        atomic_write_text(path, dump_receipt(receipt), durable=False)
-        written[credential_id] = str(path)
-    return written
-
-
-def _anchor_section(record: AnchorRecord) -> AnchorSection:
-    if record.tx_hash is None or record.block_number is None or record.block_timestamp is None:
-        raise CredanchorError(f"{record.label} is {record.state} but has no anchoring block recorded")
-    return AnchorSection(
-        chainId=record.chain_id,
-        registry=record.registry,
-        txHash=record.tx_hash,
-        blockNumber=record.block_number,
-        timestamp=utc_seconds(datetime.fromtimestamp(record.block_timestamp, UTC)),
-    )
-
-
-def receipt_name(credential_id: str) -> str:
-    return credential_id.removeprefix("urn:uuid:").replace(":", "_") + ".json"
-
-
-def manifest_name(batch: Batch) -> str:
-    return f"batch-{batch.id:05d}-{batch.root[2:14]}.json"

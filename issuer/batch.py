@@ -519,5 +519,12 @@ class BatchIssuer:
             for r in records[1:]
             if r.state != State.CONFIRMED or r.chain_id in self._pending
         )
+        anchored_on = {r.chain_id for r in records}
+        undeployed = tuple(
+            f"chain {c.chain_id} has no registry yet, so this batch is not anchored there; deploy one for the "
+            f"next batches (`credanchor deploy --chain-id {c.chain_id}`, or `chain up` for a local chain)"
+            for c in self.config.additional_chains
+            if not c.registry and c.chain_id not in anchored_on and not already
+        )
         found = delivery if delivery.exists() else None
-        return Outcome(batch, batch.count, manifest, resumed, already, found, records, pending)
+        return Outcome(batch, batch.count, manifest, resumed, already, found, records, pending + undeployed)

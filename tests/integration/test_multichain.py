@@ -223,3 +223,16 @@ def test_signing_keys_and_roles_are_managed_on_every_chain(cli: Cli, two_chains:
     assert registry.signing_key(to_hex(decode_multikey(multikey))).revoked_block != 0
     refused = cli("key", "retire", multikey, "--reason", "again", "--chain-id", "5", "-w", ws.root)
     assert refused.err.strip() == f"error: chain 5 is not configured (configured: 31337, {OWN_CHAIN_ID})"
+
+
+def test_a_chain_without_a_registry_yet_is_named_and_skipped(cli: Cli, tmp_path: Path, node: Node) -> None:
+    from issuer.chainops import add_chain as add_entry
+
+    ws = add_entry(make_workspace(tmp_path / "ws", node), 5, "http://127.0.0.1:9", None, None)
+    issued = issue(cli, ws)
+    assert issued.code == 0, issued.err
+    assert issued.err.strip() == (
+        "pending: chain 5 has no registry yet, so this batch is not anchored there; deploy one for the next "
+        "batches (`credanchor deploy --chain-id 5`, or `chain up` for a local chain)"
+    )
+    assert {r.version for r in receipts_of(ws.root / "out")} == {2}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from anchoring.localnode import LocalNode, free_port
+from issuer.workspace import open_workspace
 
 CLI = [sys.executable, "-m", "credanchor"]
 
@@ -52,7 +53,6 @@ def _stop(ws: Path) -> None:
 def _verify_ms(receipts: list[Path], ws: Path, checkpoints: Path | None) -> float:
     """Per receipt, in this process: a verification session over the files (node or checkpoints)."""
     from credanchor.wiring import own_trust, verification_session
-    from issuer.workspace import open_workspace
 
     workspace = open_workspace(ws)
     url = None if checkpoints else workspace.config.chain.rpc_url
@@ -88,7 +88,8 @@ def run(folder: Path, records: int = 10_000, sample: int = 1_000) -> dict[str, A
             verify[f"{name}_online_ms"] = _verify_ms(chosen, ws, None)
             if evidence:
                 checkpoints = ws / "checkpoints.toml"
-                _cli("checkpoint", chosen[0], "-o", checkpoints, "-w", ws)
+                nodes = [f"--rpc-url={c.rpc_url}" for c in open_workspace(ws).config.chains]
+                _cli("checkpoint", chosen[0], "-o", checkpoints, *nodes)
                 verify[f"{name}_offline_ms"] = _verify_ms(chosen, ws, checkpoints)
         finally:
             _stop(ws)

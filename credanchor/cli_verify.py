@@ -62,9 +62,30 @@ def checkpoint(
             if number is None:
                 raise InvalidInput(f"{path}: evidence header has no readable block number")
             blocks.setdefault(evidence.chain_id, set()).add(number)
-    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    chains = [Chain(url) for url in urls]
+    groups: dict[int, Quorum | str] = {}
+
+    def nodes_of(chain_id: int) -> Quorum | str:
+        """All the nodes when the receipts name one chain (their agreement on it is checked below); else
+        the nodes that say they are that chain (each asked once), `--quorum` of them agreeing."""
+        if len(blocks) == 1:
+            return Quorum(chains, quorum or len(chains))
+        if not groups:
+            ids = {id(c): Quorum([c], 1).chain_id() for c in chains}
+            for answered in {i for i in ids.values() if i is not None}:
+                members = [c for c in chains if ids[id(c)] == answered]
+                enough = quorum is None or quorum <= len(members)
+                groups[answered] = (
+                    Quorum(members, quorum or len(members))
+                    if enough
+                    else f"--quorum {quorum}, but only {len(members)} of the nodes given are chain {answered}"
+                )
+        return groups.get(chain_id, f"no node given answers as chain {chain_id} (--rpc-url)")
 
     def hash_of(chain_id: int, number: int) -> tuple[str | None, str]:
+        nodes = nodes_of(chain_id)
+        if isinstance(nodes, str):
+            return None, nodes
         agreed_chain = nodes.chain_id()
         if agreed_chain != chain_id:
             return None, f"the nodes are chain {agreed_chain}" if agreed_chain else "the nodes disagree on the chain"

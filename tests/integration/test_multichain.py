@@ -236,3 +236,45 @@ def test_a_chain_without_a_registry_yet_is_named_and_skipped(cli: Cli, tmp_path:
         "batches (`credanchor deploy --chain-id 5`, or `chain up` for a local chain)"
     )
     assert {r.version for r in receipts_of(ws.root / "out")} == {2}
+
+
+def test_checkpoints_are_recorded_for_every_chain_from_nodes_of_each(
+    cli: Cli, two_chains: Workspace, node: Node, own_node: Node
+) -> None:
+    ws = two_chains
+    assert issue(cli, ws).code == 0
+    receipt = sorted((ws.root / "out").glob("*-*-*-*-*.json"))[0]
+    anchors = Receipt.from_json(receipt.read_bytes()).anchors()
+    out = ws.root / "checkpoints.toml"
+    both = cli("checkpoint", receipt, "-o", out, "--rpc-url", node.url, "--rpc-url", own_node.url)
+    assert both.code == 0, both.err
+    assert both.out.splitlines()[:2] == [
+        f"chain {a.chain_id} block {a.block_number}: {a_hash}"
+        for a, a_hash in zip(
+            anchors,
+            [
+                node.rpc("eth_getBlockByNumber", hex(anchors[0].block_number), False)["hash"],
+                own_node.rpc("eth_getBlockByNumber", hex(anchors[1].block_number), False)["hash"],
+            ],
+            strict=True,
+        )
+    ]
+    one = cli("checkpoint", receipt, "-o", ws.root / "one.toml", "--rpc-url", node.url)
+    assert one.code == 3
+    assert f"not recorded: chain {OWN_CHAIN_ID} block {anchors[1].block_number}: no node given answers as chain " in (
+        one.err
+    )
+    strict = cli(
+        "checkpoint",
+        receipt,
+        "-o",
+        ws.root / "q.toml",
+        "--rpc-url",
+        node.url,
+        "--rpc-url",
+        own_node.url,
+        "--quorum",
+        "2",
+    )
+    assert strict.code == 3
+    assert "--quorum 2, but only 1 of the nodes given are chain 31337" in strict.err

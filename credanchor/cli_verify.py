@@ -21,7 +21,7 @@ from credanchor.cli import NamedWorkspaceOpt, RpcUrlsOpt, app
 from credanchor.wiring import normal_url
 from verifier.checkpoints import checkpoints_for, load_checkpoints, render_checkpoints
 from verifier.evidencecheck import block_of
-from verifier.quorum import Quorum
+from verifier.quorum import Quorum, by_chain
 
 
 def _receipt_in(path: Path) -> Receipt:
@@ -67,19 +67,11 @@ def checkpoint(
 
     def nodes_of(chain_id: int) -> Quorum | str:
         """All the nodes when the receipts name one chain (their agreement on it is checked below); else
-        the nodes that say they are that chain (each asked once), `--quorum` of them agreeing."""
+        the nodes that say they are that chain, `--quorum` of them agreeing."""
         if len(blocks) == 1:
             return Quorum(chains, quorum or len(chains))
         if not groups:
-            ids = {id(c): Quorum([c], 1).chain_id() for c in chains}
-            for answered in {i for i in ids.values() if i is not None}:
-                members = [c for c in chains if ids[id(c)] == answered]
-                enough = quorum is None or quorum <= len(members)
-                groups[answered] = (
-                    Quorum(members, quorum or len(members))
-                    if enough
-                    else f"--quorum {quorum}, but only {len(members)} of the nodes given are chain {answered}"
-                )
+            groups.update(by_chain(chains, quorum))
         return groups.get(chain_id, f"no node given answers as chain {chain_id} (--rpc-url)")
 
     def hash_of(chain_id: int, number: int) -> tuple[str | None, str]:
@@ -127,7 +119,9 @@ def refresh(
     if not urls:
         raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
     _distinct(urls)
-    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    chains = [Chain(url) for url in urls]
+    everything = Quorum(chains, quorum or len(chains))
+    groups: dict[int, Quorum | str] = {}
     now = datetime.now(UTC)
     for path in receipts:
         data = read_limited(path, MAX_RECEIPT_BYTES)
@@ -137,7 +131,17 @@ def refresh(
                 "from the refreshed receipt"
             )
         receipt = Receipt.from_json(data, source=str(path))
+        if len(receipt.anchors()) > 1 and not groups:
+            groups.update(by_chain(chains, quorum))
+        nodes = groups if len(receipt.anchors()) > 1 else {receipt.anchor.chain_id: everything}
         done = refreshed(receipt, nodes, now)
         atomic_write_text(path, done.text, mode=path.stat().st_mode & 0o777)
-        state = f"; {done.revoked}" if done.revoked else ""
-        render.out.print(f"{path}: evidence of block {done.block} added ({done.how}){state}", markup=False)
+        for anchor in done.anchors:
+            where = f" on chain {anchor.chain_id}" if len(receipt.anchors()) > 1 else ""
+            if anchor.block is None:
+                render.err.print(f"{path}: evidence{where} not refreshed: {anchor.how}", markup=False)
+                continue
+            state = f"; {anchor.revoked}" if anchor.revoked else ""
+            render.out.print(
+                f"{path}: evidence{where} of block {anchor.block} added ({anchor.how}){state}", markup=False
+            )

@@ -278,3 +278,31 @@ def test_checkpoints_are_recorded_for_every_chain_from_nodes_of_each(
     )
     assert strict.code == 3
     assert "--quorum 2, but only 1 of the nodes given are chain 31337" in strict.err
+
+
+def test_refresh_brings_each_chain_s_evidence_up_to_date_where_a_node_answers(
+    cli: Cli, two_chains: Workspace, node: Node, own_node: Node
+) -> None:
+    ws = two_chains
+    assert issue(cli, ws).code == 0
+    receipt = sorted((ws.root / "out").glob("*-*-*-*-*.json"))[0]
+    issued = json.loads(receipt.read_text())
+    assert cli("revoke", issued["credential"]["id"], "--reason", "issued in error", "-w", ws.root).code == 0
+    home_only = cli("refresh", receipt, "--rpc-url", node.url)
+    assert home_only.code == 0, home_only.err
+    assert f"{receipt}: evidence on chain 31337 of block " in home_only.out
+    assert "; it was revoked in block " in home_only.out
+    assert f"{receipt}: evidence on chain {OWN_CHAIN_ID} not refreshed: no node given answers as chain" in (
+        home_only.err
+    )
+    after = json.loads(receipt.read_text())
+    assert after["version"] == 3
+    assert after["additionalAnchors"] == issued["additionalAnchors"]
+    assert [e["chainId"] for e in after["evidence"]] == [31337, OWN_CHAIN_ID, 31337]
+    both = cli("refresh", receipt, "--rpc-url", node.url, "--rpc-url", own_node.url)
+    assert both.code == 0, both.err
+    assert both.out.count("; it was revoked in block ") == 2
+    final = json.loads(receipt.read_text())
+    assert [e["chainId"] for e in final["evidence"]] == [31337, OWN_CHAIN_ID, 31337, OWN_CHAIN_ID]
+    assert final["evidence"][:2] == issued["evidence"]  # the evidence it was issued with stays
+    Receipt.from_json(receipt.read_bytes())

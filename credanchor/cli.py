@@ -157,14 +157,15 @@ def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
         render.out.print(f"batch {batch.id} was issued already (root {batch.root}); receipts in {batch.out_dir}")
         return
     prefix = "resumed and finished" if outcome.resumed else "issued"
-    also = "".join(
-        f"\nalso anchored on chain {a.chain_id} in block {a.block_number} by tx {a.tx_hash}"
-        for a in outcome.anchors[1:]
-        if a.state == "confirmed"
-    )
+    confirmed = [a for a in outcome.anchors if a.state == "confirmed"]
+    if len(outcome.anchors) == 1:
+        anchored = f"anchored in block {batch.block_number} by tx {batch.tx_hash}"
+    else:
+        anchored = "\n".join(
+            f"anchored on chain {a.chain_id} in block {a.block_number} by tx {a.tx_hash}" for a in confirmed
+        )
     render.out.print(
-        f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n"
-        f"anchored in block {batch.block_number} by tx {batch.tx_hash}{also}\n"
+        f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n{anchored}\n"
         f"receipts in {batch.out_dir} (each verified against the chain)\nmanifest {outcome.manifest}"
     )
     for line in outcome.pending:

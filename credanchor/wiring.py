@@ -104,11 +104,15 @@ def revokers(
 
 
 def own_trust(workspace: Workspace) -> TrustList:
-    """A workspace trusts its own registry."""
+    """A workspace trusts its own registries, one per configured chain."""
     config = workspace.config
-    if not config.chain.registry:
-        return TrustList()
-    return TrustList((trusted(config.chain.chain_id, config.chain.registry, config.issuer.name, config.issuer.id),))
+    return TrustList(
+        tuple(
+            trusted(chain.chain_id, chain.registry, config.issuer.name, config.issuer.id)
+            for chain in config.chains
+            if chain.registry
+        )
+    )
 
 
 def trust_list(workspace: Workspace | None, trust_file: Path | None) -> TrustList:

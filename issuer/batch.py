@@ -192,6 +192,7 @@ class BatchIssuer:
         self.others = others or {}
         self._jobs: dict[int, AnchorJob] = {}
         self._pending: dict[int, str] = {}
+        self._home_checked = False
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
     def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
@@ -199,8 +200,8 @@ class BatchIssuer:
             existing = self.store.batch_by_key(plan.input_key)
             if existing is not None:
                 return self._continue(existing)
-            self.home.check_role()
-            self._check_identity()
+            if not self.others:  # one chain: a node that is down or a wrong registry stops it before anything
+                self._check_home()
             if not allow_reissue:
                 self._refuse_reissue(plan)
             return self._drive(self._prepare(plan, out_dir), resumed=False)
@@ -210,12 +211,23 @@ class BatchIssuer:
             return self._continue(self.store.batch(batch.id or 0))
 
     def _continue(self, batch: Batch) -> Outcome:
-        others = chain_anchors(self.store, batch.id or 0)
-        if batch.state == State.DELIVERED and all(a.state == State.CONFIRMED and a.delivered for a in others):
+        if batch.state == State.DELIVERED and not self._unfinished(batch):
             return self._outcome(batch, resumed=False, already=True)
-        if batch.state in (State.PREPARED, State.SUBMITTED):
-            self.home.check_role()
+        if not self.others and batch.state in (State.PREPARED, State.SUBMITTED):
+            self._check_home()
         return self._drive(batch, resumed=True)
+
+    def _unfinished(self, batch: Batch) -> bool:
+        """An anchor still to make, or receipts still to write again (as `Store.batches(unfinished=True)`)."""
+        if batch.state != State.DELIVERED or batch.block_number is None or batch.delivered_at is None:
+            return True
+        return any(a.state != State.CONFIRMED or not a.delivered for a in chain_anchors(self.store, batch.id or 0))
+
+    def _check_home(self) -> None:
+        if not self._home_checked:
+            self.home.check_role()
+            self._check_identity()
+            self._home_checked = True
 
     @contextmanager
     def _batch_lock(self, input_key: str) -> Iterator[None]:
@@ -253,16 +265,20 @@ class BatchIssuer:
             others = [reload_record(self.store, r) for r in self._other_records(batch)]
             failure: CredanchorError | None = None
             for target in (State.SUBMITTED, State.CONFIRMED):
-                if failure is None and batch.state != State.DELIVERED:
+                if failure is None and home.state != State.CONFIRMED:
                     try:
+                        self._check_home()
                         home = self.home.until(home, target)
                     except ChainUnavailable as exc:
                         failure = exc
                 others = [self._other_until(record, target) for record in others]
-            if failure is not None:
-                raise failure
             batch = self.store.batch(batch.id or 0)
-            if batch.state == State.CONFIRMED or self._undelivered(batch):
+            if failure is not None:
+                if not any(o.state == State.CONFIRMED for o in others):
+                    raise failure
+                # The home chain is down: deliver with the other chains' anchors; `resume` adds its own later.
+                self._pending[home.chain_id] = str(failure)
+            if self._unfinished(batch) and (home.state == State.CONFIRMED or failure is not None):
                 batch = self._deliver(batch)
             if batch.state == State.DELIVERED:
                 return self._outcome(batch, resumed=resumed, already=False)
@@ -270,12 +286,6 @@ class BatchIssuer:
 
     def _other_records(self, batch: Batch) -> list[AnchorRecord]:
         return anchor_records(self.store, batch)[1:]
-
-    def _undelivered(self, batch: Batch) -> bool:
-        """Delivered, but an additional anchor confirmed since is not in the receipts yet."""
-        if batch.state != State.DELIVERED:
-            return False
-        return any(a.state == State.CONFIRMED and not a.delivered for a in chain_anchors(self.store, batch.id or 0))
 
     def _job(self, chain_id: int) -> AnchorJob | None:
         """The additional chain's job (connected on first use); None if the chain is no longer configured."""
@@ -431,18 +441,21 @@ class BatchIssuer:
             raise CredanchorError(
                 f"batch {batch.id}: stored credentials give root {to_hex(tree.root)}, not {batch.root}"
             )
-        if not self.home.still_anchored(home_record(batch)):
+        anchors: list[AnchorSection] = []
+        evidences: list[BatchEvidence | None] = []
+        home = home_record(batch)
+        if home.state == State.CONFIRMED and not self.home.still_anchored(home):
             # A reorganisation deeper than the configured confirmations moved or dropped the anchor.
             self.progress.note(
                 f"the anchor of batch {batch.id} is no longer in block {batch.block_number}; confirming again"
             )
-            return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
-        home = anchor_section(home_record(batch))
-        out_dir = Path(batch.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        evidence = self._evidence(self.home, batch, rows)
-        additional: list[AnchorSection] = []
-        more_evidence: list[BatchEvidence] = []
+            if batch.state != State.DELIVERED:
+                return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
+            update_record(self.store, home, block_number=None, block_hash=None, block_timestamp=None)
+            self._pending[home.chain_id] = "reorganised away after its confirmations"
+        elif home.state == State.CONFIRMED:
+            anchors.append(anchor_section(home))
+            evidences.append(self._evidence(self.home, batch, rows))
         included: list[int] = []
         for record in self._other_records(batch):
             if record.state != State.CONFIRMED:
@@ -453,18 +466,18 @@ class BatchIssuer:
                 update_record(self.store, record, state=State.SUBMITTED, delivered=False)
                 self._pending[record.chain_id] = "reorganised away after its confirmations"
                 continue
-            additional.append(anchor_section(record))
+            anchors.append(anchor_section(record))
             included.append(record.anchor_id or 0)
-            found = self._evidence(job, batch, rows) if job is not None else None
-            if found is not None:
-                more_evidence.append(found)
+            evidences.append(self._evidence(job, batch, rows) if job is not None else None)
+        if not anchors:
+            return self.store.batch(batch.id or 0)  # nothing confirmed to deliver with: left for `resume`
+        out_dir = Path(batch.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
         self.progress.stage("writing receipts", len(rows))
-        every = [e for e in (evidence, *more_evidence) if e is not None]
-        paths = write_batch_receipts(out_dir, rows, tree, batch.root, [home, *additional], every, self.progress)
+        every = [e for e in evidences if e is not None]
+        paths = write_batch_receipts(out_dir, rows, tree, batch.root, anchors, every, self.progress)
         digests_hex = [digest for _, digest, _, _ in rows]
-        manifest = write_manifest(
-            self.workspace, batch, tree, [home, *additional], digests_hex, evidence, more_evidence
-        )
+        manifest = write_manifest(self.workspace, batch, tree, anchors, digests_hex, evidences)
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
@@ -516,8 +529,8 @@ class BatchIssuer:
         records = (home_record(batch), *self._other_records(batch))
         pending = tuple(
             f"anchor on chain {r.chain_id}: {self._pending.get(r.chain_id, r.state)}; `credanchor resume` adds it"
-            for r in records[1:]
-            if r.state != State.CONFIRMED or r.chain_id in self._pending
+            for r in records
+            if (r.state != State.CONFIRMED or r.chain_id in self._pending) and batch.state == State.DELIVERED
         )
         anchored_on = {r.chain_id for r in records}
         undeployed = tuple(

@@ -69,16 +69,19 @@ def write_manifest(
     tree: MerkleTree,
     anchors: list[AnchorSection],
     digests: list[str],
-    evidence: BatchEvidence | None,
-    more_evidence: list[BatchEvidence],
+    evidences: Sequence[BatchEvidence | None],
 ) -> Path:
+    """The batch manifest, in the workspace's manifests folder and beside the receipts; `evidences[i]` is the
+    evidence of `anchors[i]`, if any."""
     count = len(tree)
     leaf_order = sorted(range(count), key=tree.tree_index, reverse=True)
     additional = [ManifestAnchor(**a.model_dump()) for a in anchors[1:]]
+    first = evidences[0] if evidences else None
+    more = [Evidence.model_validate(e.shared_part()) for e in evidences[1:] if e is not None]
     manifest = Manifest(
         type="BatchManifest",
-        version=3 if additional else 2 if evidence else 1,
-        evidence=Evidence.model_validate(evidence.shared_part()) if evidence else None,
+        version=3 if additional else 2 if first else 1,
+        evidence=Evidence.model_validate(first.shared_part()) if first else None,
         scheme=SCHEME,
         root=batch.root,
         count=count,
@@ -87,7 +90,7 @@ def write_manifest(
         issuer=workspace.config.issuer.id,
         achievement=batch.achievement_id,
         additionalAnchors=additional or None,
-        additionalEvidence=[Evidence.model_validate(e.shared_part()) for e in more_evidence] or None,
+        additionalEvidence=more or None,
     )
     name = manifest_name(batch)
     text = manifest.to_json()

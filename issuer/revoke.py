@@ -60,8 +60,11 @@ class Revoker:
         if credential is None:
             raise InvalidInput(f"no credential {key} in this workspace")
         batch = self.store.batch(credential.batch_id)
-        if batch.block_number is None:
-            raise InvalidInput(f"credential {key} is in batch {batch.id}, which is not anchored yet ({batch.state})")
+        if self.registry.anchor_of(batch.root) is None:
+            where = f" on chain {self.config.chain_id}" if batch.block_number is not None else ""
+            raise InvalidInput(
+                f"credential {key} is in batch {batch.id}, which is not anchored yet{where} ({batch.state})"
+            )
         if self.registry.is_revoked(batch.root, credential.leaf):
             raise AlreadyRevoked(f"credential {key} is already revoked (on its own or with its batch)")
         call = self.registry.contract.functions.revokeCredential(

@@ -8,7 +8,7 @@ transaction. This is the only module that defines tables.
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -160,7 +160,14 @@ class Store:
                 pending = select(ChainAnchor.batch_id).where(
                     or_(col(ChainAnchor.state) != State.CONFIRMED, col(ChainAnchor.delivered).is_(False))
                 )
-                query = query.where(or_(col(Batch.state) != State.DELIVERED, col(Batch.id).in_(pending)))
+                query = query.where(
+                    or_(
+                        col(Batch.state) != State.DELIVERED,
+                        col(Batch.block_number).is_(None),  # delivered with other chains' anchors, home pending
+                        col(Batch.delivered_at).is_(None),  # its receipts are to be written again
+                        col(Batch.id).in_(pending),
+                    )
+                )
             return s.exec(query).all()
 
     def credentials(self, batch_id: int) -> Sequence[Credential]:
@@ -327,7 +334,9 @@ class Store:
             if batch is None:
                 raise StoreError(f"no batch {batch_id}")
             s.add(attempt)
-            batch.state, batch.tx_hash = State.SUBMITTED, attempt.tx_hash
+            batch.tx_hash = attempt.tx_hash
+            if batch.state != State.DELIVERED:  # a late home anchor of a batch delivered with other chains' ones
+                batch.state = State.SUBMITTED
             s.add(batch)
             s.commit()
             s.refresh(batch)
@@ -416,6 +425,12 @@ class AnchorRecord:
 
 
 def home_record(batch: Batch) -> AnchorRecord:
+    """The home chain's anchor. Until delivery it is the batch's state; a batch delivered with other chains'
+    anchors while the home chain was down has its home anchor's state in its columns: confirmed once the
+    block is recorded, submitted once a transaction is."""
+    state = batch.state
+    if state == State.DELIVERED:
+        state = State.CONFIRMED if batch.block_number else State.SUBMITTED if batch.tx_hash else State.PREPARED
     return AnchorRecord(
         batch.id or 0,
         None,
@@ -423,7 +438,7 @@ def home_record(batch: Batch) -> AnchorRecord:
         batch.registry_address,
         batch.root,
         batch.count,
-        State.CONFIRMED if batch.state == State.DELIVERED else batch.state,
+        state,
         batch.tx_hash,
         batch.block_number,
         batch.block_hash,
@@ -473,7 +488,16 @@ def reload_record(store: Store, record: AnchorRecord) -> AnchorRecord:
 def update_record(store: Store, record: AnchorRecord, **changes: Any) -> AnchorRecord:
     """Change the anchor's columns (`state`, `tx_hash`, block fields, `confirmed_at`) in one commit."""
     if record.anchor_id is None:
-        return home_record(store.update_batch(record.batch_id, **changes))
+        batch = store.batch(record.batch_id)
+        if batch.state != State.DELIVERED:
+            return home_record(store.update_batch(record.batch_id, **changes))
+        # Delivered already (with other chains' anchors): the batch stays delivered; a home anchor confirmed
+        # now, or moved by a reorganisation, means its receipts are to be written again (delivered_at unset).
+        state = changes.pop("state", None)
+        if "block_number" in changes:
+            changes["delivered_at"] = None
+        updated = home_record(store.update_batch(record.batch_id, **changes))
+        return replace(updated, state=state) if state is not None else updated
     with store.session() as s:
         row = s.get(ChainAnchor, record.anchor_id)
         if row is None:

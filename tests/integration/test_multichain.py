@@ -65,7 +65,7 @@ def test_each_batch_is_anchored_once_on_every_chain_and_every_receipt_lists_both
     ws = two_chains
     issued = issue(cli, ws)
     assert issued.code == 0, issued.err
-    assert f"also anchored on chain {OWN_CHAIN_ID} in block" in issued.out
+    assert f"anchored on chain {OWN_CHAIN_ID} in block" in issued.out
     receipts = receipts_of(ws.root / "out")
     assert len(receipts) == 4
     root = receipts[0].merkle.root
@@ -130,7 +130,7 @@ def test_an_anchor_that_comes_late_is_added_to_the_receipts_with_the_revocations
     ws = ws.set("chain", "rpc_url", reachable_url, 1)  # the node answers again
     resumed = cli("resume", "-w", ws.root)
     assert resumed.code == 0, resumed.err
-    assert f"also anchored on chain {OWN_CHAIN_ID}" in resumed.out
+    assert f"anchored on chain {OWN_CHAIN_ID}" in resumed.out
     after = receipts_of(ws.root / "out")
     assert {r.version for r in after} == {3}
     assert [r.view().id for r in after] == [r.view().id for r in first]
@@ -306,3 +306,42 @@ def test_refresh_brings_each_chain_s_evidence_up_to_date_where_a_node_answers(
     assert [e["chainId"] for e in final["evidence"]] == [31337, OWN_CHAIN_ID, 31337, OWN_CHAIN_ID]
     assert final["evidence"][:2] == issued["evidence"]  # the evidence it was issued with stays
     Receipt.from_json(receipt.read_bytes())
+
+
+def test_a_home_chain_gone_for_good_delays_only_its_own_anchor(
+    cli: Cli, tmp_path: Path, own_node: Node, second_node: Node
+) -> None:
+    """The home chain (the first [[chain]]) dies: receipts go out with the other chain's anchor."""
+    from credanchor.wiring import account as load_account
+    from issuer.chainops import deploy as deploy_for
+    from issuer.chainops import fund_locally
+    from issuer.keys import keystore_address
+    from issuer.workspace import init_workspace
+    from tests.conftest import TEST_ISSUER_ID, TEST_SCRYPT_N
+
+    ws = init_workspace(
+        tmp_path / "ws", issuer_id=TEST_ISSUER_ID, issuer_name="Test University", scrypt_n=TEST_SCRYPT_N
+    )
+    ws = ws.set("chain", "rpc_url", own_node.url).set("chain", "chain_id", OWN_CHAIN_ID)
+    fund_locally(own_node.chain(), keystore_address(ws.keystore_path))
+    ws, _ = deploy_for(ws, own_node.chain(), load_account(ws))
+    ws = add_chain(ws, second_node)
+    stop_node(own_node)  # for good
+
+    issued = issue(cli, ws)
+    assert issued.code == 0, issued.err
+    assert f"anchored on chain {second_node.chain().chain_id} in block" in issued.out
+    assert f"pending: anchor on chain {OWN_CHAIN_ID}: node at {own_node.url} did not answer" in issued.err
+    receipts = receipts_of(ws.root / "out")
+    assert {r.version for r in receipts} == {2}
+    assert {r.anchor.chain_id for r in receipts} == {second_node.chain().chain_id}
+    listed = json.loads(cli("batches", "--json", "-w", ws.root).out)[0]
+    assert (listed["state"], listed["blockNumber"]) == ("delivered", None)
+    resumed = cli("resume", "-w", ws.root)
+    assert resumed.code == 0, resumed.err
+    assert f"pending: anchor on chain {OWN_CHAIN_ID}" in resumed.err
+    # Revocation reaches the chain that holds the anchor.
+    revoked = cli("revoke", receipts[0].view().id, "--reason", "issued in error", "-w", ws.root)
+    assert revoked.code == 0, revoked.err
+    registry = second_node.chain().registry(ws.config.additional_chains[0].registry)
+    assert registry.is_revoked(receipts[0].merkle.root, receipts[0].merkle.leaf)

@@ -223,6 +223,17 @@ class BatchIssuer:
             return True
         return any(a.state != State.CONFIRMED or not a.delivered for a in chain_anchors(self.store, batch.id or 0))
 
+    def _to_deliver(self, batch: Batch, home: AnchorRecord, others: list[AnchorRecord]) -> bool:
+        """Receipts to write: for the first time once an anchor is confirmed, or again when an anchor was
+        confirmed since they were written (not every time `resume` finds a chain still down)."""
+        confirmed = [r for r in (home, *others) if r.state == State.CONFIRMED]
+        if batch.state != State.DELIVERED:
+            return bool(confirmed)
+        fresh = {
+            a.id for a in chain_anchors(self.store, batch.id or 0) if a.state == State.CONFIRMED and not a.delivered
+        }
+        return batch.delivered_at is None or any(r.anchor_id in fresh for r in others)
+
     def _check_home(self) -> None:
         if not self._home_checked:
             self.home.check_role()
@@ -278,7 +289,7 @@ class BatchIssuer:
                     raise failure
                 # The home chain is down: deliver with the other chains' anchors; `resume` adds its own later.
                 self._pending[home.chain_id] = str(failure)
-            if self._unfinished(batch) and (home.state == State.CONFIRMED or failure is not None):
+            if self._to_deliver(batch, home, others):
                 batch = self._deliver(batch)
             if batch.state == State.DELIVERED:
                 return self._outcome(batch, resumed=resumed, already=False)

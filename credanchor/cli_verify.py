@@ -21,6 +21,7 @@ from credanchor.cli import NamedWorkspaceOpt, RpcUrlsOpt, app
 from credanchor.wiring import normal_url
 from verifier.checkpoints import checkpoints_for, load_checkpoints, render_checkpoints
 from verifier.evidencecheck import block_of
+from verifier.multichain import chain_quorum, group_by_chain
 from verifier.quorum import Quorum
 
 
@@ -62,13 +63,17 @@ def checkpoint(
             if number is None:
                 raise InvalidInput(f"{path}: evidence header has no readable block number")
             blocks.setdefault(evidence.chain_id, set()).add(number)
-    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
+    # Nodes of several chains (receipts anchored on several) are told apart by the chain id each answers.
+    groups, silent = group_by_chain([Chain(url) for url in urls])
+    for line in silent:
+        render.err.print(f"note: {line}", markup=False)
+    by_chain = {chain_id: chain_quorum(groups, chain_id, quorum) for chain_id in blocks}
 
     def hash_of(chain_id: int, number: int) -> tuple[str | None, str]:
-        agreed_chain = nodes.chain_id()
-        if agreed_chain != chain_id:
-            return None, f"the nodes are chain {agreed_chain}" if agreed_chain else "the nodes disagree on the chain"
-        return nodes.block_hash(number)
+        nodes = by_chain[chain_id]
+        return nodes.block_hash(number) if isinstance(nodes, Quorum) else (None, nodes)
 
     found, missing = checkpoints_for(blocks, hash_of)
     existing = load_checkpoints(output) if output.exists() else {}

@@ -81,13 +81,7 @@ class NodeGroups:
 
     def _grouped(self) -> dict[int, list[Chain]]:
         if self._groups is None:
-            groups: dict[int, list[Chain]] = defaultdict(list)
-            for chain in self._chains:
-                try:
-                    groups[chain.chain_id].append(chain)
-                except (ChainUnavailable, ChainMismatch) as exc:
-                    self._silent.append(f"{exc}: not used")
-            self._groups = dict(groups)
+            self._groups, self._silent = group_by_chain(self._chains)
         return self._groups
 
     def session(self, chain_id: int) -> Session:
@@ -98,23 +92,40 @@ class NodeGroups:
     def _session(self, chain_id: int) -> Session:
         groups = self._grouped()
         group = groups.get(chain_id, [])
-        if not group:
-            known = ", ".join(str(c) for c in sorted(groups))
-            why = f"no node given is of chain {chain_id}" + (f" (they are chain {known})" if known else "")
-            if self._silent:
-                why += f"; {'; '.join(self._silent)}"
-            return replace(self._template, reader_factory=None, quorum=None, no_node=why)
-        if self._quorum is not None and self._quorum > len(group):
-            nodes = f"{len(group)} node{'s' if len(group) != 1 else ''}"
-            why = f"--quorum {self._quorum}, but {nodes} of chain {chain_id} answer"
-            return replace(self._template, reader_factory=None, quorum=None, no_node=why)
-        if len(group) == 1:
+        if len(group) == 1 and self._quorum in (None, 1):
             only, reader = group[0], self._reader
             return replace(self._template, reader_factory=lambda: reader(only), quorum=None)
-        return replace(self._template, reader_factory=None, quorum=Quorum(group, self._quorum or len(group)))
+        nodes = chain_quorum(groups, chain_id, self._quorum)
+        if isinstance(nodes, Quorum):
+            return replace(self._template, reader_factory=None, quorum=nodes)
+        why = "; ".join([nodes, *self._silent]) if not group else nodes
+        return replace(self._template, reader_factory=None, quorum=None, no_node=why)
 
     def notes(self) -> tuple[str, ...]:
         return tuple(self._silent)
+
+
+def group_by_chain(chains: Sequence[Chain]) -> tuple[dict[int, list[Chain]], list[str]]:
+    """Nodes by the chain id each answers (asked once each), and a line for each node that did not answer."""
+    groups: dict[int, list[Chain]] = defaultdict(list)
+    silent = []
+    for chain in chains:
+        try:
+            groups[chain.chain_id].append(chain)
+        except (ChainUnavailable, ChainMismatch) as exc:
+            silent.append(f"{exc}: not used")
+    return dict(groups), silent
+
+
+def chain_quorum(groups: Mapping[int, Sequence[Chain]], chain_id: int, quorum: int | None) -> Quorum | str:
+    """The nodes of `chain_id` that must agree (`quorum` of them, default all), or why there are none."""
+    group = groups.get(chain_id, [])
+    if not group:
+        known = ", ".join(str(c) for c in sorted(groups))
+        return f"no node given is of chain {chain_id}" + (f" (they are chain {known})" if known else "")
+    if quorum is not None and quorum > len(group):
+        return f"--quorum {quorum}, but {len(group)} node{'s' if len(group) != 1 else ''} of chain {chain_id} answer"
+    return Quorum(group, quorum or len(group))
 
 
 @dataclass

@@ -98,6 +98,7 @@ def report_json(report: Report) -> dict[str, Any]:
                 "standing": str(a.standing),
                 "verdict": str(a.verdict),
                 "reason": a.reason,
+                "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in a.steps],
             }
             for a in report.anchors
         ]

@@ -45,6 +45,8 @@ class AnchorOutcome:
     """The trust list's name for the registry; None when the verifier does not trust it."""
     verdict: Verdict
     reason: str
+    steps: tuple[Step, ...] = ()
+    """The anchor's own steps (its evidence, chain, anchor, issuer, revocation, trust), as checked alone."""
 
     @property
     def standing(self) -> Standing:
@@ -137,9 +139,12 @@ def outcome_of(report: Report, receipt: Receipt) -> AnchorOutcome:
     anchor = receipt.anchor
     verdict, reason = report.verdict, report.reason
     trust = next((s for s in report.steps if s.name == "trust"), None)
+    own_steps = tuple(s for s in report.steps if s.name != "schema")  # the projection's schema is not the receipt's
     if verdict in (Verdict.EXPIRED, Verdict.NOT_YET_VALID) and trust is not None and trust.ok is False:
         verdict, reason = Verdict.UNTRUSTED, trust.detail
-    return AnchorOutcome(anchor.chain_id, anchor.registry, anchor.block_number, report.trusted_as, verdict, reason)
+    return AnchorOutcome(
+        anchor.chain_id, anchor.registry, anchor.block_number, report.trusted_as, verdict, reason, own_steps
+    )
 
 
 def combine(

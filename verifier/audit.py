@@ -270,7 +270,8 @@ def assemble(
     elsewhere = 0
     for root, loaded in by_root.items():
         if anchor_here(loaded.manifest, chain_id, registry) is None:
-            # A batch anchored on other chains only: another registry's business (audit that one with it).
+            # A batch anchored in other registries only (a folder of a workspace anchoring on several chains):
+            # their business, audited with them.
             chains = ", ".join(f"chain {a.chain_id} registry {a.registry}" for a in loaded.manifest.anchors())
             notices.append(f"manifest {loaded.path}: anchored in {chains}, not in this registry; not checked here")
             elsewhere += 1
@@ -299,12 +300,12 @@ def assemble(
 
 
 def anchor_here(manifest: Manifest, chain_id: int, registry: str) -> ManifestAnchor | None:
-    """The manifest's anchor in this registry on this chain: a version 3 manifest lists one per chain (None if
-    none is here); an older one has one anchor, compared as it is."""
+    """The manifest's anchor in this registry on this chain (a version 3 manifest lists one per chain), or None
+    when the batch is anchored elsewhere only."""
     for anchor in manifest.anchors():
         if anchor.chain_id == chain_id and anchor.registry.lower() == registry.lower():
             return anchor
-    return manifest.anchor if manifest.additional_anchors is None else None
+    return None
 
 
 def _manifest_flags(

@@ -41,7 +41,7 @@ def _distinct(urls: list[str]) -> None:
 
 @app.command()
 def checkpoint(
-    receipts: Annotated[list[Path], typer.Argument(help="Version 2 receipts whose evidence blocks to record.")],
+    receipts: Annotated[list[Path], typer.Argument(help="Receipts (version 2 or 3) whose evidence blocks to record.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoints file (TOML); added to if it exists.")],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[int | None, typer.Option(min=1, help="How many of the nodes must agree (default: all).")] = None,
@@ -111,7 +111,18 @@ def refresh(
     if not urls:
         raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
     _distinct(urls)
-    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
+    groups, silent = group_by_chain([Chain(url) for url in urls])
+    for line in silent:
+        render.err.print(f"note: {line}", markup=False)
+    by_chain: dict[int, Quorum | str] = {}
+
+    def nodes(chain_id: int) -> Quorum | str:
+        if chain_id not in by_chain:  # one Quorum per chain, so its agreed head is asked once for all receipts
+            by_chain[chain_id] = chain_quorum(groups, chain_id, quorum)
+        return by_chain[chain_id]
+
     now = datetime.now(UTC)
     for path in receipts:
         data = read_limited(path, MAX_RECEIPT_BYTES)
@@ -125,3 +136,5 @@ def refresh(
         atomic_write_text(path, done.text, mode=path.stat().st_mode & 0o777)
         state = f"; {done.revoked}" if done.revoked else ""
         render.out.print(f"{path}: evidence of block {done.block} added ({done.how}){state}", markup=False)
+        for line in done.others:
+            render.out.print(f"  {line}", markup=False)

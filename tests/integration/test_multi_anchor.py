@@ -389,3 +389,38 @@ def test_the_web_verifier_checks_the_anchors_it_has_a_node_for(world: TwoChains)
     assert "<h3>Anchors</h3>" in page.text
     assert f"Chain {B}, block {world.anchor['blockNumber']}" in page.text
     assert "Not checked" in page.text
+
+
+def test_refresh_brings_each_anchors_evidence_up_to_date_on_its_own_chain(
+    cli: Cli, world: TwoChains, tmp_path: Path
+) -> None:
+    receipt = world.receipts[0]
+    issued = json.loads(receipt.read_text())
+    doc = issued["merkle"]
+    sender = TxSender(world.chain, world.account)
+    call = world.registry.contract.functions.revokeCredential(
+        bytes.fromhex(doc["root"][2:]), bytes.fromhex(doc["leaf"][2:]), "issued in error"
+    )
+    mined = sender.wait_mined(sender.send(call).tx_hash, timeout=30)
+
+    only_home = cli("refresh", receipt, "--rpc-url", world.ws.config.chain.rpc_url)
+    assert only_home.code == 0, only_home.err
+    assert f"  chain {B}: not refreshed (no node given is of chain {B} (they are chain {A}))" in only_home.out
+    assert [e["chainId"] for e in json.loads(receipt.read_text())["evidence"]] == [B, A, A]
+
+    done = cli("refresh", receipt, *nodes(world))
+    assert done.code == 0, done.err
+    assert f"{receipt}: evidence of block " in done.out
+    assert f"; it was revoked in block {mined.block_number} (" in done.out
+    refreshed = json.loads(receipt.read_text())
+    assert refreshed["version"] == 3
+    assert refreshed["additionalAnchors"] == issued["additionalAnchors"]
+    assert [e["chainId"] for e in refreshed["evidence"]] == [A, A, B, B]
+    assert refreshed["evidence"][0] == issued["evidence"][0]
+    assert refreshed["evidence"][2] == issued["evidence"][1]
+
+    checkpoints = tmp_path / "cp.toml"
+    assert cli("checkpoint", receipt, "-o", checkpoints, *nodes(world)).code == 0
+    code, (report,) = verify(cli, "--offline", "--checkpoints", checkpoints, "--trust", world.trust, receipt)
+    assert (code, report["verdict"]) == (1, "revoked")
+    assert report["reason"].startswith(f"anchor on chain {B} (registry {world.registry.address}): credential revoked")

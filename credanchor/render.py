@@ -33,7 +33,7 @@ _STANDING = {
     Standing.HOLDS: "[green]holds[/]",
     Standing.FAILS: "[red]FAILS[/]",
     Standing.NOT_CHECKED: "[yellow]not checked[/]",
-    Standing.NOT_TRUSTED: "[dim]ignored[/]",
+    Standing.NOT_TRUSTED: "[dim]not counted[/]",
 }
 _STYLE = {Verdict.VALID: "bold green", Verdict.MALFORMED: "bold red", Verdict.INVALID: "bold red"}
 
@@ -145,11 +145,13 @@ def print_report(report: Report, *, details: bool) -> None:
     for note in report.notes:
         out.print(f"  [yellow]note[/] {safe(note)}")
     for i, anchor in enumerate(report.anchors, 1):
-        trust = f"trusted as {anchor.trusted_as!r}" if anchor.trusted_as else "not on your trust list, not counted"
-        mark = _STANDING[anchor.standing]
+        trust = f"trusted as {anchor.trusted_as!r}" if anchor.trusted_as else "not on your trust list"
+        said = "every check passed" if anchor.verdict == Verdict.VALID else f"{anchor.verdict}, {anchor.reason}"
+        if anchor.standing == Standing.NOT_CHECKED:
+            said = anchor.reason
         out.print(
-            f"  anchor {i}: {mark} chain {anchor.chain_id}, block {anchor.block}, registry {safe(anchor.registry)} "
-            f"({safe(trust)}): {safe(anchor.verdict)}, {safe(anchor.reason)}"
+            f"  anchor {i} on chain {anchor.chain_id}, block {anchor.block}, registry {safe(anchor.registry)} "
+            f"({safe(trust)}): {_STANDING[anchor.standing]}: {safe(said)}"
         )
 
 

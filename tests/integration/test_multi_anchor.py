@@ -105,8 +105,8 @@ def test_both_anchors_hold_and_each_is_listed(cli: Cli, world: TwoChains) -> Non
     assert lines[0] == f"VALID {world.receipts[0]}: every check passed; 2 of 2 anchors hold ({DEFAULT})"
     assert f"  pass anchors    2 of 2 anchors hold ({DEFAULT})" in lines
     assert (
-        f"  anchor 2: holds chain {B}, block {world.anchor['blockNumber']}, registry {world.registry.address} "
-        "(trusted as 'Test University'): valid, every check passed"
+        f"  anchor 2 on chain {B}, block {world.anchor['blockNumber']}, registry {world.registry.address} "
+        "(trusted as 'Test University'): holds: every check passed"
     ) in lines
 
 
@@ -127,6 +127,11 @@ def test_a_chain_killed_for_good_leaves_the_other_anchor_to_decide(
         dead,
     ]
     assert [a["standing"] for a in report["anchors"]] == ["holds", "not-checked"]
+    text = cli("verify", *nodes(world), "--trust", world.trust, world.receipts[0])
+    assert (
+        f"  anchor 2 on chain {B}, block {world.anchor['blockNumber']}, registry {world.registry.address} (trusted "
+        f"as 'Test University'): not checked: {why}"
+    ) in text.out.splitlines()
 
     code, (report,) = verify(cli, *nodes(world), "--trust", world.trust, "--require", "2", world.receipts[0])
     assert (code, report["verdict"]) == (3, "chain-unavailable")

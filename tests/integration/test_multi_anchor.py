@@ -299,8 +299,8 @@ def test_a_lying_node_of_one_chain_is_outvoted_or_leaves_that_chain_unchecked(cl
         assert report["anchors"][0]["reason"] == f"--quorum 2, but 1 node of chain {A} answer"
 
     with rpc_proxy(b, lie="proof") as state_liar, rpc_proxy(b) as honest:
-        args = ("--rpc-url", a, "--rpc-url", state_liar, "--rpc-url", honest, *trust, "--require", "2")
-        code, (report,) = verify(cli, *args, world.receipts[0])
+        liars = ("--rpc-url", a, "--rpc-url", state_liar, "--rpc-url", honest, *trust, "--require", "2")
+        code, (report,) = verify(cli, *liars, world.receipts[0])
         assert (code, report["verdict"]) == (0, "valid"), report
         assert any(n.startswith(f"chain {B}: state of block ") for n in report["notes"]), report["notes"]
         assert any(n.endswith(f"proven from {honest}'s answers") for n in report["notes"]), report["notes"]

@@ -228,17 +228,21 @@ ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
 
 
 def self_check(workspace: Workspace, chains: Sequence[tuple[Chain, str]], progress: Progress) -> "SelfCheck":
-    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registries
-    (`chains`: each chain the batch is anchored on, with the workspace's registry there).
+    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registries.
+
+    `chains`: each chain whose anchor the receipts carry, with the workspace's registry there; every receipt
+    must carry these anchors, and each must hold on its chain (one chain: as before several chains).
 
     The batch root is read from each chain once; the files are checked on every core, each receipt on every
     anchor (all must hold). Receipts of back-dated or future-dated records are accepted as expired / not yet
     valid: the validity window is the record's business, not the anchor's.
     """
     config = workspace.config
-    trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
 
     def check(paths: Sequence[Path], root: str) -> None:
+        # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
+        # stop the issuer from being built); each chain is read here, once per batch.
+        trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
         own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
         first = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])) if paths else None
         readers = {chain.chain_id: batch_reader(chain, registry, root, own_key, first) for chain, registry in chains}

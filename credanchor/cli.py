@@ -303,7 +303,7 @@ def verify(
     receipts: Annotated[list[Path], typer.Argument(help="Receipts (.json) or baked badges (.png, .svg).")],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[
-        int | None, typer.Option(min=1, help="With several --rpc-url: how many must agree on a block hash.")
+        int | None, typer.Option(min=1, help="Nodes of one chain that must agree on a block hash (default: all).")
     ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use no node at all: the receipts' evidence and --checkpoints.")

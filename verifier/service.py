@@ -2,7 +2,9 @@
 
 Invariants: the node is the verifier's own (`reader`), never one a receipt names; all chain reads for one run
 are pinned to the head block read at the start, so receipts of one batch see one consistent state; a chain
-that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash or a false `valid`.
+that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash or a false `valid`. A
+`Session` checks anchors of one chain (or proven from checkpoints); a receipt anchored on several chains is
+split into one projection per anchor by `verifier.multichain`, each checked by its chain's session.
 """
 
 from collections.abc import Callable, Iterable, Iterator

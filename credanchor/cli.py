@@ -252,7 +252,7 @@ def verify(
     receipts: Annotated[list[Path], typer.Argument(help="Receipts (.json) or baked badges (.png, .svg).")],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[
-        int | None, typer.Option(min=1, help="With several --rpc-url: how many must agree on a block hash.")
+        int | None, typer.Option(min=1, help="Nodes of one chain that must agree on a block hash (default: all).")
     ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use no node at all: the receipts' evidence and --checkpoints.")
@@ -274,12 +274,20 @@ def verify(
         int | None,
         typer.Option(min=1, help="Blocks the anchor needs on top of it, its own counted (default: config, or 1)."),
     ] = None,
+    require: Annotated[
+        int | None,
+        typer.Option(
+            "--require", help="Anchors on trusted registries that must hold (default: all that can be checked, >= 1)."
+        ),
+    ] = None,
     workspace: NamedWorkspaceOpt = None,
 ) -> None:
     """Verify receipts: digest, Merkle proof, signature, anchor on chain, issuer, revocation, validity, trust.
 
     A version 2 receipt carries its anchor's chain evidence: with --offline and --checkpoints it verifies with
-    no node at all; with several --rpc-url and --quorum K no single node is trusted.
+    no node at all; with several --rpc-url and --quorum K no single node is trusted. A version 3 receipt is
+    anchored on several chains: each anchor is checked on its own chain's nodes (--rpc-url of every chain; they
+    are told apart by the chain id they answer), and --require K says how many must hold.
 
     Exit 0 if every receipt is valid; 1 invalid, revoked, expired or untrusted; 2 unreadable or malformed;
     3 chain unreachable.
@@ -295,6 +303,7 @@ def verify(
         min_confirmations=confirmations,
         quorum=quorum,
         checkpoints=checkpoints,
+        required=require,
     )
     show_details = details if details is not None else len(receipts) == 1
     reports = []

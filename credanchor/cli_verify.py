@@ -21,7 +21,8 @@ from credanchor.cli import NamedWorkspaceOpt, RpcUrlsOpt, app
 from credanchor.wiring import normal_url
 from verifier.checkpoints import checkpoints_for, load_checkpoints, render_checkpoints
 from verifier.evidencecheck import block_of
-from verifier.quorum import Quorum, by_chain
+from verifier.multichain import chain_quorum, group_by_chain
+from verifier.quorum import Quorum
 
 
 def _receipt_in(path: Path) -> Receipt:
@@ -40,7 +41,7 @@ def _distinct(urls: list[str]) -> None:
 
 @app.command()
 def checkpoint(
-    receipts: Annotated[list[Path], typer.Argument(help="Version 2 receipts whose evidence blocks to record.")],
+    receipts: Annotated[list[Path], typer.Argument(help="Receipts (version 2 or 3) whose evidence blocks to record.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoints file (TOML); added to if it exists.")],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[int | None, typer.Option(min=1, help="How many of the nodes must agree (default: all).")] = None,
@@ -62,26 +63,17 @@ def checkpoint(
             if number is None:
                 raise InvalidInput(f"{path}: evidence header has no readable block number")
             blocks.setdefault(evidence.chain_id, set()).add(number)
-    chains = [Chain(url) for url in urls]
-    groups: dict[int, Quorum | str] = {}
-
-    def nodes_of(chain_id: int) -> Quorum | str:
-        """All the nodes when the receipts name one chain (their agreement on it is checked below); else
-        the nodes that say they are that chain, `--quorum` of them agreeing."""
-        if len(blocks) == 1:
-            return Quorum(chains, quorum or len(chains))
-        if not groups:
-            groups.update(by_chain(chains, quorum))
-        return groups.get(chain_id, f"no node given answers as chain {chain_id} (--rpc-url)")
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
+    # Nodes of several chains (receipts anchored on several) are told apart by the chain id each answers.
+    groups, silent = group_by_chain([Chain(url) for url in urls])
+    for line in silent:
+        render.err.print(f"note: {line}", markup=False)
+    by_chain = {chain_id: chain_quorum(groups, chain_id, quorum) for chain_id in blocks}
 
     def hash_of(chain_id: int, number: int) -> tuple[str | None, str]:
-        nodes = nodes_of(chain_id)
-        if isinstance(nodes, str):
-            return None, nodes
-        agreed_chain = nodes.chain_id()
-        if agreed_chain != chain_id:
-            return None, f"the nodes are chain {agreed_chain}" if agreed_chain else "the nodes disagree on the chain"
-        return nodes.block_hash(number)
+        nodes = by_chain[chain_id]
+        return nodes.block_hash(number) if isinstance(nodes, Quorum) else (None, nodes)
 
     found, missing = checkpoints_for(blocks, hash_of)
     existing = load_checkpoints(output) if output.exists() else {}
@@ -119,9 +111,18 @@ def refresh(
     if not urls:
         raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
     _distinct(urls)
-    chains = [Chain(url) for url in urls]
-    everything = Quorum(chains, quorum or len(chains))
-    groups: dict[int, Quorum | str] = {}
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
+    groups, silent = group_by_chain([Chain(url) for url in urls])
+    for line in silent:
+        render.err.print(f"note: {line}", markup=False)
+    by_chain: dict[int, Quorum | str] = {}
+
+    def nodes(chain_id: int) -> Quorum | str:
+        if chain_id not in by_chain:  # one Quorum per chain, so its agreed head is asked once for all receipts
+            by_chain[chain_id] = chain_quorum(groups, chain_id, quorum)
+        return by_chain[chain_id]
+
     now = datetime.now(UTC)
     for path in receipts:
         data = read_limited(path, MAX_RECEIPT_BYTES)
@@ -131,17 +132,9 @@ def refresh(
                 "from the refreshed receipt"
             )
         receipt = Receipt.from_json(data, source=str(path))
-        if len(receipt.anchors()) > 1 and not groups:
-            groups.update(by_chain(chains, quorum))
-        nodes = groups if len(receipt.anchors()) > 1 else {receipt.anchor.chain_id: everything}
         done = refreshed(receipt, nodes, now)
         atomic_write_text(path, done.text, mode=path.stat().st_mode & 0o777)
-        for anchor in done.anchors:
-            where = f" on chain {anchor.chain_id}" if len(receipt.anchors()) > 1 else ""
-            if anchor.block is None:
-                render.err.print(f"{path}: evidence{where} not refreshed: {anchor.how}", markup=False)
-                continue
-            state = f"; {anchor.revoked}" if anchor.revoked else ""
-            render.out.print(
-                f"{path}: evidence{where} of block {anchor.block} added ({anchor.how}){state}", markup=False
-            )
+        state = f"; {done.revoked}" if done.revoked else ""
+        render.out.print(f"{path}: evidence of block {done.block} added ({done.how}){state}", markup=False)
+        for line in done.others:
+            render.out.print(f"  {line}", markup=False)

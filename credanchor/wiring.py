@@ -27,11 +27,12 @@ from issuer.chainops import connect, registry_address
 from issuer.keys import load_account, resolve_passphrase
 from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key, signing_multikey
 from issuer.workspace import ENV_WORKSPACE, Workspace, open_workspace
+from verifier.batchcheck import BatchReader, verify_batch
 from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
 from verifier.evidencecheck import block_of
-from verifier.quorum import Quorum
-from verifier.service import BatchReader, ChainReader, Session, verify_batch
+from verifier.multichain import NodeGroups, OneSession, Route, Verifier
+from verifier.service import ChainReader, Session
 from verifier.trust import TrustList, load_trust_list, trusted
 
 if TYPE_CHECKING:
@@ -158,8 +159,13 @@ def verifier_rpcs(
         raise InvalidInput("--checkpoints is for --offline verification")
     if rpc_urls:
         return rpc_urls
-    url = verifier_rpc(workspace, None)
-    return [url] if url else []
+    return verifier_nodes(workspace) if workspace is not None else []
+
+
+def verifier_nodes(workspace: Workspace) -> list[str]:
+    """The nodes a workspace verifies with when none are named: one per chain it anchors on. `verify` groups
+    them by the chain id each answers, so the order does not matter."""
+    return list(dict.fromkeys(c.rpc_url for c in workspace.config.chains if c.rpc_url))
 
 
 def verification_session(
@@ -171,26 +177,32 @@ def verification_session(
     min_confirmations: int = 1,
     quorum: int | None = None,
     checkpoints: Path | None = None,
-) -> Session:
+    required: int | None = None,
+) -> Verifier:
+    """The verifier for the nodes named (none: offline with `checkpoints`, or no chain at all). One node checks
+    every anchor it is the chain of; several are grouped by the chain id each answers, and several of one
+    chain must agree (`quorum` of them, default all)."""
     urls = [rpc_urls] if isinstance(rpc_urls, str) else list(rpc_urls or [])
     if len({normal_url(u) for u in urls}) != len(urls):
         raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
     if quorum is not None and len(urls) < 2:
         raise InvalidInput("--quorum needs at least two --rpc-url")
-    several = None
-    if len(urls) > 1:
-        several = Quorum([Chain(url, timeout=timeout) for url in urls], quorum or len(urls))
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
     single = urls[0] if len(urls) == 1 else None
     factory = (lambda: ChainReader(Chain(single, timeout=timeout))) if single else None
-    return Session(
+    session = Session(
         factory,
         trust,
         datetime.now(UTC),
         require_signature=require_signature,
         min_confirmations=min_confirmations,
         checkpoints=load_checkpoints(checkpoints) if checkpoints else None,
-        quorum=several,
     )
+    route: Route = OneSession(session)
+    if len(urls) > 1:
+        route = NodeGroups(session, [Chain(url, timeout=timeout) for url in urls], quorum)
+    return Verifier(session, route, required)
 
 
 def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
@@ -225,7 +237,14 @@ def batch_issuer(
     from issuer.batch import BatchIssuer
     from issuer.config import ChainConfig
 
-    chain = issuer_chain(workspace, rpc_url)
+    if workspace.config.additional_chains:
+        # Several chains: the home chain's node is first asked when its anchor is made (checked then), so a
+        # home chain that is down delays only its own anchor.
+        registry_address(workspace)
+        home = workspace.config.chain
+        chain = Chain(rpc_url or home.rpc_url, timeout=home.rpc_timeout)
+    else:
+        chain = issuer_chain(workspace, rpc_url)
     accounts: dict[Path, LocalAccount] = {}
 
     def key_for(config: ChainConfig) -> LocalAccount:
@@ -251,7 +270,7 @@ def batch_issuer(
         workspace,
         store,
         job(workspace.config.chain, chain, home=True),
-        self_check=self_check(workspace, chain, progress),
+        self_check=self_check(workspace, progress),
         signer=batch_signer(workspace),
         progress=progress,
         bake=bake,
@@ -274,42 +293,51 @@ ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID,
 is the issuer's own decision, read from the chain, and the receipt is still well made."""
 
 
-def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfCheck":
-    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registry.
+def self_check(workspace: Workspace, progress: Progress) -> "SelfCheck":
+    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registries.
 
-    The batch root is read from the chain once; the files are checked on every core. Receipts of back-dated
-    or future-dated records are accepted as expired / not yet valid: the validity window is the record's
-    business, not the anchor's.
+    `chains` (given with each batch): each chain whose anchor the receipts carry and that can be asked now,
+    with the workspace's registry there; each of those anchors must hold on its chain (one chain: as before).
+
+    The batch root is read from each chain once; the files are checked on every core, each receipt on every
+    anchor (all must hold). Receipts of back-dated or future-dated records are accepted as expired / not yet
+    valid: the validity window is the record's business, not the anchor's.
     """
+    config = workspace.config
 
-    def check(paths: Sequence[Path], root: str) -> None:
-        registry = checksum_address(workspace.config.chain.registry)
-        head = chain.block_number()
-        chain_reader = ChainReader(chain)
-        view = chain_reader.root_view(registry, root, head)
+    def check(paths: Sequence[Path], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
+        # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
+        # stop the issuer from being built); each chain is read here, once per batch.
+        trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
         own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
-        keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
-        hashes = {}
-        evidence = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])).evidence if paths else None
-        for proof in evidence or ():
-            number = block_of(proof)
-            hash_ = chain_reader.block_hash(number) if number is not None else None
-            if number is not None and hash_ is not None:
-                hashes[number] = hash_
-        reader = BatchReader(chain.chain_id, head, registry, root, view, keys, hashes)
-        reports = verify_batch(
-            paths,
-            reader,
-            own_trust(workspace),
-            datetime.now(UTC),
-            on_done=progress.advance,
-        )
+        first = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])) if paths else None
+        readers = {chain.chain_id: batch_reader(chain, registry, root, own_key, first) for chain, registry in chains}
+        reports = verify_batch(paths, readers, trust, datetime.now(UTC), on_done=progress.advance)
         failed = [r for r in reports if r.verdict not in ACCEPTED_BY_SELF_CHECK]
         if failed:
-            first = failed[0]
+            first_failed = failed[0]
             raise VerificationFailed(
-                f"self-check failed for {len(failed)} of {len(paths)} receipts; first: {first.source}: "
-                f"{first.verdict}: {first.reason}"
+                f"self-check failed for {len(failed)} of {len(paths)} receipts; first: {first_failed.source}: "
+                f"{first_failed.verdict}: {first_failed.reason}"
             )
 
     return check
+
+
+def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: Receipt | None) -> BatchReader:
+    """What one chain says of the batch's root, read once for every worker; with the hashes of the blocks the
+    sample receipt's evidence on this chain rests on."""
+    registry = checksum_address(registry)
+    head = chain.block_number()
+    chain_reader = ChainReader(chain)
+    view = chain_reader.root_view(registry, root, head)
+    keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
+    hashes = {}
+    for proof in (sample.evidence or ()) if sample else ():
+        number = block_of(proof)
+        if proof.chain_id != chain.chain_id or number is None:
+            continue
+        hash_ = chain_reader.block_hash(number)
+        if hash_ is not None:
+            hashes[number] = hash_
+    return BatchReader(chain.chain_id, head, registry, root, view, keys, hashes)

@@ -63,6 +63,8 @@ class AnchorJob:
         fault(point if self.home else f"{point}@{self.config.chain_id}")
 
     def check_role(self) -> None:
+        """The node is the configured chain and the key holds the anchor role in its registry."""
+        self.chain.expect_chain_id(self.config.chain_id)
         if not self.registry.has_role(ANCHOR_ROLE, self.sender.address):
             where = "" if self.home else f" on chain {self.config.chain_id}"
             raise TransactionFailed(

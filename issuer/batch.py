@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from anchoring.chain import Chain
 from anchoring.credential import credential_digest
 from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
 from anchoring.evidencecollect import BatchEvidence
@@ -62,9 +63,9 @@ from issuer.store import (
 from issuer.templates import ResultSpec, Template, load_template
 from issuer.workspace import Workspace
 
-SelfCheck = Callable[[Sequence[Path], str], None]
-"""Verifies a batch's written receipts (and its root) against the chain; raises `CredanchorError` if any
-does not check out."""
+SelfCheck = Callable[[Sequence[Path], str, Sequence[tuple[Chain, str]]], None]
+"""Verifies a batch's written receipts (and its root) against the chains given (each with its registry), one
+read of each per batch; raises `CredanchorError` if any does not check out."""
 
 
 class Signing(Protocol):
@@ -266,10 +267,11 @@ class BatchIssuer:
         gone past `node_deadline`) is raised only after the other chains have had their turn, and another
         chain's failure only leaves its anchor for `credanchor resume`.
         """
-        if batch.registry_address != self.registry.address or batch.chain_id != self.chain.chain_id:
+        home_chain = self.home.config.chain_id
+        if batch.registry_address != self.registry.address or batch.chain_id != home_chain:
             raise InvalidInput(
                 f"batch {batch.id} belongs to registry {batch.registry_address} on chain {batch.chain_id}, "
-                f"not the configured {self.registry.address} on chain {self.chain.chain_id}"
+                f"not the configured {self.registry.address} on chain {home_chain}"
             )
         while True:
             home = home_record(batch)
@@ -432,7 +434,7 @@ class BatchIssuer:
             achievement_id=plan.template.achievement_id(issuer.id),
             root=to_hex(tree.root),
             count=len(rows),
-            chain_id=self.chain.chain_id,
+            chain_id=self.home.config.chain_id,
             registry_address=self.registry.address,
             out_dir=str(
                 (out_dir or self.workspace.receipts_dir / f"{plan.template.key}-{to_hex(tree.root)[2:10]}").resolve()
@@ -454,6 +456,7 @@ class BatchIssuer:
             )
         anchors: list[AnchorSection] = []
         evidences: list[BatchEvidence | None] = []
+        asked: list[tuple[Chain, str]] = []  # the chains the self-check reads the anchors from
         home = home_record(batch)
         if home.state == State.CONFIRMED and not self.home.still_anchored(home):
             # A reorganisation deeper than the configured confirmations moved or dropped the anchor.
@@ -467,6 +470,7 @@ class BatchIssuer:
         elif home.state == State.CONFIRMED:
             anchors.append(anchor_section(home))
             evidences.append(self._evidence(self.home, batch, rows))
+            asked.append((self.home.chain, self.home.config.registry))
         included: list[int] = []
         for record in self._other_records(batch):
             if record.state != State.CONFIRMED:
@@ -480,6 +484,8 @@ class BatchIssuer:
             anchors.append(anchor_section(record))
             included.append(record.anchor_id or 0)
             evidences.append(self._evidence(job, batch, rows) if job is not None else None)
+            if job is not None:
+                asked.append((job.chain, job.config.registry))
         if not anchors:
             return self.store.batch(batch.id or 0)  # nothing confirmed to deliver with: left for `resume`
         out_dir = Path(batch.out_dir)
@@ -492,7 +498,7 @@ class BatchIssuer:
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
-        self.self_check([Path(p) for p in paths.values()], batch.root)
+        self.self_check([Path(p) for p in paths.values()], batch.root, asked)
         fault("checked")
         if self.bake:
             bake_batch(self.workspace, batch.achievement, [Path(p) for p in paths.values()], self.bake, self.progress)

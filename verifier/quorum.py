@@ -124,18 +124,3 @@ class Quorum:
             return question(chain)
         except (ChainUnavailable, ChainMismatch):
             return None
-
-
-def by_chain(chains: Sequence[Chain], quorum: int | None) -> dict[int, "Quorum | str"]:
-    """The nodes grouped by the chain id each answers (each asked once; one that does not answer is in no
-    group), `quorum` of a group agreeing (default: all of it); a chain with fewer nodes than `quorum` gets the
-    reason instead."""
-    ids = {id(c): Quorum([c], 1).chain_id() for c in chains}
-    groups: dict[int, Quorum | str] = {}
-    for answered in sorted({i for i in ids.values() if i is not None}):
-        members = [c for c in chains if ids[id(c)] == answered]
-        if quorum is not None and quorum > len(members):
-            groups[answered] = f"--quorum {quorum}, but only {len(members)} of the nodes given are chain {answered}"
-        else:
-            groups[answered] = Quorum(members, quorum or len(members))
-    return groups

@@ -261,8 +261,9 @@ def test_checkpoints_are_recorded_for_every_chain_from_nodes_of_each(
     ]
     one = cli("checkpoint", receipt, "-o", ws.root / "one.toml", "--rpc-url", node.url)
     assert one.code == 3
-    assert f"not recorded: chain {OWN_CHAIN_ID} block {anchors[1].block_number}: no node given answers as chain " in (
-        one.err
+    assert one.err.strip() == (
+        f"not recorded: chain {OWN_CHAIN_ID} block {anchors[1].block_number}: no node given is of chain "
+        f"{OWN_CHAIN_ID} (they are chain 31337)"
     )
     strict = cli(
         "checkpoint",
@@ -277,7 +278,7 @@ def test_checkpoints_are_recorded_for_every_chain_from_nodes_of_each(
         "2",
     )
     assert strict.code == 3
-    assert "--quorum 2, but only 1 of the nodes given are chain 31337" in strict.err
+    assert "--quorum 2, but 1 node of chain 31337 answer" in strict.err
 
 
 def test_refresh_brings_each_chain_s_evidence_up_to_date_where_a_node_answers(
@@ -290,21 +291,17 @@ def test_refresh_brings_each_chain_s_evidence_up_to_date_where_a_node_answers(
     assert cli("revoke", issued["credential"]["id"], "--reason", "issued in error", "-w", ws.root).code == 0
     home_only = cli("refresh", receipt, "--rpc-url", node.url)
     assert home_only.code == 0, home_only.err
-    assert f"{receipt}: evidence on chain 31337 of block " in home_only.out
-    assert "; it was revoked in block " in home_only.out
-    assert f"{receipt}: evidence on chain {OWN_CHAIN_ID} not refreshed: no node given answers as chain" in (
-        home_only.err
-    )
+    assert f"chain {OWN_CHAIN_ID}: not refreshed (no node given is of chain {OWN_CHAIN_ID}" in home_only.out
     after = json.loads(receipt.read_text())
     assert after["version"] == 3
     assert after["additionalAnchors"] == issued["additionalAnchors"]
-    assert [e["chainId"] for e in after["evidence"]] == [31337, OWN_CHAIN_ID, 31337]
+    assert sorted(e["chainId"] for e in after["evidence"]) == [31337, 31337, OWN_CHAIN_ID]
     both = cli("refresh", receipt, "--rpc-url", node.url, "--rpc-url", own_node.url)
     assert both.code == 0, both.err
-    assert both.out.count("; it was revoked in block ") == 2
+    assert both.out.count("revoked in block ") == 2, both.out
     final = json.loads(receipt.read_text())
-    assert [e["chainId"] for e in final["evidence"]] == [31337, OWN_CHAIN_ID, 31337, OWN_CHAIN_ID]
-    assert final["evidence"][:2] == issued["evidence"]  # the evidence it was issued with stays
+    assert sorted(e["chainId"] for e in final["evidence"]) == [31337, 31337, OWN_CHAIN_ID, OWN_CHAIN_ID]
+    assert all(e in final["evidence"] for e in issued["evidence"])  # the evidence it was issued with stays
     Receipt.from_json(receipt.read_bytes())
 
 

@@ -203,7 +203,7 @@ step "Registrar: delivery done, forget the earners' e-mail addresses of the .xls
 kill "$SMTP_PID"; wait "$SMTP_PID" 2>/dev/null || true
 
 step "Auditor: every anchor, revocation, key and role change, checked against the published manifests"
-REGISTRY=$(.venv/bin/python -c "import tomllib; print(tomllib.load(open('$WS/credanchor.toml','rb'))['chain']['registry'])")
+REGISTRY=$(.venv/bin/python -c "import tomllib; print(tomllib.load(open('$WS/credanchor.toml','rb'))['chain'][0]['registry'])")
 set +e
 "$CLI" audit --registry "$REGISTRY" --rpc-url "http://127.0.0.1:$PORT" --manifests "$WS/manifests"
 code=$?

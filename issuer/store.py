@@ -155,7 +155,7 @@ class Store:
         try:
             upgrade(self.engine)
         except DatabaseError as exc:
-            raise StoreError(f"cannot open database {shown}: {str(exc.orig).strip()}") from None
+            raise StoreError(f"cannot open database {shown}: {' '.join(str(exc.orig).split())}") from None
         except UnknownRevision as exc:
             raise StoreError(f"cannot open database {shown}: {exc}") from None
 

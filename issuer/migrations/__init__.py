@@ -55,7 +55,6 @@ def _run(connection: Connection) -> None:
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
-    from sqlmodel import SQLModel
 
     config = Config()
     config.set_main_option("script_location", str(FOLDER))
@@ -71,6 +70,6 @@ def _run(connection: Connection) -> None:
         return script._upgrade_revs(HEAD, revision)  # type: ignore[arg-type]
 
     with EnvironmentContext(config, script, fn=steps, destination_rev=HEAD) as environment:
-        environment.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True)
+        environment.configure(connection=connection, render_as_batch=True)
         with environment.begin_transaction():
             environment.run_migrations()

@@ -65,7 +65,7 @@ def new_batch(store: Store, n: int = 3, *, key: str = "a", also_on: tuple[tuple[
             "name": f"Person {i}",
             "digest": "0x" + key + f"{i:063x}",
             "leaf": "0x" + f"{i:064x}",
-            "document": '{"id": %d}' % i,
+            "document": f'{{"id": {i}}}',
         }
         for i in range(n)
     ]

@@ -12,7 +12,9 @@ delays only its own anchor: receipts are delivered with the anchors confirmed by
 the others to them later.
 The same input (records file, template, column mapping, registry) always maps to the same batch, so running
 the same command again after a crash resumes that batch instead of issuing a second one; the registry itself
-refuses a second anchor of one root.
+refuses a second anchor of one root. One process at a time drives a batch, and the re-issue check is made
+again with the insert, one process at a time per achievement (issuer/locks.py: the workspace's lock files,
+or PostgreSQL advisory locks that hold between machines sharing the database).
 """
 
 import hashlib

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := hardhat-local/node_modules/.installed
 
-.PHONY: setup demo serve browser test lint test-anvil test-hardhat bench bench-signing artifact schema clean
+.PHONY: setup demo serve browser postgres test lint test-anvil test-hardhat bench bench-signing artifact schema clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -32,6 +32,10 @@ serve: setup
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
+# The PostgreSQL tests start Debian's PostgreSQL 15 server themselves (tests/pgserver.py).
+postgres:
+	@test -x "$$(pg_config --bindir 2>/dev/null)/initdb" || (apt-get update && apt-get install -y postgresql-15)
+
 test: setup lint test-anvil test-hardhat
 
 lint: setup
@@ -39,10 +43,10 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-anvil: setup browser
+test-anvil: setup browser postgres
 	$(BIN)/pytest
 
-test-hardhat: setup
+test-hardhat: setup postgres
 	CREDANCHOR_TEST_NODE=hardhat $(BIN)/pytest -m "chain and not slow"
 
 bench: setup

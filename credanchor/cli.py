@@ -184,6 +184,7 @@ def resume(
     rpc_url: RpcOpt = None,
 ) -> None:
     """Finish batches that a crash or a lost node left unfinished."""
+    from issuer.locks import Busy
     from issuer.store import Store
     from issuer.workspace import open_workspace
 
@@ -196,7 +197,12 @@ def resume(
     with render.progress() as bar:
         issuer = wiring.batch_issuer(ws, store, rpc_url, bar, bake=bake_format(ws, bake))
         for batch in batches:  # each outcome shown as it is reached: a later failure must not hide it
-            _print_outcome(issuer.resume(batch), issuer.bake)
+            try:
+                _print_outcome(issuer.resume(batch), issuer.bake)
+            except Busy as exc:  # a live process (here, or on another machine sharing the database) has it
+                if batch_id is not None:
+                    raise
+                render.err.print(f"batch {batch.id}: {exc}; left to it", markup=False)
 
 
 @app.command()

@@ -8,10 +8,8 @@ Invariants (per anchor; the home chain's state is the batch's, an additional cha
 The registry itself refuses a second anchor of one root, so a lost record never means two anchors.
 """
 
-import fcntl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -23,6 +21,7 @@ from anchoring.hashing import to_hex
 from anchoring.progress import Progress
 from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
 from issuer.config import ChainConfig
+from issuer.locks import locks_for
 from issuer.store import (
     AnchorRecord,
     Attempt,
@@ -148,16 +147,11 @@ class AnchorJob:
             raw=to_hex(signed.raw),
         )
 
-    @contextmanager
-    def _nonce_lock(self) -> Iterator[None]:
-        """Serialise nonce choice and broadcast among processes of this workspace, per chain."""
-        name = ".nonce.lock" if self.home else f".nonce-{self.config.chain_id}.lock"
-        with (self.lock_folder / name).open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _nonce_lock(self) -> AbstractContextManager[None]:
+        """Serialise nonce choice and broadcast among processes sending with this key, per chain (the
+        workspace's file lock, or the database's lock on PostgreSQL, shared by every machine)."""
+        locks = locks_for(self.store.engine, self.lock_folder)
+        return locks.nonce(self.config.chain_id, self.sender.address, home=self.home)
 
     # confirmed: mined, deep enough, still canonical.
     def _confirm(self, record: AnchorRecord) -> AnchorRecord:

@@ -12,14 +12,15 @@ delays only its own anchor: receipts are delivered with the anchors confirmed by
 the others to them later.
 The same input (records file, template, column mapping, registry) always maps to the same batch, so running
 the same command again after a crash resumes that batch instead of issuing a second one; the registry itself
-refuses a second anchor of one root.
+refuses a second anchor of one root. One process at a time drives a batch, and the re-issue check is made
+again with the insert, one process at a time per achievement (issuer/locks.py: the workspace's lock files,
+or PostgreSQL advisory locks that hold between machines sharing the database).
 """
 
-import fcntl
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ from issuer.baked import bake_batch
 from issuer.credentials import build_credential
 from issuer.delivery import BOM, delivery_csv
 from issuer.evidence import gather
+from issuer.locks import locks_for
 from issuer.lookup import delivery_entries
 from issuer.receipts import anchor_section, manifest_name, write_batch_receipts, write_manifest
 from issuer.records import Record, parse_table, read_table
@@ -194,6 +196,7 @@ class BatchIssuer:
         self._jobs: dict[int, AnchorJob] = {}
         self._pending: dict[int, str] = {}
         self._home_checked = False
+        self.locks = locks_for(store.engine, workspace.root)  # file locks, or the database's on PostgreSQL
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
     def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
@@ -205,7 +208,7 @@ class BatchIssuer:
                 self._check_home()
             if not allow_reissue:
                 self._refuse_reissue(plan)
-            return self._drive(self._prepare(plan, out_dir), resumed=False)
+            return self._drive(self._prepare(plan, out_dir, recheck=not allow_reissue), resumed=False)
 
     def resume(self, batch: Batch) -> Outcome:
         with self._batch_lock(batch.input_key):
@@ -241,24 +244,9 @@ class BatchIssuer:
             self._check_identity()
             self._home_checked = True
 
-    @contextmanager
-    def _batch_lock(self, input_key: str) -> Iterator[None]:
+    def _batch_lock(self, input_key: str) -> AbstractContextManager[None]:
         """One process at a time drives a given batch; another one is told so instead of racing it."""
-        folder = self.workspace.root / ".locks"
-        folder.mkdir(exist_ok=True)
-        with (folder / f"batch-{input_key[:32]}.lock").open("a") as handle:
-            # A POSIX record lock, not flock: worker processes forked while it is held do not inherit it, so
-            # workers orphaned by a killed run cannot keep the next run out.
-            try:
-                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise InvalidInput(
-                    "another credanchor process is working on this batch right now; wait for it to finish"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.lockf(handle, fcntl.LOCK_UN)
+        return self.locks.batch(input_key)
 
     def _drive(self, batch: Batch, resumed: bool) -> Outcome:
         """Anchor the root on every chain, then deliver (again, when an additional anchor is newly confirmed).
@@ -393,7 +381,7 @@ class BatchIssuer:
         )
 
     # prepared: credentials and root in the database, nothing sent.
-    def _prepare(self, plan: Plan, out_dir: Path | None) -> Batch:
+    def _prepare(self, plan: Plan, out_dir: Path | None, *, recheck: bool = True) -> Batch:
         issuer = self.config.issuer
         achievement = plan.template.achievement(issuer.id)
         issued_at = datetime.now(UTC).replace(microsecond=0)
@@ -441,7 +429,12 @@ class BatchIssuer:
             ),
         )
         also_on = [(c.chain_id, c.registry) for c in self.config.additional_chains if c.registry]
-        batch = self.store.add_batch(batch, rows, also_on)
+        # Another run may have issued this achievement to one of these earners since the first check: look
+        # again, with the check and the insert made one at a time per achievement (by every process).
+        with self.locks.achievement(batch.achievement_id):
+            if recheck:
+                self._refuse_reissue(plan)
+            batch = self.store.add_batch(batch, rows, also_on)
         fault("prepared")
         return batch
 

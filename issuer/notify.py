@@ -11,11 +11,10 @@ message is claimed by a conditional update, so even two processes could not both
 credentials are never announced. A dry run writes the messages as .eml files and records nothing.
 """
 
-import fcntl
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.policy import SMTP
@@ -27,6 +26,7 @@ from anchoring.faults import fault
 from anchoring.files import atomic_write, atomic_write_text
 from anchoring.progress import Progress, Silent
 from issuer.delivery import BOM, delivery_csv
+from issuer.locks import locks_for
 from issuer.lookup import delivery_entries, human_date
 from issuer.mail import Attachment, Letter, build_message, message_id
 from issuer.sharing import linkedin_url, verification_url
@@ -347,19 +347,10 @@ class Notifier:
             queue.pop(0)
             self.progress.advance()
 
-    @contextmanager
-    def _lock(self, batch_id: int) -> Iterator[None]:
-        """One process at a time e-mails a batch; with the lock held, a message in `sending` is orphaned."""
-        self.locks.mkdir(exist_ok=True)
-        with (self.locks / f"notify-{batch_id}.lock").open("a") as handle:
-            try:
-                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise InvalidInput(f"another credanchor process is e-mailing batch {batch_id} right now") from None
-            try:
-                yield
-            finally:
-                fcntl.lockf(handle, fcntl.LOCK_UN)
+    def _lock(self, batch_id: int) -> AbstractContextManager[None]:
+        """One process at a time e-mails a batch; with the lock held, a message in `sending` is orphaned.
+        `self.locks` is the workspace's lock folder; on PostgreSQL the lock is the database's."""
+        return locks_for(self.store.engine, self.locks.parent).notify(batch_id)
 
 
 def _delivered(batch: Batch) -> int:

@@ -3,7 +3,9 @@
 Invariants: a batch's state only moves forward (prepared -> submitted -> confirmed -> delivered) and each
 move is committed before the next external effect (a transaction sent, receipts written), so a crash never
 loses track of what reached the chain. SQLite runs in WAL mode with foreign keys on; every write is one
-transaction. This is the only module that defines tables.
+transaction. PostgreSQL (`postgresql+psycopg://` URLs) holds the same tables; sessions there run in UTC, so
+the naive timestamps read back mean the same instant on both. The schema is Alembic's (issuer/migrations):
+opening a store brings its database to the newest revision. This is the only module that defines tables.
 """
 
 from collections.abc import Iterator, Sequence
@@ -13,7 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, UniqueConstraint, event, func, insert, or_, text
+from sqlalchemy import BigInteger, Engine, Integer, UniqueConstraint, event, func, insert, make_url, or_, text
+from sqlalchemy import Enum as SaEnum
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import DatabaseError
@@ -33,6 +36,15 @@ class State(StrEnum):
     DELIVERED = "delivered"
 
 
+# Chain ids, block numbers and times, and nonces can pass 2**31: 64-bit on PostgreSQL (SQLite's INTEGER is already).
+BIG = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _states(kind: type[StrEnum]) -> Any:
+    """An enum column as the names in a VARCHAR (what SQLite always had), not a PostgreSQL enum type."""
+    return SaEnum(kind, native_enum=False)
+
+
 class Batch(SQLModel, table=True):
     __table_args__ = {"sqlite_autoincrement": True}  # a discarded batch's number is never given out again
 
@@ -40,17 +52,17 @@ class Batch(SQLModel, table=True):
     input_key: str = Field(unique=True, index=True)
     achievement: str
     achievement_id: str
-    state: State = Field(default=State.PREPARED, index=True)
+    state: State = Field(default=State.PREPARED, index=True, sa_type=_states(State))
     root: str = Field(unique=True, index=True)
     count: int
-    chain_id: int
+    chain_id: int = Field(sa_type=BIG)
     registry_address: str
     out_dir: str
     created_at: datetime = Field(default_factory=now)
     tx_hash: str | None = None
-    block_number: int | None = None
+    block_number: int | None = Field(default=None, sa_type=BIG)
     block_hash: str | None = None
-    block_timestamp: int | None = None
+    block_timestamp: int | None = Field(default=None, sa_type=BIG)
     confirmed_at: datetime | None = None
     delivered_at: datetime | None = None
     manifest_path: str | None = None
@@ -81,7 +93,7 @@ class Attempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     tx_hash: str = Field(unique=True)
-    nonce: int
+    nonce: int = Field(sa_type=BIG)
     sender: str
     max_fee: str
     priority_fee: str
@@ -117,16 +129,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def engine_for(url: str) -> Engine:
+    """An engine with the settings every connection needs: SQLite's pragmas; UTC sessions on PostgreSQL
+    (a bare `postgresql://` URL means psycopg 3, the driver installed)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        connect_args = {"options": "-c timezone=UTC", "application_name": "credanchor"}
+        return create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    engine = create_engine(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 class Store:
     def __init__(self, url: str) -> None:
+        from issuer.migrations import UnknownRevision, upgrade
+
         self.url = url
-        self.engine: Engine = create_engine(url)
-        if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = engine_for(url)
+        self.dialect = self.engine.dialect.name
+        shown = make_url(url).render_as_string(hide_password=True)
         try:
-            SQLModel.metadata.create_all(self.engine)
+            upgrade(self.engine)
         except DatabaseError as exc:
-            raise StoreError(f"cannot open database {url}: {exc.orig}") from None
+            raise StoreError(f"cannot open database {shown}: {' '.join(str(exc.orig).split())}") from None
+        except UnknownRevision as exc:
+            raise StoreError(f"cannot open database {shown}: {exc}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -377,13 +408,13 @@ class ChainAnchor(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
-    chain_id: int
+    chain_id: int = Field(sa_type=BIG)
     registry_address: str
-    state: State = Field(default=State.PREPARED)
+    state: State = Field(default=State.PREPARED, sa_type=_states(State))
     tx_hash: str | None = None
-    block_number: int | None = None
+    block_number: int | None = Field(default=None, sa_type=BIG)
     block_hash: str | None = None
-    block_timestamp: int | None = None
+    block_timestamp: int | None = Field(default=None, sa_type=BIG)
     confirmed_at: datetime | None = None
     delivered: bool = False
 
@@ -394,7 +425,7 @@ class ChainAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     anchor_id: int = Field(foreign_key="chainanchor.id", index=True)
     tx_hash: str = Field(unique=True)
-    nonce: int
+    nonce: int = Field(sa_type=BIG)
     sender: str
     max_fee: str
     priority_fee: str
@@ -648,7 +679,7 @@ class Message(SQLModel, table=True):
     credential_id: str = Field(primary_key=True, foreign_key="credential.id")
     batch_id: int = Field(foreign_key="batch.id", index=True)
     message_id: str = Field(unique=True)
-    state: MessageState = Field(default=MessageState.QUEUED, index=True)
+    state: MessageState = Field(default=MessageState.QUEUED, index=True, sa_type=_states(MessageState))
     attempts: int = 0
     queued_at: datetime = Field(default_factory=now)
     changed_at: datetime = Field(default_factory=now)
@@ -711,8 +742,9 @@ class Mailbox:
         """Blank the e-mail address of every credential of the batch, and remove the addresses from the
         server replies kept for its messages, in one transaction; how many credentials had one. On SQLite the
         old bytes are overwritten too (secure_delete, then the write-ahead log checkpointed and emptied), so
-        the addresses do not linger in free pages of the database file."""
-        sqlite = self.store.url.startswith("sqlite")
+        the addresses do not linger in free pages of the database file; on PostgreSQL both tables are
+        rewritten (VACUUM FULL; the server's write-ahead log and backups are its operator's to expire)."""
+        sqlite = self.store.dialect == "sqlite"
         with self.store.session() as s:
             if sqlite:
                 s.execute(text("PRAGMA secure_delete = ON"))
@@ -730,7 +762,13 @@ class Mailbox:
             s.commit()
             if sqlite:
                 s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-            return int(moved.rowcount)  # type: ignore[attr-defined]
+            forgotten = int(moved.rowcount)  # type: ignore[attr-defined]
+        if self.store.dialect == "postgresql":
+            # PostgreSQL keeps the old row versions (and their index entries) in the table files until they
+            # are rewritten: VACUUM FULL writes both tables anew without them.
+            with self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM (FULL) credential, message")
+        return forgotten
 
     def unsent(self) -> dict[int, int]:
         """Delivered, unrevoked batches with live credentials not yet e-mailed: batch id -> how many."""

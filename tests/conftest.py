@@ -21,6 +21,7 @@ from anchoring.localnode import REPO, find_anvil, free_port, wait_for_rpc
 from anchoring.sender import TxSender
 from issuer.chainops import fund_locally
 from issuer.workspace import Workspace, init_workspace
+from tests.pgserver import PostgresServer, start_postgres
 
 ASSETS = Path(__file__).parent / "assets"
 TEST_SCRYPT_N = 2**12
@@ -152,11 +153,19 @@ def registry(chain: Chain, account: LocalAccount) -> Registry:
 
 
 def make_workspace(
-    root: Path, node: Node, *, deploy_registry: bool = True, issuer_id: str = TEST_ISSUER_ID
+    root: Path,
+    node: Node,
+    *,
+    deploy_registry: bool = True,
+    issuer_id: str = TEST_ISSUER_ID,
+    database: str | None = None,
 ) -> Workspace:
-    """A workspace on the test node with its registry deployed (bound to `issuer_id`) and its key funded."""
+    """A workspace on the test node with its registry deployed (bound to `issuer_id`) and its key funded;
+    its database at the URL `database` (default: SQLite in the workspace)."""
     ws = init_workspace(root, issuer_id=issuer_id, issuer_name="Test University", scrypt_n=TEST_SCRYPT_N)
     ws = ws.set("chain", "rpc_url", node.url)
+    if database is not None:
+        ws = ws.set("database", "url", database)
     if deploy_registry:
         chain = node.chain()
         from credanchor.wiring import account as load_account
@@ -181,6 +190,28 @@ def add_chain(ws: Workspace, node: Node) -> Workspace:
     index, _ = ws.config.chain_by_id(chain.chain_id)
     ws, _ = deploy_for(ws, chain, load_account(ws), index)
     return ws
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL 15 server for the session; no process of it may outlive the session."""
+    server = start_postgres()
+    yield server
+    server.stop()
+    assert server.pids() == [], f"PostgreSQL processes left running: {server.pids()}"
+
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str | None:
+    """Each database a workspace can use: None for the embedded default (SQLite), or the URL of a new
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
 
 
 @pytest.fixture

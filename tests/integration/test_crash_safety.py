@@ -45,14 +45,27 @@ def output(process: subprocess.Popen[bytes]) -> str:
     return (out + err).decode(errors="replace")
 
 
+MATRIX = [(p, "issue") for p in FAULT_POINTS] + [("signed", "resume"), ("mined", "resume"), ("receipts-half", "resume")]
+# The whole matrix on SQLite; on PostgreSQL the transitions where the database matters most: the batch saved,
+# the transaction recorded before it is sent, the confirmation recorded, the receipts half written.
+ON_POSTGRES = [
+    ("prepared", "issue"),
+    ("signed", "issue"),
+    ("signed", "resume"),
+    ("mined", "resume"),
+    ("receipts-half", "issue"),
+]
+
+
 @pytest.mark.parametrize(
-    ("point", "rerun"),
-    [(p, "issue") for p in FAULT_POINTS] + [("signed", "resume"), ("mined", "resume"), ("receipts-half", "resume")],
+    ("point", "rerun", "database"),
+    [(p, r, "sqlite") for p, r in MATRIX] + [(p, r, "postgresql") for p, r in ON_POSTGRES],
+    indirect=["database"],
 )
 def test_killed_at_each_transition_then_finished(
-    tmp_path: Path, node: Node, chain: Chain, point: str, rerun: str
+    tmp_path: Path, node: Node, chain: Chain, point: str, rerun: str, database: str | None
 ) -> None:
-    ws = make_workspace(tmp_path / "ws", node)
+    ws = make_workspace(tmp_path / "ws", node, database=database)
     csv = write_csv(tmp_path / "records.csv", people(40))
     killed = run(ws, "issue", csv, "--achievement", "example", fault=point)
     assert killed.returncode == -signal.SIGKILL, output(killed)
@@ -66,6 +79,8 @@ def test_killed_at_each_transition_then_finished(
 
 
 def test_killed_at_random_moments(tmp_path: Path, node: Node, chain: Chain) -> None:
+    """On SQLite (four minutes of runs); on PostgreSQL, tests/integration/test_workers.py kills issuing
+    processes at random moments while others share the database."""
     seed = int(os.environ.get("CREDANCHOR_CRASH_SEED", str(int(time.time()))))
     rng = random.Random(seed)
     ws = make_workspace(tmp_path / "ws", node)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the issuer database, oldest first (see issuer/migrations)."""

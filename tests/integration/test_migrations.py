@@ -1,0 +1,127 @@
+"""Schema migrations: the revisions make exactly the models' schema on SQLite and PostgreSQL, a workspace
+database made before migrations existed is upgraded in place with its data, processes opening one new
+database at once migrate it once, and a database from a newer credanchor is refused."""
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
+from sqlmodel import SQLModel
+
+from issuer.migrations import FOLDER, HEAD
+from issuer.store import Attempt, Batch, Credential, Mailbox, MessageState, State, Store, StoreError, daily_counts
+from tests.conftest import ASSETS
+
+BEFORE_MIGRATIONS = ASSETS / "databases" / "before-migrations.db"
+"""Made by the code of main before migrations (`create_all`): one delivered batch of two credentials, an
+attempt, an anchor on a second chain with its attempt, a queued message, a page withdrawal, a daily count."""
+
+
+def url_of(database: str | None, tmp_path: Path) -> str:
+    return database or f"sqlite:///{tmp_path / 'credanchor.db'}"
+
+
+def schema_differences(store: Store) -> list[object]:
+    with store.engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
+
+
+def revision(store: Store) -> str:
+    with store.engine.connect() as connection:
+        return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+
+
+def test_head_is_the_newest_script() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(FOLDER))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
+def test_migrations_make_the_models_schema(database: str | None, tmp_path: Path) -> None:
+    store = Store(url_of(database, tmp_path))
+    assert revision(store) == HEAD
+    assert schema_differences(store) == []
+    store.close()
+
+
+def test_a_database_made_before_migrations_is_upgraded_in_place(tmp_path: Path) -> None:
+    copy = tmp_path / "credanchor.db"
+    shutil.copyfile(BEFORE_MIGRATIONS, copy)
+    with sqlite3.connect(copy) as raw:
+        assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name = 'alembic_version'").fetchone() == (0,)
+    store = Store(f"sqlite:///{copy}")
+    assert revision(store) == HEAD
+    assert schema_differences(store) == []
+    (batch,) = store.batches()
+    assert (batch.state, batch.count, batch.block_number, batch.block_timestamp) == (State.DELIVERED, 2, 12, 1764480000)
+    assert batch.delivered_at is not None
+    assert [c.email for c in store.credentials(batch.id or 0)] == ["p0@example.org", "p1@example.org"]
+    assert [(a.nonce, a.tx_hash) for a in store.attempts(batch.id or 0)] == [(7, "0x" + "cc" * 32)]
+    messages = Mailbox(store).messages(batch.id or 0)
+    assert [m.state for m in messages.values()] == [MessageState.QUEUED]
+    assert [(c.day, c.count) for c in daily_counts(store, "2026-01-01")] == [("2026-11-29", 3)]
+    store.close()
+    assert Store(f"sqlite:///{copy}").batches() == [batch]  # opened again: nothing left to do
+
+
+def test_a_database_from_an_older_release_gets_its_missing_tables(tmp_path: Path) -> None:
+    """Before e-mail and the web pages, `create_all` made fewer tables: the baseline adds the others."""
+    path = tmp_path / "credanchor.db"
+    engine = create_engine(f"sqlite:///{path}")
+    tables = [Batch.__table__, Credential.__table__, Attempt.__table__]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(engine, tables=tables)
+    engine.dispose()
+    store = Store(f"sqlite:///{path}")
+    assert schema_differences(store) == []
+    assert Mailbox(store).unsent() == {}
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(database: str | None, tmp_path: Path) -> None:
+    url = url_of(database, tmp_path)
+    code = f"from issuer.store import Store; Store({url!r}).close(); print('opened')"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [(p.returncode, out) for p, (out, _) in zip(processes, outputs, strict=True)] == [(0, b"opened\n")] * 4, (
+        outputs
+    )
+    store = Store(url)
+    assert revision(store) == HEAD
+    assert schema_differences(store) == []
+
+
+def test_a_database_from_a_newer_credanchor_is_refused(database: str | None, tmp_path: Path) -> None:
+    url = url_of(database, tmp_path)
+    store = Store(url)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    store.close()
+    with pytest.raises(StoreError) as raised:
+        Store(url)
+    assert str(raised.value) == (
+        f"cannot open database {url}: the database is at schema revision 9999, which this credanchor does "
+        f"not know (its newest is {HEAD}): upgrade credanchor"
+    )
+
+
+def test_an_unreachable_server_is_named_without_its_password() -> None:
+    from anchoring.localnode import free_port
+
+    port = free_port()
+    with pytest.raises(StoreError) as raised:
+        Store(f"postgresql://registrar:secret@127.0.0.1:{port}/credanchor")
+    message = str(raised.value)
+    assert message == (
+        f"cannot open database postgresql://registrar:***@127.0.0.1:{port}/credanchor: connection failed: connection "
+        f'to server at "127.0.0.1", port {port} failed: Connection refused Is the server running on that host and '
+        "accepting TCP/IP connections?"
+    )

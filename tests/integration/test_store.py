@@ -1,0 +1,270 @@
+"""The issuer's store on both databases it runs on: SQLite (embedded) and a real PostgreSQL 15 server. Every
+store function, the raw SQL among them (ON CONFLICT upserts, deletes, the address forgetting), numbers past
+32 bits and timestamps read back as the instant written."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from issuer.store import (
+    Attempt,
+    Batch,
+    Mailbox,
+    MessageState,
+    State,
+    Store,
+    StoreError,
+    add_counts,
+    anchor_attempts,
+    anchor_records,
+    chain_anchors,
+    credential_digest,
+    daily_counts,
+    mark_delivered,
+    page_withdrawal,
+    record_anchor_attempt,
+    reload_record,
+    restore_page,
+    update_record,
+    withdraw_page,
+)
+from tests.pgserver import PostgresServer
+
+BIG_CHAIN = 11_297_108_109  # a real chain id past 2**31
+ACHIEVEMENT = "https://registrar.test.edu/achievements/example"
+
+
+@pytest.fixture
+def store(database: str | None, tmp_path: Path) -> Iterator[Store]:
+    opened = Store(database or f"sqlite:///{tmp_path / 'credanchor.db'}")
+    yield opened
+    opened.close()
+
+
+def new_batch(store: Store, n: int = 3, *, key: str = "a", also_on: tuple[tuple[int, str], ...] = ()) -> Batch:
+    batch = Batch(
+        input_key=key * 64,
+        achievement="example",
+        achievement_id=ACHIEVEMENT,
+        root="0x" + key * 64,
+        count=n,
+        chain_id=31337,
+        registry_address="0x" + "11" * 20,
+        out_dir="/tmp/out",
+    )
+    rows: list[dict[str, Any]] = [
+        {
+            "id": f"urn:uuid:{key}{i:07d}-0000-4000-8000-000000000000",
+            "position": i,
+            "row": i + 2,
+            "email": f"p{i}@{key}.example.org",
+            "name": f"Person {i}",
+            "digest": "0x" + key + f"{i:063x}",
+            "leaf": "0x" + f"{i:064x}",
+            "document": f'{{"id": {i}}}',
+        }
+        for i in range(n)
+    ]
+    return store.add_batch(batch, rows, also_on)
+
+
+def attempt(batch_id: int, nonce: int, tag: str) -> Attempt:
+    return Attempt(
+        batch_id=batch_id,
+        tx_hash="0x" + tag * 64,
+        nonce=nonce,
+        sender="0x" + "33" * 20,
+        max_fee="1000",
+        priority_fee="1",
+        raw="0x00",
+    )
+
+
+def test_batches_and_their_credentials(store: Store) -> None:
+    batch = new_batch(store, 3, key="a")
+    other = new_batch(store, 2, key="b")
+    assert batch.id is not None
+    assert (store.batch_by_key("a" * 64), store.batch_by_root("0x" + "b" * 64)) == (batch, other)
+    assert store.batch_by_key("c" * 64) is None
+    assert [b.id for b in store.batches()] == [batch.id, other.id]
+    assert [c.position for c in store.credentials(batch.id)] == [0, 1, 2]
+    assert store.digests(batch.id) == ["0x" + "a" + f"{i:063x}" for i in range(3)]
+    rows = store.credential_rows(batch.id)
+    assert rows[1] == ("urn:uuid:a0000001-0000-4000-8000-000000000000", "0xa" + f"{1:063x}", f"0x{1:064x}", '{"id": 1}')
+    assert [d[:3] for d in store.deliveries(batch.id)] == [
+        (2, "p0@a.example.org", "Person 0"),
+        (3, "p1@a.example.org", "Person 1"),
+        (4, "p2@a.example.org", "Person 2"),
+    ]
+    assert store.issued_emails(ACHIEVEMENT, ["p1@a.example.org", "p0@b.example.org", "nobody@x.org"]) == {
+        "p1@a.example.org": "urn:uuid:a0000001-0000-4000-8000-000000000000",
+        "p0@b.example.org": "urn:uuid:b0000000-0000-4000-8000-000000000000",
+    }
+    store.set_receipt_paths({"urn:uuid:a0000000-0000-4000-8000-000000000000": "/r/a0.json"})
+    assert sorted(store.receipt_paths(batch.id)) == [
+        ("urn:uuid:a0000000-0000-4000-8000-000000000000", "/r/a0.json"),
+        ("urn:uuid:a0000001-0000-4000-8000-000000000000", None),
+        ("urn:uuid:a0000002-0000-4000-8000-000000000000", None),
+    ]
+    store.mark_credential_revoked("urn:uuid:a0000001-0000-4000-8000-000000000000", "error", "0x" + "ee" * 32)
+    assert store.revoked_leaves(batch.id) == [("urn:uuid:a0000001-0000-4000-8000-000000000000", f"0x{1:064x}")]
+    assert "p1@a.example.org" not in store.issued_emails(ACHIEVEMENT, ["p1@a.example.org"])
+    found = store.find_credentials(email="p1@a.example.org")
+    assert [(f.id, f.revoke_reason, f.batch.id) for f in found] == [
+        ("urn:uuid:a0000001-0000-4000-8000-000000000000", "error", batch.id)
+    ]
+    assert [f.id for f in store.find_credentials(batch_id=other.id)] == [
+        "urn:uuid:b0000000-0000-4000-8000-000000000000",
+        "urn:uuid:b0000001-0000-4000-8000-000000000000",
+    ]
+    assert credential_digest(store, "urn:uuid:b0000001-0000-4000-8000-000000000000") == ("0xb" + f"{1:063x}", other.id)
+    assert credential_digest(store, "urn:uuid:nothing") is None
+
+
+def test_the_same_records_make_one_batch(store: Store) -> None:
+    first = new_batch(store, key="a")
+    with pytest.raises(StoreError, match=f"^batch {first.id} for these records exists already; run the command again$"):
+        new_batch(store, key="a")
+    with pytest.raises(StoreError, match="^no batch 99$"):
+        store.batch(99)
+
+
+def test_states_numbers_past_32_bits_and_times_read_back(store: Store) -> None:
+    batch = new_batch(store)
+    assert batch.id is not None
+    signed = store.record_attempt(batch.id, attempt(batch.id, 2**40, "c"))
+    assert (signed.state, signed.tx_hash) == (State.SUBMITTED, "0x" + "c" * 64)
+    confirmed_at = datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC)
+    store.update_batch(
+        batch.id,
+        state=State.CONFIRMED,
+        chain_id=BIG_CHAIN,
+        block_number=2**33,
+        block_timestamp=2**31 + 1,
+        confirmed_at=confirmed_at,
+    )
+    again = store.batch(batch.id)
+    assert (again.state, again.chain_id, again.block_number, again.block_timestamp) == (
+        State.CONFIRMED,
+        BIG_CHAIN,
+        2**33,
+        2**31 + 1,
+    )
+    assert again.confirmed_at == confirmed_at
+    assert again.created_at.utcoffset() is not None
+    assert abs((datetime.now(UTC) - again.created_at).total_seconds()) < 3600
+    assert [(a.nonce, a.tx_hash) for a in store.attempts(batch.id)] == [(2**40, "0x" + "c" * 64)]
+    assert [b.id for b in store.batches(unfinished=True)] == [batch.id]
+    store.update_batch(batch.id, state=State.DELIVERED)
+    assert store.batches(unfinished=True) == []
+
+
+def test_anchors_on_other_chains(store: Store) -> None:
+    batch = new_batch(store, also_on=((BIG_CHAIN, "0x" + "22" * 20),))
+    home, other = anchor_records(store, batch)
+    assert (home.anchor_id, other.chain_id, other.state, other.label) == (
+        None,
+        BIG_CHAIN,
+        State.PREPARED,
+        f"batch {batch.id} on chain {BIG_CHAIN}",
+    )
+    other = record_anchor_attempt(store, other, attempt(batch.id or 0, 5, "d"))
+    assert (other.state, other.tx_hash) == (State.SUBMITTED, "0x" + "d" * 64)
+    assert [(a.nonce, a.batch_id) for a in anchor_attempts(store, other)] == [(5, batch.id)]
+    other = update_record(store, other, state=State.CONFIRMED, block_number=2**35, block_hash="0x" + "e" * 64)
+    assert reload_record(store, other) == other
+    store.update_batch(batch.id or 0, state=State.DELIVERED)
+    assert [b.id for b in store.batches(unfinished=True)] == [batch.id]  # confirmed, not in the receipts yet
+    mark_delivered(store, [other.anchor_id or 0])
+    assert [a.delivered for a in chain_anchors(store, batch.id or 0)] == [True]
+    assert store.batches(unfinished=True) == []
+
+
+def test_discarding_only_what_never_left(store: Store) -> None:
+    prepared = new_batch(store, key="a", also_on=((31338, "0x" + "22" * 20),))
+    assert store.discard(prepared.id or 0).id == prepared.id
+    assert store.batches() == []
+    assert store.credential("urn:uuid:a0000000-0000-4000-8000-000000000000") is None
+    signed = new_batch(store, key="b")
+    store.record_attempt(signed.id or 0, attempt(signed.id or 0, 1, "f"))
+    with pytest.raises(StoreError, match=f"^batch {signed.id} is submitted: a transaction was signed for it"):
+        store.discard(signed.id or 0)
+    elsewhere = new_batch(store, key="c", also_on=((31338, "0x" + "22" * 20),))
+    (_, other) = anchor_records(store, elsewhere)
+    record_anchor_attempt(store, other, attempt(elsewhere.id or 0, 2, "9"))
+    with pytest.raises(StoreError, match=f"^batch {elsewhere.id} was sent to another chain"):
+        store.discard(elsewhere.id or 0)
+    again = new_batch(store, key="d")
+    assert (again.id or 0) > (prepared.id or 0)  # a discarded batch's number is not given out again
+
+
+def test_page_withdrawals_and_daily_counts(store: Store) -> None:
+    batch = new_batch(store)
+    cid = "urn:uuid:a0000000-0000-4000-8000-000000000000"
+    withdrawn = withdraw_page(store, cid, "asked")
+    assert page_withdrawal(store, cid) == withdrawn
+    with pytest.raises(StoreError, match=f"^the page of {cid} was withdrawn already on "):
+        withdraw_page(store, cid, "again")
+    with pytest.raises(StoreError, match="^no credential urn:uuid:none$"):
+        withdraw_page(store, "urn:uuid:none", "x")
+    restore_page(store, cid)
+    assert page_withdrawal(store, cid) is None
+    with pytest.raises(StoreError, match=f"^the page of {cid} is not withdrawn$"):
+        restore_page(store, cid)
+    add_counts(store, {("2026-11-29", "view", cid, batch.id or 0): 2, ("2026-11-30", "verify", cid, batch.id or 0): 1})
+    add_counts(store, {("2026-11-29", "view", cid, batch.id or 0): 3})  # ON CONFLICT adds
+    assert [(c.day, c.kind, c.count) for c in daily_counts(store, "2026-11-01")] == [
+        ("2026-11-29", "view", 5),
+        ("2026-11-30", "verify", 1),
+    ]
+    assert [c.day for c in daily_counts(store, "2026-11-30", batch_id=batch.id)] == ["2026-11-30"]
+
+
+def test_messages_claimed_once_and_addresses_forgotten(
+    store: Store, database: str | None, request: pytest.FixtureRequest
+) -> None:
+    batch = new_batch(store, 3)
+    batch_id = batch.id or 0
+    store.update_batch(batch_id, state=State.DELIVERED)
+    ids = [c.id for c in store.credentials(batch_id)]
+    mailbox = Mailbox(store)
+    mailbox.queue(batch_id, {cid: f"<{n}@test.edu>" for n, cid in enumerate(ids)})
+    mailbox.queue(batch_id, {ids[0]: "<other@test.edu>"})  # known already: kept as it was
+    assert mailbox.messages(batch_id)[ids[0]].message_id == "<0@test.edu>"
+    assert mailbox.unsent() == {batch_id: 3}
+    assert mailbox.move(ids[0], MessageState.SENDING, only_from=(MessageState.QUEUED,))
+    assert not mailbox.move(ids[0], MessageState.SENDING, only_from=(MessageState.QUEUED,))  # claimed once
+    assert mailbox.move(ids[1], MessageState.SENDING, only_from=(MessageState.QUEUED,))
+    assert mailbox.move(
+        ids[0],
+        MessageState.FAILED,
+        only_from=(MessageState.SENDING,),
+        reply_code=550,
+        reply="550 p0@a.example.org unknown",
+    )
+    assert mailbox.interrupted(batch_id, "interrupted") == 1
+    assert {cid: m.state for cid, m in mailbox.messages(batch_id).items()} == {
+        ids[0]: MessageState.FAILED,
+        ids[1]: MessageState.UNKNOWN,
+        ids[2]: MessageState.QUEUED,
+    }
+    emails = [f"p{i}@a.example.org" for i in range(3)]
+    assert mailbox.forget_addresses(batch_id, emails) == 3
+    assert [d[1] for d in store.deliveries(batch_id)] == ["", "", ""]
+    assert mailbox.messages(batch_id)[ids[0]].reply == "550 <address forgotten> unknown"
+    assert mailbox.unsent() == {}
+    if database is None:
+        files = b"".join(
+            p.read_bytes() for p in Path(store.url.removeprefix("sqlite:///")).parent.glob("credanchor.db*")
+        )
+    else:  # the table files of this database (not the server's write-ahead log: see forget_addresses)
+        server: PostgresServer = request.getfixturevalue("postgres")
+        with store.engine.connect() as connection:
+            connection.execute(text("CHECKPOINT"))
+            oid = connection.execute(text("SELECT oid FROM pg_database WHERE datname = current_database()")).scalar()
+        files = b"".join(p.read_bytes() for p in (server.data / "base" / str(oid)).iterdir() if p.is_file())
+    assert [email for email in emails if email.encode() in files] == []

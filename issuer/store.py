@@ -87,11 +87,10 @@ class Credential(SQLModel, table=True):
     revoke_tx: str | None = None
 
 
-class Attempt(SQLModel, table=True):
-    """One signed anchoring transaction; replacements of a stuck one share its nonce."""
+class SignedTransaction(SQLModel):
+    """What is recorded of a signed anchoring transaction before it is sent (a table each for the home chain
+    and the other chains); replacements of a stuck one share its nonce."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    batch_id: int = Field(foreign_key="batch.id", index=True)
     tx_hash: str = Field(unique=True)
     nonce: int = Field(sa_type=BIG)
     sender: str
@@ -99,6 +98,13 @@ class Attempt(SQLModel, table=True):
     priority_fee: str
     raw: str
     created_at: datetime = Field(default_factory=now)
+
+
+class Attempt(SignedTransaction, table=True):
+    """One signed anchoring transaction of a batch on its home chain."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
 
 
 class StoreError(CredanchorError):
@@ -419,18 +425,11 @@ class ChainAnchor(SQLModel, table=True):
     delivered: bool = False
 
 
-class ChainAttempt(SQLModel, table=True):
-    """One signed anchoring transaction on an additional chain (like `Attempt` for the home chain)."""
+class ChainAttempt(SignedTransaction, table=True):
+    """One signed anchoring transaction on an additional chain."""
 
     id: int | None = Field(default=None, primary_key=True)
     anchor_id: int = Field(foreign_key="chainanchor.id", index=True)
-    tx_hash: str = Field(unique=True)
-    nonce: int = Field(sa_type=BIG)
-    sender: str
-    max_fee: str
-    priority_fee: str
-    raw: str
-    created_at: datetime = Field(default_factory=now)
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,9 @@ def test_states_numbers_past_32_bits_and_times_read_back(store: Store) -> None:
     assert abs((datetime.now(UTC) - again.created_at).total_seconds()) < 3600
     assert [(a.nonce, a.tx_hash) for a in store.attempts(batch.id)] == [(2**40, "0x" + "c" * 64)]
     assert [b.id for b in store.batches(unfinished=True)] == [batch.id]
-    store.update_batch(batch.id, state=State.DELIVERED)
+    store.update_batch(batch.id, state=State.DELIVERED)  # receipts not written yet (delivered_at unset)
+    assert [b.id for b in store.batches(unfinished=True)] == [batch.id]
+    store.update_batch(batch.id, delivered_at=datetime.now(UTC))
     assert store.batches(unfinished=True) == []
 
 
@@ -177,7 +179,7 @@ def test_anchors_on_other_chains(store: Store) -> None:
     assert [(a.nonce, a.batch_id) for a in anchor_attempts(store, other)] == [(5, batch.id)]
     other = update_record(store, other, state=State.CONFIRMED, block_number=2**35, block_hash="0x" + "e" * 64)
     assert reload_record(store, other) == other
-    store.update_batch(batch.id or 0, state=State.DELIVERED)
+    store.update_batch(batch.id or 0, state=State.DELIVERED, block_number=7, delivered_at=datetime.now(UTC))
     assert [b.id for b in store.batches(unfinished=True)] == [batch.id]  # confirmed, not in the receipts yet
     mark_delivered(store, [other.anchor_id or 0])
     assert [a.delivered for a in chain_anchors(store, batch.id or 0)] == [True]

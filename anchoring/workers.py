@@ -28,12 +28,20 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+def process_pool() -> ProcessPoolExecutor:
+    """A pool with one worker a core, forked (no re-import), each worker ending with its parent."""
+    context = multiprocessing.get_context("fork")
+    return ProcessPoolExecutor(max_workers=cores(), mp_context=context, initializer=_exit_with_parent)
+
+
 def parallel_map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:
     """`map` over every core once there is more than one job; results in the order of `jobs`."""
-    cores = os.cpu_count() or 1
-    if len(jobs) < 2 or cores < 2:
+    if len(jobs) < 2 or cores() < 2:
         yield from map(function, jobs)
         return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_exit_with_parent) as pool:
+    with process_pool() as pool:
         yield from pool.map(function, jobs)

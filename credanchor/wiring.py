@@ -13,46 +13,50 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eth_account.signers.local import LocalAccount
 
 from anchoring.chain import Chain
 from anchoring.errors import InvalidInput, VerificationFailed
-from anchoring.hashing import checksum_address, to_hex
-from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
-from anchoring.receipt import Receipt
-from anchoring.sender import TxSender
-from issuer.chainops import connect, registry_address
-from issuer.keys import load_account, resolve_passphrase
-from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key, signing_multikey
-from issuer.workspace import ENV_WORKSPACE, Workspace, open_workspace
 from verifier.checkpoints import load_checkpoints
-from verifier.checks import Verdict
-from verifier.evidencecheck import block_of
 from verifier.quorum import Quorum
-from verifier.service import BatchReader, ChainReader, Session, verify_batch
+from verifier.service import ChainReader, Session
 from verifier.trust import TrustList, load_trust_list, trusted
 
+# What only issuing, key handling or the self-check needs is imported where it is used: `verify` must start
+# fast, and never loads eth-account (with py_ecc) or the issuer's key handling.
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from eth_account.signers.local import LocalAccount
+
+    from anchoring.sender import TxSender
     from issuer.batch import BatchIssuer, SelfCheck
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
+    from issuer.workspace import Workspace
 
 ENV_RPC_URL = "CREDANCHOR_RPC_URL"
 ENV_TRUST = "CREDANCHOR_TRUST"
+ENV_WORKSPACE = "CREDANCHOR_WORKSPACE"  # issuer.workspace.ENV_WORKSPACE, without importing the issuer side
 
 
-def workspace_or_none(option: Path | None) -> Workspace | None:
+def workspace_or_none(option: Path | None) -> "Workspace | None":
     """The workspace named by `--workspace` or CREDANCHOR_WORKSPACE, else none: verifying and auditing never
     look in the current folder, where anyone's credanchor.toml could add a trusted registry or pick the node."""
     named = option or (Path(os.environ[ENV_WORKSPACE]) if os.environ.get(ENV_WORKSPACE) else None)
-    return open_workspace(named) if named is not None else None
+    if named is None:
+        return None
+    from issuer.workspace import open_workspace
+
+    return open_workspace(named)
 
 
-def account(workspace: Workspace, keystore: Path | None = None, passphrase_file: Path | None = None) -> LocalAccount:
+def account(
+    workspace: "Workspace", keystore: Path | None = None, passphrase_file: Path | None = None
+) -> "LocalAccount":
     """The workspace's key (or the keystore named), decrypted with the passphrase from the environment, the
     file named, the workspace's passphrase file (for its own key only), or a prompt."""
+    from issuer.keys import load_account, resolve_passphrase
+
     path = keystore or workspace.keystore_path
 
     def prompt() -> str:
@@ -64,16 +68,20 @@ def account(workspace: Workspace, keystore: Path | None = None, passphrase_file:
     return load_account(path, resolve_passphrase(passphrase_file or default_file, prompt))
 
 
-def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:
+def issuer_chain(workspace: "Workspace", rpc_url: str | None) -> Chain:
+    from issuer.chainops import connect, registry_address
+
     registry_address(workspace)
     return connect(workspace, rpc_url)
 
 
-def sender(workspace: Workspace, chain: Chain) -> TxSender:
+def sender(workspace: "Workspace", chain: Chain) -> "TxSender":
+    from anchoring.sender import TxSender
+
     return TxSender(chain, account(workspace))
 
 
-def own_trust(workspace: Workspace) -> TrustList:
+def own_trust(workspace: "Workspace") -> TrustList:
     """A workspace trusts its own registry."""
     config = workspace.config
     if not config.chain.registry:
@@ -81,14 +89,14 @@ def own_trust(workspace: Workspace) -> TrustList:
     return TrustList((trusted(config.chain.chain_id, config.chain.registry, config.issuer.name, config.issuer.id),))
 
 
-def trust_list(workspace: Workspace | None, trust_file: Path | None) -> TrustList:
+def trust_list(workspace: "Workspace | None", trust_file: Path | None) -> TrustList:
     """The verifier's trust list: the file given (or CREDANCHOR_TRUST), plus the workspace's own registry."""
     file = trust_file or (Path(os.environ[ENV_TRUST]) if os.environ.get(ENV_TRUST) else None)
     trust = load_trust_list(file) if file else TrustList()
     return trust.plus(*own_trust(workspace).entries) if workspace is not None else trust
 
 
-def verifier_rpc(workspace: Workspace | None, rpc_url: str | None) -> str | None:
+def verifier_rpc(workspace: "Workspace | None", rpc_url: str | None) -> str | None:
     if rpc_url:
         return rpc_url
     if workspace is not None:
@@ -111,7 +119,7 @@ def normal_url(url: str) -> str:
 
 
 def verifier_rpcs(
-    workspace: Workspace | None, rpc_urls: list[str] | None, *, offline: bool, checkpoints: Path | None
+    workspace: "Workspace | None", rpc_urls: list[str] | None, *, offline: bool, checkpoints: Path | None
 ) -> list[str]:
     """The nodes `verify` may ask: those given, else the workspace's; none at all with --offline."""
     if offline:
@@ -159,8 +167,11 @@ def verification_session(
     )
 
 
-def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
+def signing_key(workspace: "Workspace") -> "Ed25519PrivateKey":
     """The workspace's Ed25519 signing key, decrypted with its passphrase (environment, file, or prompt)."""
+    from issuer.keys import resolve_passphrase
+    from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key
+
     path = workspace.signing_key_path
 
     def prompt() -> str:
@@ -175,7 +186,7 @@ def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
 
 
 def batch_issuer(
-    workspace: Workspace,
+    workspace: "Workspace",
     store: "Store",
     rpc_url: str | None,
     progress: Progress,
@@ -202,25 +213,32 @@ def batch_issuer(
     )
 
 
-def batch_signer(workspace: Workspace) -> "WorkspaceSigner":
+def batch_signer(workspace: "Workspace") -> "WorkspaceSigner":
     """Signs new batches with the workspace's signing key, decrypted only when a batch is actually signed."""
     from issuer.sign import WorkspaceSigner
+    from issuer.signing import signing_multikey
 
     config = workspace.config
     multikey = signing_multikey(workspace.signing_key_path)
     return WorkspaceSigner(config.issuer.id, multikey, config.signing.cryptosuite, lambda: signing_key(workspace))
 
 
-ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
-
-
-def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfCheck":
+def self_check(workspace: "Workspace", chain: Chain, progress: Progress) -> "SelfCheck":
     """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registry.
 
     The batch root is read from the chain once; the files are checked on every core. Receipts of back-dated
     or future-dated records are accepted as expired / not yet valid: the validity window is the record's
     business, not the anchor's.
     """
+    from anchoring.hashing import checksum_address, to_hex
+    from anchoring.multibase import decode_multikey
+    from anchoring.receipt import Receipt
+    from issuer.signing import signing_multikey
+    from verifier.checks import Verdict
+    from verifier.evidencecheck import block_of
+    from verifier.service import BatchReader, verify_batch
+
+    accepted = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
 
     def check(paths: Sequence[Path], root: str) -> None:
         registry = checksum_address(workspace.config.chain.registry)
@@ -244,7 +262,7 @@ def self_check(workspace: Workspace, chain: Chain, progress: Progress) -> "SelfC
             datetime.now(UTC),
             on_done=progress.advance,
         )
-        failed = [r for r in reports if r.verdict not in ACCEPTED_BY_SELF_CHECK]
+        failed = [r for r in reports if r.verdict not in accepted]
         if failed:
             first = failed[0]
             raise VerificationFailed(

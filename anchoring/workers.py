@@ -1,4 +1,4 @@
-"""Worker processes for the CPU-bound parts of a batch (writing and checking receipts) on every core.
+"""Worker processes for the CPU-bound parts of a batch (the Merkle tree, writing and checking receipts) on every core.
 
 Invariant: a worker never outlives the process that started it. A pool's workers otherwise sit forever
 on their task queue when the parent is SIGKILLed (they hold the queue's other end themselves); here each

@@ -129,7 +129,9 @@ class LocalNode:
         self.pid_file.unlink(missing_ok=True)
         return None
 
-    def start(self, port: int, *, block_time: float | None = None, timeout: float = 30.0) -> NodeInfo:
+    def start(
+        self, port: int, *, block_time: float | None = None, timeout: float = 30.0, chain_id: int = LOCAL_CHAIN_ID
+    ) -> NodeInfo:
         running = self.info()
         if running is not None:
             return running
@@ -143,7 +145,7 @@ class LocalNode:
             "--port",
             str(port),
             "--chain-id",
-            str(LOCAL_CHAIN_ID),
+            str(chain_id),
             "--state",
             str(self.state_file),
             "--state-interval",

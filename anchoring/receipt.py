@@ -33,6 +33,8 @@ from anchoring.merkle import SCHEME
 
 RECEIPT_VERSION = 1
 EVIDENCE_RECEIPT_VERSION = 2
+MULTI_ANCHOR_RECEIPT_VERSION = 3
+MAX_ANCHORS = 8
 MANIFEST_VERSION = 1
 MAX_EVIDENCE = 8
 MAX_EVIDENCE_NODES = 512
@@ -82,7 +84,7 @@ def _not_bool(value: object) -> object:
 
 
 Version1 = Annotated[Literal[1], BeforeValidator(_not_bool)]
-ReceiptVersion = Annotated[Literal[1, 2], BeforeValidator(_not_bool)]
+ReceiptVersion = Annotated[Literal[1, 2, 3], BeforeValidator(_not_bool)]
 
 
 def utc_seconds(moment: datetime) -> str:
@@ -156,19 +158,54 @@ class Receipt(_Strict):
     digest: Hash32 = Field(description="keccak256 of the RFC 8785 canonical credential without 'proof'")
     merkle: MerkleSection
     anchor: AnchorSection
+    additional_anchors: list[AnchorSection] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ANCHORS - 1,
+        description="version 3: the same root anchored on other chains, one anchor per chain",
+    )
     evidence: list[Evidence] | None = Field(
-        default=None, min_length=1, max_length=MAX_EVIDENCE, description="version 2: proofs of the anchor's state"
+        default=None,
+        min_length=1,
+        max_length=MAX_EVIDENCE,
+        description="version 2 and 3: proofs of the anchors' state (each names its chain and registry)",
     )
     _computed: str | None = PrivateAttr(default=None)
     _view: CredentialView | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _evidence_by_version(self) -> Self:
+    def _members_by_version(self) -> Self:
         if self.version == 1 and self.evidence is not None:
             raise ValueError("a version 1 receipt carries no evidence (version 2 does)")
         if self.version == 2 and self.evidence is None:
             raise ValueError("a version 2 receipt carries the anchor's evidence; this one has none")
+        if self.version != 3 and self.additional_anchors is not None:
+            raise ValueError(f"a version {self.version} receipt has one anchor (version 3 lists more)")
+        if self.version == 3:
+            if self.additional_anchors is None:
+                raise ValueError("a version 3 receipt lists its additional anchors; this one has none")
+            _check_anchors(self.anchors(), self.evidence or ())
         return self
+
+    def anchors(self) -> tuple[AnchorSection, ...]:
+        """Every anchor of the root: `anchor` first, then the additional ones."""
+        return (self.anchor, *(self.additional_anchors or ()))
+
+    def for_anchor(self, index: int) -> "Receipt":
+        """This receipt as if `anchors()[index]` were its only anchor (version 1 or 2, with that anchor's
+        evidence only): what a single-anchor verification checks."""
+        anchor = self.anchors()[index]
+        own = [e for e in self.evidence or () if (e.chain_id, e.registry) == (anchor.chain_id, anchor.registry)]
+        single = self.model_copy(
+            update={
+                "version": EVIDENCE_RECEIPT_VERSION if own else RECEIPT_VERSION,
+                "anchor": anchor,
+                "additional_anchors": None,
+                "evidence": own or None,
+            }
+        )
+        single._computed, single._view = self._computed, self._view
+        return single
 
     @classmethod
     def from_json(cls, data: bytes, *, source: str = "receipt") -> Self:
@@ -196,7 +233,23 @@ class Receipt(_Strict):
         return self._view
 
     def to_json(self) -> str:
-        return dump_receipt(self.model_dump(mode="json", exclude={"evidence"} if self.evidence is None else None))
+        unset = {name for name in ("evidence", "additional_anchors") if getattr(self, name) is None}
+        return dump_receipt(self.model_dump(mode="json", exclude=unset))
+
+
+def _check_anchors(anchors: Sequence[AnchorSection], evidence: Sequence["Evidence"]) -> None:
+    """A version 3 receipt or manifest: one anchor per chain, and evidence only of those anchors."""
+    seen: set[int] = set()
+    for anchor in anchors:
+        if anchor.chain_id in seen:
+            raise ValueError(f"two anchors on chain {anchor.chain_id}: at most one anchor per chain")
+        seen.add(anchor.chain_id)
+    places = {(a.chain_id, a.registry) for a in anchors}
+    for item in evidence:
+        if (item.chain_id, item.registry) not in places:
+            raise ValueError(
+                f"evidence of registry {item.registry} on chain {item.chain_id}, which is none of the anchors"
+            )
 
 
 class ManifestAnchor(AnchorSection):
@@ -217,12 +270,28 @@ class Manifest(_Strict):
     issuer: str = Field(description="issuer profile id")
     achievement: str = Field(description="achievement id")
     evidence: Evidence | None = Field(default=None, description="version 2: the anchor's chain evidence")
+    additional_anchors: list[ManifestAnchor] | None = Field(
+        default=None, min_length=1, max_length=MAX_ANCHORS - 1, description="version 3: anchors on other chains"
+    )
+    additional_evidence: list[Evidence] | None = Field(
+        default=None, min_length=1, max_length=MAX_EVIDENCE, description="version 3: those anchors' evidence"
+    )
 
     @model_validator(mode="after")
-    def _evidence_by_version(self) -> Self:
+    def _members_by_version(self) -> Self:
+        if self.version == 3:
+            if self.additional_anchors is None:
+                raise ValueError("a version 3 manifest lists its additional anchors; this one has none")
+            _check_anchors([self.anchor, *self.additional_anchors], self.additional_evidence or ())
+            return self
+        if self.additional_anchors is not None or self.additional_evidence is not None:
+            raise ValueError(f"a version {self.version} manifest has one anchor (version 3 lists more)")
         if (self.version == 2) != (self.evidence is not None):
             raise ValueError("a version 2 manifest carries the anchor's evidence, a version 1 manifest none")
         return self
+
+    def anchors(self) -> tuple[ManifestAnchor, ...]:
+        return (self.anchor, *(self.additional_anchors or ()))
 
     @classmethod
     def from_json(cls, data: bytes, *, source: str = "manifest") -> Self:
@@ -233,7 +302,7 @@ class Manifest(_Strict):
         return manifest
 
     def to_json(self) -> str:
-        dumped = self.model_dump(mode="json", exclude={"evidence"} if self.evidence is None else None)
+        dumped = self.model_dump(mode="json", exclude_none=True)
         return json.dumps(dumped, indent=1) + "\n"
 
 
@@ -299,15 +368,26 @@ def receipt_schema(version: int = RECEIPT_VERSION) -> dict[str, Any]:
     """The committed JSON Schema of receipt `version`, with the credential shape verifiers rely on."""
     schema = Receipt.model_json_schema(by_alias=True)
     schema["properties"]["version"] = {"const": version, "type": "integer"}
+    for member in ("evidence", "additionalAnchors"):
+        found = schema["properties"][member]
+        found.update(found.pop("anyOf")[0])
+        found.pop("default")
+    del schema["properties"]["additionalAnchors"]["description"]  # the list's, not the anchor's
     if version == RECEIPT_VERSION:
         del schema["properties"]["evidence"]
         del schema["$defs"]["Evidence"]
     else:
-        evidence = schema["properties"]["evidence"]
-        evidence.update(evidence.pop("anyOf")[0])
-        evidence.pop("default")
-        schema["required"].append("evidence")
         schema["description"] += " Version 2 adds the anchor's chain evidence, to verify without the issuer's node."
+    if version == EVIDENCE_RECEIPT_VERSION:
+        schema["required"].append("evidence")
+    if version == MULTI_ANCHOR_RECEIPT_VERSION:
+        schema["required"].append("additionalAnchors")
+        schema["properties"]["additionalAnchors"]["description"] = "the same root anchored on other chains"
+        schema["description"] += (
+            " Version 3 lists the root's anchors on other chains (one per chain), evidence of each optional."
+        )
+    else:
+        del schema["properties"]["additionalAnchors"]
     credential = CredentialView.model_json_schema(by_alias=True)
     schema["$defs"].update(credential.pop("$defs"))
     credential["title"] = "OpenBadgeCredential"
@@ -341,17 +421,22 @@ def receipt_document(
     root: str,
     anchor: dict[str, Any],
     evidence: Sequence[dict[str, Any]] = (),
+    additional_anchors: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """A receipt as plain JSON data, for writing many quickly (the issuer's self-check parses them back
-    through `Receipt.from_json`, so a mistake here cannot go out unnoticed): version 2 with `evidence`."""
+    through `Receipt.from_json`, so a mistake here cannot go out unnoticed): version 2 with `evidence`,
+    version 3 with `additional_anchors`."""
+    version = EVIDENCE_RECEIPT_VERSION if evidence else RECEIPT_VERSION
     document = {
         "type": "CredentialReceipt",
-        "version": EVIDENCE_RECEIPT_VERSION if evidence else RECEIPT_VERSION,
+        "version": MULTI_ANCHOR_RECEIPT_VERSION if additional_anchors else version,
         "credential": credential,
         "digest": digest,
         "merkle": {"scheme": SCHEME, "leaf": leaf, "proof": hex_list(proof), "root": root},
         "anchor": anchor,
     }
+    if additional_anchors:
+        document["additionalAnchors"] = list(additional_anchors)
     if evidence:
         document["evidence"] = list(evidence)
     return document

@@ -477,8 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web",
-        help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web",
+        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence",
+        help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web, evidence",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -517,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
 
             results["web"] = web.run(folder / "web", count=2000, concurrency=16, workers=2)
             print(json.dumps({"web": results["web"]}), flush=True)
+        if "evidence" in wanted:
+            from benchmarks import evidence
+
+            results["evidence"] = evidence.run(folder / "evidence")
+            print(json.dumps({"evidence": results["evidence"]}), flush=True)
         if "notify" in wanted:
             results["notify"] = bench_notify(folder)
             print(json.dumps({"notify": results["notify"]}), flush=True)

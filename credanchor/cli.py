@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-chain_app = typer.Typer(help="The workspace's local Anvil node.", no_args_is_help=True)
+chain_app = typer.Typer(help="The chains the workspace anchors on, and their local Anvil nodes.", no_args_is_help=True)
 key_app = typer.Typer(
     help="The issuer's keys: the anchoring key (an encrypted Ethereum keystore) and the Ed25519 signing key.",
     no_args_is_help=True,
@@ -63,6 +63,7 @@ RpcUrlsOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ChainIdOpt = Annotated[int | None, typer.Option("--chain-id", help="Which configured chain (default: the home chain).")]
 DEFAULT_ISSUER_ID = "did:web:registrar.example.edu"
 
 
@@ -89,83 +90,6 @@ def init(
         )
     render.out.print(f"issuer key {keystore_address(ws.keystore_path)} in {ws.keystore_path} (mode 0600)")
     render.out.print("next: `credanchor chain up` to start the local chain and deploy your registry")
-
-
-@chain_app.command("up")
-def chain_up(
-    workspace: WorkspaceOpt = None,
-    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: chain.local_port).")] = None,
-) -> None:
-    """Start the local Anvil node (state kept in the workspace); deploy the registry on first start."""
-    from issuer.chainops import chain_up as up
-    from issuer.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    result = up(ws, port, lambda: wiring.account(ws))
-    if result.warning:
-        render.err.print(f"warning: {result.warning}", markup=False)
-    render.out.print(
-        f"local chain running at {result.node.url} (pid {result.node.pid}, state {result.node.state_file})"
-    )
-    verb = "deployed" if result.deployed else "found"
-    render.out.print(f"registry {result.registry} {verb}; issuer key {result.issuer}")
-
-
-@chain_app.command("down")
-def chain_down(workspace: WorkspaceOpt = None) -> None:
-    """Stop the local node cleanly; its state is saved for the next `chain up`."""
-    from issuer.chainops import chain_down as down
-    from issuer.workspace import open_workspace
-
-    stopped = down(open_workspace(workspace))
-    render.out.print("local chain stopped; state saved" if stopped else "local chain was not running")
-
-
-@chain_app.command("status")
-def chain_status(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
-    """Is the local node running, at which block, with which registry."""
-    from anchoring.chain import Chain
-    from issuer.chainops import local_node
-    from issuer.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    info = local_node(ws).info()
-    status: dict[str, object] = {
-        "running": info is not None,
-        "rpcUrl": ws.config.chain.rpc_url,
-        "registry": ws.config.chain.registry,
-    }
-    if info is not None:
-        chain = Chain(info.url)
-        status |= {"pid": info.pid, "chainId": chain.chain_id, "block": chain.block_number()}
-    if json_out:
-        render.print_json(status)
-    elif info is None:
-        render.out.print(f"local chain not running (configured node: {ws.config.chain.rpc_url})")
-    else:
-        render.out.print(
-            f"local chain running at {info.url}, pid {info.pid}, chain {status['chainId']}, block {status['block']}; "
-            f"registry {ws.config.chain.registry or '(none)'}"
-        )
-    if info is None:
-        raise typer.Exit(1)
-
-
-@app.command()
-def deploy(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None) -> None:
-    """Deploy this issuer's registry on the configured chain (the key must hold gas money there)."""
-    from issuer.chainops import connect
-    from issuer.chainops import deploy as deploy_registry
-    from issuer.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    if ws.config.chain.registry:
-        raise InvalidInput(
-            f"a registry is configured already ({ws.config.chain.registry}); remove it from the config to deploy anew"
-        )
-    chain = connect(ws, rpc_url)
-    ws, address = deploy_registry(ws, chain, wiring.account(ws))
-    render.out.print(f"registry {address} deployed on chain {chain.chain_id}; recorded in {ws.config_path}")
 
 
 def _columns(mapping: list[str]) -> dict[str, str]:
@@ -233,11 +157,19 @@ def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
         render.out.print(f"batch {batch.id} was issued already (root {batch.root}); receipts in {batch.out_dir}")
         return
     prefix = "resumed and finished" if outcome.resumed else "issued"
+    confirmed = [a for a in outcome.anchors if a.state == "confirmed"]
+    if len(outcome.anchors) == 1:
+        anchored = f"anchored in block {batch.block_number} by tx {batch.tx_hash}"
+    else:
+        anchored = "\n".join(
+            f"anchored on chain {a.chain_id} in block {a.block_number} by tx {a.tx_hash}" for a in confirmed
+        )
     render.out.print(
-        f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n"
-        f"anchored in block {batch.block_number} by tx {batch.tx_hash}\n"
+        f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n{anchored}\n"
         f"receipts in {batch.out_dir} (each verified against the chain)\nmanifest {outcome.manifest}"
     )
+    for line in outcome.pending:
+        render.err.print(f"pending: {line}", markup=False)
     if outcome.delivery_list is not None:
         render.out.print(f"delivery list {outcome.delivery_list} (e-mails and names: mode 0600)", markup=False)
     if bake:
@@ -283,18 +215,35 @@ def discard(
 @app.command("batches")
 def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """List this workspace's batches and their states."""
-    from issuer.store import Store
+    from issuer.store import Store, chain_anchors
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    batches = Store(ws.database_url).batches()
+    store = Store(ws.database_url)
+    batches = store.batches()
+    others = {b.id: chain_anchors(store, b.id or 0) for b in batches}
     if json_out:
-        render.print_json([render.camel_keys(b.model_dump(mode="json", exclude={"input_key"})) for b in batches])
+        listed = []
+        for b in batches:
+            entry = render.camel_keys(b.model_dump(mode="json", exclude={"input_key"}))
+            if others[b.id]:
+                entry["additionalAnchors"] = [
+                    render.camel_keys(a.model_dump(mode="json", exclude={"id", "batch_id", "confirmed_at"}))
+                    for a in others[b.id]
+                ]
+            listed.append(entry)
+        render.print_json(listed)
         return
     for b in batches:
         revoked = " REVOKED" if b.revoked_at else ""
+        also = "".join(
+            f"; chain {a.chain_id} block {a.block_number}"
+            if a.delivered
+            else f"; chain {a.chain_id} {a.state}" + (", not in the receipts yet" if a.state == "confirmed" else "")
+            for a in others[b.id]
+        )
         render.out.print(
-            f"{b.id:>4} {b.state:<10} {b.count:>7} {b.achievement:<20} {b.root} block {b.block_number}{revoked}"
+            f"{b.id:>4} {b.state:<10} {b.count:>7} {b.achievement:<20} {b.root} block {b.block_number}{revoked}{also}"
         )
 
 
@@ -303,7 +252,7 @@ def verify(
     receipts: Annotated[list[Path], typer.Argument(help="Receipts (.json) or baked badges (.png, .svg).")],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[
-        int | None, typer.Option(min=1, help="With several --rpc-url: how many must agree on a block hash.")
+        int | None, typer.Option(min=1, help="Nodes of one chain that must agree on a block hash (default: all).")
     ] = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use no node at all: the receipts' evidence and --checkpoints.")
@@ -325,12 +274,20 @@ def verify(
         int | None,
         typer.Option(min=1, help="Blocks the anchor needs on top of it, its own counted (default: config, or 1)."),
     ] = None,
+    require: Annotated[
+        int | None,
+        typer.Option(
+            "--require", help="Anchors on trusted registries that must hold (default: all that can be checked, >= 1)."
+        ),
+    ] = None,
     workspace: NamedWorkspaceOpt = None,
 ) -> None:
     """Verify receipts: digest, Merkle proof, signature, anchor on chain, issuer, revocation, validity, trust.
 
     A version 2 receipt carries its anchor's chain evidence: with --offline and --checkpoints it verifies with
-    no node at all; with several --rpc-url and --quorum K no single node is trusted.
+    no node at all; with several --rpc-url and --quorum K no single node is trusted. A version 3 receipt is
+    anchored on several chains: each anchor is checked on its own chain's nodes (--rpc-url of every chain; they
+    are told apart by the chain id they answer), and --require K says how many must hold.
 
     Exit 0 if every receipt is valid; 1 invalid, revoked, expired or untrusted; 2 unreadable or malformed;
     3 chain unreachable.
@@ -346,6 +303,7 @@ def verify(
         min_confirmations=confirmations,
         quorum=quorum,
         checkpoints=checkpoints,
+        required=require,
     )
     show_details = details if details is not None else len(receipts) == 1
     reports = []
@@ -374,7 +332,8 @@ def revoke(
     rpc_url: RpcOpt = None,
 ) -> None:
     """Revoke one credential, or a whole batch with --batch ROOT."""
-    from issuer.revoke import Revoker, check_reason
+    from anchoring.errors import ChainUnavailable
+    from issuer.revoke import anchored_chains, check_reason, revoke_everywhere
     from issuer.store import Store
     from issuer.workspace import open_workspace
 
@@ -382,10 +341,22 @@ def revoke(
         raise InvalidInput("name either a CREDENTIAL_ID or --batch ROOT")
     check_reason(reason)
     ws = open_workspace(workspace)
-    chain = wiring.issuer_chain(ws, rpc_url)
-    revoker = Revoker(ws, Store(ws.database_url), chain, wiring.sender(ws, chain))
-    done = revoker.batch(batch, reason) if batch is not None else revoker.credential(str(credential_id), reason)
-    render.out.print(f"revoked {done.what} in block {done.block_number} by tx {done.tx_hash}")
+    store = Store(ws.database_url)
+    chains = anchored_chains(store, credential_id, batch) or [ws.config.chain.chain_id]
+    several = len(chains) > 1
+    outcomes = revoke_everywhere(wiring.revokers(ws, store, chains, rpc_url), credential_id, batch, reason)
+    for outcome in outcomes:
+        where = f" on chain {outcome.chain_id}" if several else ""
+        if outcome.revoked is not None:
+            done = outcome.revoked
+            render.out.print(f"revoked {done.what}{where} in block {done.block_number} by tx {done.tx_hash}")
+        elif outcome.already is not None:
+            render.out.print(f"chain {outcome.chain_id}: {outcome.already}", markup=False)
+    missing = [o for o in outcomes if o.problem]
+    for outcome in missing:
+        render.err.print(f"not revoked on chain {outcome.chain_id} yet: {outcome.problem}", markup=False)
+    if missing:
+        raise ChainUnavailable("run the same command again when those chains answer: it revokes only where missing")
 
 
 @app.command()
@@ -541,16 +512,24 @@ def _roles(
     passphrase_file: Path | None = None,
     *,
     sign: bool = True,
+    chain_id: int | None = None,
 ) -> "Roles":
-    """The registry's roles, with a key to sign changes (the workspace's, or `keystore`) unless `sign` is off."""
+    """The registry's roles on the home chain (or the configured chain `chain_id`), with a key to sign changes
+    (that chain's anchoring key, or `keystore`) unless `sign` is off."""
     from anchoring.sender import TxSender
+    from issuer.chainops import connect
     from issuer.roles import Roles
     from issuer.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    chain = wiring.issuer_chain(ws, rpc_url)
+    index, config = ws.config.chain_by_id(chain_id) if chain_id is not None else (0, ws.config.chain)
+    if not config.registry:
+        raise InvalidInput(f"no registry configured on chain {config.chain_id}: run `credanchor chain up` or `deploy`")
+    chain = connect(ws, rpc_url, index)
+    if keystore is None and passphrase_file is None:
+        keystore, passphrase_file = wiring.chain_key(ws, config)
     sender = TxSender(chain, wiring.account(ws, keystore, passphrase_file)) if sign else None
-    return Roles(chain, chain.registry(ws.config.chain.registry), sender, ws.config.chain.tx_timeout)
+    return Roles(chain, chain.registry(config.registry), sender, config.tx_timeout)
 
 
 @role_app.command("grant")
@@ -561,9 +540,10 @@ def role_grant(
     rpc_url: RpcOpt = None,
     keystore: KeystoreOpt = None,
     passphrase_file: PassFileOpt = None,
+    chain_id: ChainIdOpt = None,
 ) -> None:
     """Grant a role (signed by the admin key)."""
-    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).grant(role, account)
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file, chain_id=chain_id).grant(role, account)
     render.out.print(f"granted {role} to {account} in block {block} by tx {tx}")
 
 
@@ -575,18 +555,21 @@ def role_revoke(
     rpc_url: RpcOpt = None,
     keystore: KeystoreOpt = None,
     passphrase_file: PassFileOpt = None,
+    chain_id: ChainIdOpt = None,
 ) -> None:
     """Take a role away (signed by the admin key): the first thing to do when a key is compromised."""
-    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).revoke(role, account)
+    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file, chain_id=chain_id).revoke(role, account)
     render.out.print(f"revoked {role} from {account} in block {block} by tx {tx}")
 
 
 @role_app.command("show")
-def role_show(workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: JsonOpt = False) -> None:
+def role_show(
+    workspace: WorkspaceOpt = None, rpc_url: RpcOpt = None, json_out: JsonOpt = False, chain_id: ChainIdOpt = None
+) -> None:
     """Who is admin, who holds each role, and any pending admin handover."""
     from dataclasses import asdict
 
-    status = _roles(workspace, rpc_url, sign=False).status()
+    status = _roles(workspace, rpc_url, sign=False, chain_id=chain_id).status()
     if json_out:
         render.print_json(render.camel_keys(asdict(status)))
         return
@@ -681,4 +664,4 @@ def main() -> None:
 
 
 # The command groups in their own modules register on `app` when imported.
-from credanchor import cli_records, cli_serve, cli_verify  # noqa: E402, F401
+from credanchor import cli_chains, cli_records, cli_serve, cli_verify  # noqa: E402, F401

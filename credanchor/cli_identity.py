@@ -3,13 +3,16 @@ registry binds it (issuer id and signing keys) and as standard verifiers resolve
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from credanchor import render
 from credanchor.cli import JsonOpt, KeystoreOpt, PassFileOpt, RpcOpt, WorkspaceOpt, _roles, app, key_app
+
+if TYPE_CHECKING:
+    from issuer.workspace import Workspace
 
 profile_app = typer.Typer(help="The issuer's public Profile and DID document.", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
@@ -64,15 +67,26 @@ def key_register(
     rpc_url: RpcOpt = None,
     keystore: KeystoreOpt = None,
     passphrase_file: PassFileOpt = None,
+    chain_id: Annotated[int | None, typer.Option("--chain-id", help="Only this chain (default: every one).")] = None,
 ) -> None:
-    """List a signing key in the registry (signed by a key-admin key); credentials anchored from then on may
-    carry its signature."""
+    """List a signing key in the registry of every configured chain (signed by a key-admin key); credentials
+    anchored from then on may carry its signature."""
     from issuer.signing import signing_multikey
     from issuer.workspace import open_workspace
 
-    key = multikey or signing_multikey(open_workspace(workspace).signing_key_path)
-    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).add_key(key)
-    render.out.print(f"signing key {key} listed in block {block} by tx {tx}")
+    ws = open_workspace(workspace)
+    key = multikey or signing_multikey(ws.signing_key_path)
+    for which in _chains(ws, chain_id):
+        tx, block = _roles(workspace, rpc_url, keystore, passphrase_file, chain_id=which).add_key(key)
+        where = f" on chain {which}" if len(ws.config.chains) > 1 else ""
+        render.out.print(f"signing key {key} listed{where} in block {block} by tx {tx}")
+
+
+def _chains(ws: "Workspace", chain_id: int | None) -> list[int]:
+    if chain_id is not None:
+        ws.config.chain_by_id(chain_id)
+        return [chain_id]
+    return [c.chain_id for c in ws.config.chains]
 
 
 @key_app.command("retire")
@@ -83,11 +97,18 @@ def key_retire(
     rpc_url: RpcOpt = None,
     keystore: KeystoreOpt = None,
     passphrase_file: PassFileOpt = None,
+    chain_id: Annotated[int | None, typer.Option("--chain-id", help="Only this chain (default: every one).")] = None,
 ) -> None:
-    """Revoke a signing key from this block on (signed by a key-admin key). Credentials anchored before keep
-    their signatures; later ones signed with it fail verification."""
-    tx, block = _roles(workspace, rpc_url, keystore, passphrase_file).revoke_key(multikey, reason)
-    render.out.print(f"signing key {multikey} revoked in block {block} by tx {tx}")
+    """Revoke a signing key from this block on in the registry of every configured chain (signed by a
+    key-admin key). Credentials anchored before keep their signatures; later ones signed with it fail
+    verification."""
+    from issuer.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    for which in _chains(ws, chain_id):
+        tx, block = _roles(workspace, rpc_url, keystore, passphrase_file, chain_id=which).revoke_key(multikey, reason)
+        where = f" on chain {which}" if len(ws.config.chains) > 1 else ""
+        render.out.print(f"signing key {multikey} revoked{where} in block {block} by tx {tx}")
 
 
 @profile_app.command("export")

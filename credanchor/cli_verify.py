@@ -20,6 +20,7 @@ from credanchor.cli import NamedWorkspaceOpt, RpcUrlsOpt, app
 from credanchor.wiring import normal_url
 from verifier.checkpoints import checkpoints_for, load_checkpoints, render_checkpoints
 from verifier.evidencecheck import block_of
+from verifier.multichain import chain_quorum, group_by_chain
 from verifier.quorum import Quorum
 
 
@@ -41,7 +42,7 @@ def _distinct(urls: list[str]) -> None:
 
 @app.command()
 def checkpoint(
-    receipts: Annotated[list[Path], typer.Argument(help="Version 2 receipts whose evidence blocks to record.")],
+    receipts: Annotated[list[Path], typer.Argument(help="Receipts (version 2 or 3) whose evidence blocks to record.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoints file (TOML); added to if it exists.")],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[int | None, typer.Option(min=1, help="How many of the nodes must agree (default: all).")] = None,
@@ -63,13 +64,17 @@ def checkpoint(
             if number is None:
                 raise InvalidInput(f"{path}: evidence header has no readable block number")
             blocks.setdefault(evidence.chain_id, set()).add(number)
-    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
+    # Nodes of several chains (receipts anchored on several) are told apart by the chain id each answers.
+    groups, silent = group_by_chain([Chain(url) for url in urls])
+    for line in silent:
+        render.err.print(f"note: {line}", markup=False)
+    by_chain = {chain_id: chain_quorum(groups, chain_id, quorum) for chain_id in blocks}
 
     def hash_of(chain_id: int, number: int) -> tuple[str | None, str]:
-        agreed_chain = nodes.chain_id()
-        if agreed_chain != chain_id:
-            return None, f"the nodes are chain {agreed_chain}" if agreed_chain else "the nodes disagree on the chain"
-        return nodes.block_hash(number)
+        nodes = by_chain[chain_id]
+        return nodes.block_hash(number) if isinstance(nodes, Quorum) else (None, nodes)
 
     found, missing = checkpoints_for(blocks, hash_of)
     existing = load_checkpoints(output) if output.exists() else {}
@@ -107,7 +112,18 @@ def refresh(
     if not urls:
         raise InvalidInput("no node to ask: give --rpc-url (several, with --quorum, to trust none alone)")
     _distinct(urls)
-    nodes = Quorum([Chain(url) for url in urls], quorum or len(urls))
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
+    groups, silent = group_by_chain([Chain(url) for url in urls])
+    for line in silent:
+        render.err.print(f"note: {line}", markup=False)
+    by_chain: dict[int, Quorum | str] = {}
+
+    def nodes(chain_id: int) -> Quorum | str:
+        if chain_id not in by_chain:  # one Quorum per chain, so its agreed head is asked once for all receipts
+            by_chain[chain_id] = chain_quorum(groups, chain_id, quorum)
+        return by_chain[chain_id]
+
     now = datetime.now(UTC)
     for path in receipts:
         data = read_limited(path, MAX_RECEIPT_BYTES)
@@ -121,3 +137,5 @@ def refresh(
         atomic_write_text(path, done.text, mode=path.stat().st_mode & 0o777)
         state = f"; {done.revoked}" if done.revoked else ""
         render.out.print(f"{path}: evidence of block {done.block} added ({done.how}){state}", markup=False)
+        for line in done.others:
+            render.out.print(f"  {line}", markup=False)

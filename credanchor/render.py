@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from verifier.anchors import Standing
 from verifier.checks import Report, Verdict
 
 if TYPE_CHECKING:
@@ -30,6 +31,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 # not even encode).
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
+_STANDING = {
+    Standing.HOLDS: "[green]holds[/]",
+    Standing.FAILS: "[red]FAILS[/]",
+    Standing.NOT_CHECKED: "[yellow]not checked[/]",
+    Standing.NOT_TRUSTED: "[dim]not counted[/]",
+}
 _STYLE = {Verdict.VALID: "bold green", Verdict.MALFORMED: "bold red", Verdict.INVALID: "bold red"}
 
 
@@ -82,6 +89,25 @@ def safe(text: object) -> str:
 
 
 def report_json(report: Report) -> dict[str, Any]:
+    found = _report_json(report)
+    if report.anchors:
+        found["anchors"] = [
+            {
+                "chainId": a.chain_id,
+                "registry": a.registry,
+                "blockNumber": a.block,
+                "trustedAs": a.trusted_as,
+                "standing": str(a.standing),
+                "verdict": str(a.verdict),
+                "reason": a.reason,
+                "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in a.steps],
+            }
+            for a in report.anchors
+        ]
+    return found
+
+
+def _report_json(report: Report) -> dict[str, Any]:
     return {
         "source": report.source,
         "verdict": str(report.verdict),
@@ -120,6 +146,15 @@ def print_report(report: Report, *, details: bool) -> None:
         out.print(f"  {mark} {step.name:<10} {safe(step.detail)}")
     for note in report.notes:
         out.print(f"  [yellow]note[/] {safe(note)}")
+    for i, anchor in enumerate(report.anchors, 1):
+        trust = f"trusted as {anchor.trusted_as!r}" if anchor.trusted_as else "not on your trust list"
+        said = "every check passed" if anchor.verdict == Verdict.VALID else f"{anchor.verdict}, {anchor.reason}"
+        if anchor.standing == Standing.NOT_CHECKED:
+            said = anchor.reason
+        out.print(
+            f"  anchor {i} on chain {anchor.chain_id}, block {anchor.block}, registry {safe(anchor.registry)} "
+            f"({safe(trust)}): {_STANDING[anchor.standing]}: {safe(said)}"
+        )
 
 
 def print_summary(reports: Sequence[Report]) -> None:

@@ -2,11 +2,16 @@
 
 This is the only place where the issuer side and the verifier side meet: the issuer's self-check is the
 verifier's own service, handed to the batch issuer as a function.
+
+What only issuing, key handling or the self-check needs is imported where it is used: `verify` must start
+fast, and never loads eth-account (with py_ecc) or the issuer's key handling (a test checks a fresh process).
 """
+
+from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,20 +21,27 @@ import typer
 
 from anchoring.chain import Chain
 from anchoring.errors import InvalidInput, VerificationFailed
+from anchoring.hashing import checksum_address, to_hex
+from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
+from anchoring.receipt import Receipt
+from verifier.batchcheck import BatchReader, verify_batch
 from verifier.checkpoints import load_checkpoints
-from verifier.quorum import Quorum
+from verifier.checks import Verdict
+from verifier.evidencecheck import block_of
+from verifier.multichain import NodeGroups, OneSession, Route, Verifier
 from verifier.service import ChainReader, Session
 from verifier.trust import TrustList, load_trust_list, trusted
 
-# What only issuing, key handling or the self-check needs is imported where it is used: `verify` must start
-# fast, and never loads eth-account (with py_ecc) or the issuer's key handling.
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from eth_account.signers.local import LocalAccount
 
     from anchoring.sender import TxSender
+    from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer, SelfCheck
+    from issuer.config import ChainConfig
+    from issuer.revoke import Revoker
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
     from issuer.workspace import Workspace
@@ -39,7 +51,7 @@ ENV_TRUST = "CREDANCHOR_TRUST"
 ENV_WORKSPACE = "CREDANCHOR_WORKSPACE"  # issuer.workspace.ENV_WORKSPACE, without importing the issuer side
 
 
-def workspace_or_none(option: Path | None) -> "Workspace | None":
+def workspace_or_none(option: Path | None) -> Workspace | None:
     """The workspace named by `--workspace` or CREDANCHOR_WORKSPACE, else none: verifying and auditing never
     look in the current folder, where anyone's credanchor.toml could add a trusted registry or pick the node."""
     named = option or (Path(os.environ[ENV_WORKSPACE]) if os.environ.get(ENV_WORKSPACE) else None)
@@ -50,9 +62,7 @@ def workspace_or_none(option: Path | None) -> "Workspace | None":
     return open_workspace(named)
 
 
-def account(
-    workspace: "Workspace", keystore: Path | None = None, passphrase_file: Path | None = None
-) -> "LocalAccount":
+def account(workspace: Workspace, keystore: Path | None = None, passphrase_file: Path | None = None) -> LocalAccount:
     """The workspace's key (or the keystore named), decrypted with the passphrase from the environment, the
     file named, the workspace's passphrase file (for its own key only), or a prompt."""
     from issuer.keys import load_account, resolve_passphrase
@@ -68,35 +78,67 @@ def account(
     return load_account(path, resolve_passphrase(passphrase_file or default_file, prompt))
 
 
-def issuer_chain(workspace: "Workspace", rpc_url: str | None) -> Chain:
+def chain_key(workspace: Workspace, config: ChainConfig) -> tuple[Path | None, Path | None]:
+    """(keystore, passphrase file) for `account` of one chain's anchoring key; (None, None): the workspace's."""
+    if config.keystore is None and config.passphrase_file is None:
+        return None, None
+    return workspace.keystore_for(config), workspace.passphrase_for(config)
+
+
+def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:
     from issuer.chainops import connect, registry_address
 
     registry_address(workspace)
     return connect(workspace, rpc_url)
 
 
-def sender(workspace: "Workspace", chain: Chain) -> "TxSender":
+def sender(workspace: Workspace, chain: Chain) -> TxSender:
     from anchoring.sender import TxSender
 
     return TxSender(chain, account(workspace))
 
 
-def own_trust(workspace: "Workspace") -> TrustList:
-    """A workspace trusts its own registry."""
+def revokers(
+    workspace: Workspace, store: Store, chain_ids: Sequence[int], rpc_url: str | None
+) -> list[tuple[int, Callable[[], Revoker]]]:
+    """A revoker per chain (connected when called; `rpc_url` replaces the home chain's node), home first."""
+    from anchoring.sender import TxSender
+    from issuer.revoke import Revoker
+
+    def connector(chain_id: int) -> Callable[[], Revoker]:
+        def connect_() -> Revoker:
+            index, config = workspace.config.chain_by_id(chain_id)
+            node = issuer_chain(workspace, rpc_url) if index == 0 else Chain(config.rpc_url, timeout=config.rpc_timeout)
+            node.expect_chain_id(config.chain_id)
+            if not config.registry:
+                raise InvalidInput(f"chain {chain_id} has no registry configured")
+            return Revoker(store, node, TxSender(node, account(workspace, *chain_key(workspace, config))), config)
+
+        return connect_
+
+    return [(chain_id, connector(chain_id)) for chain_id in chain_ids]
+
+
+def own_trust(workspace: Workspace) -> TrustList:
+    """A workspace trusts its own registries, one per configured chain."""
     config = workspace.config
-    if not config.chain.registry:
-        return TrustList()
-    return TrustList((trusted(config.chain.chain_id, config.chain.registry, config.issuer.name, config.issuer.id),))
+    return TrustList(
+        tuple(
+            trusted(chain.chain_id, chain.registry, config.issuer.name, config.issuer.id)
+            for chain in config.chains
+            if chain.registry
+        )
+    )
 
 
-def trust_list(workspace: "Workspace | None", trust_file: Path | None) -> TrustList:
+def trust_list(workspace: Workspace | None, trust_file: Path | None) -> TrustList:
     """The verifier's trust list: the file given (or CREDANCHOR_TRUST), plus the workspace's own registry."""
     file = trust_file or (Path(os.environ[ENV_TRUST]) if os.environ.get(ENV_TRUST) else None)
     trust = load_trust_list(file) if file else TrustList()
     return trust.plus(*own_trust(workspace).entries) if workspace is not None else trust
 
 
-def verifier_rpc(workspace: "Workspace | None", rpc_url: str | None) -> str | None:
+def verifier_rpc(workspace: Workspace | None, rpc_url: str | None) -> str | None:
     if rpc_url:
         return rpc_url
     if workspace is not None:
@@ -119,7 +161,7 @@ def normal_url(url: str) -> str:
 
 
 def verifier_rpcs(
-    workspace: "Workspace | None", rpc_urls: list[str] | None, *, offline: bool, checkpoints: Path | None
+    workspace: Workspace | None, rpc_urls: list[str] | None, *, offline: bool, checkpoints: Path | None
 ) -> list[str]:
     """The nodes `verify` may ask: those given, else the workspace's; none at all with --offline."""
     if offline:
@@ -132,8 +174,13 @@ def verifier_rpcs(
         raise InvalidInput("--checkpoints is for --offline verification")
     if rpc_urls:
         return rpc_urls
-    url = verifier_rpc(workspace, None)
-    return [url] if url else []
+    return verifier_nodes(workspace) if workspace is not None else []
+
+
+def verifier_nodes(workspace: Workspace) -> list[str]:
+    """The nodes a workspace verifies with when none are named: one per chain it anchors on. `verify` groups
+    them by the chain id each answers, so the order does not matter."""
+    return list(dict.fromkeys(c.rpc_url for c in workspace.config.chains if c.rpc_url))
 
 
 def verification_session(
@@ -145,29 +192,35 @@ def verification_session(
     min_confirmations: int = 1,
     quorum: int | None = None,
     checkpoints: Path | None = None,
-) -> Session:
+    required: int | None = None,
+) -> Verifier:
+    """The verifier for the nodes named (none: offline with `checkpoints`, or no chain at all). One node checks
+    every anchor it is the chain of; several are grouped by the chain id each answers, and several of one
+    chain must agree (`quorum` of them, default all)."""
     urls = [rpc_urls] if isinstance(rpc_urls, str) else list(rpc_urls or [])
     if len({normal_url(u) for u in urls}) != len(urls):
         raise InvalidInput("the same --rpc-url is given twice: a node cannot outvote itself")
     if quorum is not None and len(urls) < 2:
         raise InvalidInput("--quorum needs at least two --rpc-url")
-    several = None
-    if len(urls) > 1:
-        several = Quorum([Chain(url, timeout=timeout) for url in urls], quorum or len(urls))
+    if quorum is not None and not 1 <= quorum <= len(urls):
+        raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
     single = urls[0] if len(urls) == 1 else None
     factory = (lambda: ChainReader(Chain(single, timeout=timeout))) if single else None
-    return Session(
+    session = Session(
         factory,
         trust,
         datetime.now(UTC),
         require_signature=require_signature,
         min_confirmations=min_confirmations,
         checkpoints=load_checkpoints(checkpoints) if checkpoints else None,
-        quorum=several,
     )
+    route: Route = OneSession(session)
+    if len(urls) > 1:
+        route = NodeGroups(session, [Chain(url, timeout=timeout) for url in urls], quorum)
+    return Verifier(session, route, required)
 
 
-def signing_key(workspace: "Workspace") -> "Ed25519PrivateKey":
+def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
     """The workspace's Ed25519 signing key, decrypted with its passphrase (environment, file, or prompt)."""
     from issuer.keys import resolve_passphrase
     from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key
@@ -186,34 +239,66 @@ def signing_key(workspace: "Workspace") -> "Ed25519PrivateKey":
 
 
 def batch_issuer(
-    workspace: "Workspace",
-    store: "Store",
+    workspace: Workspace,
+    store: Store,
     rpc_url: str | None,
     progress: Progress,
     *,
     bake: str | None = None,
     pdf: bool | None = None,
-) -> "BatchIssuer":
-    """The batch issuer with every adapter: node, anchoring key, signing key, and the verifier's self-check;
-    `bake` ("png", "svg") also bakes each receipt into a badge image, `pdf` writes certificates (default:
-    the config's `[earner] pdf`)."""
+) -> BatchIssuer:
+    """The batch issuer with every adapter: the home chain's node and anchoring key, a connection made on
+    first use to every additional chain, the signing key, and the verifier's self-check; `bake` ("png",
+    "svg") also bakes each receipt into a badge image, `pdf` writes certificates (default: the config's
+    `[earner] pdf`). `rpc_url` replaces the home chain's node only."""
+    from anchoring.sender import TxSender
+    from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer
+    from issuer.chainops import registry_address
 
-    chain = issuer_chain(workspace, rpc_url)
+    if workspace.config.additional_chains:
+        # Several chains: the home chain's node is first asked when its anchor is made (checked then), so a
+        # home chain that is down delays only its own anchor.
+        registry_address(workspace)
+        home = workspace.config.chain
+        chain = Chain(rpc_url or home.rpc_url, timeout=home.rpc_timeout)
+    else:
+        chain = issuer_chain(workspace, rpc_url)
+    accounts: dict[Path, LocalAccount] = {}
+
+    def key_for(config: ChainConfig) -> LocalAccount:
+        path = workspace.keystore_for(config)
+        if path not in accounts:  # one passphrase prompt and one scrypt per key, however many chains use it
+            accounts[path] = account(workspace, *chain_key(workspace, config))
+        return accounts[path]
+
+    def job(config: ChainConfig, node: Chain, home: bool) -> AnchorJob:
+        sender_ = TxSender(node, key_for(config))
+        return AnchorJob(config, node, sender_, store, progress, workspace.root, home=home)
+
+    def connector(config: ChainConfig) -> Callable[[], AnchorJob]:
+        def connect_() -> AnchorJob:
+            node = Chain(config.rpc_url, timeout=config.rpc_timeout)
+            node.expect_chain_id(config.chain_id)
+            return job(config, node, home=False)
+
+        return connect_
+
+    others = {c.chain_id: connector(c) for c in workspace.config.additional_chains if c.registry}
     return BatchIssuer(
         workspace,
         store,
-        chain,
-        sender(workspace, chain),
-        self_check=self_check(workspace, chain, progress),
+        job(workspace.config.chain, chain, home=True),
+        self_check=self_check(workspace, progress),
         signer=batch_signer(workspace),
         progress=progress,
         bake=bake,
         pdf=workspace.config.earner.pdf if pdf is None else pdf,
+        others=others,
     )
 
 
-def batch_signer(workspace: "Workspace") -> "WorkspaceSigner":
+def batch_signer(workspace: Workspace) -> WorkspaceSigner:
     """Signs new batches with the workspace's signing key, decrypted only when a batch is actually signed."""
     from issuer.sign import WorkspaceSigner
     from issuer.signing import signing_multikey
@@ -223,51 +308,58 @@ def batch_signer(workspace: "Workspace") -> "WorkspaceSigner":
     return WorkspaceSigner(config.issuer.id, multikey, config.signing.cryptosuite, lambda: signing_key(workspace))
 
 
-def self_check(workspace: "Workspace", chain: Chain, progress: Progress) -> "SelfCheck":
-    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registry.
+ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID, Verdict.REVOKED}
+"""A receipt written again (its batch got an anchor on one more chain) may have been revoked meanwhile: that
+is the issuer's own decision, read from the chain, and the receipt is still well made."""
 
-    The batch root is read from the chain once; the files are checked on every core. Receipts of back-dated
-    or future-dated records are accepted as expired / not yet valid: the validity window is the record's
-    business, not the anchor's.
+
+def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
+    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registries.
+
+    `chains` (given with each batch): each chain whose anchor the receipts carry and that can be asked now,
+    with the workspace's registry there; each of those anchors must hold on its chain (one chain: as before).
+
+    The batch root is read from each chain once; the files are checked on every core, each receipt on every
+    anchor (all must hold). Receipts of back-dated or future-dated records are accepted as expired / not yet
+    valid: the validity window is the record's business, not the anchor's.
     """
-    from anchoring.hashing import checksum_address, to_hex
-    from anchoring.multibase import decode_multikey
-    from anchoring.receipt import Receipt
     from issuer.signing import signing_multikey
-    from verifier.checks import Verdict
-    from verifier.evidencecheck import block_of
-    from verifier.service import BatchReader, verify_batch
 
-    accepted = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID}
+    config = workspace.config
 
-    def check(paths: Sequence[Path], root: str) -> None:
-        registry = checksum_address(workspace.config.chain.registry)
-        head = chain.block_number()
-        chain_reader = ChainReader(chain)
-        view = chain_reader.root_view(registry, root, head)
+    def check(paths: Sequence[Path], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
+        # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
+        # stop the issuer from being built); each chain is read here, once per batch.
+        trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
         own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
-        keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
-        hashes = {}
-        evidence = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])).evidence if paths else None
-        for proof in evidence or ():
-            number = block_of(proof)
-            hash_ = chain_reader.block_hash(number) if number is not None else None
-            if number is not None and hash_ is not None:
-                hashes[number] = hash_
-        reader = BatchReader(chain.chain_id, head, registry, root, view, keys, hashes)
-        reports = verify_batch(
-            paths,
-            reader,
-            own_trust(workspace),
-            datetime.now(UTC),
-            on_done=progress.advance,
-        )
-        failed = [r for r in reports if r.verdict not in accepted]
+        first = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])) if paths else None
+        readers = {chain.chain_id: batch_reader(chain, registry, root, own_key, first) for chain, registry in chains}
+        reports = verify_batch(paths, readers, trust, datetime.now(UTC), on_done=progress.advance)
+        failed = [r for r in reports if r.verdict not in ACCEPTED_BY_SELF_CHECK]
         if failed:
-            first = failed[0]
+            first_failed = failed[0]
             raise VerificationFailed(
-                f"self-check failed for {len(failed)} of {len(paths)} receipts; first: {first.source}: "
-                f"{first.verdict}: {first.reason}"
+                f"self-check failed for {len(failed)} of {len(paths)} receipts; first: {first_failed.source}: "
+                f"{first_failed.verdict}: {first_failed.reason}"
             )
 
     return check
+
+
+def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: Receipt | None) -> BatchReader:
+    """What one chain says of the batch's root, read once for every worker; with the hashes of the blocks the
+    sample receipt's evidence on this chain rests on."""
+    registry = checksum_address(registry)
+    head = chain.block_number()
+    chain_reader = ChainReader(chain)
+    view = chain_reader.root_view(registry, root, head)
+    keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
+    hashes = {}
+    for proof in (sample.evidence or ()) if sample else ():
+        number = block_of(proof)
+        if proof.chain_id != chain.chain_id or number is None:
+            continue
+        hash_ = chain_reader.block_hash(number)
+        if hash_ is not None:
+            hashes[number] = hash_
+    return BatchReader(chain.chain_id, head, registry, root, view, keys, hashes)

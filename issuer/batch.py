@@ -6,6 +6,10 @@ Invariants (the batch state machine; each state is committed before the next ext
   not have reached the node. Re-running finds it on chain, re-broadcasts it, or replaces it.
 - confirmed: the root is anchored in a block with the configured number of confirmations, still canonical.
 - delivered: every receipt and the manifest are on disk and each receipt verified against the chain.
+Those are the home chain's states; on each additional chain (`[[chain]]` entries after the first) the root
+goes through prepared, submitted and confirmed on its own (issuer/anchorjob.py), and a chain that is down
+delays only its own anchor: receipts are delivered with the anchors confirmed by then, and `resume` adds
+the others to them later.
 The same input (records file, template, column mapping, registry) always maps to the same batch, so running
 the same command again after a crash resumes that batch instead of issuing a second one; the registry itself
 refuses a second anchor of one root.
@@ -14,8 +18,6 @@ refuses a second anchor of one root.
 import fcntl
 import hashlib
 import json
-import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from anchoring.chain import ANCHOR_ROLE, Chain, Registry
+from anchoring.chain import Chain
 from anchoring.credential import credential_digest
 from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
 from anchoring.evidencecollect import BatchEvidence
@@ -31,33 +33,39 @@ from anchoring.faults import fault
 from anchoring.files import atomic_write_text
 from anchoring.hashing import to_hex
 from anchoring.jsonio import read_limited
-from anchoring.merkle import SCHEME, MerkleTree
+from anchoring.merkle import MerkleTree
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import (
     AnchorSection,
-    Evidence,
-    Manifest,
-    ManifestAnchor,
-    dump_receipt,
-    receipt_document,
-    utc_seconds,
 )
-from anchoring.sender import Fees, NonceConflict, SignedTx, TxSender, wait_for_depth
-from anchoring.workers import parallel_map
+from issuer.anchorjob import AnchorJob
 from issuer.baked import bake_batch
 from issuer.credentials import build_credential
 from issuer.delivery import BOM, delivery_csv
 from issuer.evidence import gather
 from issuer.lookup import delivery_entries
+from issuer.receipts import anchor_section, manifest_name, write_batch_receipts, write_manifest
 from issuer.records import Record, parse_table, read_table
-from issuer.store import Attempt, Batch, State, Store, now
+from issuer.store import (
+    AnchorRecord,
+    Batch,
+    State,
+    Store,
+    anchor_records,
+    chain_anchors,
+    home_record,
+    mark_delivered,
+    now,
+    reload_record,
+    update_record,
+)
 from issuer.templates import ResultSpec, Template, load_template
 from issuer.workspace import Workspace
 
-SelfCheck = Callable[[Sequence[Path], str], None]
-"""Verifies a batch's written receipts (and its root) against the chain; raises `CredanchorError` if any
-does not check out."""
+SelfCheck = Callable[[Sequence[Path], str, Sequence[tuple[Chain, str]]], None]
+"""Verifies a batch's written receipts (and its root) against the chains given (each with its registry), one
+read of each per batch; raises `CredanchorError` if any does not check out."""
 
 
 class Signing(Protocol):
@@ -71,12 +79,6 @@ class Signing(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
-POLL_SECONDS = 0.25
-PUSH_SECONDS = 5.0
-NONCE_TRIES = 5
-RETRY_FIRST = 0.5
-RETRY_MAX = 10.0
-FEE_BUMP_PERCENT = 25
 MAX_RECORDS_BYTES = 100 * 1024 * 1024
 LEGACY_READ_AS = "comma-separated CSV"
 DELIVERY_NAME = "delivery.csv"
@@ -101,6 +103,10 @@ class Outcome:
     resumed: bool
     already_delivered: bool
     delivery_list: Path | None = None
+    anchors: tuple[AnchorRecord, ...] = ()
+    """Every anchor of the batch, the home chain's first (confirmed or not)."""
+    pending: tuple[str, ...] = ()
+    """Why an additional chain's anchor is not in the receipts yet (`resume` adds it later)."""
 
 
 def read_records_file(path: Path) -> bytes:
@@ -152,33 +158,42 @@ def plan_batch(
     return Plan(template, records, key.hexdigest(), str(records_path), table.read_as)
 
 
+OtherChain = Callable[[], AnchorJob]
+"""Connects to an additional chain and gives its anchoring job (raises ChainUnavailable when it is down)."""
+
+
 class BatchIssuer:
-    """Drives batches through their states against one store, one node and one key."""
+    """Drives batches through their states against one store, the home chain's job and the other chains'."""
 
     def __init__(
         self,
         workspace: Workspace,
         store: Store,
-        chain: Chain,
-        sender: TxSender,
+        home: AnchorJob,
         *,
         self_check: SelfCheck,
         signer: "Signing",
         progress: Progress | None = None,
         bake: str | None = None,
         pdf: bool = False,
+        others: dict[int, OtherChain] | None = None,
     ) -> None:
         self.workspace = workspace
         self.bake = bake  # "png" or "svg": each receipt baked into a badge image beside it (issuer/baked.py)
         self.config = workspace.config
         self.store = store
-        self.chain = chain
-        self.sender = sender
-        self.registry: Registry = chain.registry(self.config.chain.registry)
+        self.home = home
+        self.chain = home.chain
+        self.sender = home.sender
+        self.registry = home.registry
         self.self_check = self_check
         self.signer = signer
         self.progress = progress or Silent()
         self.pdf = pdf
+        self.others = others or {}
+        self._jobs: dict[int, AnchorJob] = {}
+        self._pending: dict[int, str] = {}
+        self._home_checked = False
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
     def issue(self, plan: Plan, out_dir: Path | None, *, allow_reissue: bool = False) -> Outcome:
@@ -186,8 +201,8 @@ class BatchIssuer:
             existing = self.store.batch_by_key(plan.input_key)
             if existing is not None:
                 return self._continue(existing)
-            self._check_role()
-            self._check_identity()
+            if not self.others:  # one chain: a node that is down or a wrong registry stops it before anything
+                self._check_home()
             if not allow_reissue:
                 self._refuse_reissue(plan)
             return self._drive(self._prepare(plan, out_dir), resumed=False)
@@ -197,11 +212,34 @@ class BatchIssuer:
             return self._continue(self.store.batch(batch.id or 0))
 
     def _continue(self, batch: Batch) -> Outcome:
-        if batch.state == State.DELIVERED:
+        if batch.state == State.DELIVERED and not self._unfinished(batch):
             return self._outcome(batch, resumed=False, already=True)
-        if batch.state in (State.PREPARED, State.SUBMITTED):
-            self._check_role()
+        if not self.others and batch.state in (State.PREPARED, State.SUBMITTED):
+            self._check_home()
         return self._drive(batch, resumed=True)
+
+    def _unfinished(self, batch: Batch) -> bool:
+        """An anchor still to make, or receipts still to write again (as `Store.batches(unfinished=True)`)."""
+        if batch.state != State.DELIVERED or batch.block_number is None or batch.delivered_at is None:
+            return True
+        return any(a.state != State.CONFIRMED or not a.delivered for a in chain_anchors(self.store, batch.id or 0))
+
+    def _to_deliver(self, batch: Batch, home: AnchorRecord, others: list[AnchorRecord]) -> bool:
+        """Receipts to write: for the first time once an anchor is confirmed, or again when an anchor was
+        confirmed since they were written (not every time `resume` finds a chain still down)."""
+        confirmed = [r for r in (home, *others) if r.state == State.CONFIRMED]
+        if batch.state != State.DELIVERED:
+            return bool(confirmed)
+        fresh = {
+            a.id for a in chain_anchors(self.store, batch.id or 0) if a.state == State.CONFIRMED and not a.delivered
+        }
+        return batch.delivered_at is None or any(r.anchor_id in fresh for r in others)
+
+    def _check_home(self) -> None:
+        if not self._home_checked:
+            self.home.check_role()
+            self._check_identity()
+            self._home_checked = True
 
     @contextmanager
     def _batch_lock(self, input_key: str) -> Iterator[None]:
@@ -223,64 +261,116 @@ class BatchIssuer:
                 fcntl.lockf(handle, fcntl.LOCK_UN)
 
     def _drive(self, batch: Batch, resumed: bool) -> Outcome:
-        """Move the batch to delivered, one recorded state at a time.
+        """Anchor the root on every chain, then deliver (again, when an additional anchor is newly confirmed).
 
-        Each step starts from the state in the database, so when the node drops out mid-step the step is
-        simply run again once it answers (backing off up to `chain.node_deadline`); past that the batch is
-        left as it is, for `credanchor resume`.
+        Every chain first gets its transaction, then each is waited for: the home chain's failure (its node
+        gone past `node_deadline`) is raised only after the other chains have had their turn, and another
+        chain's failure only leaves its anchor for `credanchor resume`.
         """
-        if batch.registry_address != self.registry.address or batch.chain_id != self.chain.chain_id:
+        home_chain = self.home.config.chain_id
+        if batch.registry_address != self.registry.address or batch.chain_id != home_chain:
             raise InvalidInput(
                 f"batch {batch.id} belongs to registry {batch.registry_address} on chain {batch.chain_id}, "
-                f"not the configured {self.registry.address} on chain {self.chain.chain_id}"
+                f"not the configured {self.registry.address} on chain {home_chain}"
             )
-        steps = {State.PREPARED: self._submit, State.SUBMITTED: self._confirm, State.CONFIRMED: self._deliver}
-        give_up_at: float | None = None
-        delay = RETRY_FIRST
-        while batch.state != State.DELIVERED:
-            try:
-                batch = steps[batch.state](batch)
-                give_up_at, delay = None, RETRY_FIRST
-            except ChainUnavailable as exc:
-                now_ = time.monotonic()
-                give_up_at = give_up_at or now_ + self.config.chain.node_deadline
-                batch = self.store.batch(batch.id or 0)
-                if now_ >= give_up_at:
-                    raise ChainUnavailable(
-                        f"{exc}; gave up after {self.config.chain.node_deadline:.0f} s. Batch {batch.id} is saved "
-                        f"as {batch.state}: run `credanchor resume` when the node is back"
-                    ) from None
-                self.progress.note(f"node not answering; retrying in {delay:.1f} s")
-                time.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
-        return self._outcome(batch, resumed=resumed, already=False)
+        while True:
+            home = home_record(batch)
+            others = [reload_record(self.store, r) for r in self._other_records(batch)]
+            failure: CredanchorError | None = None
+            for target in (State.SUBMITTED, State.CONFIRMED):
+                if failure is None and home.state != State.CONFIRMED:
+                    try:
+                        self._check_home()
+                        home = self.home.until(home, target)
+                    except ChainUnavailable as exc:
+                        failure = exc
+                others = [self._other_until(record, target) for record in others]
+            batch = self.store.batch(batch.id or 0)
+            if failure is not None:
+                if not any(o.state == State.CONFIRMED for o in others):
+                    raise failure
+                # The home chain is down: deliver with the other chains' anchors; `resume` adds its own later.
+                self._pending[home.chain_id] = str(failure)
+            if self._to_deliver(batch, home, others):
+                batch = self._deliver(batch)
+            if batch.state == State.DELIVERED:
+                return self._outcome(batch, resumed=resumed, already=False)
+            # The home anchor was reorganised away after its confirmations: confirm it again.
 
-    def _check_identity(self) -> None:
+    def _other_records(self, batch: Batch) -> list[AnchorRecord]:
+        return anchor_records(self.store, batch)[1:]
+
+    def _job(self, chain_id: int) -> AnchorJob | None:
+        """The additional chain's job (connected on first use); None if the chain is no longer configured."""
+        if chain_id not in self._jobs:
+            connect = self.others.get(chain_id)
+            if connect is None:
+                return None
+            job = connect()
+            job.check_role()
+            self._check_identity(job)
+            self._jobs[chain_id] = job
+        return self._jobs[chain_id]
+
+    def _other_until(self, record: AnchorRecord, target: State) -> AnchorRecord:
+        """Move an additional chain's anchor on; on failure say why and leave it where it is."""
+        if record.state in (State.CONFIRMED,) or record.chain_id in self._pending:
+            return record
+        try:
+            job = self._job(record.chain_id)
+            if job is None:
+                self._pending[record.chain_id] = f"chain {record.chain_id} is no longer in the config"
+                return record
+            record = job.until(record, target)
+            if record.state == State.CONFIRMED:
+                self._catch_up_revocations(job, record)
+            return record
+        except (ChainUnavailable, TransactionFailed, InvalidInput) as exc:
+            self._pending[record.chain_id] = str(exc)
+            self.progress.note(f"anchor on chain {record.chain_id} left for later: {exc}")
+            return reload_record(self.store, record)
+
+    def _catch_up_revocations(self, job: AnchorJob, record: AnchorRecord) -> None:
+        """Revocations made before this chain's anchor existed are made here too, with their reasons: a
+        verifier that can check only this chain must not find valid what the issuer revoked."""
+        from issuer.revoke import AlreadyRevoked, Revoker
+
+        batch = self.store.batch(record.batch_id)
+        revoker = Revoker(self.store, job.chain, job.sender, job.config)
+        if batch.revoked_at is not None:
+            with suppress(AlreadyRevoked):
+                revoker.batch(batch.root, batch.revoke_reason or "revoked", record=False)
+                self.progress.note(f"batch {batch.id} revoked on chain {record.chain_id} too")
+            return
+        for credential_id, _ in self.store.revoked_leaves(batch.id or 0):
+            credential = self.store.credential(credential_id)
+            reason = (credential.revoke_reason if credential else None) or "revoked"
+            with suppress(AlreadyRevoked):
+                revoker.credential(credential_id, reason, record=False)
+                self.progress.note(f"{credential_id} revoked on chain {record.chain_id} too")
+
+    def _check_identity(self, job: AnchorJob | None = None) -> None:
         """The registry must be bound to the configured issuer and list the signing key as active."""
-        bound = self.registry.issuer_id()
+        registry = (job or self.home).registry
+        where = "" if job is None else f" on chain {job.config.chain_id}"
+        bound = registry.issuer_id()
         issuer_id = self.config.issuer.id
         if bound is None:
             raise InvalidInput(
-                f"registry {self.registry.address} binds no issuer (deployed before issuer binding): deploy a new "
-                "registry (remove chain.registry from the config, then `credanchor deploy` or `chain up`)"
+                f"registry {registry.address}{where} binds no issuer (deployed before issuer binding): deploy a new "
+                "registry (remove its registry from the config, then `credanchor deploy` or `chain up`)"
             )
         if bound != issuer_id:
             raise InvalidInput(
-                f"the config names issuer {issuer_id!r}, but registry {self.registry.address} is bound to {bound!r}; "
-                "credentials naming another issuer would fail verification"
+                f"the config names issuer {issuer_id!r}, but registry {registry.address}{where} is bound to "
+                f"{bound!r}; credentials naming another issuer would fail verification"
             )
-        status = self.registry.signing_key(to_hex(decode_multikey(self.signer.multikey)))
+        status = registry.signing_key(to_hex(decode_multikey(self.signer.multikey)))
         if status.added_block == 0 or status.revoked_block != 0:
             state = "is not listed" if status.added_block == 0 else f"was revoked in block {status.revoked_block}"
             raise InvalidInput(
-                f"signing key {self.signer.multikey} {state} in registry {self.registry.address}: register a key "
+                f"signing key {self.signer.multikey} {state} in registry {registry.address}{where}: register a key "
                 "with `credanchor key register` (key-admin role)"
-            )
-
-    def _check_role(self) -> None:
-        if not self.registry.has_role(ANCHOR_ROLE, self.sender.address):
-            raise TransactionFailed(
-                f"issuer key {self.sender.address} does not hold the anchor role in registry {self.registry.address}"
             )
 
     def _refuse_reissue(self, plan: Plan) -> None:
@@ -344,168 +434,15 @@ class BatchIssuer:
             achievement_id=plan.template.achievement_id(issuer.id),
             root=to_hex(tree.root),
             count=len(rows),
-            chain_id=self.chain.chain_id,
+            chain_id=self.home.config.chain_id,
             registry_address=self.registry.address,
             out_dir=str(
                 (out_dir or self.workspace.receipts_dir / f"{plan.template.key}-{to_hex(tree.root)[2:10]}").resolve()
             ),
         )
-        batch = self.store.add_batch(batch, rows)
+        also_on = [(c.chain_id, c.registry) for c in self.config.additional_chains if c.registry]
+        batch = self.store.add_batch(batch, rows, also_on)
         fault("prepared")
-        return batch
-
-    # submitted: a signed transaction recorded, then broadcast.
-    def _submit(self, batch: Batch) -> Batch:
-        self.progress.stage("anchoring the root")
-        if self.registry.anchor_of(batch.root) is not None:
-            # Anchored already (by an attempt whose record was lost, or by hand): adopt it.
-            return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
-        return self._send_attempt(batch, nonce=None, fees=None)
-
-    def _send_attempt(self, batch: Batch, *, nonce: int | None, fees: Fees | None) -> Batch:
-        """Sign, record (attempt and state in one commit), then broadcast an anchoring transaction.
-
-        With `nonce` given it replaces a pending transaction; otherwise it takes the next free nonce,
-        retrying when another process of this key took it first.
-        """
-        call = self.registry.contract.functions.anchor(bytes.fromhex(batch.root[2:]), batch.count)
-        gas = self.sender.estimate(call)
-        for _ in range(NONCE_TRIES):
-            with self._nonce_lock():
-                signed = self.sender.sign(
-                    call,
-                    nonce=self.sender.pending_nonce() if nonce is None else nonce,
-                    fees=fees or self.sender.fees(),
-                    gas=gas,
-                )
-                batch = self.store.record_attempt(batch.id or 0, self._attempt(batch, signed))
-                fault("signed")
-                try:
-                    self.sender.broadcast(signed)
-                except NonceConflict:
-                    if nonce is not None:
-                        raise
-                    continue
-            fault("sent")
-            return batch
-        raise TransactionFailed(f"no free nonce after {NONCE_TRIES} tries (another process sending with this key?)")
-
-    def _attempt(self, batch: Batch, signed: SignedTx) -> Attempt:
-        return Attempt(
-            batch_id=batch.id or 0,
-            tx_hash=signed.tx_hash,
-            nonce=signed.nonce,
-            sender=self.sender.address,
-            max_fee=str(signed.fees.max_fee),
-            priority_fee=str(signed.fees.priority_fee),
-            raw=to_hex(signed.raw),
-        )
-
-    @contextmanager
-    def _nonce_lock(self) -> Iterator[None]:
-        """Serialise nonce choice and broadcast among processes of this workspace."""
-        path = self.workspace.root / ".nonce.lock"
-        with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    # confirmed: mined, deep enough, still canonical.
-    def _confirm(self, batch: Batch) -> Batch:
-        chain_config = self.config.chain
-        deadline = time.monotonic() + chain_config.tx_timeout
-        self.progress.stage("waiting for the anchoring transaction")
-        last_push = 0.0
-        while True:
-            found = self._find_anchor(batch)
-            if found is not None:
-                tx_hash, block_number, block_hash, timestamp = found
-                try:
-                    wait_for_depth(
-                        self.chain,
-                        block_number,
-                        chain_config.confirmations,
-                        timeout=chain_config.tx_timeout,
-                        on_wait=lambda d: self.progress.note(f"{d} of {chain_config.confirmations} confirmations"),
-                    )
-                except TransactionFailed as exc:
-                    raise TransactionFailed(
-                        f"batch {batch.id}: {exc}; run `credanchor resume` to keep waiting"
-                    ) from None
-                if to_hex(bytes(self.chain.block(block_number)["hash"])) == block_hash:
-                    fault("mined")
-                    return self.store.update_batch(
-                        batch.id or 0,
-                        state=State.CONFIRMED,
-                        tx_hash=tx_hash,
-                        block_number=block_number,
-                        block_hash=block_hash,
-                        block_timestamp=timestamp,
-                        confirmed_at=now(),
-                    )
-                self.progress.note(f"block {block_number} was reorganised away; looking for the anchor again")
-                continue
-            if time.monotonic() > deadline:
-                raise TransactionFailed(
-                    f"batch {batch.id}: root not anchored within {chain_config.tx_timeout:.0f} s; "
-                    "run `credanchor resume` to keep waiting"
-                )
-            if time.monotonic() - last_push >= PUSH_SECONDS:
-                batch = self._push(batch)
-                last_push = time.monotonic()
-            time.sleep(POLL_SECONDS)
-
-    def _find_anchor(self, batch: Batch) -> tuple[str, int, str, int] | None:
-        """(tx hash, block, block hash, timestamp) of the root's anchor on chain, or None."""
-        for attempt in reversed(self.store.attempts(batch.id or 0)):
-            try:
-                mined = self.sender.receipt(attempt.tx_hash)
-            except TransactionFailed:
-                mined = None  # reverted: the root may still be anchored by another attempt (checked below)
-            if mined is not None:
-                return mined.tx_hash, mined.block_number, mined.block_hash, mined.timestamp
-        anchor = self.registry.anchor_of(batch.root)
-        if anchor is None:
-            return None
-        events = self.registry.anchored_events(batch.root, anchor.block_number, anchor.block_number)
-        if not events:
-            return None
-        event = events[0]
-        return event.tx_hash, event.block_number, event.block_hash, anchor.timestamp
-
-    def _push(self, batch: Batch) -> Batch:
-        """Keep the anchoring transaction moving: broadcast it again (a restarted node or a reorg may have
-        dropped it), replace it with bumped fees at the same nonce once it has waited `replace_after`, or
-        sign a new one if its nonce went to another transaction."""
-        attempts = self.store.attempts(batch.id or 0)
-        if not attempts:
-            return self._submit(batch)
-        latest = attempts[-1]
-        if latest.sender != self.sender.address:
-            # Signed by another key (the workspace key changed): its nonce is not ours to replace. The old
-            # transaction may still be mined first; the registry then refuses ours, and either way one anchor.
-            self.progress.note(f"pending transaction was signed by {latest.sender}; sending one with this key")
-            return self._send_attempt(batch, nonce=None, fees=None)
-        age = (now() - latest.created_at.replace(tzinfo=UTC)).total_seconds()
-        if age >= self.config.chain.replace_after:
-            fees = _bumped(Fees(int(latest.max_fee), int(latest.priority_fee)), self.sender.fees())
-            self.progress.note(
-                f"transaction pending for {age:.0f} s; replacing it with fees raised to {fees.max_fee:,} wei"
-            )
-            try:
-                return self._send_attempt(batch, nonce=latest.nonce, fees=fees)
-            except NonceConflict:
-                pass  # the nonce was used meanwhile: mined (found on the next look) or taken (handled below)
-        signed = SignedTx(latest.tx_hash, latest.nonce, Fees(0, 0), 0, bytes.fromhex(latest.raw[2:]))
-        try:
-            with self._nonce_lock():
-                self.sender.broadcast(signed)
-        except NonceConflict:
-            if self._find_anchor(batch) is None and self.sender.confirmed_nonce() > latest.nonce:
-                self.progress.note(f"nonce {latest.nonce} went to another transaction; signing a new one")
-                return self._send_attempt(batch, nonce=None, fees=None)
         return batch
 
     # delivered: receipts and manifest written, every receipt verified.
@@ -517,55 +454,51 @@ class BatchIssuer:
             raise CredanchorError(
                 f"batch {batch.id}: stored credentials give root {to_hex(tree.root)}, not {batch.root}"
             )
-        if batch.tx_hash is None or batch.block_number is None or batch.block_timestamp is None:
-            raise CredanchorError(f"batch {batch.id} is {batch.state} but has no anchoring block recorded")
-        if not self._still_anchored(batch):
+        anchors: list[AnchorSection] = []
+        evidences: list[BatchEvidence | None] = []
+        asked: list[tuple[Chain, str]] = []  # the chains the self-check reads the anchors from
+        home = home_record(batch)
+        if home.state == State.CONFIRMED and not self.home.still_anchored(home):
             # A reorganisation deeper than the configured confirmations moved or dropped the anchor.
             self.progress.note(
                 f"the anchor of batch {batch.id} is no longer in block {batch.block_number}; confirming again"
             )
-            return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
-        anchor = AnchorSection(
-            chainId=batch.chain_id,
-            registry=batch.registry_address,
-            txHash=batch.tx_hash,
-            blockNumber=batch.block_number,
-            timestamp=utc_seconds(datetime.fromtimestamp(batch.block_timestamp, UTC)),
-        )
+            if batch.state != State.DELIVERED:
+                return self.store.update_batch(batch.id or 0, state=State.SUBMITTED)
+            update_record(self.store, home, block_number=None, block_hash=None, block_timestamp=None)
+            self._pending[home.chain_id] = "reorganised away after its confirmations"
+        elif home.state == State.CONFIRMED:
+            anchors.append(anchor_section(home))
+            evidences.append(self._evidence(self.home, batch, rows))
+            asked.append((self.home.chain, self.home.config.registry))
+        included: list[int] = []
+        for record in self._other_records(batch):
+            if record.state != State.CONFIRMED:
+                continue
+            job = self._reachable(record.chain_id)
+            if job is not None and not job.still_anchored(record):
+                self.progress.note(f"the anchor of {record.label} was reorganised away; confirming it again later")
+                update_record(self.store, record, state=State.SUBMITTED, delivered=False)
+                self._pending[record.chain_id] = "reorganised away after its confirmations"
+                continue
+            anchors.append(anchor_section(record))
+            included.append(record.anchor_id or 0)
+            evidences.append(self._evidence(job, batch, rows) if job is not None else None)
+            if job is not None:
+                asked.append((job.chain, job.config.registry))
+        if not anchors:
+            return self.store.batch(batch.id or 0)  # nothing confirmed to deliver with: left for `resume`
         out_dir = Path(batch.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        evidence = None
-        if self.config.chain.evidence:
-            self.progress.stage("collecting the anchor's chain evidence", len(rows))
-            evidence = gather(self.chain, self.registry, batch.root, rows, self.progress.advance)
-            if evidence is not None and evidence.fallback_note:
-                self.progress.note(evidence.fallback_note)
         self.progress.stage("writing receipts", len(rows))
-        proofs = tree.proofs()
-        anchor_doc = anchor.model_dump(mode="json")
-        jobs = [
-            (
-                out_dir,
-                rows[i : i + RECEIPT_CHUNK],
-                proofs[i : i + RECEIPT_CHUNK],
-                batch.root,
-                anchor_doc,
-                evidence.only([leaf for _, _, leaf, _ in rows[i : i + RECEIPT_CHUNK]]) if evidence else None,
-            )
-            for i in range(0, len(rows), RECEIPT_CHUNK)
-        ]
-        paths: dict[str, str] = {}
-        for written in parallel_map(write_receipts, jobs):
-            paths.update(written)
-            self.progress.advance(len(written))
-            if len(paths) >= len(rows) // 2:
-                fault("receipts-half")
-        os.sync()  # one flush for every receipt written above, before any of them is recorded as written
-        manifest = self._write_manifest(batch, tree, anchor, [digest for _, digest, _, _ in rows], evidence)
+        every = [e for e in evidences if e is not None]
+        paths = write_batch_receipts(out_dir, rows, tree, batch.root, anchors, every, self.progress)
+        digests_hex = [digest for _, digest, _, _ in rows]
+        manifest = write_manifest(self.workspace, batch, tree, anchors, digests_hex, evidences)
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
-        self.self_check([Path(p) for p in paths.values()], batch.root)
+        self.self_check([Path(p) for p in paths.values()], batch.root, asked)
         fault("checked")
         if self.bake:
             bake_batch(self.workspace, batch.achievement, [Path(p) for p in paths.values()], self.bake, self.progress)
@@ -575,9 +508,28 @@ class BatchIssuer:
             self.progress.stage("writing certificate PDFs", len(paths))
             batch_certificates(self.workspace, self.store, batch, advance=self.progress.advance)
         self._write_delivery_list(batch)
+        mark_delivered(self.store, included)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
         )
+
+    def _reachable(self, chain_id: int) -> AnchorJob | None:
+        """The additional chain's job, or None (and why, noted) when it cannot be reached now."""
+        try:
+            return self._job(chain_id)
+        except (ChainUnavailable, TransactionFailed, InvalidInput) as exc:
+            self.progress.note(f"chain {chain_id}: {exc}; its anchor goes in the receipts without evidence")
+            return None
+
+    def _evidence(self, job: AnchorJob, batch: Batch, rows: list[tuple[str, str, str, str]]) -> BatchEvidence | None:
+        if not job.config.evidence:
+            return None
+        where = "" if job.home else f" on chain {job.config.chain_id}"
+        self.progress.stage(f"collecting the anchor's chain evidence{where}", len(rows))
+        evidence = gather(job.chain, job.registry, batch.root, rows, self.progress.advance)
+        if evidence is not None and evidence.fallback_note:
+            self.progress.note(evidence.fallback_note)
+        return evidence
 
     def _write_delivery_list(self, batch: Batch) -> Path:
         """Who gets which receipt, beside the receipts: personal data, so readable by its owner only."""
@@ -586,81 +538,23 @@ class BatchIssuer:
         atomic_write_text(path, BOM + delivery_csv(entries), mode=0o600)
         return path
 
-    def _still_anchored(self, batch: Batch) -> bool:
-        anchor = self.registry.anchor_of(batch.root)
-        if anchor is None or anchor.block_number != batch.block_number or batch.block_number is None:
-            return False
-        return to_hex(bytes(self.chain.block(batch.block_number)["hash"])) == batch.block_hash
-
-    def _write_manifest(
-        self,
-        batch: Batch,
-        tree: MerkleTree,
-        anchor: AnchorSection,
-        digests: list[str],
-        evidence: BatchEvidence | None,
-    ) -> Path:
-        count = len(tree)
-        leaf_order = sorted(range(count), key=tree.tree_index, reverse=True)
-        manifest = Manifest(
-            type="BatchManifest",
-            version=2 if evidence else 1,
-            evidence=Evidence.model_validate(evidence.shared_part()) if evidence else None,
-            scheme=SCHEME,
-            root=batch.root,
-            count=count,
-            digests=[digests[i] for i in leaf_order],
-            anchor=ManifestAnchor(**anchor.model_dump()),
-            issuer=self.config.issuer.id,
-            achievement=batch.achievement_id,
-        )
-        name = manifest_name(batch)
-        text = manifest.to_json()
-        archive = self.workspace.manifests_dir / name
-        atomic_write_text(archive, text)
-        atomic_write_text(Path(batch.out_dir) / "manifest" / name, text)
-        return archive
-
     def _outcome(self, batch: Batch, *, resumed: bool, already: bool) -> Outcome:
         manifest = (
             Path(batch.manifest_path) if batch.manifest_path else self.workspace.manifests_dir / manifest_name(batch)
         )
         delivery = Path(batch.out_dir) / DELIVERY_NAME
-        return Outcome(batch, batch.count, manifest, resumed, already, delivery if delivery.exists() else None)
-
-
-RECEIPT_CHUNK = 2000
-
-
-def write_receipts(
-    job: tuple[
-        Path, list[tuple[str, str, str, str]], list[tuple[bytes, ...]], str, dict[str, object], BatchEvidence | None
-    ],
-) -> dict[str, str]:
-    """Write one chunk of a batch's receipts (in a worker process for large batches): credential id -> path."""
-    out_dir, rows, proofs, root, anchor, evidence = job
-    written = {}
-    for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
-        path = out_dir / receipt_name(credential_id)
-        proven = [evidence.for_leaf(leaf)] if evidence else ()
-        receipt = receipt_document(json.loads(document), digest, leaf, proof, root, anchor, proven)
-        atomic_write_text(path, dump_receipt(receipt), durable=False)
-        written[credential_id] = str(path)
-    return written
-
-
-def _bumped(previous: Fees, suggested: Fees) -> Fees:
-    """Fees for a replacement: at least FEE_BUMP_PERCENT over the stuck ones (nodes want 10%+), and no less
-    than what the node suggests now."""
-    raised = previous.bumped(FEE_BUMP_PERCENT)
-    return Fees(
-        max(raised.max_fee, suggested.max_fee), max(raised.priority_fee, suggested.priority_fee), previous.legacy
-    )
-
-
-def receipt_name(credential_id: str) -> str:
-    return credential_id.removeprefix("urn:uuid:").replace(":", "_") + ".json"
-
-
-def manifest_name(batch: Batch) -> str:
-    return f"batch-{batch.id:05d}-{batch.root[2:14]}.json"
+        records = (home_record(batch), *self._other_records(batch))
+        pending = tuple(
+            f"anchor on chain {r.chain_id}: {self._pending.get(r.chain_id, r.state)}; `credanchor resume` adds it"
+            for r in records
+            if (r.state != State.CONFIRMED or r.chain_id in self._pending) and batch.state == State.DELIVERED
+        )
+        anchored_on = {r.chain_id for r in records}
+        undeployed = tuple(
+            f"chain {c.chain_id} has no registry yet, so this batch is not anchored there; deploy one for the "
+            f"next batches (`credanchor deploy --chain-id {c.chain_id}`, or `chain up` for a local chain)"
+            for c in self.config.additional_chains
+            if not c.registry and c.chain_id not in anchored_on and not already
+        )
+        found = delivery if delivery.exists() else None
+        return Outcome(batch, batch.count, manifest, resumed, already, found, records, pending + undeployed)

@@ -15,6 +15,7 @@ from anchoring.errors import ChainMismatch, InvalidInput
 from anchoring.localnode import LocalNode, NodeInfo
 from anchoring.multibase import decode_multikey
 from anchoring.sender import TxSender
+from issuer.config import ChainConfig, add_chain_entry, load_config
 from issuer.keys import keystore_address
 from issuer.signing import signing_multikey
 from issuer.workspace import Workspace
@@ -31,15 +32,17 @@ class ChainUp:
     deployed: bool
     issuer: str
     warning: str | None = None
+    chain_id: int = 31337
 
 
-def local_node(workspace: Workspace) -> LocalNode:
-    return LocalNode(workspace.chain_dir)
+def local_node(workspace: Workspace, chain: ChainConfig | None = None) -> LocalNode:
+    """The local Anvil node of the home chain, or of the additional chain given."""
+    return LocalNode(workspace.local_chain_dir(chain or workspace.config.chain))
 
 
-def connect(workspace: Workspace, rpc_url: str | None = None) -> Chain:
-    """A node for this workspace, its chain id checked against the config."""
-    config = workspace.config.chain
+def connect(workspace: Workspace, rpc_url: str | None = None, index: int = 0) -> Chain:
+    """A node for this workspace's chain `index` (0: the home chain), its chain id checked against the config."""
+    config = workspace.config.chains[index]
     chain = Chain(rpc_url or config.rpc_url, timeout=config.rpc_timeout)
     chain.expect_chain_id(config.chain_id)
     return chain
@@ -52,25 +55,41 @@ def registry_address(workspace: Workspace) -> str:
     return address
 
 
-def chain_up(workspace: Workspace, port: int | None, account: Callable[[], LocalAccount]) -> ChainUp:
-    """Start (or find) the local node, fund the issuer key, deploy the registry on first start."""
-    node = local_node(workspace).start(port or workspace.config.chain.local_port)
-    if workspace.config.chain.rpc_url != node.url:
-        workspace = workspace.set("chain", "rpc_url", node.url).set("chain", "local_port", node.port)
-    chain = connect(workspace)
-    issuer = keystore_address(workspace.keystore_path)
+def chain_up(workspace: Workspace, port: int | None, account: Callable[[ChainConfig], LocalAccount]) -> list[ChainUp]:
+    """Start (or find) the local node of the home chain and of every additional chain on this machine, fund
+    the anchoring keys, deploy the registries on first start."""
+    started = []
+    for index, config in enumerate(workspace.config.chains):
+        if index > 0 and not config.is_local:
+            continue
+        result = _one_up(workspace, index, port if index == 0 else None, account)
+        workspace = result.workspace
+        started.append(result)
+    return started
+
+
+def _one_up(
+    workspace: Workspace, index: int, port: int | None, account: Callable[[ChainConfig], LocalAccount]
+) -> ChainUp:
+    config = workspace.config.chains[index]
+    node = local_node(workspace, config).start(port or config.local_port, chain_id=config.chain_id)
+    if config.rpc_url != node.url:
+        workspace = workspace.set("chain", "rpc_url", node.url, index).set("chain", "local_port", node.port, index)
+    chain = connect(workspace, index=index)
+    config = workspace.config.chains[index]
+    issuer = keystore_address(workspace.keystore_for(config))
     fund_locally(chain, issuer)
-    registry = workspace.config.chain.registry
+    registry = config.registry
     warning = None
     if registry and chain.has_code(registry):
-        return ChainUp(workspace, node, registry, False, issuer)
+        return ChainUp(workspace, node, registry, False, issuer, chain_id=config.chain_id)
     if registry:
         warning = (
-            f"registry {registry} from the config has no code on the local chain (was chain/state.json removed?); "
+            f"registry {registry} from the config has no code on the local chain (was its state.json removed?); "
             "deploying a new one: receipts anchored in the old one no longer verify here"
         )
-    workspace, registry = deploy(workspace, chain, account())
-    return ChainUp(workspace, node, registry, True, issuer, warning)
+    workspace, registry = deploy(workspace, chain, account(config), index)
+    return ChainUp(workspace, node, registry, True, issuer, warning, config.chain_id)
 
 
 def fund_locally(chain: Chain, address: str) -> None:
@@ -91,12 +110,13 @@ def fund_locally(chain: Chain, address: str) -> None:
     chain.ask("funding receipt", lambda: w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30))
 
 
-def deploy(workspace: Workspace, chain: Chain, account: LocalAccount) -> tuple[Workspace, str]:
-    """Deploy this issuer's CredentialRegistry with `account` holding every role; record its address.
+def deploy(workspace: Workspace, chain: Chain, account: LocalAccount, index: int = 0) -> tuple[Workspace, str]:
+    """Deploy this issuer's CredentialRegistry on chain `index` with `account` holding every role; record its
+    address.
 
     The registry is bound to the configured issuer id and the workspace's signing key from its first block.
     """
-    config = workspace.config.chain
+    config = workspace.config.chains[index]
     signing_key = decode_multikey(signing_multikey(workspace.signing_key_path))
     mined = TxSender(chain, account).deploy_registry(
         admin_delay=config.admin_delay,
@@ -106,9 +126,35 @@ def deploy(workspace: Workspace, chain: Chain, account: LocalAccount) -> tuple[W
     )
     if mined.contract_address is None:
         raise ChainMismatch(f"deployment tx {mined.tx_hash} created no contract")
-    workspace = workspace.set("chain", "registry", mined.contract_address)
+    workspace = workspace.set("chain", "registry", mined.contract_address, index)
     return workspace, mined.contract_address
 
 
-def chain_down(workspace: Workspace) -> bool:
-    return local_node(workspace).stop()
+def chain_down(workspace: Workspace) -> list[int]:
+    """Stop every local node of the workspace; the chain ids of those that were running."""
+    stopped = []
+    for index, config in enumerate(workspace.config.chains):
+        if (index == 0 or config.is_local) and local_node(workspace, config).stop():
+            stopped.append(config.chain_id)
+    return stopped
+
+
+def add_chain(
+    workspace: Workspace, chain_id: int, rpc_url: str | None, port: int | None, keystore: str | None
+) -> Workspace:
+    """Add a `[[chain]]` entry: a node elsewhere (`rpc_url`) or a local Anvil node `chain up` starts (`port`)."""
+    if rpc_url is not None and port is not None:
+        raise InvalidInput("--rpc-url names a node elsewhere, --port a local one: give one of them")
+    if keystore is not None and not (workspace.root / keystore).is_file():
+        raise InvalidInput(f"--keystore {keystore}: no such file in the workspace")
+    used = {c.local_port for c in workspace.config.chains}
+    local_port = port or next(p for p in range(8546, 65536) if p not in used)
+    entry: dict[str, str | int | float | bool] = {
+        "rpc_url": rpc_url or f"http://127.0.0.1:{local_port}",
+        "chain_id": chain_id,
+        "local_port": local_port,
+    }
+    if keystore is not None:
+        entry["keystore"] = keystore
+    add_chain_entry(workspace.config_path, entry)
+    return Workspace(workspace.root, load_config(workspace.config_path))

@@ -10,6 +10,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -80,6 +81,16 @@ class ChainConfig(_Section):
     admin_delay: int = Field(default=172_800, ge=0)
     evidence: bool = True
     """Put the anchor's chain evidence (header and state proofs) in every receipt (receipt version 2)."""
+    keystore: str | None = None
+    """The anchoring key for this chain (default: `[key] keystore`); each chain's registry grants it the role."""
+    passphrase_file: str | None = None
+    """Its passphrase file (default: `[key] passphrase_file` when the keystore is the default one)."""
+
+    @property
+    def is_local(self) -> bool:
+        """A node on this machine, which `credanchor chain up` starts (Anvil) for the workspace."""
+        host = urlsplit(self.rpc_url).hostname or ""
+        return host in ("127.0.0.1", "localhost")
 
 
 class DatabaseConfig(_Section):
@@ -168,9 +179,15 @@ class WebConfig(_Section):
     """The operator's trust list file (TOML or JSON), beside the workspace's own registry."""
 
 
+MAX_CHAINS = 8
+
+
 class Config(_Section):
     issuer: IssuerConfig
     chain: ChainConfig
+    """The home chain: `[chain]`, or the first `[[chain]]` entry. Delivery waits for its anchor."""
+    additional_chains: tuple[ChainConfig, ...] = ()
+    """The `[[chain]]` entries after the first: each batch is anchored there too, none holds up delivery."""
     database: DatabaseConfig = DatabaseConfig()
     key: KeyConfig = KeyConfig()
     signing: SigningConfig = SigningConfig()
@@ -179,6 +196,45 @@ class Config(_Section):
     share: ShareConfig = ShareConfig()
     smtp: SmtpConfig = SmtpConfig()
     web: WebConfig = WebConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chain_entries(cls, data: Any) -> Any:
+        """`[[chain]]` entries: the first is the home chain, the others are additional."""
+        if not isinstance(data, dict):
+            return data
+        if "additional_chains" in data:
+            raise ValueError("additional_chains: unknown section (list more chains as [[chain]] entries)")
+        entries = data.get("chain")
+        if not isinstance(entries, list):
+            return data
+        if not entries:
+            raise ValueError("chain: no [[chain]] entry")
+        if len(entries) > MAX_CHAINS:
+            raise ValueError(f"chain: {len(entries)} [[chain]] entries; at most {MAX_CHAINS}")
+        return {**data, "chain": entries[0], "additional_chains": tuple(entries[1:])}
+
+    @model_validator(mode="after")
+    def _distinct_chains(self) -> "Config":
+        seen: set[int] = set()
+        for entry in self.chains:
+            if entry.chain_id in seen:
+                raise ValueError(f"chain: two [[chain]] entries for chain id {entry.chain_id}; one registry per chain")
+            seen.add(entry.chain_id)
+        return self
+
+    @property
+    def chains(self) -> tuple[ChainConfig, ...]:
+        """Every chain a batch is anchored on, the home chain first."""
+        return (self.chain, *self.additional_chains)
+
+    def chain_by_id(self, chain_id: int) -> tuple[int, ChainConfig]:
+        """The entry (its index among `chains`) for `chain_id`."""
+        for index, entry in enumerate(self.chains):
+            if entry.chain_id == chain_id:
+                return index, entry
+        known = ", ".join(str(c.chain_id) for c in self.chains)
+        raise InvalidInput(f"chain {chain_id} is not configured (configured: {known})")
 
 
 def load_config(path: Path) -> Config:
@@ -210,33 +266,41 @@ def toml_value(value: str | int | float | bool) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def set_value(path: Path, section: str, key: str, value: str | int | float | bool) -> None:
-    """Set `key` in `[section]` to `value`, rewriting only that line (or adding it at the section's end).
+def set_value(path: Path, section: str, key: str, value: str | int | float | bool, index: int = 0) -> None:
+    """Set `key` in `[section]` (or in its `index`th `[[section]]` entry) to `value`, rewriting only that line
+    (or adding it at the section's end).
 
     The new text is validated before it replaces the file, atomically.
     """
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    header = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")
+    header = re.compile(r"^\s*(\[\[?)([^\]]+)\]\]?\s*(#.*)?$")
     assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
     new_line = f"{key} = {toml_value(value)}\n"
-    current = None
+    entries: dict[str, int] = {}
+    inside = False
+    found_section = False
     insert_at = None
     for i, line in enumerate(lines):
         found = header.match(line)
         if found:
-            if current == section:
+            if inside:
                 break
-            current = found.group(1).strip()
-            insert_at = i + 1 if current == section else insert_at
-        elif current == section and assignment.match(line):
+            name = found.group(2).strip()
+            entry = entries.get(name, -1) + 1 if found.group(1) == "[[" else 0
+            entries[name] = entry
+            inside = name == section and entry == index
+            if inside:
+                found_section = True
+                insert_at = i + 1
+        elif inside and assignment.match(line):
             lines[i] = new_line
             insert_at = None
             break
-        elif current == section and line.strip() and not line.lstrip().startswith("#"):
+        elif inside and line.strip() and not line.lstrip().startswith("#"):
             insert_at = i + 1
-    else:
-        if current != section and insert_at is None:
-            raise InvalidInput(f"{path}: has no [{section}] section")
+    if not found_section:
+        where = f"[{section}]" if index == 0 else f"[[{section}]] entry {index + 1}"
+        raise InvalidInput(f"{path}: has no {where} section")
     if insert_at is not None:
         lines.insert(insert_at, new_line)
     text = "".join(lines)
@@ -244,4 +308,19 @@ def set_value(path: Path, section: str, key: str, value: str | int | float | boo
         Config.model_validate(tomllib.loads(text))
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise InvalidInput(f"{path}: setting {section}.{key} would make it invalid: {exc}") from None
+    atomic_write_text(path, text)
+
+
+def add_chain_entry(path: Path, entry: dict[str, str | int | float | bool]) -> None:
+    """Append a `[[chain]]` entry (a `[chain]` table becomes the first entry), validated before writing."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(\s*)\[chain\](\s*(#.*)?)$", r"\1[[chain]]\2", text, count=1)
+    body = "".join(f"{key} = {toml_value(value)}\n" for key, value in entry.items())
+    text = text.rstrip("\n") + "\n\n[[chain]]\n" + body
+    try:
+        Config.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path}: adding a chain would make it invalid: {exc}") from None
+    except ValidationError as exc:
+        raise InvalidInput(f"{path}: adding a chain would make it invalid: {describe(exc)}") from None
     atomic_write_text(path, text)

@@ -8,12 +8,12 @@ transaction. This is the only module that defines tables.
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, or_, text
+from sqlalchemy import Engine, UniqueConstraint, event, func, insert, or_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import DatabaseError
@@ -152,10 +152,22 @@ class Store:
             return s.exec(select(Batch).where(Batch.root == root)).first()
 
     def batches(self, *, unfinished: bool = False) -> Sequence[Batch]:
+        """Every batch; with `unfinished`, those not delivered or with an anchor on another chain to finish
+        (not confirmed yet, or confirmed but not yet in the receipts)."""
         with self.session() as s:
             query = select(Batch).order_by(col(Batch.id))
             if unfinished:
-                query = query.where(Batch.state != State.DELIVERED)
+                pending = select(ChainAnchor.batch_id).where(
+                    or_(col(ChainAnchor.state) != State.CONFIRMED, col(ChainAnchor.delivered).is_(False))
+                )
+                query = query.where(
+                    or_(
+                        col(Batch.state) != State.DELIVERED,
+                        col(Batch.block_number).is_(None),  # delivered with other chains' anchors, home pending
+                        col(Batch.delivered_at).is_(None),  # its receipts are to be written again
+                        col(Batch.id).in_(pending),
+                    )
+                )
             return s.exec(query).all()
 
     def credentials(self, batch_id: int) -> Sequence[Credential]:
@@ -253,14 +265,19 @@ class Store:
                 found.update(dict(s.exec(query).all()))
         return found
 
-    def add_batch(self, batch: Batch, credentials: list[dict[str, Any]]) -> Batch:
-        """Insert a prepared batch and all its credentials in one transaction."""
+    def add_batch(
+        self, batch: Batch, credentials: list[dict[str, Any]], also_on: Sequence[tuple[int, str]] = ()
+    ) -> Batch:
+        """Insert a prepared batch, all its credentials and its anchors on the other chains `also_on` (chain id,
+        registry) in one transaction."""
         existing = self.batch_by_key(batch.input_key)
         if existing is not None:  # another process prepared it a moment ago (callers lock, this is the backstop)
             raise StoreError(f"batch {existing.id} for these records exists already; run the command again")
         with self.session() as s:
             s.add(batch)
             s.flush()
+            for chain_id, registry in also_on:
+                s.add(ChainAnchor(batch_id=batch.id or 0, chain_id=chain_id, registry_address=registry))
             for row in credentials:
                 row["batch_id"] = batch.id
             for start in range(0, len(credentials), 5000):
@@ -298,6 +315,13 @@ class Store:
                     f"batch {batch_id} is {batch.state}: a transaction was signed for it, so it may reach the chain; "
                     "finish it with `credanchor resume` (and revoke it with `credanchor revoke --batch` if unwanted)"
                 )
+            sent = select(ChainAnchor).where(ChainAnchor.batch_id == batch_id, col(ChainAnchor.tx_hash).is_not(None))
+            if s.exec(sent).first() is not None:
+                raise StoreError(
+                    f"batch {batch_id} was sent to another chain, so it may be anchored there; finish it with "
+                    "`credanchor resume`"
+                )
+            s.execute(text("DELETE FROM chainanchor WHERE batch_id = :id"), {"id": batch_id})
             s.execute(text("DELETE FROM credential WHERE batch_id = :id"), {"id": batch_id})
             s.delete(batch)
             s.commit()
@@ -310,7 +334,9 @@ class Store:
             if batch is None:
                 raise StoreError(f"no batch {batch_id}")
             s.add(attempt)
-            batch.state, batch.tx_hash = State.SUBMITTED, attempt.tx_hash
+            batch.tx_hash = attempt.tx_hash
+            if batch.state != State.DELIVERED:  # a late home anchor of a batch delivered with other chains' ones
+                batch.state = State.SUBMITTED
             s.add(batch)
             s.commit()
             s.refresh(batch)
@@ -336,6 +362,186 @@ class Store:
             credential.revoked_at, credential.revoke_reason, credential.revoke_tx = now(), reason, tx_hash
             s.add(credential)
             s.commit()
+
+
+# --- Anchors on additional chains ([[chain]] entries after the first): the same states, one row per chain ---
+
+
+class ChainAnchor(SQLModel, table=True):
+    """A batch root's anchor on an additional chain; the home chain's anchor is kept on the batch row.
+
+    `state` moves prepared -> submitted -> confirmed like a batch's, each move committed before the next
+    external effect; `delivered` says the receipts on disk list this anchor."""
+
+    __table_args__ = (UniqueConstraint("batch_id", "chain_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    chain_id: int
+    registry_address: str
+    state: State = Field(default=State.PREPARED)
+    tx_hash: str | None = None
+    block_number: int | None = None
+    block_hash: str | None = None
+    block_timestamp: int | None = None
+    confirmed_at: datetime | None = None
+    delivered: bool = False
+
+
+class ChainAttempt(SQLModel, table=True):
+    """One signed anchoring transaction on an additional chain (like `Attempt` for the home chain)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    anchor_id: int = Field(foreign_key="chainanchor.id", index=True)
+    tx_hash: str = Field(unique=True)
+    nonce: int
+    sender: str
+    max_fee: str
+    priority_fee: str
+    raw: str
+    created_at: datetime = Field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """One anchor of a batch's root as the database has it: the home chain's (on the batch row, `anchor_id`
+    None) or an additional chain's (a `ChainAnchor` row)."""
+
+    batch_id: int
+    anchor_id: int | None
+    chain_id: int
+    registry: str
+    root: str
+    count: int
+    state: State
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    block_timestamp: int | None
+
+    @property
+    def label(self) -> str:
+        return f"batch {self.batch_id}" if self.anchor_id is None else f"batch {self.batch_id} on chain {self.chain_id}"
+
+
+def home_record(batch: Batch) -> AnchorRecord:
+    """The home chain's anchor. Until delivery it is the batch's state; a batch delivered with other chains'
+    anchors while the home chain was down has its home anchor's state in its columns: confirmed once the
+    block is recorded, submitted once a transaction is."""
+    state = batch.state
+    if state == State.DELIVERED:
+        state = State.CONFIRMED if batch.block_number else State.SUBMITTED if batch.tx_hash else State.PREPARED
+    return AnchorRecord(
+        batch.id or 0,
+        None,
+        batch.chain_id,
+        batch.registry_address,
+        batch.root,
+        batch.count,
+        state,
+        batch.tx_hash,
+        batch.block_number,
+        batch.block_hash,
+        batch.block_timestamp,
+    )
+
+
+def _chain_record(row: ChainAnchor, batch: Batch) -> AnchorRecord:
+    return AnchorRecord(
+        row.batch_id,
+        row.id,
+        row.chain_id,
+        row.registry_address,
+        batch.root,
+        batch.count,
+        row.state,
+        row.tx_hash,
+        row.block_number,
+        row.block_hash,
+        row.block_timestamp,
+    )
+
+
+def chain_anchors(store: Store, batch_id: int) -> list[ChainAnchor]:
+    """The batch's anchors on additional chains, in the order they were configured."""
+    with store.session() as s:
+        query = select(ChainAnchor).where(ChainAnchor.batch_id == batch_id).order_by(col(ChainAnchor.id))
+        return list(s.exec(query).all())
+
+
+def anchor_records(store: Store, batch: Batch) -> list[AnchorRecord]:
+    """Every anchor of the batch: the home chain's first."""
+    return [home_record(batch), *(_chain_record(row, batch) for row in chain_anchors(store, batch.id or 0))]
+
+
+def reload_record(store: Store, record: AnchorRecord) -> AnchorRecord:
+    batch = store.batch(record.batch_id)
+    if record.anchor_id is None:
+        return home_record(batch)
+    with store.session() as s:
+        row = s.get(ChainAnchor, record.anchor_id)
+    if row is None:
+        raise StoreError(f"no anchor {record.anchor_id} of batch {record.batch_id}")
+    return _chain_record(row, batch)
+
+
+def update_record(store: Store, record: AnchorRecord, **changes: Any) -> AnchorRecord:
+    """Change the anchor's columns (`state`, `tx_hash`, block fields, `confirmed_at`) in one commit."""
+    if record.anchor_id is None:
+        batch = store.batch(record.batch_id)
+        if batch.state != State.DELIVERED:
+            return home_record(store.update_batch(record.batch_id, **changes))
+        # Delivered already (with other chains' anchors): the batch stays delivered; a home anchor confirmed
+        # now, or moved by a reorganisation, means its receipts are to be written again (delivered_at unset).
+        state = changes.pop("state", None)
+        if "block_number" in changes:
+            changes["delivered_at"] = None
+        updated = home_record(store.update_batch(record.batch_id, **changes))
+        return replace(updated, state=state) if state is not None else updated
+    with store.session() as s:
+        row = s.get(ChainAnchor, record.anchor_id)
+        if row is None:
+            raise StoreError(f"no anchor {record.anchor_id} of batch {record.batch_id}")
+        for key, value in changes.items():
+            setattr(row, key, value)
+        s.add(row)
+        s.commit()
+    return reload_record(store, record)
+
+
+def record_anchor_attempt(store: Store, record: AnchorRecord, attempt: Attempt) -> AnchorRecord:
+    """Record a signed transaction and mark the anchor submitted, in one commit (before it is sent)."""
+    if record.anchor_id is None:
+        return home_record(store.record_attempt(record.batch_id, attempt))
+    with store.session() as s:
+        row = s.get(ChainAnchor, record.anchor_id)
+        if row is None:
+            raise StoreError(f"no anchor {record.anchor_id} of batch {record.batch_id}")
+        fields = attempt.model_dump(exclude={"id", "batch_id"})
+        s.add(ChainAttempt(anchor_id=record.anchor_id, **fields))
+        row.state, row.tx_hash = State.SUBMITTED, attempt.tx_hash
+        s.add(row)
+        s.commit()
+    return reload_record(store, record)
+
+
+def anchor_attempts(store: Store, record: AnchorRecord) -> list[Attempt]:
+    """The anchor's signed transactions, oldest first (as `Attempt`s, whichever table holds them)."""
+    if record.anchor_id is None:
+        return list(store.attempts(record.batch_id))
+    with store.session() as s:
+        query = select(ChainAttempt).where(ChainAttempt.anchor_id == record.anchor_id).order_by(col(ChainAttempt.id))
+        rows = s.exec(query).all()
+    return [Attempt(batch_id=record.batch_id, **row.model_dump(exclude={"id", "anchor_id"})) for row in rows]
+
+
+def mark_delivered(store: Store, anchor_ids: Sequence[int]) -> None:
+    """The receipts on disk now list these additional anchors."""
+    if not anchor_ids:
+        return
+    with store.session() as s:
+        s.execute(sa_update(ChainAnchor).where(col(ChainAnchor.id).in_(anchor_ids)).values(delivered=True))
+        s.commit()
 
 
 # --- Web verifier: page withdrawals and earner-respecting analytics (counts by day; no IPs, no cookies) ---

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from anchoring.errors import InvalidInput
 from anchoring.files import atomic_write_text
-from issuer.config import CONFIG_NAME, Config, load_config, set_value, toml_value
+from issuer.config import CONFIG_NAME, ChainConfig, Config, load_config, set_value, toml_value
 
 ENV_WORKSPACE = "CREDANCHOR_WORKSPACE"
 
@@ -93,10 +93,24 @@ class Workspace:
             return prefix + str(self.root / url[len(prefix) :])
         return url
 
-    def set(self, section: str, key: str, value: str | int | float | bool) -> "Workspace":
-        """Change one config value on disk and return the workspace as it is now."""
-        set_value(self.config_path, section, key, value)
+    def set(self, section: str, key: str, value: str | int | float | bool, index: int = 0) -> "Workspace":
+        """Change one config value on disk (in the `index`th entry of a `[[section]]` list) and return the
+        workspace as it is now."""
+        set_value(self.config_path, section, key, value, index)
         return Workspace(self.root, load_config(self.config_path))
+
+    def keystore_for(self, chain: ChainConfig) -> Path:
+        """The anchoring key of `chain`: its own `keystore`, else `[key] keystore`."""
+        return self.root / chain.keystore if chain.keystore else self.keystore_path
+
+    def passphrase_for(self, chain: ChainConfig) -> Path | None:
+        if chain.passphrase_file:
+            return self.root / chain.passphrase_file
+        return self.passphrase_path if chain.keystore is None else None
+
+    def local_chain_dir(self, chain: ChainConfig) -> Path:
+        """Where `chain up` keeps a local node's state: `chain/` for the home chain, `chain/ID/` for others."""
+        return self.chain_dir if chain.chain_id == self.config.chain.chain_id else self.chain_dir / str(chain.chain_id)
 
 
 def locate(option: Path | None) -> Path:

@@ -4,7 +4,8 @@
 # registry rejected; earners get baked PNG and SVG badges and certificate PDFs that verify on their own (and
 # tampered ones that do not), and e-mails delivered to a local SMTP server; one credential is revoked; an
 # auditor inspects every anchor; an employer checks a receipt through the web verifier's API; and with the
-# chain stopped a receipt verifies offline from its own evidence while a forged evidence blob is rejected. Everything happens in ./demo-workspace, recreated on each run.
+# batch anchored on two local chains, both stopped, a receipt verifies offline from its own evidence while a
+# forged evidence blob is rejected. Everything happens in ./demo-workspace, recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=".venv/bin/credanchor"
@@ -31,12 +32,16 @@ step "Registrar: create a workspace (config, template, database, encrypted ancho
 step "Registrar: credential pages will be served by \`make serve\` at http://127.0.0.1:8000 ([share] base_url)"
 printf '\n[share]\nbase_url = "http://127.0.0.1:8000"\n' >> "$WS/credanchor.toml"
 
-step "Registrar: start the local chain (a real Anvil node); deploy the registry bound to the issuer and its key"
+step "Registrar: anchor on a second chain too (another local Anvil node, chain id 31338), so no one chain decides"
+PORT2=$(.venv/bin/python -c 'from anchoring.localnode import free_port; print(free_port())')
+"$CLI" chain add --chain-id 31338 --port "$PORT2" -w "$WS"
+
+step "Registrar: start both local chains (real Anvil nodes); deploy each registry bound to the issuer and its key"
 "$CLI" chain up -w "$WS"
 "$CLI" key show -w "$WS"
 "$CLI" profile export --out "$WS/public" -w "$WS"
 
-step "Registrar: issue a batch of 10 credentials from CSV (one transaction, receipts self-checked)"
+step "Registrar: issue a batch of 10 credentials from CSV (one transaction per chain, receipts self-checked)"
 "$CLI" issue scripts/sample-records.csv --achievement example --out "$WS/receipts/demo" -w "$WS"
 RECEIPT=$(ls "$WS"/receipts/demo/*.json | head -n 1)
 OTHER=$(ls "$WS"/receipts/demo/*.json | sed -n 2p)
@@ -219,12 +224,13 @@ echo "credential page: http://127.0.0.1:$WEB_PORT/credentials/$(basename "$RECEI
   "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB_PORT/credentials/$(basename "$RECEIPT" .json)")"
 kill -INT "$WEB_PID"; wait "$WEB_PID" || true
 
-step "Verifier: record the block hash the receipt's evidence rests on, then stop the chain for good"
-"$CLI" checkpoint "$RECEIPT" -o "$WS/checkpoints.toml" -w "$WS"
+step "Verifier: record the block hashes the receipt's evidence rests on (both chains), then stop both chains for good"
+"$CLI" checkpoint "$RECEIPT" -o "$WS/checkpoints.toml" --rpc-url "http://127.0.0.1:$PORT" --rpc-url "http://127.0.0.1:$PORT2"
+cat "$WS/checkpoints.toml"
 "$CLI" chain down -w "$WS"
 
-step "Verifier: with no node at all, the receipt's own chain evidence and the checkpoint prove its anchor"
-"$CLI" verify "$RECEIPT" --offline --checkpoints "$WS/checkpoints.toml" -w "$WS"
+step "Verifier: with no node at all, the receipt's own chain evidence and the checkpoints prove both anchors"
+"$CLI" verify "$RECEIPT" --offline --checkpoints "$WS/checkpoints.toml" -w "$WS" --require 2
 
 step "Verifier: offline too, a receipt whose evidence was altered (one trie node) is rejected"
 .venv/bin/python - "$RECEIPT" "$WS/forged-evidence.json" <<'PY'

@@ -49,11 +49,15 @@ class Node:
         return body["result"]
 
 
-def start_node(kind: str, *extra: str, log: Path | None = None, port: int | None = None) -> Node:
-    """A real node on a free port of 127.0.0.1 (or the port given, to restart one)."""
+SECOND_CHAIN_ID = 31338
+
+
+def start_node(kind: str, *extra: str, log: Path | None = None, port: int | None = None, chain_id: int = 31337) -> Node:
+    """A real node on a free port of 127.0.0.1 (or the port given, to restart one); Anvil takes any chain id,
+    the Hardhat node is 31337."""
     port = port or free_port()
     if kind == "anvil":
-        args = [str(find_anvil()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", "31337", *extra]
+        args = [str(find_anvil()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id), *extra]
         cwd = None
     elif kind == "hardhat":
         args = ["npx", "hardhat", "node", "--hostname", "127.0.0.1", "--port", str(port), *extra]
@@ -91,6 +95,15 @@ def stop_node(node: Node) -> None:
 @pytest.fixture(scope="session")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     started = start_node(NODE_KIND, log=tmp_path_factory.mktemp("node") / "node.log")
+    yield started
+    stop_node(started)
+
+
+@pytest.fixture(scope="session")
+def second_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """Another chain (Anvil, chain id 31338) beside `node`, for anchors on several chains. Tests that stop a
+    node start their own instead."""
+    started = start_node("anvil", log=tmp_path_factory.mktemp("node2") / "node.log", chain_id=SECOND_CHAIN_ID)
     yield started
     stop_node(started)
 
@@ -152,6 +165,21 @@ def make_workspace(
 
         fund_locally(chain, keystore_address(ws.keystore_path))
         ws, _ = deploy_for(ws, chain, load_account(ws))
+    return ws
+
+
+def add_chain(ws: Workspace, node: Node) -> Workspace:
+    """Anchor `ws`'s batches on `node`'s chain too: a [[chain]] entry, the key funded, a registry deployed."""
+    from credanchor.wiring import account as load_account
+    from issuer.chainops import add_chain as add_entry
+    from issuer.chainops import deploy as deploy_for
+    from issuer.keys import keystore_address
+
+    chain = node.chain()
+    ws = add_entry(ws, chain.chain_id, node.url, None, None)
+    fund_locally(chain, keystore_address(ws.keystore_path))
+    index, _ = ws.config.chain_by_id(chain.chain_id)
+    ws, _ = deploy_for(ws, chain, load_account(ws), index)
     return ws
 
 

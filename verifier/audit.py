@@ -21,7 +21,7 @@ from anchoring.merkle import MerkleTree
 from anchoring.multibase import encode_multikey
 from anchoring.onchain import RegistryEvent, RoleBook
 from anchoring.progress import Progress, Silent
-from anchoring.receipt import MAX_MANIFEST_BYTES, Manifest, utc_seconds
+from anchoring.receipt import MAX_MANIFEST_BYTES, Manifest, ManifestAnchor, utc_seconds
 
 _KIND = {
     "Anchored": "anchor",
@@ -231,7 +231,8 @@ def assemble(
             summary = f"root {root} ({args['leafCount']} credentials)"
             if not book.has(ANCHOR_ROLE, sender):
                 flags.append(f"anchored by {sender}, which did not hold the anchor role at block {event.block_number}")
-            flags += _manifest_flags(root, int(args["leafCount"]), event, by_root, manifest_list is not None)
+            here = (chain_id, registry)
+            flags += _manifest_flags(root, int(args["leafCount"]), event, by_root, manifest_list is not None, here)
         elif event.name in ("CredentialRevoked", "BatchRevoked"):
             leaf = f" leaf {args['leaf']}" if "leaf" in args else ""
             summary = f"root {args['root']}{leaf}: {args['reason']}"
@@ -266,7 +267,15 @@ def assemble(
         where = f"block {event.block_number} tx {short(event.tx_hash)}"
         problems += [f"{where}: {flag}" for flag in flags]
         notices += [f"{where}: {note}" for note in notes]
+    elsewhere = 0
     for root, loaded in by_root.items():
+        if anchor_here(loaded.manifest, chain_id, registry) is None:
+            # A batch anchored in other registries only (a folder of a workspace anchoring on several chains):
+            # their business, audited with them.
+            chains = ", ".join(f"chain {a.chain_id} registry {a.registry}" for a in loaded.manifest.anchors())
+            notices.append(f"manifest {loaded.path}: anchored in {chains}, not in this registry; not checked here")
+            elsewhere += 1
+            continue
         if root not in anchored_roots:
             problems.append(f"manifest {loaded.path}: root {root} has no anchor in this registry")
         if loaded.recomputed_root != root:
@@ -284,14 +293,28 @@ def assemble(
         tuple(problems),
         tuple(notices),
         anchors,
-        len(by_root),
+        len(by_root) - elsewhere,
         roles,
         tuple(unchecked),
     )
 
 
+def anchor_here(manifest: Manifest, chain_id: int, registry: str) -> ManifestAnchor | None:
+    """The manifest's anchor in this registry on this chain (a version 3 manifest lists one per chain), or None
+    when the batch is anchored elsewhere only."""
+    for anchor in manifest.anchors():
+        if anchor.chain_id == chain_id and anchor.registry.lower() == registry.lower():
+            return anchor
+    return None
+
+
 def _manifest_flags(
-    root: str, count: int, event: RegistryEvent, by_root: dict[str, LoadedManifest], have_manifests: bool
+    root: str,
+    count: int,
+    event: RegistryEvent,
+    by_root: dict[str, LoadedManifest],
+    have_manifests: bool,
+    here: tuple[int, str],
 ) -> list[str]:
     loaded = by_root.get(root)
     if loaded is None:
@@ -302,6 +325,12 @@ def _manifest_flags(
         flags.append(f"manifest digests give root {short(loaded.recomputed_root)}, not the anchored root")
     if manifest.count != count:
         flags.append(f"manifest lists {manifest.count} credentials, the anchor says {count}")
-    if manifest.anchor.tx_hash != event.tx_hash or manifest.anchor.block_number != event.block_number:
-        flags.append(f"manifest names tx {short(manifest.anchor.tx_hash)} in block {manifest.anchor.block_number}")
+    anchor = anchor_here(manifest, *here)
+    if anchor is None:
+        chains = ", ".join(str(a.chain_id) for a in manifest.anchors())
+        flags.append(
+            f"manifest {loaded.path} names no anchor in this registry on chain {here[0]} (its chains: {chains})"
+        )
+    elif anchor.tx_hash != event.tx_hash or anchor.block_number != event.block_number:
+        flags.append(f"manifest names tx {short(anchor.tx_hash)} in block {anchor.block_number}")
     return flags

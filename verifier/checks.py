@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from anchoring.errors import InvalidReceipt
 from anchoring.evidence import ProvenState
@@ -23,6 +24,9 @@ from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from anchoring.receipt import Receipt, unix_to_utc, utc_seconds
 from verifier.signature import SignatureCheck, check_signature
 from verifier.trust import TrustedRegistry, TrustList
+
+if TYPE_CHECKING:
+    from verifier.anchors import AnchorOutcome
 
 
 class Verdict(StrEnum):
@@ -115,12 +119,16 @@ class Report:
     """Facts worth a verifier's attention that do not change the verdict."""
     receipt: Receipt | None = field(default=None, compare=False, repr=False)
     """The receipt checked, when it parsed: what a page shows beside the verdict (badge, dates, anchor)."""
+    anchors: tuple["AnchorOutcome", ...] = ()
+    """A receipt checked on several anchors (or with --require): each anchor's own outcome. The steps are
+    those of the anchor that decided, plus an `anchors` step."""
 
     @property
     def reason(self) -> str:
         """The detail of the step that decided the verdict."""
         if self.verdict == Verdict.VALID:
-            return "every check passed"
+            counted = next((s.detail for s in self.steps if s.name == "anchors"), None)
+            return f"every check passed; {counted}" if counted else "every check passed"
         decisive = _DECISIVE.get(self.verdict, ())
         by_name = {step.name: step for step in self.steps}
         # A failed step decides before one that was not checked (an unsigned credential's signature step),
@@ -133,14 +141,15 @@ class Report:
         return next((s.detail for s in self.steps if s.ok is False), str(self.verdict))
 
 
+# "anchors" exists only in a report combined from several anchors; where it failed it names the anchor.
 _DECISIVE = {
     Verdict.MALFORMED: ("schema",),
-    Verdict.INVALID: ("badge", "digest", "proof", "chain", "anchor", "issuer", "evidence", "signature"),
-    Verdict.UNAVAILABLE: ("chain",),
-    Verdict.REVOKED: ("revocation",),
+    Verdict.INVALID: ("anchors", "badge", "digest", "proof", "chain", "anchor", "issuer", "evidence", "signature"),
+    Verdict.UNAVAILABLE: ("anchors", "chain"),
+    Verdict.REVOKED: ("anchors", "revocation"),
     Verdict.EXPIRED: ("validity",),
     Verdict.NOT_YET_VALID: ("validity",),
-    Verdict.UNTRUSTED: ("trust",),
+    Verdict.UNTRUSTED: ("anchors", "trust"),
 }
 
 

@@ -2,13 +2,14 @@
 
 Invariants: the node is the verifier's own (`reader`), never one a receipt names; all chain reads for one run
 are pinned to the head block read at the start, so receipts of one batch see one consistent state; a chain
-that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash or a false `valid`.
+that cannot be asked yields `chain-unavailable` verdicts (exit 3), never a crash or a false `valid`. A
+`Session` checks anchors of one chain (or proven from checkpoints); a receipt anchored on several chains is
+split into one projection per anchor by `verifier.multichain`, each checked by its chain's session.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -17,12 +18,10 @@ from anchoring.carriers import max_bytes as carrier_max_bytes
 from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
 from anchoring.evidence import ProvenState
-from anchoring.faults import fault
 from anchoring.hashing import to_hex
 from anchoring.jsonio import read_head, read_limited
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
 from anchoring.receipt import Receipt
-from anchoring.workers import parallel_map
 from verifier.checks import (
     ChainFacts,
     Offline,
@@ -157,12 +156,14 @@ class Session:
     """Offline: no node at all; block hashes come from these checkpoints and state from receipts' evidence."""
     quorum: Quorum | None = None
     """Several nodes: block hashes count when enough agree, state is proven from evidence and fresh proofs."""
+    no_node: str = "no node configured (--rpc-url)"
+    """Why there is no node, when there is none (and no checkpoints)."""
 
     def __post_init__(self) -> None:
         self._reader: AnchorReader | None = None
         self._chain_id: int | None = None
         self._head = 0
-        self._unavailable: str | None = None if self.reader_factory else "no node configured (--rpc-url)"
+        self._unavailable: str | None = None if self.reader_factory else self.no_node
         self._roots: dict[tuple[str, str], RootView] = {}
         self._keys: dict[tuple[str, str], SigningKeyStatus] = {}
         self._failed: dict[tuple[str, str], str] = {}
@@ -203,8 +204,9 @@ class Session:
             return None, self._failed[key]
         return ChainFacts(self._chain_id, self._head, view, revoked, keys), None
 
-    def verify_bytes(self, data: bytes, source: str) -> Report:
-        """A receipt JSON, or a baked PNG or SVG badge (told apart by its bytes)."""
+    def read(self, data: bytes, source: str) -> "Parsed | Report":
+        """A receipt JSON, or a baked PNG or SVG badge (told apart by its bytes), parsed and checked as far as
+        it can be without a chain; a report already when it is not a receipt."""
         try:
             carried = unwrap(data, source)
             if carried.receipt is None:
@@ -219,6 +221,15 @@ class Session:
             problem = mismatch(carried, receipt.credential, source)
             badge = badge_step(carried.kind, carried.credential_place, carried.credential is not None, problem)
             offline = Offline((badge, *offline.steps), offline.leaf, offline.signature)
+        return Parsed(receipt, source, carried.kind, offline)
+
+    def verify_bytes(self, data: bytes, source: str) -> Report:
+        parsed = self.read(data, source)
+        return parsed if isinstance(parsed, Report) else self.check(parsed)
+
+    def check(self, parsed: "Parsed") -> Report:
+        """The chain steps of a parsed receipt with one anchor (or one anchor's projection)."""
+        receipt, offline, source = parsed.receipt, parsed.offline, parsed.source
         evidence = None if offline.failed or receipt.evidence is None else self._evidence(receipt, offline)
         facts: ChainFacts | None = None
         unavailable: str | None = None
@@ -228,6 +239,8 @@ class Session:
         elif self.checkpoints is not None or self.quorum is not None:
             if evidence is not None and evidence.state is not None:
                 facts, notes = self._proven_facts(receipt, offline, evidence.state)
+            elif evidence is None and parsed.projected:
+                unavailable = f"the receipt carries no evidence of its anchor on chain {receipt.anchor.chain_id}"
             elif evidence is None:
                 unavailable = "a version 1 receipt carries no evidence: verify it with one --rpc-url"
             elif evidence.step.ok is None:
@@ -236,7 +249,7 @@ class Session:
                 unavailable = "not checked: the evidence does not hold"
         else:
             facts, unavailable = self._facts(receipt, offline)
-        if carried.kind == "pdf":
+        if parsed.kind == "pdf":
             notes = (*notes, page_note(receipt))
         return check_receipt(
             receipt,
@@ -320,17 +333,39 @@ class Session:
         return self._reader, None
 
     def verify_file(self, path: Path) -> Report:
-        try:
-            # The size cap depends on what the file is (a receipt, a baked image, a PDF): its first bytes say.
-            head, _ = read_head(path, SNIFF_BYTES, InvalidReceipt)
-            data = read_limited(path, carrier_max_bytes(head), InvalidReceipt)
-        except CredanchorError as exc:
-            return malformed(str(path), str(exc))
-        return self.verify_bytes(data, str(path))
+        data = read_receipt_file(path)
+        return data if isinstance(data, Report) else self.verify_bytes(data, str(path))
 
     def verify_files(self, paths: Iterable[Path]) -> Iterator[Report]:
         for path in paths:
             yield self.verify_file(path)
+
+
+def read_receipt_file(path: Path) -> bytes | Report:
+    """The bytes of a file to verify, or the report of why it cannot be read."""
+    try:
+        # The size cap depends on what the file is (a receipt, a baked image, a PDF): its first bytes say.
+        head, _ = read_head(path, SNIFF_BYTES, InvalidReceipt)
+        return read_limited(path, carrier_max_bytes(head), InvalidReceipt)
+    except CredanchorError as exc:
+        return malformed(str(path), str(exc))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A receipt read and checked as far as it goes without a chain."""
+
+    receipt: Receipt
+    source: str
+    kind: str
+    """What carried it: json, png, svg or pdf."""
+    offline: Offline
+    projected: bool = False
+    """One anchor's projection of a receipt with several."""
+
+    def project(self, index: int) -> "Parsed":
+        several = len(self.receipt.anchors()) > 1
+        return Parsed(self.receipt.for_anchor(index), self.source, self.kind, self.offline, projected=several)
 
 
 def page_note(receipt: Receipt) -> str:
@@ -349,71 +384,6 @@ def page_note(receipt: Receipt) -> str:
         f"({earner}; {view.credential_subject.achievement.name!r}; issued by "
         f"{view.issuer.name or view.issuer.id!r}; {view.id})"
     )
-
-
-@dataclass(frozen=True)
-class BatchReader:
-    """An `AnchorReader` that already knows the one root a batch's receipts must name.
-
-    For the issuer's self-check, where every receipt of the batch names the same root: the parent reads it
-    from the chain once and hands this to worker processes. Any other root reads as not anchored, which is
-    the right verdict there (a receipt of the batch naming another root is wrong).
-    """
-
-    chain: int
-    at_block: int
-    registry: str
-    root: str
-    view: RootView
-    keys: dict[str, SigningKeyStatus]
-    hashes: dict[int, str] = field(default_factory=dict)
-    """Block hashes the parent read (for the blocks the batch's evidence is from)."""
-
-    def chain_id(self) -> int:
-        return self.chain
-
-    def block_hash(self, number: int) -> str | None:
-        return self.hashes.get(number)
-
-    def head(self) -> int:
-        return self.at_block
-
-    def root_view(self, registry: str, root: str, at_block: int) -> RootView:
-        if (registry, root) == (self.registry, self.root):
-            return self.view
-        return RootView(registry_has_code=registry == self.registry, anchor=None, anchored=None)
-
-    def leaf_revocation(self, registry: str, root: str, leaf: str, at_block: int) -> RegistryEvent | None:
-        return None  # the view of the batch's own root always holds its revoked leaves
-
-    def signing_key(self, registry: str, public_key: str, at_block: int) -> SigningKeyStatus:
-        if registry != self.registry:
-            return SigningKeyStatus(public_key, 0, 0)
-        return self.keys.get(public_key, SigningKeyStatus(public_key, 0, 0))
-
-
-def _verify_chunk(reader: BatchReader, trust: TrustList, now: datetime, paths: list[Path]) -> list[Report]:
-    return list(Session(lambda: reader, trust, now).verify_files(paths))
-
-
-def verify_batch(
-    paths: Sequence[Path],
-    reader: BatchReader,
-    trust: TrustList,
-    now: datetime,
-    *,
-    on_done: Callable[[int], None] | None = None,
-    chunk: int = 1000,
-) -> list[Report]:
-    """Verify a batch's receipt files on every core; reports in the order of `paths`."""
-    chunks = [list(paths[i : i + chunk]) for i in range(0, len(paths), chunk)]
-    reports: list[Report] = []
-    for done in parallel_map(partial(_verify_chunk, reader, trust, now), chunks):
-        reports += done
-        if on_done:
-            on_done(len(done))
-        fault("verifying")
-    return reports
 
 
 def exit_code(reports: Iterable[Report]) -> int:

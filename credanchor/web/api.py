@@ -31,6 +31,17 @@ class StepOut(BaseModel):
     detail: str
 
 
+class AnchorOut(BaseModel):
+    chainId: int
+    registry: str
+    blockNumber: int
+    trustedAs: str | None
+    standing: Literal["holds", "fails", "not-checked", "not-trusted"]
+    verdict: Literal[tuple(str(v) for v in Verdict)]  # type: ignore[valid-type]
+    reason: str
+    steps: list[StepOut]
+
+
 class ReportOut(BaseModel):
     """Exactly what `credanchor verify --json` prints for one receipt."""
 
@@ -49,6 +60,9 @@ class ReportOut(BaseModel):
     signed: bool
     notes: list[str]
     steps: list[StepOut]
+    anchors: list[AnchorOut] | None = Field(
+        default=None, description="a receipt anchored on several chains: each anchor and what its check found"
+    )
 
 
 class ErrorOut(BaseModel):
@@ -113,6 +127,7 @@ def _document(request_body: bytes, content_type: str | None, depth: int) -> dict
     description="Runs every check `credanchor verify` runs, against this server's node and trust list, and "
     "returns the same JSON. The verdict is in the body: any verdict, `malformed` included, is a 200.",
     response_model=ReportOut,
+    response_model_exclude_unset=True,
     responses=_errors(400, 408, 413, 415, 503),
     openapi_extra=VERIFY_BODY,
 )

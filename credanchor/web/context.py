@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from issuer.store import Store, add_counts, credential_digest
 from issuer.workspace import Workspace, open_workspace
 from verifier.cached import CachedReader
 from verifier.checks import Report, malformed
+from verifier.multichain import NodeGroups, OneSession, Verifier
 from verifier.service import ChainReader, Session
 from verifier.trust import TrustList
 
@@ -59,7 +61,10 @@ class Context:
     workspace: Workspace | None
     store: Store | None
     trust: TrustList
-    reader: CachedReader | None
+    chains: list[Chain]
+    """The nodes: the one named in the settings, else the workspace's (one per chain it anchors on)."""
+    readers: dict[str, CachedReader]
+    """A cached reader per node, by URL."""
     counter: HitCounter
     min_confirmations: int
     _known: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -71,24 +76,28 @@ class Context:
         if trust_file is None and workspace is not None and workspace.config.web.trust:
             trust_file = str(workspace.root / workspace.config.web.trust)
         trust = wiring.trust_list(workspace, Path(trust_file) if trust_file else None)
-        url = wiring.verifier_rpc(workspace, settings.rpc_url)
+        urls = [settings.rpc_url] if settings.rpc_url else wiring.verifier_nodes(workspace) if workspace else []
         timeout = workspace.config.chain.rpc_timeout if workspace else 10.0
-        reader = None
-        if url is not None:
-            node = url
-            reader = CachedReader(lambda: ChainReader(Chain(node, timeout=timeout)), settings.cache_seconds)
+        chains = [Chain(url, timeout=timeout) for url in urls]
+        readers = {c.url: CachedReader(partial(ChainReader, c), settings.cache_seconds) for c in chains}
         store = Store(workspace.database_url) if workspace is not None else None
         confirmations = settings.min_confirmations or (workspace.config.chain.confirmations if workspace else 1)
-        return cls(settings, workspace, store, trust, reader, HitCounter(store), confirmations)
+        return cls(settings, workspace, store, trust, chains, readers, HitCounter(store), confirmations)
 
-    def session(self) -> Session:
-        reader = self.reader
-        return Session(
-            (lambda: reader) if reader is not None else None,
+    def verifier(self) -> Verifier:
+        """A verifier for one request: each receipt's anchors checked on the nodes of their chains (anchors on
+        a chain no node serves are not checked, and the others decide), all read at one head per chain."""
+        readers = list(self.readers.values())
+        only = readers[0] if len(readers) == 1 else None
+        session = Session(
+            (lambda: only) if only is not None else None,
             self.trust,
             datetime.now(UTC),
             min_confirmations=self.min_confirmations,
         )
+        if len(readers) < 2:
+            return Verifier(session, OneSession(session))
+        return Verifier(session, NodeGroups(session, self.chains, reader=lambda chain: self.readers[chain.url]))
 
     def verify(self, data: bytes, source: str, *, count: bool = True) -> Report:
         """One file, verified exactly as `credanchor verify` does; with `count`, a verification of one of this
@@ -96,7 +105,7 @@ class Context:
         if len(data) > MAX_RECEIPT_BYTES and data.lstrip()[:1] in (b"{", b"["):
             # A receipt file is limited before it is parsed, as `verify_file` does for the CLI.
             return malformed(source, f"{source}: {len(data):,} bytes is over the limit of {MAX_RECEIPT_BYTES:,} bytes")
-        report = self.session().verify_bytes(data, source)
+        report = self.verifier().verify_bytes(data, source)
         if count and self.store is not None and report.credential_id is not None and report.receipt is not None:
             known = self._known.get(report.credential_id)
             if known is None:  # a credential found once never changes; one not found may be issued later

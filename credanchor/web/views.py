@@ -40,6 +40,13 @@ STEP_TITLES = {
     "revocation": "Not revoked",
     "validity": "Within its validity period",
     "trust": "Issuer on this verifier's trust list",
+    "anchors": "Anchors on several chains",
+}
+STANDINGS = {
+    "holds": "Holds",
+    "fails": "Fails",
+    "not-checked": "Not checked",
+    "not-trusted": "Not counted",
 }
 MONTHS = "January February March April May June July August September October November December".split()
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -53,6 +60,21 @@ class StepView:
     state: str
     """pass, fail or skip."""
     detail: str
+
+
+@dataclass(frozen=True)
+class AnchorView:
+    chain_id: int
+    block: int
+    registry: str
+    trusted_as: str | None
+    state: str
+    """pass (holds), fail, skip (not checked) or ignored (not trusted)."""
+    standing: str
+    reason: str
+
+
+_STATE = {"holds": "pass", "fails": "fail", "not-checked": "skip", "not-trusted": "ignored"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,8 @@ class ResultView:
     image_link: str | None
     """The host of an image address the credential names (shown, never fetched)."""
     identities: Identity
+    anchors: tuple[AnchorView, ...] = ()
+    """Every anchor of a receipt anchored on several chains, with what its check found."""
 
     def as_json(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "label": self.label, "reason": self.reason}
@@ -193,4 +217,16 @@ def result_view(report: Report, *, upload_kind: str | None = None, upload: bytes
         image_src=facts.get("image_src"),
         image_link=facts.get("image_link"),
         identities=facts.get("identities", Identity(())),
+        anchors=tuple(
+            AnchorView(
+                a.chain_id,
+                a.block,
+                a.registry,
+                a.trusted_as,
+                _STATE[a.standing],
+                STANDINGS[a.standing],
+                "every check passed" if a.verdict == Verdict.VALID else a.reason,
+            )
+            for a in report.anchors
+        ),
     )

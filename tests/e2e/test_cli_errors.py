@@ -182,7 +182,7 @@ def test_malformed_members_and_huge_files_exit_2(cli: Cli, workspace: Workspace,
     assert reasons == [
         f"{thousands}: merkle.proof: has 3000 entries; at most 64",
         f"{huge}: 52,428,800 bytes is over the limit of 2,097,152 bytes",
-        f"{wrong_type}: version: must be 1 or 2, got '1'",
+        f"{wrong_type}: version: must be 1, 2 or 3, got '1'",
     ]
 
 

@@ -280,6 +280,7 @@ def test_refresh_adds_newer_evidence_so_offline_verification_sees_a_later_revoca
     assert f"{files[0]}: evidence of block " in done.out
     assert "; it was revoked in block " in done.out
     refreshed = json.loads(files[0].read_text())
+    assert "additionalAnchors" not in refreshed  # a version 2 receipt stays one, with no empty member
     assert refreshed["evidence"][0] == issued_with
     assert len(refreshed["evidence"]) == 2
     newer = int(refreshed["evidence"][1]["header"]["number"], 16)

@@ -176,7 +176,7 @@ def test_wrong_root() -> None:
 def test_unknown_version_is_malformed() -> None:
     report = verify(json.loads((RECEIPTS / "unknown_version.json").read_text()))
     assert report.verdict == Verdict.MALFORMED
-    assert report.reason == "r.json: version: must be 1 or 2, got 99"
+    assert report.reason == "r.json: version: must be 1, 2 or 3, got 99"
 
 
 def test_revoked_credential() -> None:

@@ -88,8 +88,8 @@ BAD_MEMBERS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("unknown anchor member", lambda d: d["anchor"].update(rpcUrl="http://evil"), "anchor.rpcUrl: unknown member"),
     ("missing member", lambda d: d.pop("merkle"), "merkle: missing"),
     ("wrong type", lambda d: d.update(type="Receipt"), "type: must be 'CredentialReceipt', got 'Receipt'"),
-    ("version as text", lambda d: d.update(version="1"), "version: must be 1 or 2, got '1'"),
-    ("unknown version", lambda d: d.update(version=3), "version: must be 1 or 2, got 3"),
+    ("version as text", lambda d: d.update(version="1"), "version: must be 1, 2 or 3, got '1'"),
+    ("unknown version", lambda d: d.update(version=4), "version: must be 1, 2 or 3, got 4"),
     (
         "version 2 without evidence",
         lambda d: d.update(version=2),
@@ -219,7 +219,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_limited(tmp_path, MAX_RECEIPT_BYTES, InvalidReceipt)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_committed_schema_is_the_models_schema(version: int) -> None:
     committed = json.loads(SCHEMA_FILE.with_name(f"receipt-v{version}.schema.json").read_text())
     assert committed == receipt_schema(version), "run `python -m anchoring.schemas` to regenerate the schemas"
@@ -357,3 +357,59 @@ def test_members_must_be_plain_terms_so_the_json_says_what_the_signature_covers(
     `validUntil` while the verifier's reading of the JSON would miss it. Such receipts are malformed."""
     with pytest.raises(InvalidReceipt, match=re.escape(message)):
         parse(changed(change))
+
+
+EVIDENCED: dict[str, Any] = json.loads(
+    (Path(__file__).parent.parent / "assets" / "evidence" / "v2" / "receipt-0.json").read_text()
+)
+OTHER_REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def multi(**change: Any) -> dict[str, Any]:
+    """A version 3 receipt: the evidenced one, also anchored on chain 31338."""
+    doc = copy.deepcopy(EVIDENCED)
+    other = {**doc["anchor"], "chainId": 31338, "registry": OTHER_REGISTRY}
+    doc.update(version=3, additionalAnchors=[other])
+    doc.update(change)
+    return doc
+
+
+def test_version_3_lists_every_anchor_and_projects_each_with_its_own_evidence() -> None:
+    receipt = parse(json.dumps(multi()).encode())
+    assert [a.chain_id for a in receipt.anchors()] == [EVIDENCED["anchor"]["chainId"], 31338]
+    first, second = receipt.for_anchor(0), receipt.for_anchor(1)
+    assert (first.version, second.version) == (2, 1)
+    assert first.evidence == receipt.evidence
+    assert second.evidence is None
+    assert second.anchor.chain_id == 31338
+    assert second.additional_anchors is None
+    assert second.computed_digest() == receipt.digest
+    assert second.view() is receipt.view()
+    assert json.loads(receipt.to_json()) == multi()
+    jsonschema.validate(multi(), receipt_schema(3))
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (multi(additionalAnchors=None), "r.json: document: a version 3 receipt"),
+        (
+            {**EVIDENCED, "additionalAnchors": multi()["additionalAnchors"]},
+            "r.json: document: a version 2 receipt has one anchor (version 3 lists more)",
+        ),
+        (
+            multi(additionalAnchors=[EVIDENCED["anchor"]]),
+            "r.json: document: two anchors on chain 31337: at most one anchor per chain",
+        ),
+        (multi(additionalAnchors=[]), "r.json: additionalAnchors: List should have at least 1 item"),
+        (
+            multi(evidence=[{**EVIDENCED["evidence"][0], "chainId": 5}]),
+            "r.json: document: evidence of registry",
+        ),
+    ],
+    ids=["v3 without anchors", "v2 with anchors", "same chain twice", "empty list", "evidence of no anchor"],
+)
+def test_bad_version_3_receipts(doc: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidReceipt) as caught:
+        parse(json.dumps(doc).encode())
+    assert str(caught.value).startswith(message)

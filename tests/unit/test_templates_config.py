@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from anchoring.errors import InvalidInput
-from issuer.config import load_config, set_value
+from issuer.config import add_chain_entry, load_config, set_value
 from issuer.templates import load_template
 from issuer.workspace import EXAMPLE_TEMPLATE, render_config
 
@@ -186,3 +186,51 @@ def test_did_web_issuers_get_achievement_ids_on_their_web_origin(
     write(tmp_path, "t", 'name = "N"\ndescription = "D"\ncriteria = "C"\n')
     assert load_template(tmp_path, "t").achievement_id(issuer_id) == achievement_id
     assert hosting_url(issuer_id) == did_document_url
+
+
+def test_chain_entries_become_the_home_chain_and_additional_ones(tmp_path: Path) -> None:
+    path = tmp_path / "credanchor.toml"
+    path.write_text(render_config("https://x.edu", "X", None, 8545))
+    add_chain_entry(path, {"rpc_url": "http://127.0.0.1:8546", "chain_id": 31338, "local_port": 8546})
+    add_chain_entry(path, {"rpc_url": "https://rpc.example.net", "chain_id": 10, "keystore": "keys/op.json"})
+    text = path.read_text()
+    assert text.count("[[chain]]\n") == 3
+    assert "[chain]" not in text.replace("[[chain]]", "")
+    assert "# The node to anchor on." in text  # the home chain's comments stay
+    config = load_config(path)
+    assert [c.chain_id for c in config.chains] == [31337, 31338, 10]
+    assert config.chain.chain_id == 31337
+    assert [c.is_local for c in config.chains] == [True, True, False]
+    assert config.chain_by_id(10) == (2, config.additional_chains[1])
+    with pytest.raises(InvalidInput, match=r"^chain 5 is not configured \(configured: 31337, 31338, 10\)$"):
+        config.chain_by_id(5)
+    # Each entry's values are set where they belong, comments and the other entries untouched.
+    set_value(path, "chain", "registry", "0x5FbDB2315678afecb367f032d93F642f64180aa3", 1)
+    set_value(path, "chain", "confirmations", 3, 2)
+    set_value(path, "chain", "confirmations", 2)
+    config = load_config(path)
+    assert [c.confirmations for c in config.chains] == [2, 1, 3]
+    assert [c.registry for c in config.chains] == ["", "0x5FbDB2315678afecb367f032d93F642f64180aa3", ""]
+    with pytest.raises(InvalidInput, match=r"has no \[\[chain\]\] entry 4 section$"):
+        set_value(path, "chain", "confirmations", 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ('[[chain]]\nrpc_url = "http://a"\nchain_id = 31337\n', "two [[chain]] entries for chain id 31337"),
+        ("[additional_chains]\n", "additional_chains: unknown section (list more chains as [[chain]] entries)"),
+        (
+            "".join(f'[[chain]]\nrpc_url = "http://a"\nchain_id = {i}\n' for i in range(1, 9)),
+            "chain: 9 [[chain]] entries; at most 8",
+        ),
+    ],
+    ids=["same chain twice", "internal name", "too many"],
+)
+def test_bad_chain_entries(tmp_path: Path, tail: str, message: str) -> None:
+    path = tmp_path / "credanchor.toml"
+    text = render_config("https://x.edu", "X", None, 8545).replace("[chain]", "[[chain]]")
+    path.write_text(text + "\n" + tail)
+    with pytest.raises(InvalidInput) as caught:
+        load_config(path)
+    assert message in str(caught.value)

@@ -1,0 +1,96 @@
+"""The issuer's self-check: a freshly written batch's receipts verified on every core, against the batch's
+root as the parent read it from each chain it is anchored on.
+
+Invariants: the same `Session` steps a verifier runs, over `BatchReader`s that answer only for the batch's own
+root; worker processes ask no node. A batch anchored on several chains is checked on every anchor: one
+reader per chain id, and every anchor of the receipt must hold (`required` = how many chains were read).
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from anchoring.faults import fault
+from anchoring.onchain import RegistryEvent, SigningKeyStatus
+from anchoring.workers import parallel_map
+from verifier.checks import Report, RootView
+from verifier.multichain import ByChain, Verifier
+from verifier.service import Session
+from verifier.trust import TrustList
+
+
+@dataclass(frozen=True)
+class BatchReader:
+    """An `AnchorReader` that already knows the one root a batch's receipts must name.
+
+    For the issuer's self-check, where every receipt of the batch names the same root: the parent reads it
+    from the chain once and hands this to worker processes. Any other root reads as not anchored, which is
+    the right verdict there (a receipt of the batch naming another root is wrong).
+    """
+
+    chain: int
+    at_block: int
+    registry: str
+    root: str
+    view: RootView
+    keys: dict[str, SigningKeyStatus]
+    hashes: dict[int, str] = field(default_factory=dict)
+    """Block hashes the parent read (for the blocks the batch's evidence is from)."""
+
+    def chain_id(self) -> int:
+        return self.chain
+
+    def block_hash(self, number: int) -> str | None:
+        return self.hashes.get(number)
+
+    def head(self) -> int:
+        return self.at_block
+
+    def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+        if (registry, root) == (self.registry, self.root):
+            return self.view
+        return RootView(registry_has_code=registry == self.registry, anchor=None, anchored=None)
+
+    def leaf_revocation(self, registry: str, root: str, leaf: str, at_block: int) -> RegistryEvent | None:
+        return None  # the view of the batch's own root always holds its revoked leaves
+
+    def signing_key(self, registry: str, public_key: str, at_block: int) -> SigningKeyStatus:
+        if registry != self.registry:
+            return SigningKeyStatus(public_key, 0, 0)
+        return self.keys.get(public_key, SigningKeyStatus(public_key, 0, 0))
+
+
+def _verify_chunk(
+    readers: Mapping[int, BatchReader], required: int, trust: TrustList, now: datetime, paths: list[Path]
+) -> list[Report]:
+    sessions = {chain_id: Session(partial(_same, reader), trust, now) for chain_id, reader in readers.items()}
+    other = Session(None, trust, now, no_node="the self-check read no chain of that id")
+    return list(Verifier(other, ByChain(sessions, other), required).verify_files(paths))
+
+
+def _same(reader: BatchReader) -> BatchReader:
+    return reader
+
+
+def verify_batch(
+    paths: Sequence[Path],
+    reader: BatchReader | Mapping[int, BatchReader],
+    trust: TrustList,
+    now: datetime,
+    *,
+    on_done: Callable[[int], None] | None = None,
+    chunk: int = 1000,
+) -> list[Report]:
+    """Verify a batch's receipt files on every core; reports in the order of `paths`. With one reader per
+    chain id, every anchor of every receipt must hold on its chain."""
+    readers = {reader.chain: reader} if isinstance(reader, BatchReader) else dict(reader)
+    chunks = [list(paths[i : i + chunk]) for i in range(0, len(paths), chunk)]
+    reports: list[Report] = []
+    for done in parallel_map(partial(_verify_chunk, readers, len(readers), trust, now), chunks):
+        reports += done
+        if on_done:
+            on_done(len(done))
+        fault("verifying")
+    return reports

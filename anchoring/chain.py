@@ -4,40 +4,28 @@ Invariants: every call that leaves the process goes through `Chain.ask`, which t
 answer (refused, timed out, garbage) into `ChainUnavailable`; the chain id is read once and always compared
 with what the caller expects; the node URL comes from the caller, never from a document being verified.
 Hashes cross this boundary as lowercase 0x-hex strings, addresses as EIP-55 strings.
+
+web3 (and requests, eth-abi) are imported when a node is first asked, not with this module: a command that
+asks no node (an offline `verify`) never pays their import time.
 """
 
 from collections.abc import Callable, Iterator
 from functools import cache, cached_property
-from typing import Any, Final, TypeVar
-
-import requests
-from eth_abi.abi import decode as abi_decode
-from eth_abi.exceptions import DecodingError
-from eth_typing import ChecksumAddress
-from eth_utils.abi import function_signature_to_4byte_selector
-from eth_utils.address import to_checksum_address
-from web3 import HTTPProvider, Web3
-from web3.contract import Contract
-from web3.exceptions import (
-    BadFunctionCallOutput,
-    ContractCustomError,
-    ContractLogicError,
-    LogTopicError,
-    MismatchedABI,
-    Web3Exception,
-    Web3RPCError,
-)
-from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import BlockIdentifier
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from anchoring.errors import ChainMismatch, ChainUnavailable, NotARegistry, TransactionFailed
-from anchoring.hashing import checksum_address, to_hex
+from anchoring.hashing import checksum_address, keccak256, to_hex
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from contracts import registry_abi
 
-ANCHOR_ROLE: Final = to_hex(Web3.keccak(text="ANCHOR_ROLE"))
-REVOKE_ROLE: Final = to_hex(Web3.keccak(text="REVOKE_ROLE"))
-KEY_ADMIN_ROLE: Final = to_hex(Web3.keccak(text="KEY_ADMIN_ROLE"))
+if TYPE_CHECKING:
+    from web3 import Web3
+    from web3.contract import Contract
+    from web3.exceptions import Web3RPCError
+
+ANCHOR_ROLE: Final = to_hex(keccak256(b"ANCHOR_ROLE"))
+REVOKE_ROLE: Final = to_hex(keccak256(b"REVOKE_ROLE"))
+KEY_ADMIN_ROLE: Final = to_hex(keccak256(b"KEY_ADMIN_ROLE"))
 DEFAULT_ADMIN_ROLE: Final = "0x" + "00" * 32
 ROLE_NAMES: Final = {
     ANCHOR_ROLE: "anchor",
@@ -47,7 +35,7 @@ ROLE_NAMES: Final = {
 }
 MAX_ISSUER_ID = 2048
 LOG_CHUNK = 50_000
-BlockId = BlockIdentifier
+BlockId = int | Literal["latest", "earliest", "pending", "safe", "finalized"]
 T = TypeVar("T")
 
 
@@ -63,11 +51,28 @@ class Chain:
 
     def __init__(self, rpc_url: str, *, timeout: float = 10.0) -> None:
         self.url = rpc_url
-        provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
-        self.w3 = Web3(provider)
-        self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        self.timeout = timeout
+
+    @cached_property
+    def w3(self) -> "Web3":
+        from web3 import HTTPProvider, Web3
+        from web3.middleware import ExtraDataToPOAMiddleware
+
+        provider = HTTPProvider(self.url, request_kwargs={"timeout": self.timeout}, exception_retry_configuration=None)
+        w3 = Web3(provider)
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        return w3
 
     def ask(self, what: str, call: Callable[[], T]) -> T:
+        import requests
+        from web3.exceptions import (
+            BadFunctionCallOutput,
+            ContractCustomError,
+            ContractLogicError,
+            Web3Exception,
+            Web3RPCError,
+        )
+
         try:
             return call()
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -99,7 +104,7 @@ class Chain:
         return self.ask(f"block {number!r}", lambda: dict(self.w3.eth.get_block(number)))
 
     def has_code(self, address: str, block: BlockId = "latest") -> bool:
-        code = self.ask("eth_getCode", lambda: self.w3.eth.get_code(to_checksum_address(address), block))
+        code = self.ask("eth_getCode", lambda: self.w3.eth.get_code(checksum_address(address), block))  # type: ignore[arg-type]
         return len(code) > 0
 
     def registry(self, address: str) -> "Registry":
@@ -111,11 +116,18 @@ class Registry:
 
     def __init__(self, chain: Chain, address: str) -> None:
         self.chain = chain
-        self.address: ChecksumAddress = to_checksum_address(address)
-        self.contract: Contract = chain.w3.eth.contract(address=self.address, abi=registry_abi())
+        self.address = checksum_address(address)
+
+    @cached_property
+    def contract(self) -> "Contract":
+        contract: Contract = self.chain.w3.eth.contract(address=self.address, abi=registry_abi())  # type: ignore[call-overload]
+        return contract
 
     def _read(self, what: str, call: Callable[[], T]) -> T:
         """A view call; a revert or an undecodable answer means the contract is not a CredentialRegistry."""
+        from eth_abi.exceptions import DecodingError
+        from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError
+
         try:
             return self.chain.ask(what, call)
         except (ContractCustomError, ContractLogicError, BadFunctionCallOutput, DecodingError, OverflowError) as exc:
@@ -153,11 +165,14 @@ class Registry:
         return bool(self._read("isValid", lambda: fn.call(block_identifier=block)))
 
     def has_role(self, role: str, account: str, block: BlockId = "latest") -> bool:
-        fn = self.contract.functions.hasRole(bytes.fromhex(role[2:]), to_checksum_address(account))
+        fn = self.contract.functions.hasRole(bytes.fromhex(role[2:]), checksum_address(account))
         return bool(self._read("hasRole", lambda: fn.call(block_identifier=block)))
 
     def issuer_id(self, block: BlockId = "latest") -> str | None:
         """The issuer id the registry is bound to; None for a registry from before issuer binding."""
+        from eth_abi.exceptions import DecodingError
+        from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError
+
         fn = self.contract.functions.issuerId()
         try:
             value = self.chain.ask("issuerId", lambda: fn.call(block_identifier=block))
@@ -184,6 +199,9 @@ class Registry:
         self, from_block: int, to_block: int, *, topics: list[str | None] | None = None, chunk: int = LOG_CHUNK
     ) -> Iterator[RegistryEvent]:
         """Every log of the registry in [from_block, to_block], decoded, in chain order, `chunk` blocks a call."""
+        from eth_abi.exceptions import DecodingError
+        from web3.exceptions import LogTopicError, MismatchedABI
+
         decoders = _event_decoders()
         start = from_block
         while start <= to_block:
@@ -232,7 +250,7 @@ def _event_abi(name: str) -> dict[str, Any]:
 
 def _event_topic(abi: dict[str, Any]) -> str:
     signature = f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
-    return to_hex(Web3.keccak(text=signature))
+    return to_hex(keccak256(signature.encode()))
 
 
 @cache
@@ -249,7 +267,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _rpc_message(exc: Web3RPCError) -> str:
+def _rpc_message(exc: "Web3RPCError") -> str:
     error = exc.rpc_response.get("error") if exc.rpc_response else None
     if isinstance(error, dict) and "message" in error:
         return str(error["message"])
@@ -262,12 +280,14 @@ def _error_selectors() -> dict[bytes, dict[str, Any]]:
     for item in registry_abi():
         if item["type"] == "error":
             signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-            selectors[function_signature_to_4byte_selector(signature)] = item
+            selectors[keccak256(signature.encode())[:4]] = item
     return selectors
 
 
 def explain_revert(data: str | bytes | None) -> str:
     """A registry custom error as `Name(arg=value, ...)`, with role hashes named."""
+    from eth_abi.abi import decode as abi_decode
+
     raw = bytes.fromhex(data[2:]) if isinstance(data, str) else (data or b"")
     item = _error_selectors().get(raw[:4])
     if item is None:

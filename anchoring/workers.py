@@ -1,4 +1,4 @@
-"""Worker processes for the CPU-bound parts of a batch (writing and checking receipts) on every core.
+"""Worker processes for the CPU-bound parts of a batch (the Merkle tree, writing and checking receipts) on every core.
 
 Invariant: a worker never outlives the process that started it. A pool's workers otherwise sit forever
 on their task queue when the parent is SIGKILLed (they hold the queue's other end themselves); here each
@@ -28,12 +28,20 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+def process_pool() -> ProcessPoolExecutor:
+    """A pool with one worker a core, forked (no re-import), each worker ending with its parent."""
+    context = multiprocessing.get_context("fork")
+    return ProcessPoolExecutor(max_workers=cores(), mp_context=context, initializer=_exit_with_parent)
+
+
 def parallel_map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:
     """`map` over every core once there is more than one job; results in the order of `jobs`."""
-    cores = os.cpu_count() or 1
-    if len(jobs) < 2 or cores < 2:
+    if len(jobs) < 2 or cores() < 2:
         yield from map(function, jobs)
         return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=cores, mp_context=context, initializer=_exit_with_parent) as pool:
+    with process_pool() as pool:
         yield from pool.map(function, jobs)

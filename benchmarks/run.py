@@ -1,11 +1,14 @@
 """credanchor benchmarks: every figure next to a baseline measured in the same run.
 
-    python -m benchmarks.run [--only merkle,gas,batch,pdf,records,signing,notify,bake] [--leaves 1000000]
+    python -m benchmarks.run [--only merkle,startup,gas,batch,pdf,records,signing,notify,bake] [--leaves 1000000]
                              [--records 100000]
                              [--credentials 10000]
 
-- merkle: build the tree and every proof for N leaves; baseline: the same tree built the textbook way
-  (keccak through eth-hash's default backend, each proof walked separately), and the raw keccak floor.
+- merkle: build the tree and every proof for N leaves; baselines: the previous build (one process, sort by key,
+  proofs node by node), measured at the same N in the same run, the same tree built the textbook way (keccak
+  through eth-hash's default backend, each proof walked separately), and the raw keccak floor.
+- startup: `credanchor verify` of one receipt, whole process, online (Anvil) and offline (benchmarks/startup.py);
+  baselines: `python -c pass` and `python -c "import credanchor"`.
 - gas: gas of one anchor (any batch size) on a real Anvil node; baseline: an OpenAttestation-style
   DocumentStore `issue` (owner check, one mapping write, one event), compiled here with the same solc-js.
 - batch: N records end to end through `credanchor issue` on a local Anvil chain (validate, build, anchor,
@@ -46,6 +49,7 @@ from typing import Any, TypeVar
 from eth_account import Account
 from eth_hash.auto import keccak as eth_hash_keccak
 from eth_utils.address import to_checksum_address
+from sha3 import keccak_256
 
 from anchoring.batchsign import SignerSpec, sign_many
 from anchoring.chain import Chain
@@ -57,6 +61,7 @@ from anchoring.localnode import LocalNode, free_port
 from anchoring.merkle import MerkleTree
 from anchoring.sender import TxSender
 from benchmarks.notify import bench_notify
+from benchmarks.startup import bench_startup
 from issuer.chainops import fund_locally
 from issuer.config import IssuerConfig
 from issuer.credentials import build_credential
@@ -110,11 +115,39 @@ def naive_tree(digests: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
     return nodes[0], proofs
 
 
+def previous_tree(digests: list[bytes]) -> tuple[bytes, list[tuple[bytes, ...]]]:
+    """The build this project used before (kept as the baseline): leaves hashed in one process, sorted by key,
+    the node array filled by index, every proof built node by node, collections left on."""
+    n = len(digests)
+    leaves = [keccak_256(keccak_256(d).digest()).digest() for d in digests]
+    order = sorted(range(n), key=leaves.__getitem__)
+    size = 2 * n - 1
+    nodes: list[bytes] = [b""] * size
+    positions = [0] * n
+    for rank, index in enumerate(order):
+        nodes[size - 1 - rank] = leaves[index]
+        positions[index] = size - 1 - rank
+    for rank in range(1, n):
+        if nodes[size - rank] == nodes[size - 1 - rank]:
+            raise ValueError("duplicate leaf")
+    for j in range(n - 2, -1, -1):
+        a, b = nodes[2 * j + 1], nodes[2 * j + 2]
+        nodes[j] = keccak_256(a + b).digest() if a < b else keccak_256(b + a).digest()
+    by_node: list[tuple[bytes, ...]] = [()] * size
+    for j in range(1, size):
+        sibling = nodes[j - 1] if j % 2 == 0 else nodes[j + 1]
+        by_node[j] = (sibling, *by_node[(j - 1) >> 1])
+    return nodes[0], [by_node[p] for p in positions]
+
+
 def bench_merkle(leaves: int) -> dict[str, Any]:
     digests = [os.urandom(32) for _ in range(leaves)]
+    (previous_root, _), previous = timed(lambda: previous_tree(digests))
     tree, build = timed(lambda: MerkleTree.build(digests))
     _, proofs = timed(tree.proofs)
     ours = build + proofs
+    assert tree.root == previous_root
+    (_, _), previous_again = timed(lambda: previous_tree(digests))  # before and after ours: load drifts
     _, floor = timed(lambda: [keccak256(d) for d in digests for _ in range(3)])
     sample = digests[: min(leaves, 200_000)]
     (naive_root, _), naive = timed(lambda: naive_tree(sample))
@@ -122,9 +155,14 @@ def bench_merkle(leaves: int) -> dict[str, Any]:
     assert naive_root == small[0].root
     return {
         "leaves": leaves,
+        "cores": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "build_s": round(build, 2),
         "proofs_s": round(proofs, 2),
         "total_s": round(ours, 2),
+        "target_s": 3.0,
+        "previous_build_and_proofs_s": [round(previous, 2), round(previous_again, 2)],
+        "speedup_vs_previous": round(min(previous, previous_again) / ours, 2),
         "raw_keccak_floor_s": round(floor, 2),
         "total_vs_floor": round(ours / floor, 2),
         "baseline_leaves": len(sample),
@@ -439,8 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,gas,batch,pdf,records,signing,notify,bake,web,evidence",
-        help="comma-separated: merkle, gas, batch, pdf, records, signing, notify, bake, web, evidence",
+        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence",
+        help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web, evidence",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -453,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         if "merkle" in wanted:
             results["merkle"] = bench_merkle(args.leaves)
             print(json.dumps({"merkle": results["merkle"]}), flush=True)
+        if "startup" in wanted:
+            results["startup"] = bench_startup(folder)
+            print(json.dumps({"startup": results["startup"]}), flush=True)
         if "gas" in wanted:
             results["gas"] = bench_gas(folder)
             print(json.dumps({"gas": results["gas"]}), flush=True)

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from anchoring.carriers import SNIFF_BYTES, max_bytes, unwrap
 from anchoring.chain import Chain
 from anchoring.errors import CredanchorError, InvalidInput, InvalidReceipt
 from anchoring.files import atomic_write_text
@@ -27,6 +26,8 @@ from verifier.quorum import Quorum
 
 def _receipt_in(path: Path) -> Receipt:
     """The receipt a file carries: a receipt JSON, a baked badge or a certificate PDF."""
+    from anchoring.carriers import SNIFF_BYTES, max_bytes, unwrap  # badge and PDF readers: only for this command
+
     head, _ = read_head(path, SNIFF_BYTES, InvalidReceipt)
     carried = unwrap(read_limited(path, max_bytes(head), InvalidReceipt), str(path))
     if carried.receipt is None:

@@ -11,15 +11,17 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from verifier.anchors import Standing
-from verifier.audit import AuditReport
 from verifier.checks import Report, Verdict
+
+if TYPE_CHECKING:
+    from verifier.audit import AuditReport
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
@@ -161,7 +163,7 @@ def print_summary(reports: Sequence[Report]) -> None:
     out.print(f"{len(reports)} receipt{'s' if len(reports) != 1 else ''}: {parts}")
 
 
-def audit_json(report: AuditReport) -> dict[str, Any]:
+def audit_json(report: "AuditReport") -> dict[str, Any]:
     return camel_keys({**asdict(report), "clean": report.clean})
 
 
@@ -184,7 +186,7 @@ def _camel_key(key: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def print_audit(report: AuditReport) -> None:
+def print_audit(report: "AuditReport") -> None:
     out.print(
         f"Registry {safe(report.registry)} on chain {report.chain_id}, blocks {report.from_block}..{report.to_block}: "
         f"{report.anchors} anchors, {len(report.entries)} events, {report.manifests} manifests checked"

@@ -2,7 +2,12 @@
 
 This is the only place where the issuer side and the verifier side meet: the issuer's self-check is the
 verifier's own service, handed to the batch issuer as a function.
+
+What only issuing, key handling or the self-check needs is imported where it is used: `verify` must start
+fast, and never loads eth-account (with py_ecc) or the issuer's key handling (a test checks a fresh process).
 """
+
+from __future__ import annotations
 
 import os
 import sys
@@ -13,8 +18,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eth_account.signers.local import LocalAccount
 
 from anchoring.chain import Chain
 from anchoring.errors import InvalidInput, VerificationFailed
@@ -22,11 +25,6 @@ from anchoring.hashing import checksum_address, to_hex
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
 from anchoring.receipt import Receipt
-from anchoring.sender import TxSender
-from issuer.chainops import connect, registry_address
-from issuer.keys import load_account, resolve_passphrase
-from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key, signing_multikey
-from issuer.workspace import ENV_WORKSPACE, Workspace, open_workspace
 from verifier.batchcheck import BatchReader, verify_batch
 from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
@@ -36,27 +34,39 @@ from verifier.service import ChainReader, Session
 from verifier.trust import TrustList, load_trust_list, trusted
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from eth_account.signers.local import LocalAccount
+
+    from anchoring.sender import TxSender
     from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer, SelfCheck
     from issuer.config import ChainConfig
     from issuer.revoke import Revoker
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
+    from issuer.workspace import Workspace
 
 ENV_RPC_URL = "CREDANCHOR_RPC_URL"
 ENV_TRUST = "CREDANCHOR_TRUST"
+ENV_WORKSPACE = "CREDANCHOR_WORKSPACE"  # issuer.workspace.ENV_WORKSPACE, without importing the issuer side
 
 
 def workspace_or_none(option: Path | None) -> Workspace | None:
     """The workspace named by `--workspace` or CREDANCHOR_WORKSPACE, else none: verifying and auditing never
     look in the current folder, where anyone's credanchor.toml could add a trusted registry or pick the node."""
     named = option or (Path(os.environ[ENV_WORKSPACE]) if os.environ.get(ENV_WORKSPACE) else None)
-    return open_workspace(named) if named is not None else None
+    if named is None:
+        return None
+    from issuer.workspace import open_workspace
+
+    return open_workspace(named)
 
 
 def account(workspace: Workspace, keystore: Path | None = None, passphrase_file: Path | None = None) -> LocalAccount:
     """The workspace's key (or the keystore named), decrypted with the passphrase from the environment, the
     file named, the workspace's passphrase file (for its own key only), or a prompt."""
+    from issuer.keys import load_account, resolve_passphrase
+
     path = keystore or workspace.keystore_path
 
     def prompt() -> str:
@@ -68,7 +78,7 @@ def account(workspace: Workspace, keystore: Path | None = None, passphrase_file:
     return load_account(path, resolve_passphrase(passphrase_file or default_file, prompt))
 
 
-def chain_key(workspace: Workspace, config: "ChainConfig") -> tuple[Path | None, Path | None]:
+def chain_key(workspace: Workspace, config: ChainConfig) -> tuple[Path | None, Path | None]:
     """(keystore, passphrase file) for `account` of one chain's anchoring key; (None, None): the workspace's."""
     if config.keystore is None and config.passphrase_file is None:
         return None, None
@@ -76,22 +86,27 @@ def chain_key(workspace: Workspace, config: "ChainConfig") -> tuple[Path | None,
 
 
 def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:
+    from issuer.chainops import connect, registry_address
+
     registry_address(workspace)
     return connect(workspace, rpc_url)
 
 
 def sender(workspace: Workspace, chain: Chain) -> TxSender:
+    from anchoring.sender import TxSender
+
     return TxSender(chain, account(workspace))
 
 
 def revokers(
-    workspace: Workspace, store: "Store", chain_ids: Sequence[int], rpc_url: str | None
-) -> list[tuple[int, Callable[[], "Revoker"]]]:
+    workspace: Workspace, store: Store, chain_ids: Sequence[int], rpc_url: str | None
+) -> list[tuple[int, Callable[[], Revoker]]]:
     """A revoker per chain (connected when called; `rpc_url` replaces the home chain's node), home first."""
+    from anchoring.sender import TxSender
     from issuer.revoke import Revoker
 
-    def connector(chain_id: int) -> Callable[[], "Revoker"]:
-        def connect_() -> "Revoker":
+    def connector(chain_id: int) -> Callable[[], Revoker]:
+        def connect_() -> Revoker:
             index, config = workspace.config.chain_by_id(chain_id)
             node = issuer_chain(workspace, rpc_url) if index == 0 else Chain(config.rpc_url, timeout=config.rpc_timeout)
             node.expect_chain_id(config.chain_id)
@@ -207,6 +222,9 @@ def verification_session(
 
 def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
     """The workspace's Ed25519 signing key, decrypted with its passphrase (environment, file, or prompt)."""
+    from issuer.keys import resolve_passphrase
+    from issuer.signing import ENV_SIGNING_PASSPHRASE, ENV_SIGNING_PASSPHRASE_FILE, load_signing_key
+
     path = workspace.signing_key_path
 
     def prompt() -> str:
@@ -222,20 +240,21 @@ def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
 
 def batch_issuer(
     workspace: Workspace,
-    store: "Store",
+    store: Store,
     rpc_url: str | None,
     progress: Progress,
     *,
     bake: str | None = None,
     pdf: bool | None = None,
-) -> "BatchIssuer":
+) -> BatchIssuer:
     """The batch issuer with every adapter: the home chain's node and anchoring key, a connection made on
     first use to every additional chain, the signing key, and the verifier's self-check; `bake` ("png",
     "svg") also bakes each receipt into a badge image, `pdf` writes certificates (default: the config's
     `[earner] pdf`). `rpc_url` replaces the home chain's node only."""
+    from anchoring.sender import TxSender
     from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer
-    from issuer.config import ChainConfig
+    from issuer.chainops import registry_address
 
     if workspace.config.additional_chains:
         # Several chains: the home chain's node is first asked when its anchor is made (checked then), so a
@@ -257,7 +276,7 @@ def batch_issuer(
         sender_ = TxSender(node, key_for(config))
         return AnchorJob(config, node, sender_, store, progress, workspace.root, home=home)
 
-    def connector(config: ChainConfig) -> Callable[[], "AnchorJob"]:
+    def connector(config: ChainConfig) -> Callable[[], AnchorJob]:
         def connect_() -> AnchorJob:
             node = Chain(config.rpc_url, timeout=config.rpc_timeout)
             node.expect_chain_id(config.chain_id)
@@ -279,9 +298,10 @@ def batch_issuer(
     )
 
 
-def batch_signer(workspace: Workspace) -> "WorkspaceSigner":
+def batch_signer(workspace: Workspace) -> WorkspaceSigner:
     """Signs new batches with the workspace's signing key, decrypted only when a batch is actually signed."""
     from issuer.sign import WorkspaceSigner
+    from issuer.signing import signing_multikey
 
     config = workspace.config
     multikey = signing_multikey(workspace.signing_key_path)
@@ -293,7 +313,7 @@ ACCEPTED_BY_SELF_CHECK = {Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID,
 is the issuer's own decision, read from the chain, and the receipt is still well made."""
 
 
-def self_check(workspace: Workspace, progress: Progress) -> "SelfCheck":
+def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
     """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registries.
 
     `chains` (given with each batch): each chain whose anchor the receipts carry and that can be asked now,
@@ -303,6 +323,8 @@ def self_check(workspace: Workspace, progress: Progress) -> "SelfCheck":
     anchor (all must hold). Receipts of back-dated or future-dated records are accepted as expired / not yet
     valid: the validity window is the record's business, not the anchor's.
     """
+    from issuer.signing import signing_multikey
+
     config = workspace.config
 
     def check(paths: Sequence[Path], root: str, chains: Sequence[tuple[Chain, str]]) -> None:

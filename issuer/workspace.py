@@ -12,8 +12,6 @@ from pathlib import Path
 from anchoring.errors import InvalidInput
 from anchoring.files import atomic_write_text
 from issuer.config import CONFIG_NAME, ChainConfig, Config, load_config, set_value, toml_value
-from issuer.keys import create_keystore
-from issuer.signing import create_signing_key
 
 ENV_WORKSPACE = "CREDANCHOR_WORKSPACE"
 
@@ -192,6 +190,9 @@ def init_workspace(
         (root / folder).mkdir(exist_ok=True)
     os.chmod(root / "keys", 0o700)
     atomic_write_text(root / "achievements" / "example.toml", EXAMPLE_TEMPLATE)
+    from issuer.keys import create_keystore  # eth-account: only when a workspace is created
+    from issuer.signing import create_signing_key
+
     create_keystore(root / "keys" / "issuer.json", root / "keys" / "issuer.pass", scrypt_n=scrypt_n)
     signing_passphrase = secrets.token_urlsafe(32)
     atomic_write_text(root / "keys" / "signing.pass", signing_passphrase + "\n", mode=0o600)

@@ -1,4 +1,5 @@
-"""The Merkle tree against OpenZeppelin's own vectors (@openzeppelin/merkle-tree 1.0.8), plus properties."""
+"""The Merkle tree against OpenZeppelin's own vectors (@openzeppelin/merkle-tree 1.0.8), plus properties, and
+the fast build (multi-process for large trees) against a plain reference build."""
 
 import json
 from pathlib import Path
@@ -7,7 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sha3 import keccak_256
 
+from anchoring import merkle
 from anchoring.merkle import MerkleTree, MultiProof, leaf_hash, process_multiproof, process_proof, verify_proof
 
 VECTORS = json.loads((Path(__file__).parent.parent / "assets" / "oz_standard_merkle.json").read_text())
@@ -111,3 +114,69 @@ def test_tampered_proof_or_leaf_fails(digest_set: set[bytes], data: st.DataObjec
     flipped[data.draw(st.integers(0, 31))] ^= 1 << data.draw(st.integers(0, 7))
     assert not verify_proof(tree.leaf(i), [*proof[:j], bytes(flipped), *proof[j + 1 :]], tree.root)
     assert not verify_proof(leaf_hash(b"\x00" * 31 + b"\x07"), proof, tree.root)
+
+
+def reference_tree(digests: list[bytes]) -> tuple[list[bytes], list[int]]:
+    """StandardMerkleTree as its definition reads, with nothing made fast: the array and each input's slot."""
+    leaves = [leaf_hash(d) for d in digests]
+    ordered = sorted(leaves)
+    size = 2 * len(leaves) - 1
+    nodes = [b""] * size
+    for k, leaf in enumerate(ordered):
+        nodes[size - 1 - k] = leaf
+    for j in range(len(leaves) - 2, -1, -1):
+        a, b = nodes[2 * j + 1], nodes[2 * j + 2]
+        nodes[j] = keccak_256(min(a, b) + max(a, b)).digest()
+    slot = {leaf: size - 1 - k for k, leaf in enumerate(ordered)}
+    return nodes, [slot[leaf] for leaf in leaves]
+
+
+def assert_same_as_reference(digests: list[bytes]) -> None:
+    tree = MerkleTree.build(digests)
+    nodes, slots = reference_tree(digests)
+    assert tree.nodes == nodes
+    assert [tree.tree_index(i) for i in range(len(digests))] == slots
+    proofs = tree.proofs()
+    for i in range(len(digests)):
+        assert list(proofs[i]) == tree.proof(i)
+        assert process_proof(tree.leaf(i), proofs[i]) == nodes[0]
+
+
+@pytest.fixture
+def parallel_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small trees take the multi-process path too, so random sizes exercise it cheaply."""
+    monkeypatch.setattr(merkle, "PARALLEL_MIN", 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=200))
+def test_in_process_build_matches_the_reference(digest_set: set[bytes]) -> None:
+    assert_same_as_reference(list(digest_set))
+
+
+@pytest.mark.usefixtures("parallel_from_two")
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 31, 33, 100, 257, 1001])
+def test_parallel_build_matches_the_reference(n: int) -> None:
+    assert_same_as_reference([keccak_256(i.to_bytes(4, "big")).digest() for i in range(n)])
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_sizes_around_the_parallel_threshold_match_the_reference(offset: int) -> None:
+    n = merkle.PARALLEL_MIN + offset
+    assert_same_as_reference([keccak_256(i.to_bytes(4, "big") + b"t").digest() for i in range(n)])
+
+
+def test_random_sizes_on_the_parallel_path_match_the_reference(parallel_from_two: None) -> None:
+    @settings(max_examples=15, deadline=None)
+    @given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=150))
+    def check(digest_set: set[bytes]) -> None:
+        assert_same_as_reference(list(digest_set))
+
+    check()
+
+
+@pytest.mark.usefixtures("parallel_from_two")
+def test_duplicate_digest_is_refused_on_the_parallel_path() -> None:
+    digest = b"\x05" * 32
+    with pytest.raises(ValueError, match=f"duplicate leaf {leaf_hash(digest).hex()}"):
+        MerkleTree.build([b"\x01" * 32, digest, b"\x02" * 32, digest])

@@ -1,0 +1,79 @@
+"""`credanchor verify` loads only what it needs: answering one receipt must not pay for web3, eth-account or
+py_ecc (most of a second of imports) when no node is asked, nor for the issuer's key handling ever.
+
+Checked in a fresh interpreter (a test process has imported everything already): the CLI module, then an
+offline verification of a committed version 2 receipt, then the modules that were loaded."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from credanchor import wiring
+from issuer import workspace
+
+ROOT = Path(__file__).parent.parent.parent
+ASSETS = Path(__file__).parent.parent / "assets" / "evidence" / "v2"
+HEAVY = ("web3", "eth_account", "py_ecc", "eth_keyfile")
+ISSUER_KEYS = ("issuer.keys", "issuer.signing", "issuer.workspace")
+
+PROBE = """
+import json, sys
+import credanchor.cli
+loaded_by_import = sorted(sys.modules)
+sys.argv = ["credanchor", *sys.argv[2:]]
+try:
+    credanchor.cli.main()
+except SystemExit as done:
+    code = done.code
+with open(OUT, "w") as out:
+    json.dump({"exit": code, "after_import": loaded_by_import, "after_verify": sorted(sys.modules)}, out)
+"""
+
+
+def loaded(tmp_path: Path, *args: str) -> dict[str, object]:
+    out = tmp_path / "modules.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDANCHOR_")}
+    script = f"OUT = {str(out)!r}\n{PROBE}"
+    subprocess.run(
+        [sys.executable, "-c", script, "credanchor", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    result: dict[str, object] = json.loads(out.read_text())
+    return result
+
+
+def heavy_in(modules: object) -> list[str]:
+    assert isinstance(modules, list)
+    return [m for m in modules if m.split(".")[0] in HEAVY or m in ISSUER_KEYS]
+
+
+def test_offline_verify_imports_no_web3_eth_account_or_py_ecc(tmp_path: Path) -> None:
+    result = loaded(
+        tmp_path,
+        "verify",
+        str(ASSETS / "receipt-0.json"),
+        "--offline",
+        "--checkpoints",
+        str(ASSETS / "checkpoints.toml"),
+        "--trust",
+        str(ASSETS / "trust.toml"),
+    )
+    assert result["exit"] == 0  # the receipt verified: the check below covers a whole verification
+    assert heavy_in(result["after_import"]) == []
+    assert heavy_in(result["after_verify"]) == []
+    assert isinstance(result["after_verify"], list)
+    assert "verifier.evidencecheck" in result["after_verify"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["verify", "--help"]])
+def test_help_imports_no_web3(tmp_path: Path, args: list[str]) -> None:
+    result = loaded(tmp_path, *args)
+    assert result["exit"] == 0
+    assert heavy_in(result["after_verify"]) == []
+
+
+def test_wiring_names_the_workspace_variable_as_the_issuer_side_does() -> None:
+    assert wiring.ENV_WORKSPACE == workspace.ENV_WORKSPACE

@@ -519,7 +519,14 @@ class BatchIssuer:
             return None
         where = "" if job.home else f" on chain {job.config.chain_id}"
         self.progress.stage(f"collecting the anchor's chain evidence{where}", len(rows))
-        evidence = gather(job.chain, job.registry, batch.root, rows, self.progress.advance)
+        try:
+            evidence = gather(job.chain, job.registry, batch.root, rows, self.progress.advance)
+        except ChainUnavailable as exc:
+            if job.home:
+                raise
+            # Another chain's node failing now costs its evidence, not the delivery: the anchor is listed.
+            self._pending[job.config.chain_id] = f"its evidence could not be collected: {exc}"
+            return None
         if evidence is not None and evidence.fallback_note:
             self.progress.note(evidence.fallback_note)
         return evidence

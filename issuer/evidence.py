@@ -9,12 +9,17 @@ workspace holds now: a batch resumed after a key change is still proven against 
 import json
 from collections.abc import Callable, Sequence
 
-from anchoring.chain import Chain, Registry
+from anchoring.chain import Chain, Registry, redact_url
 from anchoring.dataintegrity import ProofFailed, proofs_of
-from anchoring.errors import InvalidInput
+from anchoring.errors import ChainUnavailable, InvalidInput
 from anchoring.evidencecollect import BatchEvidence, collect
 from anchoring.hashing import to_hex
+from anchoring.mpt import ProofInvalid
 from anchoring.multibase import decode_multikey
+
+COLLECT_TRIES = 3
+"""Times the node is asked for a batch's evidence before it is deemed unfit: answers given while blocks are
+being mined may disagree with each other once, never three times for an honest node."""
 
 
 def signing_keys_of(document: str) -> list[str]:
@@ -46,4 +51,15 @@ def gather(
         return None
     keys = signing_keys_of(rows[0][3])
     leaves = [leaf for _, _, leaf, _ in rows]
-    return collect(chain, registry.address, root, leaves, keys, chain.block_number(), on_progress=advance)
+    failed: list[str] = []
+    for _ in range(COLLECT_TRIES):
+        try:
+            return collect(chain, registry.address, root, leaves, keys, chain.block_number(), on_progress=advance)
+        except ProofInvalid as exc:  # the node's answers did not prove themselves: ask again, at its head now
+            failed.append(str(exc))
+    raise ChainUnavailable(
+        f"node at {redact_url(chain.url)} gave state proofs for registry {registry.address} that do not prove "
+        f"themselves, {COLLECT_TRIES} times (last: {failed[-1]}); nothing was written: run `credanchor resume`, "
+        "or use another node",
+        answered=True,
+    )

@@ -38,8 +38,10 @@ def _lied(method: str, result: Any, lie: Lie) -> Any:
 
 
 @contextmanager
-def rpc_proxy(target: str, lie: Lie = "none") -> Iterator[str]:
-    """A proxy forwarding to `target`; yields its URL. Counts nothing, stores nothing."""
+def rpc_proxy(target: str, lie: Lie = "none", times: int | None = None) -> Iterator[str]:
+    """A proxy forwarding to `target`; yields its URL. With `times`, it lies only in its first `times` answers
+    that it can lie in (a node that errs now and then), then answers honestly."""
+    lies = [0]
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -48,7 +50,10 @@ def rpc_proxy(target: str, lie: Lie = "none") -> Iterator[str]:
             answer = upstream.json()
             requests_ = json.loads(body)
             if isinstance(answer, dict) and "result" in answer and isinstance(requests_, dict):
-                answer["result"] = _lied(requests_.get("method", ""), answer["result"], lie)
+                told = _lied(requests_.get("method", ""), answer["result"], lie)
+                if told != answer["result"] and (times is None or lies[0] < times):
+                    lies[0] += 1
+                    answer["result"] = told
             data = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -309,3 +309,28 @@ def test_refresh_refuses_a_receipt_that_does_not_check_out(cli: Cli, workspace: 
     assert result.code == 2
     assert "the receipt does not check out on its own (digest: credential hashes to" in result.err
     assert json.loads(tampered.read_text()) == doc
+
+
+def test_state_proofs_that_do_not_prove_themselves_are_asked_again_then_refused(cli: Cli, workspace: Workspace) -> None:
+    from anchoring.chain import Chain
+    from anchoring.errors import ChainUnavailable
+    from issuer.evidence import COLLECT_TRIES, gather
+    from issuer.store import Store
+
+    issue(cli, workspace, 2)
+    (batch,) = Store(workspace.database_url).batches()
+    rows = Store(workspace.database_url).credential_rows(batch.id or 0)
+    url = workspace.config.chain.rpc_url
+    with rpc_proxy(url, lie="proof", times=1) as once:
+        chain = Chain(once)
+        gathered = gather(chain, chain.registry(batch.registry_address), batch.root, rows, lambda _: None)
+    assert gathered is not None  # the second answer proved itself (collect checks it before handing it out)
+    with rpc_proxy(url, lie="proof") as always:
+        chain = Chain(always)
+        with pytest.raises(ChainUnavailable) as refused:
+            gather(chain, chain.registry(batch.registry_address), batch.root, rows, lambda _: None)
+    assert str(refused.value).startswith(
+        f"node at {always} gave state proofs for registry {batch.registry_address} that do not prove themselves, "
+        f"{COLLECT_TRIES} times (last: "
+    )
+    assert str(refused.value).endswith("nothing was written: run `credanchor resume`, or use another node")

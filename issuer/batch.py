@@ -59,6 +59,7 @@ from issuer.store import (
     home_record,
     mark_delivered,
     now,
+    record_delivered,
     reload_record,
     update_record,
 )
@@ -309,10 +310,7 @@ class BatchIssuer:
             if job is None:
                 self._pending[record.chain_id] = f"chain {record.chain_id} is no longer in the config"
                 return record
-            record = job.until(record, target)
-            if record.state == State.CONFIRMED:
-                self._catch_up_revocations(job, record)
-            return record
+            return job.until(record, target)
         except (ChainUnavailable, TransactionFailed, InvalidInput) as exc:
             self._pending[record.chain_id] = str(exc)
             self.progress.note(f"anchor on chain {record.chain_id} left for later: {exc}")
@@ -320,7 +318,8 @@ class BatchIssuer:
 
     def _catch_up_revocations(self, job: AnchorJob, record: AnchorRecord) -> None:
         """Revocations made before this chain's anchor existed are made here too, with their reasons: a
-        verifier that can check only this chain must not find valid what the issuer revoked."""
+        verifier that can check only this chain must not find valid what the issuer revoked. Asked every time
+        the anchor is about to go into the receipts, so a crash halfway through is caught up on `resume`."""
         from issuer.revoke import AlreadyRevoked, Revoker
 
         batch = self.store.batch(record.batch_id)
@@ -474,6 +473,8 @@ class BatchIssuer:
                 update_record(self.store, record, state=State.SUBMITTED, delivered=False)
                 self._pending[record.chain_id] = "reorganised away after its confirmations"
                 continue
+            if job is not None and not record_delivered(self.store, record):
+                self._catch_up_revocations(job, record)  # before its receipts say it holds
             anchors.append(anchor_section(record))
             included.append(record.anchor_id or 0)
             evidences.append(self._evidence(job, batch, rows) if job is not None else None)

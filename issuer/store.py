@@ -565,6 +565,13 @@ def anchor_attempts(store: Store, record: AnchorRecord) -> list[Attempt]:
     return [Attempt(batch_id=record.batch_id, **row.model_dump(exclude={"id", "anchor_id"})) for row in rows]
 
 
+def record_delivered(store: Store, record: AnchorRecord) -> bool:
+    """Whether the receipts on disk list this additional chain's anchor."""
+    with store.session() as s:
+        row = s.get(ChainAnchor, record.anchor_id)
+    return row is not None and row.delivered
+
+
 def mark_delivered(store: Store, anchor_ids: Sequence[int]) -> None:
     """The receipts on disk now list these additional anchors."""
     if not anchor_ids:

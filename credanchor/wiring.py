@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from eth_account.signers.local import LocalAccount
 
-    from anchoring.sender import TxSender
     from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer, SelfCheck
     from issuer.config import ChainConfig
@@ -90,12 +89,6 @@ def issuer_chain(workspace: Workspace, rpc_url: str | None) -> Chain:
 
     registry_address(workspace)
     return connect(workspace, rpc_url)
-
-
-def sender(workspace: Workspace, chain: Chain) -> TxSender:
-    from anchoring.sender import TxSender
-
-    return TxSender(chain, account(workspace))
 
 
 def revokers(

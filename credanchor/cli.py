@@ -5,6 +5,7 @@ its class's code: 1 failed check, 2 bad input, 3 chain unreachable.
 """
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from anchoring.errors import CredanchorError, InvalidInput
+from anchoring.progress import StageClock
 from credanchor import render, wiring
 from credanchor.bakeopt import BakeOpt, bake_format
 
@@ -126,6 +128,9 @@ def issue(
         bool | None,
         typer.Option("--pdf/--no-pdf", help="Write a certificate PDF beside each receipt (default: config)."),
     ] = None,
+    timings: Annotated[
+        bool, typer.Option("--timings", help="Print how long each stage took and the peak memory, at the end.")
+    ] = False,
 ) -> None:
     """Issue a batch: validate every row, anchor the root in one transaction, write and self-check receipts."""
     from issuer.baked import template_picture
@@ -137,14 +142,19 @@ def issue(
     ws = open_workspace(workspace)
     columns = _columns(map_columns)
     separator = delimiter_option(delimiter) if delimiter is not None else None
+    started = time.perf_counter()
     plan = plan_batch(ws, records, achievement, columns, delimiter=separator, sheet=sheet)
+    read = time.perf_counter() - started
     store = Store(ws.database_url)
     with render.progress() as bar:
-        issuer = wiring.batch_issuer(ws, store, rpc_url, bar, bake=bake_format(ws, bake), pdf=pdf)
+        clock = StageClock(bar, time.perf_counter)
+        issuer = wiring.batch_issuer(ws, store, rpc_url, clock, bake=bake_format(ws, bake), pdf=pdf)
         if issuer.bake:  # the badge picture is checked before anything is anchored
             template_picture(ws, plan.template, issuer.bake)
         outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
     _print_outcome(outcome, issuer.bake)
+    if timings:
+        render.print_timings([("reading and checking records", read), *clock.finish()], time.perf_counter() - started)
     if outcome.already_delivered and (ws.config.earner.pdf if pdf is None else pdf):
         from credanchor.cli_certificate import missing_certificates
 

@@ -78,6 +78,24 @@ def progress(enabled: bool = True) -> Iterator[RichProgress]:
         yield RichProgress(bar)
 
 
+def print_timings(stages: list[tuple[str, float]], total: float) -> None:
+    """Where the time went (`issue --timings`), and the peak memory of this process and of its largest worker."""
+    import resource
+
+    from rich.table import Table
+
+    table = Table(title="where the time went", title_justify="left")
+    for name in ("stage", "seconds", "share"):
+        table.add_column(name, justify="left" if name == "stage" else "right")
+    for label, seconds in stages:
+        table.add_row(safe(label), f"{seconds:.1f}", f"{seconds / total:.0%}" if total else "-")
+    table.add_row("[bold]total[/]", f"[bold]{total:.1f}[/]", "100%")
+    err.print(table)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    err.print(f"peak memory: {own:,} MiB in this process, {worker:,} MiB in its largest worker")
+
+
 def visible(text: str) -> str:
     """`text` with every unsafe character shown as its Python escape: `\\x1b`, `\\n`, `\\u202e`, `\\udcff`."""
     return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)

@@ -188,6 +188,18 @@ class Signer:
         proof["proofValue"] = multibase_encode(self._key.sign(config_hash + document_hash))
         return proof
 
+    def sign_canonical(self, document: Mapping[str, Any], canonical: bytes) -> dict[str, Any]:
+        """`sign(document)` for eddsa-jcs-2022, given the document's canonical bytes (RFC 8785, without its
+        proof) that the caller has made already: a batch canonicalises each credential once."""
+        if self.cryptosuite != JCS:
+            raise InvalidInput(f"{self.cryptosuite} signs the RDF canonical form, not given bytes")
+        proof = dict(self.options)
+        if "@context" in document:
+            proof["@context"] = _copy_json(document["@context"])
+        digest = hashlib.sha256(canonical).digest()
+        proof["proofValue"] = multibase_encode(self._key.sign(self._config_hash(document) + digest))
+        return proof
+
 
 def _copy_json(value: Any) -> Any:
     # a list of context URLs is the usual case, and much cheaper to copy than through deepcopy

@@ -19,15 +19,15 @@ or PostgreSQL advisory locks that hold between machines sharing the database).
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from anchoring.batchsign import SignerSpec
 from anchoring.chain import Chain
-from anchoring.credential import credential_digest
 from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
 from anchoring.evidencecollect import BatchEvidence
 from anchoring.faults import fault
@@ -42,7 +42,7 @@ from anchoring.receipt import (
 )
 from issuer.anchorjob import AnchorJob
 from issuer.baked import bake_batch
-from issuer.credentials import build_credential
+from issuer.batchbuild import BatchJob, build_chunks
 from issuer.delivery import BOM, delivery_csv
 from issuer.evidence import gather
 from issuer.locks import locks_for
@@ -72,14 +72,13 @@ read of each per batch; raises `CredanchorError` if any does not check out."""
 
 
 class Signing(Protocol):
-    """Signs a batch's credentials (W3C Data Integrity), one proof each, all `created` at the time given."""
+    """The key that signs a batch's credentials (W3C Data Integrity), every proof `created` at one time."""
 
     @property
     def multikey(self) -> str: ...
 
-    def sign(
-        self, credentials: list[dict[str, Any]], created: datetime, advance: Callable[[int], None]
-    ) -> list[dict[str, Any]]: ...
+    def spec(self, created: datetime) -> SignerSpec:
+        """What signing workers need (the key is decrypted here, once a batch is signed)."""
 
 
 MAX_RECORDS_BYTES = 100 * 1024 * 1024
@@ -381,51 +380,59 @@ class BatchIssuer:
 
     # prepared: credentials and root in the database, nothing sent.
     def _prepare(self, plan: Plan, out_dir: Path | None, *, recheck: bool = True) -> Batch:
+        """Build, sign and hash every credential (on every core, a chunk at a time, streamed into one database
+        transaction), then the Merkle tree; the batch and its credentials are committed together."""
         issuer = self.config.issuer
-        achievement = plan.template.achievement(issuer.id)
         issued_at = datetime.now(UTC).replace(microsecond=0)
-        self.progress.stage("building credentials")
-        credentials = [build_credential(r, plan.template, issuer, achievement, issued_at) for r in plan.records]
-        self.progress.stage(f"signing ({self.config.signing.cryptosuite})", len(credentials))
-        proofs = self.signer.sign(credentials, issued_at, self.progress.advance)
-        self.progress.stage("hashing", len(plan.records))
-        rows = []
-        digests = []
-        for position, (record, credential, proof) in enumerate(zip(plan.records, credentials, proofs, strict=True)):
-            credential["proof"] = [proof]
-            digest = credential_digest(credential)
-            digests.append(digest)
-            rows.append(
-                {
-                    "id": credential["id"],
-                    "position": position,
-                    "row": record.row,
-                    "email": record.email,
-                    "name": record.name,
-                    "digest": to_hex(digest),
-                    "leaf": "",
-                    "document": json.dumps(credential, ensure_ascii=False, separators=(",", ":")),
-                }
-            )
-            if position % 1000 == 999:
-                self.progress.advance(1000)
-        self.progress.advance(len(plan.records) % 1000)
-        self.progress.stage("building the Merkle tree")
-        tree = MerkleTree.build(digests)
-        for i, row in enumerate(rows):
-            row["leaf"] = to_hex(tree.leaf(i))
-        self.progress.stage("saving the batch")
+        job = BatchJob(
+            plan.records,
+            plan.template,
+            issuer,
+            plan.template.achievement(issuer.id),
+            issued_at,
+            self.signer.spec(issued_at),
+        )
+        digests: list[bytes] = []
+
+        def rows() -> Iterator[list[dict[str, Any]]]:
+            self.progress.stage(f"building and signing ({self.config.signing.cryptosuite})", len(plan.records))
+            for chunk in build_chunks(job):
+                records = plan.records[chunk.start : chunk.start + len(chunk.ids)]
+                yield [
+                    {
+                        "id": credential_id,
+                        "position": chunk.start + i,
+                        "row": record.row,
+                        "email": record.email,
+                        "name": record.name,
+                        "digest": to_hex(chunk.digest(i)),
+                        "leaf": to_hex(chunk.leaf(i)),
+                        "document": document,
+                    }
+                    for i, (credential_id, record, document) in enumerate(
+                        zip(chunk.ids, records, chunk.documents, strict=True)
+                    )
+                ]
+                digests.append(chunk.digests)
+                self.progress.advance(len(chunk.ids))
+
+        def complete() -> dict[str, Any]:
+            self.progress.stage("building the Merkle tree")
+            blob = b"".join(digests)
+            root = to_hex(MerkleTree.build([blob[o : o + 32] for o in range(0, len(blob), 32)]).root)
+            self.progress.stage("saving the batch")
+            folder = out_dir or self.workspace.receipts_dir / f"{plan.template.key}-{root[2:10]}"
+            return {"root": root, "out_dir": str(folder.resolve())}
+
         batch = Batch(
             input_key=plan.input_key,
             achievement=plan.template.key,
             achievement_id=plan.template.achievement_id(issuer.id),
-            root=to_hex(tree.root),
-            count=len(rows),
+            root=f"pending:{plan.input_key}",  # unique until `complete` sets the root, in the same transaction
+            count=len(plan.records),
             chain_id=self.home.config.chain_id,
             registry_address=self.registry.address,
-            out_dir=str(
-                (out_dir or self.workspace.receipts_dir / f"{plan.template.key}-{to_hex(tree.root)[2:10]}").resolve()
-            ),
+            out_dir="",
         )
         also_on = [(c.chain_id, c.registry) for c in self.config.additional_chains if c.registry]
         # Another run may have issued this achievement to one of these earners since the first check: look
@@ -433,7 +440,7 @@ class BatchIssuer:
         with self.locks.achievement(batch.achievement_id):
             if recheck:
                 self._refuse_reissue(plan)
-            batch = self.store.add_batch(batch, rows, also_on)
+            batch = self.store.add_batch_chunks(batch, rows(), also_on, complete)
         fault("prepared")
         return batch
 

@@ -8,11 +8,10 @@ worker processes only as they fork (`anchoring.batchsign`), never written anywhe
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from anchoring.batchsign import CHUNK, SignerSpec, sign_many
+from anchoring.batchsign import SignerSpec
 from issuer.profile import verification_method
 
 
@@ -25,15 +24,6 @@ class WorkspaceSigner:
     cryptosuite: str
     load_key: Callable[[], Ed25519PrivateKey]
 
-    def sign(
-        self, credentials: list[dict[str, Any]], created: datetime, advance: Callable[[int], None]
-    ) -> list[dict[str, Any]]:
+    def spec(self, created: datetime) -> SignerSpec:
         method = verification_method(self.issuer_id, self.multikey)
-        spec = SignerSpec.of(self.load_key().private_bytes_raw(), self.cryptosuite, method, created)
-        proofs: list[dict[str, Any]] = []
-        # In slices, so the progress bar moves; each slice is still signed on every core.
-        step = CHUNK * 40
-        for start in range(0, len(credentials), step):
-            proofs += sign_many(credentials[start : start + step], spec)
-            advance(min(step, len(credentials) - start))
-        return proofs
+        return SignerSpec.of(self.load_key().private_bytes_raw(), self.cryptosuite, method, created)

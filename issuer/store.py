@@ -8,7 +8,7 @@ the naive timestamps read back mean the same instant on both. The schema is Alem
 opening a store brings its database to the newest revision. This is the only module that defines tables.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -307,6 +307,18 @@ class Store:
     ) -> Batch:
         """Insert a prepared batch, all its credentials and its anchors on the other chains `also_on` (chain id,
         registry) in one transaction."""
+        return self.add_batch_chunks(batch, iter([credentials]), also_on)
+
+    def add_batch_chunks(
+        self,
+        batch: Batch,
+        chunks: Iterator[list[dict[str, Any]]],
+        also_on: Sequence[tuple[int, str]] = (),
+        complete: Callable[[], dict[str, Any]] | None = None,
+    ) -> Batch:
+        """`add_batch` with the credentials arriving in chunks as they are made (a million need not be in
+        memory at once), still in one transaction; `complete()`, called after the last chunk, gives the batch
+        columns known only then (its root), set before the commit."""
         existing = self.batch_by_key(batch.input_key)
         if existing is not None:  # another process prepared it a moment ago (callers lock, this is the backstop)
             raise StoreError(f"batch {existing.id} for these records exists already; run the command again")
@@ -315,10 +327,14 @@ class Store:
             s.flush()
             for chain_id, registry in also_on:
                 s.add(ChainAnchor(batch_id=batch.id or 0, chain_id=chain_id, registry_address=registry))
-            for row in credentials:
-                row["batch_id"] = batch.id
-            for start in range(0, len(credentials), 5000):
-                s.execute(insert(Credential), credentials[start : start + 5000])
+            for rows in chunks:
+                for row in rows:
+                    row["batch_id"] = batch.id
+                for start in range(0, len(rows), 5000):
+                    s.execute(insert(Credential), rows[start : start + 5000])
+            for key, value in (complete() if complete else {}).items():
+                setattr(batch, key, value)
+            s.add(batch)
             s.commit()
             s.refresh(batch)
             return batch

@@ -1,0 +1,76 @@
+"""A receipt's bytes, assembled around the stored credential text: the batch's shared parts (anchors, the
+evidence header and shared trie nodes) are encoded once per batch, and each receipt adds only its own
+parts (digest, leaf, Merkle proof, its leaves' trie nodes). No credential is parsed or re-encoded.
+
+Invariants: `json.loads(envelope.receipt(...))` equals `anchoring.receipt.receipt_document(...)` for the
+same inputs (a test checks it); the output is one line of compact JSON (so it is also a JSON Lines
+record), UTF-8, ending in a newline; the credential text is inserted as the store holds it, which is the
+compact JSON the batch builder wrote.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from anchoring.evidencecollect import BatchEvidence
+from anchoring.merkle import SCHEME
+from anchoring.receipt import EVIDENCE_RECEIPT_VERSION, MULTI_ANCHOR_RECEIPT_VERSION, RECEIPT_VERSION
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class _EvidencePart:
+    head: str
+    """`{"type":...,"header":{...},"nodes":[` with the shared nodes, ready for the leaf's own."""
+    shared: frozenset[str]
+    by_leaf: dict[str, tuple[str, ...]]
+    empty: bool
+
+    def text(self, leaf: str) -> str:
+        own = [n for n in dict.fromkeys(self.by_leaf[leaf]) if n not in self.shared]
+        if not own:
+            return self.head + "]}"
+        return self.head + ("" if self.empty else ",") + ",".join(f'"{n}"' for n in own) + "]}"
+
+
+class Envelope:
+    """The parts every receipt of one batch shares, encoded once."""
+
+    def __init__(self, root: str, anchors: Sequence[dict[str, Any]], evidence: Sequence[BatchEvidence] = ()) -> None:
+        if not anchors:
+            raise ValueError("a receipt needs at least one anchor")
+        version = (
+            MULTI_ANCHOR_RECEIPT_VERSION
+            if len(anchors) > 1
+            else EVIDENCE_RECEIPT_VERSION
+            if evidence
+            else RECEIPT_VERSION
+        )
+        self._start = f'{{"type":"CredentialReceipt","version":{version},"credential":'
+        self._merkle = f'"merkle":{{"scheme":{_dumps(SCHEME)},"leaf":'
+        self._root = f',"root":{_dumps(root)}}},"anchor":{_dumps(anchors[0])}'
+        more = f',"additionalAnchors":{_dumps(list(anchors[1:]))}' if len(anchors) > 1 else ""
+        self._tail = more + (',"evidence":[' if evidence else "")
+        self._evidence = [_part(e) for e in evidence]
+
+    def receipt(self, document: str, digest: str, leaf: str, proof: Sequence[bytes]) -> bytes:
+        """One receipt: `document` is the credential's stored JSON text; `proof` its Merkle proof."""
+        hashes = ",".join(f'"0x{p.hex()}"' for p in proof)
+        text = (
+            f'{self._start}{document},"digest":"{digest}",{self._merkle}"{leaf}","proof":[{hashes}]'
+            f"{self._root}{self._tail}"
+        )
+        if self._evidence:
+            text += ",".join(part.text(leaf) for part in self._evidence) + "]"
+        return (text + "}\n").encode("utf-8")
+
+
+def _part(evidence: BatchEvidence) -> _EvidencePart:
+    head = {"type": "EthStateProof", "chainId": evidence.chain_id, "registry": evidence.registry}
+    shared = list(dict.fromkeys(evidence.shared))
+    prefix = _dumps({**head, "header": evidence.header, "nodes": shared})
+    if not prefix.endswith("]}"):
+        raise ValueError("the evidence's nodes must come last")
+    return _EvidencePart(prefix[:-2], frozenset(shared), evidence.by_leaf, not shared)

@@ -166,8 +166,11 @@ class Signer:
     def _config_hash(self, document: Mapping[str, Any]) -> bytes:
         """sha256 of the canonical proof configuration for documents with this document's @context."""
         context = document.get("@context")
-        check_depth(context)
-        context_key = json.dumps(context, sort_keys=True)
+        if isinstance(context, list) and all(type(c) is str for c in context):
+            context_key = "\n".join(context)  # the usual case: a list of URLs, no JSON encoding needed
+        else:
+            check_depth(context)
+            context_key = json.dumps(context, sort_keys=True)
         digest = self._config_hashes.get(context_key)
         if digest is None:
             if self.cryptosuite == JCS:

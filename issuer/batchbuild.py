@@ -14,23 +14,28 @@ operating system each.
 """
 
 import json
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from anchoring.batchsign import SignerSpec
 from anchoring.credential import canonical_bytes
 from anchoring.dataintegrity import JCS, ProofFailed, Signer
 from anchoring.errors import InvalidInput
 from anchoring.hashing import keccak256
+from anchoring.jcs import canonicalize
 from anchoring.merkle import leaf_hash
 from anchoring.workers import parallel_map
 from issuer.config import IssuerConfig
-from issuer.credentials import build_credential
+from issuer.credentials import build_credential, issuer_profile
 from issuer.records import Record
 from issuer.templates import Template
+
+_T = TypeVar("_T", str, bytes)
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 CHUNK = 1000
 """Credentials per job: 1-2 MB of documents back, small enough that both cores stay busy to the end."""
@@ -92,6 +97,70 @@ def signed(credential: dict[str, Any], signer: Signer) -> tuple[bytes, dict[str,
     return keccak256(canonical), credential
 
 
+class Shared:
+    """The parts every credential of a batch shares (the achievement, the issuer profile), canonicalised and
+    encoded once: a credential is encoded with a placeholder string in their place, which is then replaced
+    by their text. JCS and JSON encodings are compositional (an object's canonical form does not depend on
+    where it sits), so the result is the encoding of the whole credential, byte for byte. The placeholders
+    carry a random token, so no record's text can be one; a credential whose encoding does not hold each
+    placeholder exactly once is encoded the plain way."""
+
+    def __init__(self, achievement: dict[str, Any], issuer: dict[str, Any]) -> None:
+        token = secrets.token_hex(16)
+        self.marks = {"achievement": f"credanchor-shared-a-{token}", "issuer": f"credanchor-shared-i-{token}"}
+        self._values = {"achievement": achievement, "issuer": issuer}
+        self._canonical = {k: (f'"{m}"'.encode(), canonicalize(self._values[k])) for k, m in self.marks.items()}
+        self._text = {k: (f'"{m}"', _dumps(self._values[k])) for k, m in self.marks.items()}
+
+    def mark(self, credential: dict[str, Any]) -> None:
+        credential["issuer"] = self.marks["issuer"]
+        credential["credentialSubject"]["achievement"] = self.marks["achievement"]
+
+    def unmark(self, credential: dict[str, Any]) -> None:
+        credential["issuer"] = self._values["issuer"]
+        credential["credentialSubject"]["achievement"] = self._values["achievement"]
+
+    def canonical(self, credential: dict[str, Any]) -> bytes:
+        found = canonical_bytes(credential)
+        for mark, text in self._canonical.values():
+            found = _splice(found, mark, text)
+        return found
+
+    def text(self, credential: dict[str, Any]) -> str:
+        found = _dumps(credential)
+        for mark, text in self._text.values():
+            found = _splice(found, mark, text)
+        return found
+
+
+def _splice(whole: _T, mark: _T, text: _T) -> _T:
+    parts = whole.split(mark)
+    if len(parts) != 2:
+        raise _Plain
+    return parts[0] + text + parts[1]
+
+
+class _Plain(Exception):
+    """This credential is encoded without the shared parts' placeholders."""
+
+
+def _one(credential: dict[str, Any], shared: Shared, signer: Signer) -> tuple[str, bytes, str]:
+    """(id, digest, signed document text) of one credential, canonicalised once."""
+    if signer.cryptosuite != JCS:
+        digest, credential = signed(credential, signer)
+        return credential["id"], digest, _dumps(credential)
+    shared.mark(credential)
+    try:
+        canonical = shared.canonical(credential)
+        credential["proof"] = [signer.sign_canonical(credential, canonical)]
+        return credential["id"], keccak256(canonical), shared.text(credential)
+    except _Plain:
+        shared.unmark(credential)
+        credential.pop("proof", None)
+        digest, credential = signed(credential, signer)
+        return credential["id"], digest, _dumps(credential)
+
+
 def build_range(span: tuple[int, int]) -> Chunk:
     """Build, sign and hash records `start..end-1` of the running batch (in a worker, or inline)."""
     start, end = span
@@ -99,16 +168,16 @@ def build_range(span: tuple[int, int]) -> Chunk:
     if job is None:
         raise RuntimeError("build_range runs only while build_chunks does")
     signer = _signer(job.spec)
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    shared = Shared(job.achievement, issuer_profile(job.issuer))
     ids: list[str] = []
     digests: list[bytes] = []
     documents: list[str] = []
     for record in job.records[start:end]:
         credential = build_credential(record, job.template, job.issuer, job.achievement, job.issued_at)
-        digest, credential = signed(credential, signer)
-        ids.append(credential["id"])
+        credential_id, digest, document = _one(credential, shared, signer)
+        ids.append(credential_id)
         digests.append(digest)
-        documents.append(dumps(credential))
+        documents.append(document)
     leaves = b"".join(leaf_hash(d) for d in digests)
     return Chunk(start, ids, b"".join(digests), leaves, documents)
 

@@ -415,6 +415,8 @@ class BatchIssuer:
                 ]
                 digests.append(chunk.digests)
                 self.progress.advance(len(chunk.ids))
+                if 2 * (chunk.start + len(chunk.ids)) >= len(plan.records):
+                    fault("building-half")  # a crash here rolls the whole batch back: nothing was sent
 
         def complete() -> dict[str, Any]:
             self.progress.stage("building the Merkle tree")

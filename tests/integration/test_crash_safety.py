@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from anchoring.chain import Chain
+from issuer.store import Store
 from issuer.workspace import Workspace
 from tests.conftest import Node, make_workspace, people, write_csv
 from tests.integration.invariants import check_anytime, check_finished
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
-FAULT_POINTS = ["prepared", "signed", "sent", "mined", "receipts-half", "receipts-written", "checked"]
+FAULT_POINTS = ["building-half", "prepared", "signed", "sent", "mined", "receipts-half", "receipts-written", "checked"]
 RANDOM_KILLS = int(os.environ.get("CREDANCHOR_RANDOM_KILLS", "8"))
 
 
@@ -70,12 +71,21 @@ def test_killed_at_each_transition_then_finished(
     killed = run(ws, "issue", csv, "--achievement", "example", fault=point)
     assert killed.returncode == -signal.SIGKILL, output(killed)
     assert check_anytime(ws, chain) == []
+    signed = stored_credentials(ws)
+    assert (signed == []) == (point == "building-half")  # a half-built batch is rolled back whole
 
     again = run(ws, "issue", csv, "--achievement", "example") if rerun == "issue" else run(ws, "resume")
     assert again.returncode == 0, output(again)
     assert check_finished(ws, chain, expected_batches=1, expected_credentials=40) == []
+    if signed:  # the batch saved before the crash is finished as it was: nothing built or signed again
+        assert stored_credentials(ws) == signed
     verify = run(ws, "verify", *sorted((ws.receipts_dir).rglob("*-*-*-*-*.json")))
     assert verify.returncode == 0, output(verify)
+
+
+def stored_credentials(ws: Workspace) -> list[tuple[str, str, str, str]]:
+    store = Store(ws.database_url)
+    return [row for batch in store.batches() for row in store.credential_rows(batch.id or 0)]
 
 
 def test_killed_at_random_moments(tmp_path: Path, node: Node, chain: Chain) -> None:

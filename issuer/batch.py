@@ -196,6 +196,7 @@ class BatchIssuer:
         self._jobs: dict[int, AnchorJob] = {}
         self._pending: dict[int, str] = {}
         self._home_checked = False
+        self._trees: dict[str, MerkleTree] = {}
         self.locks = locks_for(store.engine, workspace.root)  # file locks, or the database's on PostgreSQL
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
@@ -421,7 +422,9 @@ class BatchIssuer:
         def complete() -> dict[str, Any]:
             self.progress.stage("building the Merkle tree")
             blob = b"".join(digests)
-            root = to_hex(MerkleTree.build([blob[o : o + 32] for o in range(0, len(blob), 32)]).root)
+            tree = MerkleTree.build([blob[o : o + 32] for o in range(0, len(blob), 32)])
+            root = to_hex(tree.root)
+            self._trees = {root: tree}  # delivery in this process needs it again
             self.progress.stage("saving the batch")
             folder = out_dir or self.workspace.receipts_dir / f"{plan.template.key}-{root[2:10]}"
             return {"root": root, "out_dir": str(folder.resolve())}
@@ -448,13 +451,8 @@ class BatchIssuer:
 
     # delivered: receipts and manifest written, every receipt verified.
     def _deliver(self, batch: Batch) -> Batch:
-        rows = self.store.credential_rows(batch.id or 0)
-        digests = [bytes.fromhex(digest[2:]) for _, digest, _, _ in rows]
-        tree = MerkleTree.build(digests)
-        if to_hex(tree.root) != batch.root:
-            raise CredanchorError(
-                f"batch {batch.id}: stored credentials give root {to_hex(tree.root)}, not {batch.root}"
-            )
+        tree = self._tree(batch)
+        leaves = [leaf for _, leaf in self.store.leaves(batch.id or 0)]
         anchors: list[AnchorSection] = []
         evidences: list[BatchEvidence | None] = []
         asked: list[tuple[Chain, str]] = []  # the chains the self-check reads the anchors from
@@ -470,7 +468,7 @@ class BatchIssuer:
             self._pending[home.chain_id] = "reorganised away after its confirmations"
         elif home.state == State.CONFIRMED:
             anchors.append(anchor_section(home))
-            evidences.append(self._evidence(self.home, batch, rows))
+            evidences.append(self._evidence(self.home, batch, leaves))
             asked.append((self.home.chain, self.home.config.registry))
         included: list[int] = []
         for record in self._other_records(batch):
@@ -486,15 +484,16 @@ class BatchIssuer:
                 self._catch_up_revocations(job, record)  # before its receipts say it holds
             anchors.append(anchor_section(record))
             included.append(record.anchor_id or 0)
-            evidences.append(self._evidence(job, batch, rows) if job is not None else None)
+            evidences.append(self._evidence(job, batch, leaves) if job is not None else None)
             if job is not None:
                 asked.append((job.chain, job.config.registry))
         if not anchors:
             return self.store.batch(batch.id or 0)  # nothing confirmed to deliver with: left for `resume`
         out_dir = Path(batch.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.progress.stage("writing receipts", len(rows))
+        self.progress.stage("writing receipts", len(leaves))
         every = [e for e in evidences if e is not None]
+        rows = self.store.credential_rows(batch.id or 0)
         paths = write_batch_receipts(out_dir, rows, tree, batch.root, anchors, every, self.progress)
         digests_hex = [digest for _, digest, _, _ in rows]
         manifest = write_manifest(self.workspace, batch, tree, anchors, digests_hex, evidences)
@@ -524,13 +523,27 @@ class BatchIssuer:
             self.progress.note(f"chain {chain_id}: {exc}; its anchor goes in the receipts without evidence")
             return None
 
-    def _evidence(self, job: AnchorJob, batch: Batch, rows: list[tuple[str, str, str, str]]) -> BatchEvidence | None:
+    def _tree(self, batch: Batch) -> MerkleTree:
+        """The batch's Merkle tree: the one `_prepare` built in this process, or built again from the store."""
+        tree = self._trees.get(batch.root)
+        if tree is None:
+            self.progress.stage("building the Merkle tree")
+            tree = MerkleTree.build([bytes.fromhex(d[2:]) for d, _ in self.store.leaves(batch.id or 0)])
+            if to_hex(tree.root) != batch.root:
+                raise CredanchorError(
+                    f"batch {batch.id}: stored credentials give root {to_hex(tree.root)}, not {batch.root}"
+                )
+            self._trees = {batch.root: tree}  # one batch's tree at a time: a million leaves weigh ~300 MB
+        return tree
+
+    def _evidence(self, job: AnchorJob, batch: Batch, leaves: list[str]) -> BatchEvidence | None:
         if not job.config.evidence:
             return None
         where = "" if job.home else f" on chain {job.config.chain_id}"
-        self.progress.stage(f"collecting the anchor's chain evidence{where}", len(rows))
+        self.progress.stage(f"collecting the anchor's chain evidence{where}", len(leaves))
+        document = self.store.first_document(batch.id or 0)
         try:
-            evidence = gather(job.chain, job.registry, batch.root, rows, self.progress.advance)
+            evidence = gather(job.chain, job.registry, batch.root, leaves, document, self.progress.advance)
         except ChainUnavailable as exc:
             if job.home:
                 raise

@@ -43,14 +43,15 @@ def gather(
     chain: Chain,
     registry: Registry,
     root: str,
-    rows: Sequence[tuple[str, str, str, str]],
+    leaves: Sequence[str],
+    document: str,
     advance: Callable[[int], None],
 ) -> BatchEvidence | None:
-    """Evidence at the current head for every credential of the batch (`rows` as the store gives them)."""
+    """Evidence at the current head for every leaf of the batch; `document` is one of its credentials (as the
+    store keeps it), whose proofs name the signing keys to prove."""
     if registry.issuer_id() is None:
         return None
-    keys = signing_keys_of(rows[0][3])
-    leaves = [leaf for _, _, leaf, _ in rows]
+    keys = signing_keys_of(document)
     failed: list[str] = []
     for _ in range(COLLECT_TRIES):
         try:

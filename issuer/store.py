@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, UniqueConstraint, event, func, insert, make_url, or_, text
+from sqlalchemy import BigInteger, Engine, Index, Integer, UniqueConstraint, event, func, insert, make_url, or_, text
 from sqlalchemy import Enum as SaEnum
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
@@ -72,6 +72,9 @@ class Batch(SQLModel, table=True):
 
 
 class Credential(SQLModel, table=True):
+    # A batch's credentials are read in position order, a chunk at a time.
+    __table_args__ = (Index("ix_credential_batch_position", "batch_id", "position", unique=True),)
+
     id: str = Field(primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     position: int
@@ -222,6 +225,40 @@ class Store:
                 .order_by(col(Credential.position))
             )
             return [tuple(row) for row in s.exec(query).all()]  # type: ignore[misc]
+
+    def credential_chunks(self, batch_id: int, size: int = 2000) -> Iterator[list[tuple[str, str, str, str]]]:
+        """`credential_rows` a chunk at a time (a million documents need not be in memory at once)."""
+        after = -1
+        while True:
+            with self.session() as s:
+                query = (
+                    select(Credential.id, Credential.digest, Credential.leaf, Credential.document)
+                    .where(Credential.batch_id == batch_id, col(Credential.position) > after)
+                    .order_by(col(Credential.position))
+                    .limit(size)
+                )
+                rows: list[tuple[str, str, str, str]] = [tuple(row) for row in s.exec(query).all()]  # type: ignore[misc]
+            if not rows:
+                return
+            after += len(rows)
+            yield rows
+
+    def leaves(self, batch_id: int) -> list[tuple[str, str]]:
+        """(digest, leaf) of a batch's credentials in batch order."""
+        with self.session() as s:
+            query = (
+                sa_select(col(Credential.digest), col(Credential.leaf))
+                .where(col(Credential.batch_id) == batch_id)
+                .order_by(col(Credential.position))
+            )
+            return [(digest, leaf) for digest, leaf in s.execute(query).all()]
+
+    def first_document(self, batch_id: int) -> str:
+        with self.session() as s:
+            query = sa_select(col(Credential.document)).where(
+                col(Credential.batch_id) == batch_id, col(Credential.position) == 0
+            )
+            return str(s.execute(query).scalar_one())
 
     def deliveries(self, batch_id: int) -> list[tuple[int, str, str, str, str | None]]:
         """(records row, email, name, credential id, receipt path) of a batch's credentials in batch order."""

@@ -323,12 +323,21 @@ def test_state_proofs_that_do_not_prove_themselves_are_asked_again_then_refused(
     url = workspace.config.chain.rpc_url
     with rpc_proxy(url, lie="proof", times=1) as once:
         chain = Chain(once)
-        gathered = gather(chain, chain.registry(batch.registry_address), batch.root, rows, lambda _: None)
+        gathered = gather(
+            chain, chain.registry(batch.registry_address), batch.root, [r[2] for r in rows], rows[0][3], lambda _: None
+        )
     assert gathered is not None  # the second answer proved itself (collect checks it before handing it out)
     with rpc_proxy(url, lie="proof") as always:
         chain = Chain(always)
         with pytest.raises(ChainUnavailable) as refused:
-            gather(chain, chain.registry(batch.registry_address), batch.root, rows, lambda _: None)
+            gather(
+                chain,
+                chain.registry(batch.registry_address),
+                batch.root,
+                [r[2] for r in rows],
+                rows[0][3],
+                lambda _: None,
+            )
     assert str(refused.value).startswith(
         f"node at {always} gave state proofs for registry {batch.registry_address} that do not prove themselves, "
         f"{COLLECT_TRIES} times (last: "

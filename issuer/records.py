@@ -113,25 +113,31 @@ def parse_table(table: Table, source: str, columns: dict[str, str], template: Te
     records: list[Record] = []
     problems: list[str] = []
     first_row_of: dict[str, int] = {}
+    # The columns read (in the common case every column is a field: no per-cell test needed below).
+    wanted = [(i, f) for i, f in enumerate(fields) if f not in (IGNORE, _UNNAMED)]
+    unnamed = [i for i, f in enumerate(fields) if f == _UNNAMED]
     for row, cells in table.rows:
-        if not any(_filled(c) for c in cells):
-            continue
+        if len(cells) == width and not unnamed and all(type(c) is str for c in cells):
+            if not "".join(cells).strip():  # type: ignore[arg-type]
+                continue
+            beyond = None
+        else:
+            if not any(_filled(c) for c in cells):
+                continue
+            # Cells past the header's width are fine while empty (spreadsheets export touched columns as ",,").
+            beyond = next((i for i in range(width, len(cells)) if _filled(cells[i])), None)
         if len(records) + len(problems) >= MAX_ROWS:
             raise InvalidInput(f"{source}: more than {MAX_ROWS:,} rows; split the batch")
-        # Cells past the header's width are fine while empty (spreadsheets export touched columns as ",,").
-        beyond = next((i for i in range(width, len(cells)) if _filled(cells[i])), None)
         if beyond is not None and table.workbook:
             problems.append(f"row {row}: column {column_letter(beyond)} has a value but no header")
             continue
         if len(cells) < width or beyond is not None:
             problems.append(f"row {row}: has {len(cells)} cells, the header has {width}")
             continue
-        values: dict[str, Cell] = {}
-        for index, (field, cell) in enumerate(zip(fields, cells, strict=False)):
-            if field == _UNNAMED and _filled(cell):
-                problems.append(f"row {row}: column {column_letter(index)} has a value but no header")
-            elif field not in (IGNORE, _UNNAMED):
-                values[field] = cell
+        problems += [
+            f"row {row}: column {column_letter(i)} has a value but no header" for i in unnamed if _filled(cells[i])
+        ]
+        values = {field: cells[i] for i, field in wanted}
         record, row_problems = _record(row, values, template, table.decimal_comma)
         if record is not None:
             earlier = first_row_of.setdefault(record.email, row)
@@ -195,7 +201,7 @@ def _record(
     row: int, cells: dict[str, Cell], template: Template, decimal_comma: bool
 ) -> tuple[Record | None, list[str]]:
     problems = []
-    values = {field: _text(cell) for field, cell in cells.items()}
+    values = {field: cell.strip() if type(cell) is str else _text(cell) for field, cell in cells.items()}
     for field, value in values.items():
         if len(value) > MAX_CELL:
             problems.append(f"row {row}: {field} is {len(value)} characters; at most {MAX_CELL}")

@@ -26,7 +26,6 @@ from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
 from anchoring.receipt import Receipt
 from anchoring.rpcreader import RpcChain
-from verifier.batchcheck import BatchReader, verify_batch
 from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
 from verifier.evidencecheck import block_of
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
     from issuer.workspace import Workspace
+    from verifier.batchcheck import BatchReader
 
 ENV_RPC_URL = "CREDANCHOR_RPC_URL"
 ENV_TRUST = "CREDANCHOR_TRUST"
@@ -324,6 +324,7 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
     valid: the validity window is the record's business, not the anchor's.
     """
     from issuer.signing import signing_multikey
+    from verifier.batchcheck import verify_batch
 
     config = workspace.config
 
@@ -349,6 +350,8 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
 def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: Receipt | None) -> BatchReader:
     """What one chain says of the batch's root, read once for every worker; with the hashes of the blocks the
     sample receipt's evidence on this chain rests on."""
+    from verifier.batchcheck import BatchReader
+
     registry = checksum_address(registry)
     head = chain.block_number()
     chain_reader = ChainReader(chain)

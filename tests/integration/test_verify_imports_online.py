@@ -11,7 +11,7 @@ from tests.conftest import CliResult, people, write_csv
 from tests.unit.test_verify_imports import heavy_in, loaded
 
 pytestmark = pytest.mark.chain
-WEB3_SIDE = ("web3", "eth_abi", "eth_account", "py_ecc", "eth_keyfile", "requests", "urllib3", "aiohttp")
+WEB3_SIDE = ("web3", "eth_abi", "eth_account", "py_ecc", "eth_keyfile", "requests", "urllib3", "aiohttp", "asyncio")
 
 
 def test_online_verify_imports_no_web3_or_eth_abi(

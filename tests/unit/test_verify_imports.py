@@ -19,8 +19,9 @@ ROOT = Path(__file__).parent.parent.parent
 ASSETS = Path(__file__).parent.parent / "assets" / "evidence" / "v2"
 HEAVY = ("web3", "eth_account", "py_ecc", "eth_keyfile")
 ISSUER_KEYS = ("issuer.keys", "issuer.signing", "issuer.workspace")
-NETWORK_CLIENTS = ("requests", "urllib3", "aiohttp")
-"""pyld builds a document loader over one of these as it is imported; credanchor never lets it fetch."""
+NETWORK_CLIENTS = ("requests", "urllib3", "aiohttp", "asyncio")
+"""pyld builds a document loader over one of these as it is imported (and loads asyncio for its aiohttp
+loader); credanchor never lets it fetch, so it loads none of them."""
 
 PROBE = """
 import json, sys

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from anchoring.errors import ChainMismatch, ChainUnavailable, NotARegistry, TransactionFailed
+from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, NotARegistry, TransactionFailed
 from anchoring.hashing import checksum_address, keccak256, to_hex
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from contracts import registry_abi
@@ -64,6 +64,19 @@ class Chain:
         return w3
 
     def ask(self, what: str, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except CredanchorError:
+            raise  # already the project's own (a reader that maps its errors itself)
+        except Exception as exc:
+            mapped = self.unavailable(what, exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def unavailable(self, what: str, exc: Exception) -> ChainUnavailable | None:
+        """The `ChainUnavailable` for a failed call through web3, or None for an error that is not the node's
+        (the contract's answer, or a bug): requests and web3 are imported only once a call has failed."""
         import requests
         from web3.exceptions import (
             BadFunctionCallOutput,
@@ -73,20 +86,18 @@ class Chain:
             Web3RPCError,
         )
 
-        try:
-            return call()
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            reason = "timed out" if isinstance(exc, requests.Timeout) else "connection refused or lost"
-            raise ChainUnavailable(f"node at {redact_url(self.url)} did not answer ({what}): {reason}") from None
-        except requests.RequestException as exc:
-            raise ChainUnavailable(f"node at {redact_url(self.url)} failed ({what}): {exc}") from None
-        except (ContractCustomError, ContractLogicError, BadFunctionCallOutput):
-            raise  # the contract's answer, not the node's: callers decide what it means
-        except Web3RPCError as exc:
-            message = f"node at {redact_url(self.url)} refused {what}: {_rpc_message(exc)}"
-            raise ChainUnavailable(message, answered=True) from None
-        except (ValueError, Web3Exception) as exc:
-            raise ChainUnavailable(f"node at {redact_url(self.url)} gave a bad answer ({what}): {exc}") from None
+        where = redact_url(self.url)
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return ChainUnavailable(f"node at {where} did not answer ({what}): {_reason(exc)}")
+        if isinstance(exc, requests.RequestException):
+            return ChainUnavailable(f"node at {where} failed ({what}): {exc}")
+        if isinstance(exc, ContractCustomError | ContractLogicError | BadFunctionCallOutput):
+            return None  # the contract's answer, not the node's: callers decide what it means
+        if isinstance(exc, Web3RPCError):
+            return ChainUnavailable(f"node at {where} refused {what}: {_rpc_message(exc)}", answered=True)
+        if isinstance(exc, ValueError | Web3Exception):
+            return ChainUnavailable(f"node at {where} gave a bad answer ({what}): {exc}")
+        return None
 
     @cached_property
     def chain_id(self) -> int:
@@ -265,6 +276,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return checksum_address(value)
     return value
+
+
+def _reason(exc: Exception) -> str:
+    import requests
+
+    return "timed out" if isinstance(exc, requests.Timeout) else "connection refused or lost"
 
 
 def _rpc_message(exc: "Web3RPCError") -> str:

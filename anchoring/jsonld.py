@@ -21,12 +21,10 @@ from functools import cache
 from typing import Any
 
 from cachetools import LRUCache
-from pyld import jsonld
-from pyld.canon import URDNA2015
-from pyld.context_resolver import ContextResolver
 
 from anchoring.contexts import BUNDLED, context_document
 from anchoring.errors import VerificationFailed
+from anchoring.pyldimport import URDNA2015, ContextResolver, jsonld
 from anchoring.rdfc import IRI_UNSAFE, LITERAL_UNSAFE
 from anchoring.rdfshape import MAX_DEPTH, ShapeCache, context_terms
 

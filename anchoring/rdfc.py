@@ -14,8 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pyld.canon import URDNA2015
-from pyld.nquads import escape
+from anchoring.pyldimport import URDNA2015, escape
 
 IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 """Characters an N-Quads IRI cannot carry (pyld writes IRIs raw, so one of these could make quads ambiguous)."""

@@ -25,9 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyld.nquads import escape
-
 from anchoring import rdfc
+from anchoring.pyldimport import escape
 
 SLOT = "urn:x-credanchor-slot:"
 MAX_DEPTH = 100

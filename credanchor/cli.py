@@ -673,10 +673,36 @@ from credanchor import cli_notify  # noqa: E402, F401  (registers `notify` and `
 
 def main() -> None:
     try:
-        app()
+        only_command(sys.argv[1:])()
     except CredanchorError as exc:
         render.print_error(str(exc))
         sys.exit(exc.exit_code)
+
+
+def only_command(args: list[str]) -> typer.Typer:
+    """`app` with only the top-level command `args` name (the whole app for help, a group, or no command):
+    typer turns every registered command into a click command before it parses anything, which a `verify`
+    of one receipt should not pay for. Usage lines and errors read the same (a one-command group)."""
+    from typer.main import get_command_name
+
+    name = next((a for a in args if not a.startswith("-")), None)
+    if name is None or args[0] != name:
+        return app  # no command, or options of the whole app (--help) come first
+    found = [
+        c
+        for c in app.registered_commands
+        if c.callback is not None and (c.name or get_command_name(c.callback.__name__)) == name
+    ]
+    if len(found) != 1:
+        return app
+    one = typer.Typer(help=app.info.help, pretty_exceptions_enable=False, add_completion=False)
+    one.registered_commands = found
+    one.callback()(_group)
+    return one
+
+
+def _group() -> None:
+    """A callback makes the one-command app a group, so the command keeps its name on the command line."""
 
 
 # The command groups in their own modules register on `app` when imported.

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from verifier.anchors import Standing
 from verifier.checks import Report, Verdict
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from verifier.audit import AuditReport
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
@@ -41,29 +42,36 @@ _STYLE = {Verdict.VALID: "bold green", Verdict.MALFORMED: "bold red", Verdict.IN
 
 
 class RichProgress:
-    """`anchoring.progress.Progress` on stderr: one bar a stage, notes as log lines."""
+    """`anchoring.progress.Progress` on stderr: one bar a stage, notes as log lines; nothing when disabled."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: "Progress | None") -> None:
         self._progress = progress
         self._task: Any = None
 
     def stage(self, label: str, total: int | None = None) -> None:
+        if self._progress is None:
+            return
         if self._task is not None:
             task = self._progress.tasks[-1]
             self._progress.update(self._task, total=task.completed or 1, completed=task.completed or 1)
         self._task = self._progress.add_task(label, total=total)
 
     def advance(self, steps: int = 1) -> None:
-        if self._task is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, steps)
 
     def note(self, text: str) -> None:
-        if self._task is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=text)
 
 
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[RichProgress]:
+    if not enabled:  # rich's progress machinery is loaded only when a bar is shown
+        yield RichProgress(None)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -72,7 +80,6 @@ def progress(enabled: bool = True) -> Iterator[RichProgress]:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=not enabled,
     )
     with bar:
         yield RichProgress(bar)

@@ -25,7 +25,7 @@ from anchoring.hashing import checksum_address, to_hex
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
 from anchoring.receipt import Receipt
-from verifier.batchcheck import BatchReader, verify_batch
+from anchoring.rpcreader import RpcChain
 from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
 from verifier.evidencecheck import block_of
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
     from issuer.workspace import Workspace
+    from verifier.batchcheck import BatchReader
 
 ENV_RPC_URL = "CREDANCHOR_RPC_URL"
 ENV_TRUST = "CREDANCHOR_TRUST"
@@ -176,6 +177,12 @@ def verifier_nodes(workspace: Workspace) -> list[str]:
     return list(dict.fromkeys(c.rpc_url for c in workspace.config.chains if c.rpc_url))
 
 
+def reading_node(url: str, timeout: float = 10.0) -> Chain:
+    """A node that verification only reads from: the plain JSON-RPC reader, which never imports web3 (so a
+    `verify` process starts fast, and each request costs less)."""
+    return RpcChain(url, timeout=timeout)
+
+
 def verification_session(
     rpc_urls: str | list[str] | None,
     trust: TrustList,
@@ -198,7 +205,7 @@ def verification_session(
     if quorum is not None and not 1 <= quorum <= len(urls):
         raise InvalidInput(f"--quorum {quorum} needs 1 to {len(urls)} (the --rpc-url count)")
     single = urls[0] if len(urls) == 1 else None
-    factory = (lambda: ChainReader(Chain(single, timeout=timeout))) if single else None
+    factory = (lambda: ChainReader(reading_node(single, timeout))) if single else None
     session = Session(
         factory,
         trust,
@@ -209,7 +216,7 @@ def verification_session(
     )
     route: Route = OneSession(session)
     if len(urls) > 1:
-        route = NodeGroups(session, [Chain(url, timeout=timeout) for url in urls], quorum)
+        route = NodeGroups(session, [reading_node(url, timeout) for url in urls], quorum)
     return Verifier(session, route, required)
 
 
@@ -317,6 +324,7 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
     valid: the validity window is the record's business, not the anchor's.
     """
     from issuer.signing import signing_multikey
+    from verifier.batchcheck import verify_batch
 
     config = workspace.config
 
@@ -342,6 +350,8 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
 def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: Receipt | None) -> BatchReader:
     """What one chain says of the batch's root, read once for every worker; with the hashes of the blocks the
     sample receipt's evidence on this chain rests on."""
+    from verifier.batchcheck import BatchReader
+
     registry = checksum_address(registry)
     head = chain.block_number()
     chain_reader = ChainReader(chain)

@@ -78,7 +78,7 @@ class Context:
         trust = wiring.trust_list(workspace, Path(trust_file) if trust_file else None)
         urls = [settings.rpc_url] if settings.rpc_url else wiring.verifier_nodes(workspace) if workspace else []
         timeout = workspace.config.chain.rpc_timeout if workspace else 10.0
-        chains = [Chain(url, timeout=timeout) for url in urls]
+        chains = [wiring.reading_node(url, timeout) for url in urls]
         readers = {c.url: CachedReader(partial(ChainReader, c), settings.cache_seconds) for c in chains}
         store = Store(workspace.database_url) if workspace is not None else None
         confirmations = settings.min_confirmations or (workspace.config.chain.confirmations if workspace else 1)

@@ -348,14 +348,17 @@ def test_one_receipt_costs_a_bounded_number_of_node_requests(
     from verifier import service
 
     ws, files = signed
+    from anchoring.rpcreader import JsonRpc
+
     asked: list[str] = []
-    original = Chain.ask
+    original = JsonRpc.request
 
-    def counting(self: Chain, what: str, call: Callable[[], Any]) -> Any:
+    def counting(self: JsonRpc, what: str, method: str, params: list[Any]) -> Any:
         asked.append(what)
-        return original(self, what, call)
+        return original(self, what, method, params)
 
-    monkeypatch.setattr(Chain, "ask", counting)
+    # `verify` reads the node through the plain JSON-RPC reader: every request goes through JsonRpc.request.
+    monkeypatch.setattr(JsonRpc, "request", counting)
     assert verify(cli, files[0], "-w", ws.root)["verdict"] == "valid"
     short_span = list(asked)
     # However long the span since the anchor, revocations are never scanned in more than MAX_SCAN_CALLS

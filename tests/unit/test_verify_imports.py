@@ -19,6 +19,9 @@ ROOT = Path(__file__).parent.parent.parent
 ASSETS = Path(__file__).parent.parent / "assets" / "evidence" / "v2"
 HEAVY = ("web3", "eth_account", "py_ecc", "eth_keyfile")
 ISSUER_KEYS = ("issuer.keys", "issuer.signing", "issuer.workspace")
+NETWORK_CLIENTS = ("requests", "urllib3", "aiohttp", "asyncio")
+"""pyld builds a document loader over one of these as it is imported (and loads asyncio for its aiohttp
+loader); credanchor never lets it fetch, so it loads none of them."""
 
 PROBE = """
 import json, sys
@@ -66,6 +69,8 @@ def test_offline_verify_imports_no_web3_eth_account_or_py_ecc(tmp_path: Path) ->
     assert heavy_in(result["after_verify"]) == []
     assert isinstance(result["after_verify"], list)
     assert "verifier.evidencecheck" in result["after_verify"]
+    assert "anchoring.rdfc" in result["after_verify"]  # an eddsa-rdfc-2022 proof: pyld was needed, and loaded
+    assert [m for m in result["after_verify"] if m.split(".")[0] in NETWORK_CLIENTS] == []
 
 
 @pytest.mark.parametrize("args", [["--help"], ["verify", "--help"]])
@@ -77,3 +82,15 @@ def test_help_imports_no_web3(tmp_path: Path, args: list[str]) -> None:
 
 def test_wiring_names_the_workspace_variable_as_the_issuer_side_does() -> None:
     assert wiring.ENV_WORKSPACE == workspace.ENV_WORKSPACE
+
+
+def test_a_command_runs_from_a_one_command_app_and_help_from_the_whole_app() -> None:
+    from credanchor.cli import app, only_command
+
+    one = only_command(["verify", "receipt.json", "--json"])
+    assert [c.callback.__name__ for c in one.registered_commands if c.callback] == ["verify"]
+    assert only_command(["batches"]).registered_commands[0].name == "batches"
+    assert only_command(["--help", "verify"]) is app
+    assert only_command([]) is app
+    assert only_command(["chain", "up"]) is app  # a group: its subcommands are looked up by typer as before
+    assert only_command(["no-such-command"]) is app

@@ -1,0 +1,36 @@
+"""`credanchor verify` against a real node loads no web3, eth-abi, eth-account or py_ecc: it reads the
+registry through the plain JSON-RPC reader (`anchoring.rpcreader`), in a fresh interpreter as a user runs it."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from issuer.workspace import Workspace
+from tests.conftest import CliResult, people, write_csv
+from tests.unit.test_verify_imports import heavy_in, loaded
+
+pytestmark = pytest.mark.chain
+WEB3_SIDE = ("web3", "eth_abi", "eth_account", "py_ecc", "eth_keyfile", "requests", "urllib3", "aiohttp", "asyncio")
+
+
+def test_online_verify_imports_no_web3_or_eth_abi(
+    tmp_path: Path, cli: Callable[..., CliResult], workspace: Workspace
+) -> None:
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    out = workspace.root / "out"
+    assert cli("issue", csv, "--achievement", "example", "--out", out, "-w", workspace.root).code == 0
+    config = workspace.config
+    trust = tmp_path / "trust.toml"
+    trust.write_text(
+        f'[[registry]]\nname = "Test"\nchain_id = {config.chain.chain_id}\naddress = "{config.chain.registry}"\n'
+        f'issuer_id = "{config.issuer.id}"\n'
+    )
+    receipt = sorted(out.glob("*.json"))[0]
+    result = loaded(tmp_path, "verify", str(receipt), "--rpc-url", config.chain.rpc_url, "--trust", str(trust))
+    assert result["exit"] == 0  # verified against the node: the check below covers a whole online run
+    modules = result["after_verify"]
+    assert isinstance(modules, list)
+    assert "anchoring.rpcreader" in modules
+    assert heavy_in(modules) == []
+    assert [m for m in modules if m.split(".")[0] in WEB3_SIDE] == []

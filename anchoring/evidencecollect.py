@@ -24,6 +24,10 @@ LEAF_CHUNK = 1000
 
 def rpc(chain: Chain, method: str, *params: object) -> Any:
     """One raw JSON-RPC call (the answer as the node wrote it, which headers and proofs need)."""
+    from anchoring.rpcreader import RpcChain  # the verifier's light reader: no web3 loaded for it
+
+    if isinstance(chain, RpcChain):
+        return chain.rpc.request(method, method, list(params))
     answer = chain.ask(method, lambda: chain.w3.provider.make_request(method, list(params)))  # type: ignore[arg-type]
     if "error" in answer:
         message = answer["error"].get("message", answer["error"]) if isinstance(answer["error"], dict) else answer

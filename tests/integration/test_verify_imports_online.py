@@ -8,6 +8,7 @@ import pytest
 
 from issuer.workspace import Workspace
 from tests.conftest import CliResult, people, write_csv
+from tests.integration.rpcproxy import rpc_proxy
 from tests.unit.test_verify_imports import heavy_in, loaded
 
 pytestmark = pytest.mark.chain
@@ -33,4 +34,24 @@ def test_online_verify_imports_no_web3_or_eth_abi(
     assert isinstance(modules, list)
     assert "anchoring.rpcreader" in modules
     assert heavy_in(modules) == []
+    assert [m for m in modules if m.split(".")[0] in WEB3_SIDE] == []
+
+
+def test_a_quorum_of_nodes_proving_evidence_loads_no_web3_either(
+    tmp_path: Path, cli: Callable[..., CliResult], workspace: Workspace
+) -> None:
+    """Two nodes must agree, so the state is proven from fresh eth_getProof answers: raw calls go through the
+    same plain reader."""
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    out = workspace.root / "out"
+    assert cli("issue", csv, "--achievement", "example", "--out", out, "-w", workspace.root).code == 0
+    receipt = sorted(out.glob("*.json"))[0]
+    url = workspace.config.chain.rpc_url
+    with rpc_proxy(url) as second:
+        result = loaded(tmp_path, "verify", str(receipt), "--rpc-url", url, "--rpc-url", second, "--quorum", "2",
+                        "-w", str(workspace.root))  # fmt: skip
+    assert result["exit"] == 0
+    modules = result["after_verify"]
+    assert isinstance(modules, list)
+    assert "anchoring.evidencecollect" in modules
     assert [m for m in modules if m.split(".")[0] in WEB3_SIDE] == []

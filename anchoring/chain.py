@@ -89,8 +89,12 @@ class Chain:
         where = redact_url(self.url)
         if isinstance(exc, requests.ConnectionError | requests.Timeout):
             return ChainUnavailable(f"node at {where} did not answer ({what}): {_reason(exc)}")
+        if isinstance(exc, requests.HTTPError) and exc.response is not None:
+            # requests' own text names the whole URL (a provider's key in its path): the status only.
+            status = exc.response.status_code
+            return ChainUnavailable(f"node at {where} failed ({what}): HTTP {status} {exc.response.reason}")
         if isinstance(exc, requests.RequestException):
-            return ChainUnavailable(f"node at {where} failed ({what}): {exc}")
+            return ChainUnavailable(f"node at {where} failed ({what}): {type(exc).__name__}")
         if isinstance(exc, ContractCustomError | ContractLogicError | BadFunctionCallOutput):
             return None  # the contract's answer, not the node's: callers decide what it means
         if isinstance(exc, Web3RPCError):

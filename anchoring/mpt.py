@@ -49,6 +49,25 @@ _proven: dict[tuple[bytes, bytes], tuple[bytes, frozenset[bytes]]] = {}
 _hashed: dict[str, bytes] = {}
 
 
+_decoded: dict[bytes, Any] = {}
+
+
+class _Trie(HexaryTrie):
+    """py-trie's walk, with each node's RLP decoded once: a node is looked up in the walk's own pool (so a
+    missing one is still missing), and its decoding, a function of its bytes, is remembered by its hash (the
+    pool keys every node by the keccak256 of its bytes)."""
+
+    def get_node(self, node_hash: bytes) -> Any:
+        if len(node_hash) < 32 or node_hash == EMPTY_ROOT:
+            return super().get_node(node_hash)  # type: ignore[no-untyped-call]
+        self.db[node_hash]
+        found = _decoded.get(node_hash)
+        if found is None:
+            found = super().get_node(node_hash)  # type: ignore[no-untyped-call]
+            _remember(_decoded, node_hash, found)
+        return found
+
+
 class _Reading(dict[bytes, bytes]):
     """The pool's nodes, noting which ones a walk reads."""
 
@@ -116,7 +135,7 @@ class NodePool:
             return known[0]
         reading = _Reading(self.db)
         try:
-            value = HexaryTrie(reading, root).get(keccak_256(key).digest())
+            value = _Trie(reading, root).get(keccak_256(key).digest())
         except _WALK_ERRORS:
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key") from None
         if not isinstance(value, bytes):

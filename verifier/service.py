@@ -42,6 +42,7 @@ from verifier.evidencecheck import (
     evidence_for,
     facts_from_state,
 )
+from verifier.fastread import ReceiptReader
 from verifier.quorum import Quorum
 from verifier.registrylog import RegistryLog
 from verifier.trust import TrustList
@@ -245,6 +246,7 @@ class Session:
         self._keys: dict[tuple[str, str], SigningKeyStatus] = {}
         self._failed: dict[tuple[str, str], str] = {}
         self._hashes: dict[int, str | None] = {}
+        self._receipts = ReceiptReader()
 
     def _facts(self, receipt: Receipt, offline: Offline) -> tuple[ChainFacts | None, str | None]:
         """The chain's answers for this receipt, or None and why not.
@@ -288,7 +290,7 @@ class Session:
             carried = unwrap(data, source)
             if carried.receipt is None:
                 return unanchored(source, carried.credential or "", carried.kind, self.now)
-            receipt = Receipt.from_json(carried.receipt, source=source)
+            receipt = self._receipts.parse(carried.receipt, source)
         except InvalidReceipt as exc:
             return malformed(source, str(exc))
         # Everything that needs no chain comes first: a receipt that fails on its own costs no node request.

@@ -105,7 +105,7 @@ class ReceiptReader:
         self._evidence: dict[bytes, tuple[list[Evidence], int]] = {}
         self._models: dict[tuple[type[BaseModel], bytes], BaseModel | None] = {}
         self._values: dict[tuple[str, bytes], Any] = {}
-        self._plain_keys: dict[str, bool] = {}
+        self._key_kinds: dict[str, int] = {}
 
     def parse(self, data: bytes, source: str) -> Receipt:
         split = _split(data)
@@ -293,27 +293,29 @@ class ReceiptReader:
     def _composed(self, value: dict[str, Any], level: int) -> _Summary:
         members: list[tuple[str, bytes | None]] = []
         depth = 0
-        plain_keys = self._plain_keys
+        kinds = self._key_kinds
         for key, member in value.items():
-            if key not in plain_keys:
-                _remember(plain_keys, key, _plain_key(key))
-            if type(member) is str and plain_keys[key]:
+            kind = kinds.get(key)
+            if kind is None:
+                kind = _key_kind(key)
+                _remember(kinds, key, kind)
+            if kind == _FORBIDDEN:
+                raise _Miss
+            if type(member) is str and kind == _TERM:
                 try:
                     members.append((key, orjson.dumps(member)))
                 except orjson.JSONEncodeError:
                     raise _Miss from None
                 continue
-            if key == "@context":
+            if kind == _CONTEXT:
                 urls = member if type(member) is list else [member]
                 if not all(type(url) is str for url in urls):
                     raise _Miss
                 summary = self._summary(member, plain=False, level=level + 1)
-            elif ":" in key or key.startswith("@"):
-                raise _Miss
             else:
                 summary = self._summary(member, level=level + 1)
             depth = max(depth, summary.depth)
-            members.append((key, summary.canonical if plain_keys[key] else None))
+            members.append((key, summary.canonical if kind != _ESCAPED else None))
         if any(c is None for _, c in members):
             return _Summary(1 + depth, _canonical_or_none(value))
         members.sort()
@@ -355,6 +357,18 @@ def _split(data: bytes) -> tuple[bytes, bytes | None] | None:
     if value[:1] != b"[" or value[-1:] != b"]":
         return None
     return before[:-1] + b"}", value
+
+
+_TERM, _ESCAPED, _CONTEXT, _FORBIDDEN = range(4)
+
+
+def _key_kind(key: str) -> int:
+    """How `_plain_terms` sees a member name, and whether its JSON text is itself in quotes."""
+    if key == "@context":
+        return _CONTEXT
+    if ":" in key or key.startswith("@"):
+        return _FORBIDDEN
+    return _TERM if _plain_key(key) else _ESCAPED
 
 
 def _plain_key(key: str) -> bool:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
@@ -91,6 +92,7 @@ def utc_seconds(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=1024)
 def unix_to_utc(seconds: int) -> str:
     """A block timestamp as UTC text; a value no calendar holds (a hostile contract's) says so instead."""
     try:

@@ -38,7 +38,7 @@ from anchoring.receipt import MAX_PROOF_LENGTH, AnchorSection, Evidence, MerkleS
 
 M = TypeVar("M", bound=BaseModel)
 LIMIT: Final = 16384
-COMPOSED: Final = 3
+COMPOSED: Final = 2
 _WS: Final = b" \t\n\r"  # JSON's white space (bytes.strip would also take \x0b and \x0c)
 _HASHES: Final = re.compile(r"(?:0x[0-9a-f]{64})*")
 _RECEIPT_KEYS: Final = frozenset(("type", "version", "credential", "digest", "merkle", "anchor"))
@@ -273,12 +273,12 @@ class ReceiptReader:
                 return _Summary(0, orjson.dumps(value))
             except orjson.JSONEncodeError:
                 raise _Miss from None
-        if kind is not dict and kind is not list:
+        if (kind is not dict and kind is not list) or level >= COMPOSED:
             return _summarise(value, plain)
         key = orjson.dumps(value) + (b"" if plain else b"@")
         found = self._summaries.get(key)
         if found is None:
-            if level >= COMPOSED or not plain:
+            if not plain:
                 found = _summarise(value, plain)
             elif kind is list:
                 items = [self._summary(item, level=level + 1) for item in value]

@@ -19,7 +19,7 @@ def test_receipts_are_read_at_their_locations(tmp_path: Path) -> None:
         out.writestr("a/valid.json", valid)
     file = tmp_path / "valid.json"
     file.write_bytes(valid)
-    locations = [
+    locations: list[str | Path] = [
         str(file),
         file,
         f"{lines}#0",

@@ -190,8 +190,9 @@ keys = st.lists(st.binary(min_size=1, max_size=8), min_size=1, max_size=40, uniq
 def test_the_walk_answers_as_py_trie(stored: list[bytes], asked: bytes, value_size: int, damage: int) -> None:
     trie = HexaryTrie({})
     for key in stored:
-        trie.set(keccak_256(key).digest(), rlp.encode(key.ljust(value_size, b"v")))
-    nodes = [rlp.encode(node) for node in trie.get_proof(keccak_256(asked).digest())]
+        trie.set(keccak_256(key).digest(), rlp.encode(key.ljust(value_size, b"v")))  # type: ignore[no-untyped-call]
+    proof = trie.get_proof(keccak_256(asked).digest())  # type: ignore[no-untyped-call]
+    nodes = [rlp.encode(node) for node in proof]
     if damage == 1 and len(nodes) > 1:
         nodes.pop()  # a node missing
     elif damage == 2:

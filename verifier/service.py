@@ -94,11 +94,16 @@ class ChainReader:
         self._unscannable: set[str] = set()
         self._starts: dict[str, int] = {}
         self._known: dict[tuple[object, ...], object] = {}
+        self._checked: set[str] = set()
 
     def chain_id(self) -> int:
         return self.chain.chain_id
 
     def head(self) -> int:
+        """The head block; a new head (a new session) forgets per-block answers and re-checks each registry
+        log's last block before using it again, so a reorganisation never leaves stale answers in use."""
+        self._known.clear()
+        self._checked.clear()
         return self.chain.block_number()
 
     def block_hash(self, number: int) -> str | None:
@@ -189,12 +194,13 @@ class ChainReader:
                 return None
             log = RegistryLog(address, start, start - 1, None)
             self._logs[address] = log
-        elif log.reached >= at_block:
-            return log
-        elif log.reached_hash is not None and self.block_hash(log.reached) != log.reached_hash:
+        elif address not in self._checked and self.block_hash(log.reached) != log.reached_hash:
             # The block the log reached is no longer on the chain: read it all again.
             log = RegistryLog(address, log.start, log.start - 1, None)
             self._logs[address] = log
+        self._checked.add(address)
+        if log.reached >= at_block:
+            return log
         try:
             log.add(reg.events(log.reached + 1, at_block), at_block, self.block_hash(at_block))
         except Exception:

@@ -107,3 +107,26 @@ def test_one_receipt_does_not_scan_the_registry(
     assert report.verdict == Verdict.VALID
     assert "deploymentBlock" not in counting.asked
     assert len(counting.asked) <= 12
+
+
+def test_a_reorganisation_under_the_log_reads_it_again(
+    cli: Cli, workspace: Workspace, node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace
+    batches = issue_batches(cli, ws, 2, 2)
+    paths = [p for batch in batches for p in batch]
+    snapshot = node.rpc("evm_snapshot")
+    revoked_id = json.loads(batches[0][0].read_text())["credential"]["id"]
+    assert cli("revoke", revoked_id, "--reason", "issued in error", "-w", ws.root).code == 0
+    reader = ChainReader(node.chain())
+    first = {r.source: r.verdict for r in verify_all(reader, ws, paths)}
+    assert first[str(batches[0][0])] == Verdict.REVOKED
+    # The revocation's block is replaced by two empty ones: the log's last block is no longer on the chain.
+    assert node.rpc("evm_revert", snapshot) is True
+    node.rpc("evm_mine")
+    node.rpc("evm_mine")
+    counting = Counting(monkeypatch)
+    again = {r.source: r.verdict for r in verify_all(reader, ws, paths)}
+    assert set(again.values()) == {Verdict.VALID}
+    assert "deploymentBlock" not in counting.asked
+    assert counting.asked.count("eth_getLogs") == 1

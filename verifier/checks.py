@@ -278,7 +278,7 @@ def check_receipt(
     view = receipt.view()
     anchor = receipt.anchor
     offline = offline or offline_checks(receipt, now=now, require_signature=require_signature)
-    steps = [Step("schema", True, f"receipt matches the version {receipt.version} schema"), *offline.steps]
+    steps = [_schema_step(receipt.version), *offline.steps]
     if evidence is not None:
         steps.append(evidence)
     said = list(notes)
@@ -403,6 +403,12 @@ def _key_step(signature: SignatureCheck, facts: ChainFacts) -> Step:
     return Step("signature", True, f"{signature.detail}; key {keys} active in the registry at block {block}")
 
 
+@lru_cache(maxsize=64)
+def _schema_step(version: int) -> Step:
+    return Step("schema", True, f"receipt matches the version {version} schema")
+
+
+@lru_cache(maxsize=1024)
 def _issuer_step(claimed: str, bound: str | None, signature: SignatureCheck) -> Step:
     if bound is None:
         if signature.ok:
@@ -413,6 +419,7 @@ def _issuer_step(claimed: str, bound: str | None, signature: SignatureCheck) -> 
     return Step("issuer", True, f"registry is bound to the credential's issuer {bound!r}")
 
 
+@lru_cache(maxsize=1024)
 def _trust_step(
     trusted: TrustedRegistry | None, chain_id: int, registry: str, bound_issuer: str | None, *, binding_read: bool
 ) -> Step:
@@ -509,7 +516,10 @@ def _revocation_step(root: RootView, revoked: RegistryEvent | None) -> Step:
             False,
             f"credential revoked in block {revoked.block_number}" + (f": {reason}" if reason else ""),
         )
-    return Step("revocation", True, "neither the credential nor its batch is revoked")
+    return _NOT_REVOKED
+
+
+_NOT_REVOKED = Step("revocation", True, "neither the credential nor its batch is revoked")
 
 
 @lru_cache(maxsize=1024)

@@ -10,6 +10,8 @@ this verifier chose. Anything the nodes do not reach raises `ProofInvalid`.
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import orjson
+
 from anchoring.blockheader import parse_header
 from anchoring.errors import InvalidInput
 from anchoring.hashing import to_hex
@@ -48,6 +50,11 @@ def needed_slots(layout: RegistryLayout, root: str, leaf: str, public_keys: Sequ
     ]
 
 
+_Shared = tuple[ProvenState, NodePool, bytes | None]
+_shared: dict[tuple[object, ...], _Shared] = {}
+SHARED_LIMIT = 4096
+
+
 def prove_state(
     evidence: Evidence,
     *,
@@ -56,8 +63,80 @@ def prove_state(
     public_keys: Sequence[str] = (),
     layout: RegistryLayout | None = None,
 ) -> ProvenState:
-    """Walk the evidence from its header's state root to every word this receipt depends on."""
+    """Walk the evidence from its header's state root to every word this receipt depends on.
+
+    Receipts of one batch carry the same header and mostly the same nodes: what does not depend on the leaf
+    (the header, the account, the anchor word, the keys, the issuer id) is remembered by the evidence's exact
+    content, the root and the keys, and only the leaf's own word is walked each time. Evidence that does not
+    hold is never remembered: it is walked in full, in the order below, so its error is the same."""
     layout = layout or committed_layout()
+    try:
+        content: tuple[object, ...] | None = (
+            evidence.chain_id,
+            evidence.registry,
+            orjson.dumps(evidence.header),
+            tuple(evidence.nodes),
+            root,
+            tuple(public_keys),
+            layout,
+        )
+    except (orjson.JSONEncodeError, TypeError):
+        content = None
+    found = _shared.get(content) if content is not None else None
+    if found is None:
+        try:
+            found = _prove_shared(evidence, root, public_keys, layout)
+        except InvalidInput:
+            return _prove_state(evidence, root=root, leaf=leaf, public_keys=public_keys, layout=layout)
+        if content is not None:
+            if len(_shared) >= SHARED_LIMIT:
+                _shared.clear()
+            _shared[content] = found
+    state, pool, storage = found
+    if storage is None:
+        return state
+    try:
+        word = pool.storage(storage, layout.revoked_leaves.slot(bytes.fromhex(root[2:]), bytes.fromhex(leaf[2:])))
+    except ProofInvalid:
+        return _prove_state(evidence, root=root, leaf=leaf, public_keys=public_keys, layout=layout)
+    revocation = layout.revoked_leaves.decode(word)
+    leaf_revoked = (revocation["blockNumber"], revocation["timestamp"]) if revocation["blockNumber"] else None
+    return replace(state, leaf_revoked=leaf_revoked, keys=dict(state.keys))
+
+
+def _prove_shared(evidence: Evidence, root: str, public_keys: Sequence[str], layout: RegistryLayout) -> _Shared:
+    """`_prove_state` without the leaf's word (the state, the pool, the storage root; None: no account)."""
+    header = parse_header(evidence.header)  # InvalidInput is not ProofInvalid: `_prove_state` says it
+    pool = NodePool(evidence.nodes, "evidence", limit=MAX_EVIDENCE_NODES)
+    account = pool.account(header.state_root, bytes.fromhex(evidence.registry[2:]))
+    absent = ProvenState(
+        chain_id=evidence.chain_id,
+        registry=evidence.registry,
+        block_number=header.number,
+        block_hash=to_hex(header.hash),
+        timestamp=header.timestamp,
+        registry_exists=False,
+        anchor=None,
+        leaf_revoked=None,
+    )
+    if account is None:
+        return absent, pool, None
+    return (
+        _prove_state(evidence, root=root, leaf=None, public_keys=public_keys, layout=layout),
+        pool,
+        account.storage_root,
+    )
+
+
+def _prove_state(
+    evidence: Evidence,
+    *,
+    root: str,
+    leaf: str | None,
+    public_keys: Sequence[str],
+    layout: RegistryLayout,
+) -> ProvenState:
+    """Every word, in order (the leaf's left out when `leaf` is None)."""
     try:
         header = parse_header(evidence.header)
     except InvalidInput as exc:
@@ -94,10 +173,12 @@ def prove_state(
         )
 
     # 2. The credential's own revocation.
-    revocation = layout.revoked_leaves.decode(
-        pool.storage(storage, layout.revoked_leaves.slot(raw_root, bytes.fromhex(leaf[2:])))
-    )
-    leaf_revoked = (revocation["blockNumber"], revocation["timestamp"]) if revocation["blockNumber"] else None
+    leaf_revoked = None
+    if leaf is not None:
+        revocation = layout.revoked_leaves.decode(
+            pool.storage(storage, layout.revoked_leaves.slot(raw_root, bytes.fromhex(leaf[2:])))
+        )
+        leaf_revoked = (revocation["blockNumber"], revocation["timestamp"]) if revocation["blockNumber"] else None
 
     # 3. The signing keys' entries, for the keys the evidence covers (a credential re-signed with another key
     # after issuing brings a key the issuer's evidence never proved: it is left out, and is unproven).

@@ -49,6 +49,91 @@ _proven: dict[tuple[bytes, bytes], tuple[bytes, frozenset[bytes]]] = {}
 _hashed: dict[str, bytes] = {}
 
 
+_decoded: dict[bytes, Any] = {}
+
+
+class _Trie(HexaryTrie):
+    """py-trie's walk, with each node's RLP decoded once: a node is looked up in the walk's own pool (so a
+    missing one is still missing), and its decoding, a function of its bytes, is remembered by its hash (the
+    pool keys every node by the keccak256 of its bytes)."""
+
+    def get_node(self, node_hash: bytes) -> Any:
+        if len(node_hash) < 32 or node_hash == EMPTY_ROOT:
+            return super().get_node(node_hash)  # type: ignore[no-untyped-call]
+        self.db[node_hash]
+        found = _decoded.get(node_hash)
+        if found is None:
+            found = super().get_node(node_hash)  # type: ignore[no-untyped-call]
+            _remember(_decoded, node_hash, found)
+        return found
+
+
+class _Unsure(Exception):
+    """A shape the plain walk leaves to py-trie (which then answers or fails as it always did)."""
+
+
+_NIBBLES: Final = tuple((b >> 4, b & 0x0F) for b in range(256))
+_parsed: dict[bytes, tuple[int, tuple[int, ...], Any]] = {}
+_BRANCH, _LEAF, _EXTENSION = 0, 1, 2
+
+
+def _nibbles(data: bytes) -> tuple[int, ...]:
+    return tuple(n for byte in data for n in _NIBBLES[byte])
+
+
+def _parse(node_hash: bytes, raw: bytes) -> tuple[int, tuple[int, ...], Any]:
+    """A node as (kind, path nibbles, children or value), remembered by its hash (the pool's key for it)."""
+    found = _parsed.get(node_hash)
+    if found is not None:
+        return found
+    node = rlp.decode(raw)
+    if not isinstance(node, list):
+        raise _Unsure
+    if len(node) == 17:
+        found = (_BRANCH, (), node)
+    elif len(node) == 2 and isinstance(node[0], bytes) and node[0]:
+        flag = node[0][0] >> 4
+        if flag > 3:
+            raise _Unsure
+        nibbles = _nibbles(node[0])
+        path = nibbles[1:] if flag & 1 else nibbles[2:]
+        found = (_LEAF if flag >= 2 else _EXTENSION, path, node[1])
+    else:
+        raise _Unsure
+    _remember(_parsed, node_hash, found)
+    return found
+
+
+def _plain_walk(db: "_Reading", root: bytes, key_hash: bytes) -> bytes:
+    """What py-trie's `HexaryTrie(db, root).get` returns for a 32-byte key hash, for tries made only of nodes
+    referenced by hash; `_Unsure` for anything else (inline nodes, a missing node, odd paths)."""
+    rest = _nibbles(key_hash)
+    pointer = root
+    while True:
+        if pointer == b"" or pointer == EMPTY_ROOT:
+            return b""
+        if not isinstance(pointer, bytes) or len(pointer) != 32 or pointer not in db:
+            raise _Unsure
+        kind, path, item = _parse(pointer, db[pointer])
+        if kind == _BRANCH:
+            if not rest:
+                raise _Unsure
+            pointer, rest = item[rest[0]], rest[1:]
+        elif kind == _LEAF:
+            if rest == path and isinstance(item, bytes):
+                return item
+            if rest != path:
+                return b""
+            raise _Unsure
+        else:
+            if rest[: len(path)] == path and len(rest) > len(path):
+                pointer, rest = item, rest[len(path) :]
+            elif len(rest) <= len(path) or not path:
+                raise _Unsure
+            else:
+                return b""
+
+
 class _Reading(dict[bytes, bytes]):
     """The pool's nodes, noting which ones a walk reads."""
 
@@ -115,8 +200,13 @@ class NodePool:
         if known is not None and known[1] <= self.db.keys():
             return known[0]
         reading = _Reading(self.db)
+        key_hash = keccak_256(key).digest()
         try:
-            value = HexaryTrie(reading, root).get(keccak_256(key).digest())
+            try:
+                value = _plain_walk(reading, root, key_hash)
+            except _Unsure:
+                reading.read.clear()
+                value = _Trie(reading, root).get(key_hash)
         except _WALK_ERRORS:
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key") from None
         if not isinstance(value, bytes):

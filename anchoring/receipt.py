@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
@@ -91,6 +92,7 @@ def utc_seconds(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=1024)
 def unix_to_utc(seconds: int) -> str:
     """A block timestamp as UTC text; a value no calendar holds (a hostile contract's) says so instead."""
     try:
@@ -222,15 +224,22 @@ class Receipt(_Strict):
 
     def computed_digest(self) -> str:
         """The digest of the credential as it is in this receipt (cached; ValueError if it cannot be hashed)."""
-        if self._computed is None:
-            self._computed = to_hex(credential_digest(self.credential))
-        return self._computed
+        # The private values are read from their dict: pydantic's attribute hook for them is slow in a hot loop.
+        private = self.__pydantic_private__ or {}
+        computed: str | None = private.get("_computed")
+        if computed is None:
+            computed = to_hex(credential_digest(self.credential))
+            self._computed = computed
+        return computed
 
     def view(self) -> CredentialView:
         """The parsed credential facts (validated already in `from_json`)."""
-        if self._view is None:
-            self._view = CredentialView.model_validate(self.credential)
-        return self._view
+        private = self.__pydantic_private__ or {}
+        view: CredentialView | None = private.get("_view")
+        if view is None:
+            view = CredentialView.model_validate(self.credential)
+            self._view = view
+        return view
 
     def to_json(self) -> str:
         unset = {name for name in ("evidence", "additional_anchors") if getattr(self, name) is None}

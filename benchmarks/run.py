@@ -1,7 +1,7 @@
 """credanchor benchmarks: every figure next to a baseline measured in the same run.
 
-    python -m benchmarks.run [--only merkle,startup,gas,batch,pdf,records,signing,notify,bake] [--leaves 1000000]
-                             [--records 100000]
+    python -m benchmarks.run [--only merkle,startup,gas,batch,pdf,records,signing,notify,bake,verifyrate]
+                             [--leaves 1000000] [--records 100000]
                              [--credentials 10000]
 
 - merkle: build the tree and every proof for N leaves; baselines: the previous build (one process, sort by key,
@@ -29,6 +29,9 @@
   digests, unsigned. CPU seconds (workers included) are given beside wall time, since other work on the
   machine stretches the latter. For reference, it also times RDFC canonicalisation per credential, plain pyld
   against the shape-cached fast path, on one core.
+- verifyrate: receipts of one batch verified in one process (10,000, version 2 with evidence and version 1),
+  with and without the signature check, and revocation status of 100 batches x 100 receipts of one registry
+  (node requests, time); baseline: the code before this work, same receipts and node (benchmarks/verifyrate.py).
 - notify: e-mailing a 1,000-credential batch to a local SMTP server; baseline: issuing it (benchmarks/notify.py).
 """
 
@@ -477,8 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence",
-        help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web, evidence",
+        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence,verifyrate",
+        help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web, evidence, "
+        "verifyrate",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -522,6 +526,11 @@ def main(argv: list[str] | None = None) -> int:
 
             results["evidence"] = evidence.run(folder / "evidence")
             print(json.dumps({"evidence": results["evidence"]}), flush=True)
+        if "verifyrate" in wanted:
+            from benchmarks import verifyrate
+
+            results["verifyrate"] = verifyrate.run(folder / "verifyrate")
+            print(json.dumps({"verifyrate": results["verifyrate"]}), flush=True)
         if "notify" in wanted:
             results["notify"] = bench_notify(folder)
             print(json.dumps({"notify": results["notify"]}), flush=True)

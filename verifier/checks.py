@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from anchoring.errors import InvalidReceipt
 from anchoring.evidence import ProvenState
 from anchoring.hashing import short, to_hex
 from anchoring.jsonio import parse_json
-from anchoring.merkle import leaf_hash, process_proof
+from anchoring.merkle import leaf_hash, node_hash
 from anchoring.multibase import encode_multikey
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from anchoring.receipt import Receipt, unix_to_utc, utc_seconds
@@ -214,7 +215,7 @@ def offline_checks(receipt: Receipt, *, now: datetime, require_signature: bool =
 
     # 2. The leaf is the digest's leaf hash, and the proof leads from it to the root.
     leaf = to_hex(leaf_hash(bytes.fromhex(receipt.digest[2:])))
-    reached = to_hex(process_proof(bytes.fromhex(leaf[2:]), [bytes.fromhex(p[2:]) for p in receipt.merkle.proof]))
+    reached = to_hex(_reached(bytes.fromhex(leaf[2:]), receipt.merkle.proof))
     if leaf != receipt.merkle.leaf:
         steps.append(
             Step("proof", False, f"leaf of the digest is {short(leaf)}, receipt names {short(receipt.merkle.leaf)}")
@@ -233,6 +234,28 @@ def offline_checks(receipt: Receipt, *, now: datetime, require_signature: bool =
     else:
         steps.append(Step("signature", signature.ok, signature.detail))
     return Offline(tuple(steps), leaf, signature)
+
+
+_parents: dict[bytes, bytes] = {}
+MAX_PARENTS = 1 << 17
+
+
+def _reached(leaf: bytes, proof: list[str]) -> bytes:
+    """`merkle.process_proof`, with each parent remembered by its two children's bytes: the proofs of one
+    batch share their upper nodes, so a batch costs about one hash per node instead of one per level and
+    receipt."""
+    computed = leaf
+    for sibling_hex in proof:
+        sibling = bytes.fromhex(sibling_hex[2:])
+        pair = computed + sibling if computed < sibling else sibling + computed
+        parent = _parents.get(pair)
+        if parent is None:
+            parent = node_hash(computed, sibling)
+            if len(_parents) >= MAX_PARENTS:
+                _parents.clear()
+            _parents[pair] = parent
+        computed = parent
+    return computed
 
 
 def check_receipt(
@@ -255,7 +278,7 @@ def check_receipt(
     view = receipt.view()
     anchor = receipt.anchor
     offline = offline or offline_checks(receipt, now=now, require_signature=require_signature)
-    steps = [Step("schema", True, f"receipt matches the version {receipt.version} schema"), *offline.steps]
+    steps = [_schema_step(receipt.version), *offline.steps]
     if evidence is not None:
         steps.append(evidence)
     said = list(notes)
@@ -340,6 +363,7 @@ def check_receipt(
     )
 
 
+@lru_cache(maxsize=256)
 def _key_text(key: str) -> str:
     return encode_multikey(bytes.fromhex(key[2:]))
 
@@ -379,6 +403,12 @@ def _key_step(signature: SignatureCheck, facts: ChainFacts) -> Step:
     return Step("signature", True, f"{signature.detail}; key {keys} active in the registry at block {block}")
 
 
+@lru_cache(maxsize=64)
+def _schema_step(version: int) -> Step:
+    return Step("schema", True, f"receipt matches the version {version} schema")
+
+
+@lru_cache(maxsize=1024)
 def _issuer_step(claimed: str, bound: str | None, signature: SignatureCheck) -> Step:
     if bound is None:
         if signature.ok:
@@ -389,6 +419,7 @@ def _issuer_step(claimed: str, bound: str | None, signature: SignatureCheck) -> 
     return Step("issuer", True, f"registry is bound to the credential's issuer {bound!r}")
 
 
+@lru_cache(maxsize=1024)
 def _trust_step(
     trusted: TrustedRegistry | None, chain_id: int, registry: str, bound_issuer: str | None, *, binding_read: bool
 ) -> Step:
@@ -485,9 +516,13 @@ def _revocation_step(root: RootView, revoked: RegistryEvent | None) -> Step:
             False,
             f"credential revoked in block {revoked.block_number}" + (f": {reason}" if reason else ""),
         )
-    return Step("revocation", True, "neither the credential nor its batch is revoked")
+    return _NOT_REVOKED
 
 
+_NOT_REVOKED = Step("revocation", True, "neither the credential nor its batch is revoked")
+
+
+@lru_cache(maxsize=1024)
 def _validity_step(valid_from: datetime, valid_until: datetime | None, now: datetime) -> Step:
     if now < valid_from:
         return Step("validity", False, f"not valid until {utc_seconds(valid_from)}")

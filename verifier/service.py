@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from anchoring.carriers import SNIFF_BYTES, mismatch, unwrap
 from anchoring.carriers import max_bytes as carrier_max_bytes
-from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain
+from anchoring.chain import ANCHOR_ROLE, LOG_CHUNK, Chain, Registry
 from anchoring.errors import ChainMismatch, ChainUnavailable, CredanchorError, InvalidReceipt, NotARegistry
 from anchoring.evidence import ProvenState
 from anchoring.hashing import to_hex
@@ -42,12 +42,20 @@ from verifier.evidencecheck import (
     evidence_for,
     facts_from_state,
 )
+from verifier.fastread import ReceiptReader
 from verifier.quorum import Quorum
+from verifier.registrylog import RegistryLog
 from verifier.trust import TrustList
 
 MAX_SCAN_CALLS = 2
 """Revocation events of a root are scanned in at most this many log requests; a longer span of blocks is
 read leaf by leaf instead, so a receipt never costs more than a handful of node requests."""
+
+SCAN_CALLS_PER_ROOT = 4
+"""A registry's events are scanned whole once its scan costs at most this many log requests per root asked
+(a root read alone costs about that many more requests than a root whose events are already known)."""
+T = TypeVar("T")
+MAX_KEPT = 4096
 
 EXIT_VALID, EXIT_INVALID, EXIT_MALFORMED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -69,15 +77,33 @@ class AnchorReader(Protocol):
 
 
 class ChainReader:
-    """`AnchorReader` over a real node."""
+    """`AnchorReader` over a real node.
 
-    def __init__(self, chain: Chain) -> None:
+    Answers that cannot change at a given block (code, issuer binding, roles) are kept per block. Once a
+    second root of one registry is asked (so many receipts are being verified), the registry's events are read
+    in one scan from its deployment block (`verifier.registrylog`), kept with the block reached and extended
+    from there at a later head; each root then costs one state read instead of a few log requests. One
+    receipt keeps the per-root reads, within its request budget.
+    """
+
+    def __init__(self, chain: Chain, *, scan: bool = True) -> None:
         self.chain = chain
+        self.scan = scan
+        self._logs: dict[str, RegistryLog] = {}
+        self._roots_asked: dict[str, set[str]] = {}
+        self._unscannable: set[str] = set()
+        self._starts: dict[str, int] = {}
+        self._known: dict[tuple[object, ...], object] = {}
+        self._checked: set[str] = set()
 
     def chain_id(self) -> int:
         return self.chain.chain_id
 
     def head(self) -> int:
+        """The head block; a new head (a new session) forgets per-block answers and re-checks each registry
+        log's last block before using it again, so a reorganisation never leaves stale answers in use."""
+        self._known.clear()
+        self._checked.clear()
         return self.chain.block_number()
 
     def block_hash(self, number: int) -> str | None:
@@ -92,10 +118,20 @@ class ChainReader:
         except NotARegistry as exc:
             return RootView(registry_has_code=True, anchor=None, anchored=None, not_a_registry=str(exc))
 
+    def _at(self, key: tuple[object, ...], read: Callable[[], T]) -> T:
+        """A read that cannot change at its block, kept once made."""
+        if key not in self._known:
+            if len(self._known) >= MAX_KEPT:
+                self._known.clear()
+            self._known[key] = read()
+        found: T = self._known[key]  # type: ignore[assignment]
+        return found
+
     def _root_view(self, registry: str, root: str, at_block: int) -> RootView:
-        """At most 7 requests plus MAX_SCAN_CALLS, whatever the contract at `registry` answers."""
+        """At most 7 requests plus MAX_SCAN_CALLS, whatever the contract at `registry` answers (per root; a
+        registry's scan, once, costs its span in LOG_CHUNK blocks plus two)."""
         reg = self.chain.registry(registry)
-        if not self.chain.has_code(reg.address, at_block):
+        if not self._at(("code", reg.address, at_block), lambda: self.chain.has_code(reg.address, at_block)):
             return RootView(registry_has_code=False, anchor=None, anchored=None)
         anchor = reg.anchor_of(root, at_block)
         if anchor is None:
@@ -104,14 +140,22 @@ class ChainReader:
             raise NotARegistry(
                 f"contract at {reg.address} claims an anchor in block {anchor.block_number}, past the head"
             )
-        anchored = reg.anchored_events(root, anchor.block_number, anchor.block_number)
+        log = self._log(reg, root, at_block)
+        if log is not None:
+            anchored = log.anchored(root, anchor.block_number)
+        else:
+            anchored = reg.anchored_events(root, anchor.block_number, anchor.block_number)
         if not anchored:
             return RootView(True, anchor, None)
         revoked = None
-        if (at_block - anchor.block_number) // LOG_CHUNK < MAX_SCAN_CALLS:
+        if log is not None:
+            revoked = log.revoked_leaves(root, anchor.block_number, at_block)
+        elif (at_block - anchor.block_number) // LOG_CHUNK < MAX_SCAN_CALLS:
             revoked = reg.revoked_leaves(root, anchor.block_number, at_block)
         batch_revocation = None
-        if anchor.batch_revoked:
+        if anchor.batch_revoked and log is not None:
+            batch_revocation = log.batch_revocation(root, anchor.revoked_block)
+        elif anchor.batch_revoked:
             batch_revocation = next(iter(reg.batch_revocations(root, anchor.revoked_block, anchor.revoked_block)), None)
         sender = str(anchored[0].args["sender"])
         return RootView(
@@ -120,9 +164,49 @@ class ChainReader:
             anchored[0],
             revoked,
             batch_revocation,
-            issuer_id=reg.issuer_id(at_block),
-            anchorer_holds_role=reg.has_role(ANCHOR_ROLE, sender, at_block),
+            issuer_id=self._at(("issuer", reg.address, at_block), lambda: reg.issuer_id(at_block)),
+            anchorer_holds_role=self._at(
+                ("role", reg.address, sender, at_block), lambda: reg.has_role(ANCHOR_ROLE, sender, at_block)
+            ),
         )
+
+    def _log(self, reg: Registry, root: str, at_block: int) -> RegistryLog | None:
+        """The registry's event log reaching `at_block`, or None while reading root by root is cheaper: until
+        a second root of it is asked, and while its scan would cost more than SCAN_CALLS_PER_ROOT requests
+        for each root asked so far."""
+        address = reg.address
+        if not self.scan or address in self._unscannable:
+            return None
+        log = self._logs.get(address)
+        if log is None:
+            asked = self._roots_asked.setdefault(address, set())
+            asked.add(root)
+            if len(asked) < 2:
+                return None
+            try:
+                if address not in self._starts:
+                    self._starts[address] = reg.deployment_block()
+            except NotARegistry:  # a registry from before deploymentBlock(): root by root, as before
+                self._unscannable.add(address)
+                return None
+            start = self._starts[address]
+            if (at_block - start) // LOG_CHUNK + 1 > SCAN_CALLS_PER_ROOT * len(asked):
+                return None
+            log = RegistryLog(address, start, start - 1, None)
+            self._logs[address] = log
+        elif address not in self._checked and self.block_hash(log.reached) != log.reached_hash:
+            # The block the log reached is no longer on the chain: read it all again.
+            log = RegistryLog(address, log.start, log.start - 1, None)
+            self._logs[address] = log
+        self._checked.add(address)
+        if log.reached >= at_block:
+            return log
+        try:
+            log.add(reg.events(log.reached + 1, at_block), at_block, self.block_hash(at_block))
+        except Exception:
+            self._logs.pop(address, None)  # half read: the next use reads it again
+            raise
+        return log
 
     def leaf_revocation(self, registry: str, root: str, leaf: str, at_block: int) -> RegistryEvent | None:
         reg = self.chain.registry(registry)
@@ -168,6 +252,7 @@ class Session:
         self._keys: dict[tuple[str, str], SigningKeyStatus] = {}
         self._failed: dict[tuple[str, str], str] = {}
         self._hashes: dict[int, str | None] = {}
+        self._receipts = ReceiptReader()
 
     def _facts(self, receipt: Receipt, offline: Offline) -> tuple[ChainFacts | None, str | None]:
         """The chain's answers for this receipt, or None and why not.
@@ -211,7 +296,7 @@ class Session:
             carried = unwrap(data, source)
             if carried.receipt is None:
                 return unanchored(source, carried.credential or "", carried.kind, self.now)
-            receipt = Receipt.from_json(carried.receipt, source=source)
+            receipt = self._receipts.parse(carried.receipt, source)
         except InvalidReceipt as exc:
             return malformed(source, str(exc))
         # Everything that needs no chain comes first: a receipt that fails on its own costs no node request.

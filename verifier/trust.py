@@ -6,6 +6,7 @@ lookups compare checksummed addresses, so case never matters.
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,16 @@ class TrustList:
     entries: tuple[TrustedRegistry, ...] = ()
 
     def find(self, chain_id: int, address: str) -> TrustedRegistry | None:
-        wanted = checksum_address(address)
+        wanted = _checksummed(address)
         return next((e for e in self.entries if e.chain_id == chain_id and e.address == wanted), None)
 
     def plus(self, *more: TrustedRegistry) -> "TrustList":
         return TrustList(self.entries + more)
+
+
+@lru_cache(maxsize=1024)
+def _checksummed(address: str) -> str:
+    return checksum_address(address)
 
 
 def trusted(chain_id: int, address: str, name: str, issuer_id: str | None = None) -> TrustedRegistry:

@@ -1,0 +1,227 @@
+"""The fast paths for receipts of one batch answer exactly as the plain ones: `ReceiptReader` as
+`Receipt.from_json`, the storage-proof walk as py-trie, a warm verification session as a cold one; and a
+receipt that differs from its batch in any member is never given the batch's remembered answer."""
+
+import copy
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+import rlp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sha3 import keccak_256
+from trie.hexary import HexaryTrie
+
+from anchoring import evidence as evidence_module
+from anchoring import mpt
+from anchoring.errors import InvalidReceipt
+from anchoring.receipt import Receipt
+from verifier.checkpoints import load_checkpoints
+from verifier.checks import Report
+from verifier.fastread import ReceiptReader
+from verifier.service import Session
+from verifier.trust import load_trust_list
+
+ASSETS = Path(__file__).parent.parent / "assets"
+EVIDENCE = ASSETS / "evidence" / "v2"
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+BATCH = [(EVIDENCE / "receipt-0.json").read_bytes(), (EVIDENCE / "receipt-1.json").read_bytes()]
+ALL_ASSETS = sorted((ASSETS / "receipts").glob("*.json")) + sorted(EVIDENCE.glob("receipt-*.json"))
+
+
+def outcome(parse: Any, data: bytes) -> tuple[str, Any]:
+    try:
+        receipt = parse(data)
+    except InvalidReceipt as exc:
+        return "error", str(exc)
+    view = receipt.view()
+    return "receipt", (
+        receipt,
+        receipt.model_fields_set,
+        receipt.computed_digest(),
+        view,
+        view.model_fields_set,
+        view.credential_subject.model_fields_set,
+    )
+
+
+def slow(data: bytes) -> Any:
+    return Receipt.from_json(data, source="r.json")
+
+
+def warm_reader() -> ReceiptReader:
+    reader = ReceiptReader()
+    for data in BATCH * 2:
+        reader.parse(data, "r.json")
+    return reader
+
+
+@pytest.mark.parametrize("path", ALL_ASSETS, ids=lambda p: p.name)
+def test_reader_answers_as_from_json(path: Path) -> None:
+    reader = warm_reader()
+    data = path.read_bytes()
+    for _ in range(2):  # the second time from what it remembered
+        assert outcome(lambda d: reader.parse(d, "r.json"), data) == outcome(slow, data)
+
+
+def test_compact_lines_and_indented_files_read_alike() -> None:
+    reader = warm_reader()
+    for data in BATCH:
+        compact = json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False).encode()
+        assert outcome(lambda d: reader.parse(d, "r.json"), compact) == outcome(slow, compact)
+
+
+def paths_of(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [at]
+    if isinstance(value, dict):
+        for key, member in value.items():
+            found += paths_of(member, (*at, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += paths_of(item, (*at, i))
+    return found
+
+
+DOCUMENT = json.loads(BATCH[0])
+PATHS = paths_of(DOCUMENT)[1:]
+replacements = st.sampled_from(
+    [1, 1.0, 2.5, 0, -1, True, False, None, "", "x", "0x" + "00" * 32, [], {}, [1], {"a": 1}, 2**70, 10**30,
+     "2026-01-01T00:00:00Z", "urn:uuid:1", "é", "\u2028", "@context", "https://www.w3.org/ns/credentials/v2"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    where=st.integers(0, len(PATHS) - 1),
+    action=st.sampled_from(["replace", "delete", "add", "string-edit"]),
+    new=replacements,
+    indent=st.sampled_from([None, 2]),
+)
+def test_a_receipt_differing_from_its_batch_anywhere_is_read_as_from_json_reads_it(
+    where: int, action: str, new: Any, indent: int | None
+) -> None:
+    reader = warm_reader()
+    document = copy.deepcopy(DOCUMENT)
+    path = PATHS[where]
+    parent = document
+    for step in path[:-1]:
+        parent = parent[step]
+    last = path[-1]
+    if action == "replace":
+        parent[last] = new
+    elif action == "delete":
+        del parent[last]
+    elif action == "add" and isinstance(parent, dict):
+        parent["extra" if not isinstance(new, str) or not new else new] = new
+    elif action == "add":
+        parent.insert(last, new)
+    elif isinstance(parent[last], str) and parent[last]:
+        text = parent[last]
+        parent[last] = text[:-1] + ("0" if text[-1] != "0" else "1")
+    data = json.dumps(document, indent=indent, ensure_ascii=False).encode()
+    assert outcome(lambda d: reader.parse(d, "r.json"), data) == outcome(slow, data)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace(b'"digest"', b'"digest": "0x' + b"00" * 32 + b'",\n  "digest"', 1),  # duplicate member
+        lambda t: t.replace(b'"name": "', b'"name": "\\u0041', 1),  # an escape
+        lambda t: b"\xef\xbb\xbf" + t,  # byte-order mark
+        lambda t: t + b"\x0c",  # not JSON white space
+        lambda t: t.replace(b'"evidence"', b'"evidence": [], "evidence"', 1),  # evidence twice
+        lambda t: t.replace(b'"hashed": true', b'"hashed": true, "hashed": false', 1),  # deep duplicate
+        lambda t: t.replace(b'"version": 2', b'"version": 123456789012345678901234567890', 1),
+        lambda t: t.replace(b'"type": "CredentialReceipt"', b'"type": "BatchManifest"', 1),
+        lambda t: t[:-3],  # cut off
+        lambda t: b"[" * 40 + t + b"]" * 40,
+    ],
+)
+def test_text_level_tricks_are_read_as_from_json_reads_them(edit: Any) -> None:
+    reader = warm_reader()
+    data = edit(BATCH[0])
+    assert data != BATCH[0]
+    assert outcome(lambda d: reader.parse(d, "r.json"), data) == outcome(slow, data)
+
+
+def clear_caches() -> None:
+    for cache in (mpt._proven, mpt._hashed, mpt._decoded, mpt._parsed, evidence_module._shared):
+        cache.clear()
+
+
+def session() -> Session:
+    checkpoints = load_checkpoints(EVIDENCE / "checkpoints.toml")
+    return Session(None, load_trust_list(EVIDENCE / "trust.toml"), NOW, checkpoints=checkpoints)
+
+
+def steps_of(report: Report) -> tuple[Any, ...]:
+    return (report.verdict, report.steps, report.notes, report.credential_id)
+
+
+@settings(max_examples=60, deadline=None)
+@given(where=st.integers(0, len(PATHS) - 1), new=replacements)
+def test_a_warm_session_gives_every_receipt_the_report_a_cold_one_gives(where: int, new: Any) -> None:
+    document = copy.deepcopy(DOCUMENT)
+    parent = document
+    path = PATHS[where]
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = new
+    data = json.dumps(document, indent=2).encode()
+    clear_caches()
+    cold = steps_of(session().verify_bytes(data, "r.json"))
+    warm = session()
+    for good in BATCH:
+        warm.verify_bytes(good, "r.json")
+    assert steps_of(warm.verify_bytes(data, "r.json")) == cold
+
+
+# The storage-proof walk: ours where the trie is plain, py-trie's where it is not, one answer.
+keys = st.lists(st.binary(min_size=1, max_size=8), min_size=1, max_size=40, unique=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(stored=keys, asked=st.binary(min_size=1, max_size=8), value_size=st.integers(1, 40), damage=st.integers(0, 3))
+def test_the_walk_answers_as_py_trie(stored: list[bytes], asked: bytes, value_size: int, damage: int) -> None:
+    trie = HexaryTrie({})
+    for key in stored:
+        trie.set(keccak_256(key).digest(), rlp.encode(key.ljust(value_size, b"v")))  # type: ignore[no-untyped-call]
+    proof = trie.get_proof(keccak_256(asked).digest())  # type: ignore[no-untyped-call]
+    nodes = [rlp.encode(node) for node in proof]
+    if damage == 1 and len(nodes) > 1:
+        nodes.pop()  # a node missing
+    elif damage == 2:
+        nodes[-1] = nodes[-1][:-1] + bytes([nodes[-1][-1] ^ 1])  # a node changed
+    mpt._proven.clear()
+    try:
+        pool = mpt.NodePool(["0x" + n.hex() for n in nodes], "proof", limit=512)
+    except mpt.ProofInvalid:
+        return  # not RLP: refused before any walk, by both
+
+    def reference() -> tuple[str, Any]:
+        try:
+            value = HexaryTrie(dict(pool.db), trie.root_hash).get(keccak_256(asked).digest())
+        except Exception as exc:
+            return "error", type(exc).__name__
+        return ("value", value) if isinstance(value, bytes) else ("error", "not bytes")
+
+    try:
+        ours: tuple[str, Any] = ("value", pool.get(trie.root_hash, asked, "proof"))
+    except mpt.ProofInvalid:
+        ours = ("error", None)
+    expected = reference()
+    assert ours[0] == expected[0]
+    if ours[0] == "value":
+        assert ours == expected
+
+
+def test_orjson_writes_strings_as_rfc8785() -> None:
+    import orjson
+
+    texts = [chr(c) for c in range(0x3000) if not 0xD800 <= c < 0xE000] + ["\U0001f600", "\ue000", os.urandom(8).hex()]
+    assert [orjson.dumps(t) for t in texts] == [rfc8785.dumps(t) for t in texts]

@@ -1,0 +1,425 @@
+"""Reading many receipts of one batch: `Receipt.from_json`, with the work their shared parts need done once.
+
+Invariants: `ReceiptReader.parse(data, source)` returns a receipt equal to `Receipt.from_json(data, source=
+source)` (its credential view and digest included) or raises exactly what that raises. The fast path only
+ever accepts; whatever it is not sure of (a `\\u` escape, a byte-order mark, a version 3 receipt, a member it
+has not seen pass) goes to `Receipt.from_json`, whose answer is the answer. What it remembers is keyed by
+exact content (orjson's bytes of a parsed value, which tell `1` from `1.0` and `true`, or the evidence's own
+bytes), never by position or receipt, so a receipt that differs in any shared member misses the cache and is
+checked in full. Duplicate members are caught without a hook: outside `\\u` escapes, the colons of the text
+are one per member plus those inside strings, and orjson's rewriting of what it parsed keeps the latter and
+one colon per member it kept, so the two counts are equal exactly when no member was dropped.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from anchoring import jcs
+from anchoring.credential import (
+    CREDENTIAL_TYPES,
+    MAX_TEXT,
+    MAX_URI,
+    OB3_CONTEXT,
+    VC_CONTEXT,
+    AchievementView,
+    CredentialView,
+    IssuerView,
+    SubjectView,
+    parse_timestamp,
+)
+from anchoring.hashing import keccak256, to_hex
+from anchoring.jsonio import MAX_DEPTH, MAX_STRING
+from anchoring.merkle import SCHEME
+from anchoring.receipt import MAX_PROOF_LENGTH, AnchorSection, Evidence, MerkleSection, Receipt
+
+M = TypeVar("M", bound=BaseModel)
+LIMIT: Final = 16384
+COMPOSED: Final = 2
+_WS: Final = b" \t\n\r"  # JSON's white space (bytes.strip would also take \x0b and \x0c)
+_HASHES: Final = re.compile(r"(?:0x[0-9a-f]{64})*")
+_RECEIPT_KEYS: Final = frozenset(("type", "version", "credential", "digest", "merkle", "anchor"))
+_VIEW_KEYS: Final = {
+    "@context": "context",
+    "id": "id",
+    "type": "type",
+    "issuer": "issuer",
+    "validFrom": "valid_from",
+    "validUntil": "valid_until",
+    "name": "name",
+    "credentialSubject": "credential_subject",
+}
+_LARGEST_EXACT: Final = 2.0**53
+
+
+class _Miss(Exception):
+    """Not sure: `Receipt.from_json` decides."""
+
+
+class _Summary:
+    """What the checks need of one member value, by its content: depth, canonical form (None: none exists)."""
+
+    __slots__ = ("canonical", "depth")
+
+    def __init__(self, depth: int, canonical: bytes | None) -> None:
+        self.depth = depth
+        self.canonical = canonical
+
+
+def _hash32(value: object) -> bool:
+    return type(value) is str and len(value) == 66 and _HASHES.fullmatch(value) is not None
+
+
+def _hashes(values: list[Any]) -> bool:
+    """Every item is 32 bytes as lowercase 0x-hex (one match over them all, each of the right length)."""
+    if not all(type(v) is str and len(v) == 66 for v in values):
+        return False
+    return _HASHES.fullmatch("".join(values)) is not None
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def _assemble(model: type[M], fields: dict[str, Any], extra: dict[str, Any] | None, given: set[str]) -> M:
+    """A model instance from values already checked as its validator checks them (what `model_construct`
+    does, without its per-field bookkeeping)."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_extra__", extra)
+    object.__setattr__(instance, "__pydantic_fields_set__", given)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+class ReceiptReader:
+    """`Receipt.from_json` for many receipts, remembering checks of their shared parts (bounded caches)."""
+
+    def __init__(self) -> None:
+        self._summaries: dict[bytes, _Summary] = {}
+        self._evidence: dict[bytes, tuple[list[Evidence], int]] = {}
+        self._models: dict[tuple[type[BaseModel], bytes], BaseModel | None] = {}
+        self._values: dict[tuple[str, bytes], Any] = {}
+        self._key_kinds: dict[str, int] = {}
+
+    def parse(self, data: bytes, source: str) -> Receipt:
+        split = _split(data)
+        document = _head(split[0]) if split is not None and len(data) <= MAX_STRING else None
+        if document is not None:
+            try:
+                return self._fast(document, split[1] if split else None)
+            except _Miss:
+                pass
+        receipt = Receipt.from_json(data, source=source)
+        if document is not None and split is not None and split[1] is not None and receipt.version == 2:
+            # The whole document passed, and its head parsed alone: these bytes are its top-level evidence's.
+            evidence_bytes = split[1]
+            try:
+                depth = _depth(orjson.loads(evidence_bytes))
+            except (_Miss, orjson.JSONDecodeError):
+                return receipt
+            _remember(self._evidence, evidence_bytes, (list(receipt.evidence or ()), depth))
+        return receipt
+
+    def _fast(self, document: dict[str, Any], evidence_bytes: bytes | None) -> Receipt:
+        evidence: list[Evidence] | None = None
+        depth = 0
+        if evidence_bytes is not None:
+            if "evidence" in document:
+                raise _Miss
+            known = self._evidence.get(evidence_bytes)
+            if known is None:
+                raise _Miss
+            evidence, depth = list(known[0]), 1 + known[1]
+        keys = document.keys()
+        if not keys >= _RECEIPT_KEYS or len(keys) != len(_RECEIPT_KEYS):
+            raise _Miss
+        version = document["version"]
+        if document["type"] != "CredentialReceipt" or type(version) is not int:
+            raise _Miss
+        if (version, evidence is None) not in ((1, True), (2, False)):
+            raise _Miss
+        digest, credential = document["digest"], document["credential"]
+        if not _hash32(digest) or type(credential) is not dict:
+            raise _Miss
+        merkle = self._merkle(document["merkle"])
+        anchor = self._model(AnchorSection, document["anchor"])
+        view, canonical, credential_depth = self._credential(credential)
+        if max(depth, 2 + credential_depth, 3) > MAX_DEPTH:
+            raise _Miss
+        fields = {
+            "type": "CredentialReceipt",
+            "version": version,
+            "credential": credential,
+            "digest": digest,
+            "merkle": merkle,
+            "anchor": anchor,
+            "additional_anchors": None,
+            "evidence": evidence,
+        }
+        given = {"type", "version", "credential", "digest", "merkle", "anchor"}
+        if evidence is not None:
+            given.add("evidence")
+        receipt = _assemble(Receipt, fields, None, given)
+        object.__setattr__(receipt, "__pydantic_private__", {"_computed": to_hex(keccak256(canonical)), "_view": view})
+        return receipt
+
+    def _merkle(self, merkle: Any) -> MerkleSection:
+        if type(merkle) is not dict or merkle.keys() != {"scheme", "leaf", "proof", "root"}:
+            raise _Miss
+        proof = merkle["proof"]
+        if merkle["scheme"] != SCHEME or not _hash32(merkle["leaf"]) or not _hash32(merkle["root"]):
+            raise _Miss
+        if type(proof) is not list or len(proof) > MAX_PROOF_LENGTH or not _hashes(proof):
+            raise _Miss
+        fields = {"scheme": SCHEME, "leaf": merkle["leaf"], "proof": list(proof), "root": merkle["root"]}
+        return _assemble(MerkleSection, fields, None, {"scheme", "leaf", "proof", "root"})
+
+    def _model(self, model: type[M], value: Any) -> M:
+        """`model.model_validate(value)`, remembered by the value's exact content."""
+        if type(value) is not dict:
+            raise _Miss
+        key = (model, orjson.dumps(value))
+        if key not in self._models:
+            try:
+                checked: BaseModel | None = model.model_validate(value)
+            except ValidationError:
+                checked = None
+            _remember(self._models, key, checked)
+        found = self._models[key]
+        if found is None:
+            raise _Miss
+        return found  # type: ignore[return-value]
+
+    def _value(self, kind: str, value: Any, check: Callable[[Any], Any]) -> Any:
+        """`check(value)` (which raises `_Miss` or ValueError), remembered by the value's exact content."""
+        key = (kind, orjson.dumps(value))
+        if key not in self._values:
+            try:
+                result = check(value)
+            except (_Miss, ValueError):
+                result = _Miss
+            _remember(self._values, key, result)
+        found = self._values[key]
+        if found is _Miss:
+            raise _Miss
+        return found
+
+    def _credential(self, credential: dict[str, Any]) -> tuple[CredentialView, bytes, int]:
+        """The credential's view (as `CredentialView` validates it), its RFC 8785 bytes without `proof`, depth."""
+        members: list[tuple[str, bytes]] = []
+        depth = 0
+        for key, value in credential.items():
+            if key == "@context":
+                self._value("context", value, _contexts)
+                summary = self._summary(value, plain=False)
+            elif ":" in key or key.startswith("@"):
+                raise _Miss
+            else:
+                summary = self._summary(value)
+            depth = max(depth, summary.depth)
+            if key != "proof":
+                if summary.canonical is None or not _plain_key(key):
+                    raise _Miss
+                members.append((key, summary.canonical))
+        members.sort()
+        canonical = b"{" + b",".join(b'"' + k.encode() + b'":' + c for k, c in members) + b"}"
+        return self._view(credential), canonical, depth
+
+    def _view(self, credential: dict[str, Any]) -> CredentialView:
+        for required in ("@context", "id", "type", "issuer", "validFrom", "name", "credentialSubject"):
+            if required not in credential:
+                raise _Miss
+        ident, name, until = credential["id"], credential["name"], credential.get("validUntil", "")
+        if type(ident) is not str or not 0 < len(ident) <= MAX_URI or type(name) is not str or len(name) > MAX_TEXT:
+            raise _Miss
+        if until is None:
+            raise _Miss
+        subject = credential["credentialSubject"]
+        if type(subject) is not dict or "achievement" not in subject:
+            raise _Miss
+        achievement = self._model(AchievementView, subject["achievement"])
+        fields = {
+            "context": list(credential["@context"]),
+            "id": ident,
+            "type": list(self._value("type", credential["type"], _types)),
+            "issuer": self._model(IssuerView, credential["issuer"]),
+            "valid_from": self._value("time", credential["validFrom"], parse_timestamp),
+            "valid_until": self._value("time", until, parse_timestamp) if "validUntil" in credential else None,
+            "name": name,
+            "credential_subject": _assemble(
+                SubjectView,
+                {"achievement": achievement},
+                {k: v for k, v in subject.items() if k != "achievement"},
+                set(subject),
+            ),
+        }
+        extra = {k: v for k, v in credential.items() if k not in _VIEW_KEYS}
+        given = {_VIEW_KEYS.get(k, k) for k in credential}
+        return _assemble(CredentialView, fields, extra, given)
+
+    def _summary(self, value: Any, *, plain: bool = True, level: int = 0) -> _Summary:
+        """The member's summary; an object or array is looked up by its content, and one not seen before is
+        put together from its members' (to a depth of COMPOSED), so a per-receipt member that holds a shared
+        one (a subject holding its achievement) costs only its own part."""
+        kind = type(value)
+        if kind is str:
+            try:
+                return _Summary(0, orjson.dumps(value))
+            except orjson.JSONEncodeError:
+                raise _Miss from None
+        if (kind is not dict and kind is not list) or level >= COMPOSED:
+            return _summarise(value, plain)
+        key = orjson.dumps(value) + (b"" if plain else b"@")
+        found = self._summaries.get(key)
+        if found is None:
+            if not plain:
+                found = _summarise(value, plain)
+            elif kind is list:
+                items = [self._summary(item, level=level + 1) for item in value]
+                canonicals = [i.canonical for i in items]
+                joined = None if None in canonicals else b"[" + b",".join(canonicals) + b"]"  # type: ignore[arg-type]
+                found = _Summary(1 + max((i.depth for i in items), default=0), joined)
+            else:
+                found = self._composed(value, level)
+            _remember(self._summaries, key, found)
+        return found
+
+    def _composed(self, value: dict[str, Any], level: int) -> _Summary:
+        members: list[tuple[str, bytes | None]] = []
+        depth = 0
+        kinds = self._key_kinds
+        for key, member in value.items():
+            kind = kinds.get(key)
+            if kind is None:
+                kind = _key_kind(key)
+                _remember(kinds, key, kind)
+            if kind == _FORBIDDEN:
+                raise _Miss
+            if type(member) is str and kind == _TERM:
+                try:
+                    members.append((key, orjson.dumps(member)))
+                except orjson.JSONEncodeError:
+                    raise _Miss from None
+                continue
+            if kind == _CONTEXT:
+                urls = member if type(member) is list else [member]
+                if not all(type(url) is str for url in urls):
+                    raise _Miss
+                summary = self._summary(member, plain=False, level=level + 1)
+            else:
+                summary = self._summary(member, level=level + 1)
+            depth = max(depth, summary.depth)
+            members.append((key, summary.canonical if kind != _ESCAPED else None))
+        if any(c is None for _, c in members):
+            return _Summary(1 + depth, _canonical_or_none(value))
+        members.sort()
+        return _Summary(1 + depth, b"{" + b",".join(b'"' + k.encode() + b'":' + c for k, c in members) + b"}")  # type: ignore[operator]
+
+
+def _head(head: bytes) -> dict[str, Any] | None:
+    """The document (without its evidence) parsed, when it is an object and no member was dropped as a
+    duplicate; no string in it is longer than the limit, as the caller made sure the document is not."""
+    try:
+        document = orjson.loads(head)
+    except orjson.JSONDecodeError:
+        return None
+    if type(document) is not dict or head.count(b":") != orjson.dumps(document).count(b":"):
+        return None
+    return document
+
+
+def _split(data: bytes) -> tuple[bytes, bytes | None] | None:
+    """The document without its top-level `evidence` member (as an object's text) and that member's value's
+    bytes; or the whole document and None when it has no such member last; None when unsure.
+
+    Inside a JSON string a quote is escaped, so `"evidence"` followed by a colon is a member name; it is the
+    top-level one when what precedes it, closed, parses as an object (checked by the caller's parse), and
+    what follows it is that member's value and the closing brace."""
+    if data[:3] == b"\xef\xbb\xbf" or b"\\u" in data:
+        return None
+    at = data.rfind(b'"evidence"')
+    if at < 0:
+        return data, None
+    rest = data[at + 10 :].lstrip(_WS)
+    before = data[:at].rstrip(_WS)
+    if rest[:1] != b":" or before[-1:] != b",":
+        return None
+    value = rest[1:].rstrip(_WS)
+    if value[-1:] != b"}":
+        return None
+    value = value[:-1].strip(_WS)
+    if value[:1] != b"[" or value[-1:] != b"]":
+        return None
+    return before[:-1] + b"}", value
+
+
+_TERM, _ESCAPED, _CONTEXT, _FORBIDDEN = range(4)
+
+
+def _key_kind(key: str) -> int:
+    """How `_plain_terms` sees a member name, and whether its JSON text is itself in quotes."""
+    if key == "@context":
+        return _CONTEXT
+    if ":" in key or key.startswith("@"):
+        return _FORBIDDEN
+    return _TERM if _plain_key(key) else _ESCAPED
+
+
+def _plain_key(key: str) -> bool:
+    """A key whose JSON text is itself in quotes, and whose order is the same in UTF-16 code units."""
+    return key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
+
+
+def _summarise(value: Any, plain: bool) -> _Summary:
+    """Depth, the `_plain_terms` rule (when `plain`), numbers orjson may have read differently from `json`, and
+    the RFC 8785 form (None when there is none)."""
+    return _Summary(_depth(value, plain=plain), _canonical_or_none(value))
+
+
+def _canonical_or_none(value: Any) -> bytes | None:
+    try:
+        return jcs.canonicalize(value)
+    except (ValueError, TypeError):
+        return None
+
+
+def _depth(value: Any, *, plain: bool = False) -> int:
+    kind = type(value)
+    if kind is dict:
+        deepest = 0
+        for key, member in value.items():
+            if plain and key == "@context":
+                urls = member if type(member) is list else [member]
+                if not all(type(url) is str for url in urls):
+                    raise _Miss
+            elif plain and (":" in key or key.startswith("@")):
+                raise _Miss
+            deepest = max(deepest, _depth(member, plain=plain and key != "@context"))
+        return 1 + deepest
+    if kind is list:
+        return 1 + max((_depth(item, plain=plain) for item in value), default=0)
+    if kind is float and value.is_integer() and abs(value) >= _LARGEST_EXACT:
+        raise _Miss  # orjson reads a long integer as a float, `json` as an integer
+    return 0
+
+
+def _contexts(value: Any) -> list[str]:
+    if type(value) is not list or len(value) > 16 or value[:2] != [VC_CONTEXT, OB3_CONTEXT]:
+        raise _Miss
+    if not all(type(url) is str and 0 < len(url) <= MAX_URI for url in value):
+        raise _Miss
+    return value
+
+
+def _types(value: Any) -> list[str]:
+    if type(value) is not list or len(value) > 16 or not all(type(t) is str and len(t) <= MAX_TEXT for t in value):
+        raise _Miss
+    if not all(t in value for t in CREDENTIAL_TYPES):
+        raise _Miss
+    return value

@@ -1,13 +1,14 @@
 """Streaming a batch's receipts into one container: a JSON Lines file or a zip archive of receipt files.
 
-Workers encode chunks of receipts into container bytes (`encode_chunk`: compact JSON lines, or each receipt
-file's bytes deflated with its CRC); the parent appends them in large sequential writes (`ContainerWriter`).
+Workers encode chunks of receipts into container bytes (`encode_chunk`: each receipt as one line of compact
+JSON; in a zip, that line deflated, with its CRC); the parent appends them in large sequential writes
+(`ContainerWriter`).
 
 Invariants: the container is written under a temporary dot-name beside its final name, flushed with one
 fsync and renamed over the final name only when complete, so a crash leaves the old container (or none),
-never a half one under the final name; a zip member holds exactly the bytes the `dir` form's file would
-(its name too), and a JSON Lines line is the same receipt in compact JSON; the locations returned are those
-of `anchoring.receiptfiles`.
+never a half one under the final name; a zip member is named as the `dir` form's file and holds the same
+receipt as it, in compact JSON (one line, as in the JSON Lines form: a third of the bytes to deflate and no
+parse to re-indent it); the locations returned are those of `anchoring.receiptfiles`.
 """
 
 import json
@@ -21,7 +22,6 @@ from typing import Any, BinaryIO, Literal
 
 from anchoring import zipwrite
 from anchoring.files import fsync_dir
-from anchoring.receipt import dump_receipt
 from anchoring.receiptfiles import jsonl_location, zip_location
 
 Form = Literal["dir", "jsonl", "zip"]
@@ -49,15 +49,27 @@ class Encoded:
     blob: bytes
 
 
-def encode_chunk(form: Form, receipts: list[tuple[str, str, dict[str, Any]]]) -> Encoded:
-    """(credential id, file name, receipt document) -> container bytes for `form` ("jsonl" or "zip")."""
+def compact_receipt(document: dict[str, Any], credential: str) -> bytes:
+    """A receipt document as one line of compact JSON, its credential spliced in as the JSON text `credential`
+    (as the store keeps it: no parse and re-dump of every credential)."""
+    text = json.dumps({**document, "credential": _MARK}, ensure_ascii=False, separators=(",", ":"))
+    if "\n" in credential or "\r" in credential:
+        credential = json.dumps(json.loads(credential), ensure_ascii=False, separators=(",", ":"))
+    return text.replace(_MARK_JSON, credential, 1).encode("utf-8")
+
+
+_MARK = "\x00credential\x00"
+_MARK_JSON = json.dumps(_MARK)
+
+
+def encode_chunk(form: Form, receipts: list[tuple[str, str, bytes]]) -> Encoded:
+    """(credential id, file name, receipt as one line of JSON) -> container bytes for `form` ("jsonl", "zip")."""
     ids, names, sizes, raw_sizes, crcs, parts = [], [], [], [], [], []
-    for credential_id, name, document in receipts:
+    for credential_id, name, line in receipts:
+        data = line + b"\n"
         if form == "jsonl":
-            data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
             stored, crc = data, 0
         else:
-            data = dump_receipt(document).encode("utf-8")
             packer = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
             stored, crc = packer.compress(data) + packer.flush(), zlib.crc32(data)
         ids.append(credential_id)

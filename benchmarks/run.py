@@ -30,6 +30,8 @@
   machine stretches the latter. For reference, it also times RDFC canonicalisation per credential, plain pyld
   against the shape-cached fast path, on one core.
 - notify: e-mailing a 1,000-credential batch to a local SMTP server; baseline: issuing it (benchmarks/notify.py).
+- receipts: writing 100,000 receipts of one batch as files, JSON Lines and zip (baseline: files), and `verify`
+  of a 10,000-receipt .jsonl and .zip against the same receipts as files (benchmarks/receipts.py).
 """
 
 import argparse
@@ -477,8 +479,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence",
-        help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web, evidence",
+        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence,receipts",
+        help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web, evidence, "
+        "receipts",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -522,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
 
             results["evidence"] = evidence.run(folder / "evidence")
             print(json.dumps({"evidence": results["evidence"]}), flush=True)
+        if "receipts" in wanted:
+            from benchmarks import receipts
+
+            results["receipts"] = receipts.run(folder / "receipts", args.records, args.credentials)
+            print(json.dumps({"receipts": results["receipts"]}), flush=True)
         if "notify" in wanted:
             results["notify"] = bench_notify(folder)
             print(json.dumps({"notify": results["notify"]}), flush=True)

@@ -32,7 +32,7 @@ from anchoring.receipt import (
     utc_seconds,
 )
 from anchoring.receiptfiles import receipt_file_name
-from anchoring.receiptwrite import CONTAINER_NAMES, ContainerWriter, Encoded, Form, encode_chunk
+from anchoring.receiptwrite import CONTAINER_NAMES, ContainerWriter, Encoded, Form, compact_receipt, encode_chunk
 from anchoring.workers import parallel_map
 from issuer.store import AnchorRecord, Batch
 from issuer.workspace import Workspace
@@ -116,8 +116,8 @@ def encode_receipts(
     receipts = []
     for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
         proven = [e.for_leaf(leaf) for e in evidence]
-        receipt = receipt_document(json.loads(document), digest, leaf, proof, root, anchors[0], proven, anchors[1:])
-        receipts.append((credential_id, receipt_name(credential_id), receipt))
+        receipt = receipt_document({}, digest, leaf, proof, root, anchors[0], proven, anchors[1:])
+        receipts.append((credential_id, receipt_name(credential_id), compact_receipt(receipt, document)))
     return encode_chunk(form, receipts)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from anchoring import zipwrite
 from anchoring.errors import InvalidInput, InvalidReceipt
-from anchoring.receipt import MAX_RECEIPT_BYTES, dump_receipt
+from anchoring.receipt import MAX_RECEIPT_BYTES
 from anchoring.receiptextract import extract_receipts
 from anchoring.receiptfiles import (
     beside,
@@ -21,7 +21,15 @@ from anchoring.receiptfiles import (
     read_receipt_at,
     receipt_file_name,
 )
-from anchoring.receiptwrite import ContainerWriter, check_form, encode_chunk, remove_stale_temps, temp_name
+from anchoring.receiptwrite import (
+    ContainerWriter,
+    Encoded,
+    check_form,
+    compact_receipt,
+    encode_chunk,
+    remove_stale_temps,
+    temp_name,
+)
 from verifier.inputs import receipt_inputs
 from verifier.service import Session
 from verifier.trust import TrustList
@@ -29,18 +37,33 @@ from verifier.trust import TrustList
 VALID = Path(__file__).parent.parent / "assets" / "receipts" / "valid.json"
 
 
-def documents(n: int) -> list[tuple[str, str, dict[str, object]]]:
+Doc = tuple[str, str, dict[str, object]]
+
+
+def documents(n: int) -> list[Doc]:
     ids = [f"urn:uuid:00000000-0000-4000-8000-{i:012d}" for i in range(n)]
     return [(cid, receipt_file_name(cid), {"type": "CredentialReceipt", "credential": {"id": cid}}) for cid in ids]
 
 
-def write(path: Path, form: str, docs: list[tuple[str, str, dict[str, object]]], chunk: int = 1000) -> dict[str, str]:
+def encoded(form: str, docs: list[Doc]) -> Encoded:
+    lines = []
+    for cid, name, doc in docs:
+        credential = json.dumps({"id": cid, "name": "Zoë\n"}, ensure_ascii=False, indent=1)  # spliced in, one line
+        lines.append((cid, name, compact_receipt({**doc, "credential": None}, credential)))
+    return encode_chunk(check_form(form), lines)
+
+
+def write(path: Path, form: str, docs: list[Doc], chunk: int = 1000) -> dict[str, str]:
     locations: dict[str, str] = {}
     with ContainerWriter(path, check_form(form)) as writer:
         for i in range(0, len(docs), chunk):
-            locations.update(writer.add(encode_chunk(check_form(form), docs[i : i + chunk])))
+            locations.update(writer.add(encoded(form, docs[i : i + chunk])))
         writer.finish()
     return locations
+
+
+def expected(doc: dict[str, object]) -> dict[str, object]:
+    return {**doc, "credential": {**doc["credential"], "name": "Zoë\n"}}  # type: ignore[dict-item]
 
 
 @pytest.mark.parametrize("form", ["jsonl", "zip"])
@@ -51,13 +74,16 @@ def test_every_location_written_reads_back_its_receipt(tmp_path: Path, form: str
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left
     for cid, _, document in docs:
         assert location_file(locations[cid]) == path
-        assert json.loads(read_receipt_at(locations[cid])) == document
+        assert json.loads(read_receipt_at(locations[cid])) == expected(document)
     entries = list(iter_receipts(path))
-    assert [json.loads(e.data or b"") for e in entries] == [d for _, _, d in docs]
+    assert [json.loads(e.data or b"") for e in entries] == [expected(d) for _, _, d in docs]
     if form == "zip":
-        # members hold exactly the `dir` form's files, under its names
+        # members named as the `dir` form's files, each one line of compact JSON
         assert [e.name for e in entries] == [name for _, name, _ in docs]
-        assert entries[0].data == dump_receipt(docs[0][2]).encode()
+        assert (
+            entries[0].data
+            == json.dumps(expected(docs[0][2]), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        )
         assert entries[0].source == f"{path}:{docs[0][1]}"
     else:
         assert entries[1].source == f"{path} line 2"
@@ -91,7 +117,7 @@ def test_a_container_being_written_has_only_a_temporary_name(tmp_path: Path) -> 
     stale.write_bytes(b"half a container from a killed run")
     writer = ContainerWriter(path, "jsonl")
     assert not stale.exists()  # a killed run's leftovers are cleared first
-    writer.add(encode_chunk("jsonl", documents(3)))
+    writer.add(encoded("jsonl", documents(3)))
     assert not path.exists()
     assert temp_name(path).exists()
     assert container_kind(path) is None
@@ -106,7 +132,7 @@ def test_a_container_written_again_replaces_the_old_one_whole(tmp_path: Path) ->
 
     def killed_halfway() -> None:
         with ContainerWriter(path, "zip") as writer:
-            writer.add(encode_chunk("zip", documents(5)))
+            writer.add(encoded("zip", documents(5)))
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):
@@ -239,7 +265,7 @@ def test_extract_writes_each_receipt_as_the_dir_form_names_it(tmp_path: Path) ->
     out = tmp_path / "out"
     written = extract_receipts(path, "jsonl", out, [docs[1][0]])
     assert written == [out / docs[1][1]]
-    assert json.loads(written[0].read_bytes()) == docs[1][2]
+    assert json.loads(written[0].read_bytes()) == expected(docs[1][2])
     with pytest.raises(InvalidInput, match=f"^{out / docs[1][1]} exists already; pass --force to replace it$"):
         extract_receipts(path, "jsonl", out, [docs[1][0]])
     assert extract_receipts(path, "jsonl", out, [docs[1][0]], force=True) == written

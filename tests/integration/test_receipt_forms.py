@@ -88,6 +88,17 @@ def test_a_container_verifies_whole_and_each_receipt_extracted(cli: Cli, ws: Wor
     assert again.code == 2
     assert "exists already; pass --force to replace it" in again.err
     assert cli("extract", container, "--force").code == 0
+    refreshed = cli("refresh", container, "--rpc-url", ws.config.chain.rpc_url)
+    assert refreshed.code == 2
+    assert refreshed.err.strip() == (
+        f"error: {container}: refresh rewrites receipt files (.json); take the receipts out of a .jsonl or .zip "
+        "with `credanchor extract` first"
+    )
+    moved = container.rename(out / "elsewhere")
+    doctor = cli("doctor", "-w", ws.root)
+    assert doctor.code == 1
+    assert f"30 receipt file(s) missing, first for {next(iter(found))}" in doctor.out
+    moved.rename(container)
     # a container, an extracted file and the delivery list's name for it, all on one command line
     mixed = cli("verify", container, single, "-w", ws.root)
     assert mixed.code == 0
@@ -180,3 +191,30 @@ def test_certificates_badges_mail_and_the_web_page_read_receipts_inside(cli: Cli
         picture = client.get(f"/credentials/{uuid}/badge.png")
         assert picture.status_code == 200
         assert picture.content == (out / names[cid]).with_suffix(".png").read_bytes()
+
+
+@pytest.mark.parametrize("form", CONTAINERS)
+def test_a_late_anchor_replaces_the_container_whole(cli: Cli, tmp_path: Path, node: Node, form: str) -> None:
+    from anchoring.localnode import free_port
+    from tests.conftest import add_chain, start_node, stop_node
+
+    other = start_node("anvil", log=tmp_path / "other.log", chain_id=31341)
+    try:
+        ws = add_chain(make_workspace(tmp_path / "ws", node), other)
+        ws = ws.set("chain", "rpc_url", f"http://127.0.0.1:{free_port()}", 1)  # the other chain is down
+        batch, out = issue(cli, ws, 4, "--receipts", form)
+        container = out / f"receipts.{form}"
+        first = {json.loads(read_receipt_at(at))["version"] for at in locations(ws, batch).values()}
+        assert first == {2}
+        before = container.stat().st_ino
+        ws = ws.set("chain", "rpc_url", other.url, 1)  # it answers again
+        resumed = cli("resume", "-w", ws.root)
+        assert resumed.code == 0, resumed.out + resumed.err
+        assert container.stat().st_ino != before  # a new file renamed over the old one, not rewritten in place
+        after = locations(ws, batch)
+        assert {json.loads(read_receipt_at(at))["version"] for at in after.values()} == {3}
+        assert sorted(p.name for p in out.iterdir()) == ["delivery.csv", "manifest", container.name]
+        whole = cli("verify", container, "-w", ws.root)
+        assert whole.code == 0, whole.out
+    finally:
+        stop_node(other)

@@ -330,16 +330,17 @@ def verify(
     )
     from collections import Counter
 
-    from verifier.inputs import has_containers, verify_inputs
+    from verifier.inputs import sniffed, verify_inputs
 
-    containers = has_containers(receipts)  # each may hold millions of receipts: their count is not known here
+    inputs = sniffed(receipts)
+    containers = any(kind is not None for _, kind in inputs)  # each may hold millions: their count is unknown
     many = len(receipts) > 20 or containers
     show_details = details if details is not None else len(receipts) == 1 and not containers
     counts: Counter[str] = Counter()
     first_of: dict[str, Report] = {}  # one report of each verdict: the exit code needs no more (nor memory)
     with render.progress(enabled=many and not json_out) as bar:
         bar.stage("verifying receipts", None if containers else len(receipts))
-        for report in verify_inputs(receipts, session.verify_bytes):
+        for report in verify_inputs(inputs, session.verify_bytes):
             counts[str(report.verdict)] += 1
             first_of.setdefault(str(report.verdict), report)
             bar.advance()

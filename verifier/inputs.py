@@ -11,17 +11,21 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from anchoring.errors import InvalidReceipt
-from anchoring.receiptfiles import container_kind, iter_receipts
+from anchoring.receiptfiles import Container, container_kind, iter_receipts
 from verifier.checks import Report, malformed
 from verifier.service import read_receipt_file
 
 Verify = Callable[[bytes, str], Report]
 
 
-def receipt_inputs(paths: Iterable[Path]) -> Iterator[tuple[str, bytes | Report]]:
+def sniffed(paths: Iterable[Path]) -> list[tuple[Path, Container | None]]:
+    """Each path with what it holds: a container ("jsonl", "zip") or None (a receipt, badge or PDF)."""
+    return [(path, container_kind(path)) for path in paths]
+
+
+def receipt_inputs(paths: Iterable[tuple[Path, Container | None]]) -> Iterator[tuple[str, bytes | Report]]:
     """(source, the receipt's bytes or the report of why they cannot be read) for every receipt given."""
-    for path in paths:
-        kind = container_kind(path)
+    for path, kind in paths:
         if kind is None:
             yield str(path), read_receipt_file(path)
             continue
@@ -35,11 +39,7 @@ def receipt_inputs(paths: Iterable[Path]) -> Iterator[tuple[str, bytes | Report]
             yield str(path), malformed(str(path), str(exc))
 
 
-def verify_inputs(paths: Iterable[Path], verify: Verify) -> Iterator[Report]:
-    """A report for every receipt in `paths` (containers expanded), in order."""
+def verify_inputs(paths: Iterable[tuple[Path, Container | None]], verify: Verify) -> Iterator[Report]:
+    """A report for every receipt in `paths` (as `sniffed` gives them; containers expanded), in order."""
     for source, data in receipt_inputs(paths):
         yield data if isinstance(data, Report) else verify(data, source)
-
-
-def has_containers(paths: Iterable[Path]) -> bool:
-    return any(container_kind(path) is not None for path in paths)

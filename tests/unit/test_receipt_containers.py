@@ -30,7 +30,7 @@ from anchoring.receiptwrite import (
     remove_stale_temps,
     temp_name,
 )
-from verifier.inputs import receipt_inputs
+from verifier.inputs import receipt_inputs, sniffed
 from verifier.service import Session
 from verifier.trust import TrustList
 
@@ -181,7 +181,7 @@ def test_a_line_over_the_limit_is_refused_alone(tmp_path: Path) -> None:
 def test_a_non_json_line_is_a_malformed_receipt_of_that_line(tmp_path: Path) -> None:
     path = tmp_path / "receipts.jsonl"
     path.write_bytes(VALID.read_bytes().replace(b"\n", b"") + b"\nnot json\n")
-    reports = [r for _, r in receipt_inputs([path])]
+    reports = [r for _, r in receipt_inputs(sniffed([path]))]
     assert reports[0] == VALID.read_bytes().replace(b"\n", b"")
     session = Session(None, TrustList(()), now=datetime.now(UTC))
     report = session.verify_bytes(reports[1], f"{path} line 2")  # type: ignore[arg-type]
@@ -208,7 +208,7 @@ def test_a_truncated_zip_is_refused_whole(tmp_path: Path) -> None:
         InvalidReceipt, match=r"^" + str(path) + r": not a readable zip archive \(File is not a zip file\)$"
     ):
         list(iter_receipts(path))
-    reports = [r for _, r in receipt_inputs([path])]
+    reports = [r for _, r in receipt_inputs(sniffed([path]))]
     assert len(reports) == 1
     assert reports[0].verdict == "malformed"  # type: ignore[union-attr]
     assert reports[0].steps[0].detail == f"{path}: not a readable zip archive (File is not a zip file)"  # type: ignore[union-attr]

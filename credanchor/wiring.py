@@ -326,7 +326,14 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
 
     def check(locations: Sequence[str], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
         with _receipt_files(locations) as paths:
-            check_files(paths, root, chains)
+            try:
+                check_files(paths, root, chains)
+            except VerificationFailed as exc:
+                message = str(exc)  # the temporary copy a report names is named by the receipt's location
+                copied = next((i for i, path in enumerate(paths) if f" {path}: " in message), None)
+                if copied is None or paths[copied] == Path(locations[copied]):
+                    raise
+                raise VerificationFailed(message.replace(str(paths[copied]), locations[copied], 1)) from None
 
     def check_files(paths: Sequence[Path], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
         # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
@@ -350,7 +357,7 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
 @contextmanager
 def _receipt_files(locations: Sequence[str]) -> Iterator[list[Path]]:
     """Shim until `verify_batch` takes locations (branch vrate): receipts in a container are copied to files
-    in a temporary folder for it to read (named as in the container, so reports still name the receipt)."""
+    in a temporary folder for it to read (numbered in the order of `locations`)."""
     from anchoring.receiptfiles import location_file, read_receipt_at
 
     if all(location_file(location) == Path(location) for location in locations):

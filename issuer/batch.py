@@ -492,7 +492,8 @@ class BatchIssuer:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.progress.stage("writing receipts", len(rows))
         every = [e for e in evidences if e is not None]
-        form = check_form(batch.receipts or self.receipts)  # the form the batch was issued with, on `resume` too
+        # The form the batch was issued with (on `resume` too); one delivered before forms existed: files.
+        form = check_form(batch.receipts or ("dir" if batch.delivered_at is not None else self.receipts))
         if batch.receipts is None:
             batch = self.store.update_batch(batch.id or 0, receipts=form)
         paths = write_batch_receipts(out_dir, rows, tree, batch.root, anchors, every, self.progress, form)

@@ -1,5 +1,6 @@
 """The form a batch's receipts are written in (`issue --receipts dir|jsonl|zip`), so `resume` writes them in
-the same form; NULL for batches issued before (written as a folder of files).
+the same form; NULL for batches issued before (written as a folder of files). Added only if missing, as the
+baseline creates only what is missing.
 
 Revision ID: 0002
 Revises: 0001
@@ -15,6 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Only if missing, like the baseline: a database made by `create_all` from these models has it already.
+    if "receipts" in {column["name"] for column in sa.inspect(op.get_bind()).get_columns("batch")}:
+        return
     with op.batch_alter_table("batch") as batch:
         batch.add_column(sa.Column("receipts", sa.String(), nullable=True))
 

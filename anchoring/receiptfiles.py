@@ -7,11 +7,21 @@ A receipt's *location* is a string the store keeps for it:
 
 Invariants: reading a location never reads more than `MAX_RECEIPT_BYTES` of receipt (plus one byte to tell
 it is over); every failure is an `InvalidReceipt` naming the location.
+
+`iter_receipts` streams every receipt of a container (for `verify` and `extract`): one line or member in
+memory at a time, each capped at `MAX_RECEIPT_BYTES`; a zip with a member named twice, or named with a path
+that leaves the folder it is extracted to, is refused whole; a member that declares more than the cap, or
+compresses more than `MAX_RATIO` to one, is refused alone.
 """
 
+import json
 import re
 import zipfile
-from pathlib import Path
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from anchoring.errors import InvalidReceipt
 from anchoring.jsonio import read_limited
@@ -85,3 +95,146 @@ def _zip_member(path: Path, member: str, location: str) -> bytes:
         raise InvalidReceipt(f"{location}: not a readable zip archive ({exc})") from None
     except OSError as exc:
         raise InvalidReceipt(f"{location}: cannot read: {exc.strerror}") from None
+
+
+MAX_RATIO = 100
+"""A zip member that decompresses to more than this many times its compressed size is refused (a receipt
+deflates about five to one)."""
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+Container = Literal["jsonl", "zip"]
+
+
+def receipt_file_name(credential_id: str) -> str:
+    """The file name of a credential's receipt in the `dir` form, and its member name in a zip."""
+    return credential_id.removeprefix("urn:uuid:").replace(":", "_") + ".json"
+
+
+def beside(location: str, credential_id: str, suffix: str) -> Path:
+    """A file that goes with the receipt at `location` (its baked badge, its certificate): beside the receipt
+    file with `suffix` for its own; in a container's folder, named after the credential, for one inside."""
+    file = location_file(location)
+    if file == Path(location):
+        return file.with_suffix(suffix)
+    return file.parent / Path(receipt_file_name(credential_id)).with_suffix(suffix)
+
+
+def container_kind(path: Path) -> Container | None:
+    """What `path` holds, by its content: a zip archive (its magic), a JSON Lines file (named .jsonl, or a
+    first line that is a JSON object with more lines after it), or None (a receipt or anything else)."""
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) in ZIP_MAGICS:
+                return "zip"
+            if path.suffix.lower() == ".jsonl":
+                return "jsonl"
+            handle.seek(0)
+            first = handle.readline(MAX_RECEIPT_BYTES + 1)
+            if not first.endswith(b"\n") or not first.lstrip().startswith(b"{"):
+                return None
+            try:
+                if not isinstance(json.loads(first), dict):
+                    return None
+            except ValueError:
+                return None
+            while chunk := handle.read(65536):
+                if chunk.strip():
+                    return "jsonl"
+            return None
+    except OSError:
+        return None  # the ordinary reader says why it cannot read it
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One receipt in a container: its bytes, or why it cannot be read (the others still can)."""
+
+    source: str
+    """`FILE.jsonl line N` or `FILE.zip:MEMBER`."""
+    name: str | None
+    """The zip member's name (None in JSON Lines, where only the receipt names its credential)."""
+    data: bytes | None
+    problem: str | None = None
+
+
+def iter_receipts(path: Path, kind: Container | None = None) -> Iterator[Entry]:
+    """Every receipt of the container at `path`, streamed; `InvalidReceipt` when it cannot be read at all."""
+    kind = kind or container_kind(path)
+    if kind == "jsonl":
+        yield from _jsonl_entries(path)
+    elif kind == "zip":
+        yield from _zip_entries(path)
+    else:
+        raise InvalidReceipt(f"{path}: is neither a JSON Lines file nor a zip archive of receipts")
+
+
+def _jsonl_entries(path: Path) -> Iterator[Entry]:
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InvalidReceipt(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InvalidReceipt(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        number = 0
+        while line := handle.readline(MAX_RECEIPT_BYTES + 1):
+            number += 1
+            source = f"{path} line {number}"
+            if len(line) > MAX_RECEIPT_BYTES and not line.endswith(b"\n"):
+                while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass  # the rest of the line is skipped, never held
+                yield Entry(source, None, None, f"{source}: the line is over the limit of {MAX_RECEIPT_BYTES:,} bytes")
+                continue
+            data = line.removesuffix(b"\n").removesuffix(b"\r")
+            if data.strip():
+                yield Entry(source, None, data)
+
+
+def unsafe_member(name: str) -> bool:
+    """A member name that is not a plain relative path inside the folder it is extracted to."""
+    if not name or "\\" in name or "\x00" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return True
+    return any(part in ("..", "") for part in PurePosixPath(name.rstrip("/")).parts) or name.rstrip("/") == "."
+
+
+def _zip_entries(path: Path) -> Iterator[Entry]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise InvalidReceipt(f"{path}: no such file") from None
+    except zipfile.BadZipFile as exc:
+        raise InvalidReceipt(f"{path}: not a readable zip archive ({exc})") from None
+    except OSError as exc:
+        raise InvalidReceipt(f"{path}: cannot read: {exc.strerror}") from None
+    with archive:
+        infos = archive.infolist()
+        seen: set[str] = set()
+        for info in infos:
+            if info.filename in seen:
+                raise InvalidReceipt(f"{path}: the archive holds {info.filename!r} twice")
+            seen.add(info.filename)
+            if unsafe_member(info.filename):
+                raise InvalidReceipt(f"{path}: member {info.filename!r} is not a plain relative path; refused")
+        for info in infos:
+            if not info.is_dir():
+                yield _zip_entry(archive, info, f"{path}:{info.filename}")
+
+
+def _zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> Entry:
+    def refused(problem: str) -> Entry:
+        return Entry(source, info.filename, None, f"{source}: {problem}")
+
+    if info.file_size > MAX_RECEIPT_BYTES:
+        return refused(f"{info.file_size:,} bytes is over the limit of {MAX_RECEIPT_BYTES:,} bytes")
+    if info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return refused(
+            f"{info.compress_size:,} bytes that expand to {info.file_size:,} (over {MAX_RATIO} to 1): refused as a "
+            "zip bomb"
+        )
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(MAX_RECEIPT_BYTES + 1)
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
+        return refused(f"cannot be read ({exc})")
+    if len(data) != info.file_size:
+        return refused(f"holds {len(data):,} bytes, not the {info.file_size:,} it declares")
+    return Entry(source, info.filename, data)

@@ -33,6 +33,8 @@
   with and without the signature check, and revocation status of 100 batches x 100 receipts of one registry
   (node requests, time); baseline: the code before this work, same receipts and node (benchmarks/verifyrate.py).
 - notify: e-mailing a 1,000-credential batch to a local SMTP server; baseline: issuing it (benchmarks/notify.py).
+- receipts: writing 100,000 receipts of one batch as files, JSON Lines and zip (baseline: files), and `verify`
+  of a 10,000-receipt .jsonl and .zip against the same receipts as files (benchmarks/receipts.py).
 """
 
 import argparse
@@ -480,9 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="credanchor benchmarks")
     parser.add_argument(
         "--only",
-        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence,verifyrate",
+        default="merkle,startup,gas,batch,pdf,records,signing,notify,bake,web,evidence,verifyrate,receipts",
         help="comma-separated: merkle, startup, gas, batch, pdf, records, signing, notify, bake, web, evidence, "
-        "verifyrate",
+        "verifyrate, receipts",
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
@@ -531,6 +533,11 @@ def main(argv: list[str] | None = None) -> int:
 
             results["verifyrate"] = verifyrate.run(folder / "verifyrate")
             print(json.dumps({"verifyrate": results["verifyrate"]}), flush=True)
+        if "receipts" in wanted:
+            from benchmarks import receipts
+
+            results["receipts"] = receipts.run(folder / "receipts", args.records, args.credentials)
+            print(json.dumps({"receipts": results["receipts"]}), flush=True)
         if "notify" in wanted:
             results["notify"] = bench_notify(folder)
             print(json.dumps({"notify": results["notify"]}), flush=True)

@@ -16,11 +16,14 @@ from anchoring.errors import CredanchorError, InvalidInput
 from anchoring.progress import StageClock
 from credanchor import render, wiring
 from credanchor.bakeopt import BakeOpt, bake_format
+from credanchor.receiptsopt import ReceiptsOpt
 
 if TYPE_CHECKING:
     from issuer.batch import Outcome
     from issuer.roles import Roles
+    from issuer.store import Batch
     from issuer.workspace import Workspace
+    from verifier.checks import Report
 
 app = typer.Typer(
     help="Batch-issue Open Badges 3.0 credentials anchored on an EVM chain; verify receipts; audit registries.",
@@ -122,6 +125,7 @@ def issue(
     delimiter: Annotated[str | None, typer.Option(help="CSV separator: , ; or tab (default: detected).")] = None,
     sheet: Annotated[str | None, typer.Option(help="Sheet of an .xlsx workbook (default: the first).")] = None,
     bake: BakeOpt = None,
+    receipts: ReceiptsOpt = None,
     workspace: WorkspaceOpt = None,
     rpc_url: RpcOpt = None,
     pdf: Annotated[
@@ -148,7 +152,8 @@ def issue(
     store = Store(ws.database_url)
     with render.progress() as bar:
         clock = StageClock(bar, time.perf_counter)
-        issuer = wiring.batch_issuer(ws, store, rpc_url, clock, bake=bake_format(ws, bake), pdf=pdf)
+        form = str(receipts) if receipts is not None else None
+        issuer = wiring.batch_issuer(ws, store, rpc_url, clock, bake=bake_format(ws, bake), pdf=pdf, receipts=form)
         if issuer.bake:  # the badge picture is checked before anything is anchored
             template_picture(ws, plan.template, issuer.bake)
         outcome = issuer.issue(plan, out, allow_reissue=allow_reissue)
@@ -176,7 +181,7 @@ def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
         )
     render.out.print(
         f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n{anchored}\n"
-        f"receipts in {batch.out_dir} (each verified against the chain)\nmanifest {outcome.manifest}"
+        f"receipts in {_receipts_of(batch)} (each verified against the chain)\nmanifest {outcome.manifest}"
     )
     for line in outcome.pending:
         render.err.print(f"pending: {line}", markup=False)
@@ -184,6 +189,13 @@ def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
         render.out.print(f"delivery list {outcome.delivery_list} (e-mails and names: mode 0600)", markup=False)
     if bake:
         render.out.print(f"baked {bake.upper()} badges beside the receipts (each read back and checked)")
+
+
+def _receipts_of(batch: "Batch") -> str:
+    from anchoring.receiptwrite import CONTAINER_NAMES
+
+    name = CONTAINER_NAMES.get(batch.receipts or "dir")
+    return f"{batch.out_dir}/{name}" if name else batch.out_dir
 
 
 @app.command()
@@ -265,7 +277,12 @@ def list_batches(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> N
 
 @app.command()
 def verify(
-    receipts: Annotated[list[Path], typer.Argument(help="Receipts (.json) or baked badges (.png, .svg).")],
+    receipts: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Receipts (.json), baked badges (.png, .svg), certificates (.pdf), .jsonl or .zip of receipts."
+        ),
+    ],
     rpc_url: RpcUrlsOpt = None,
     quorum: Annotated[
         int | None, typer.Option(min=1, help="Nodes of one chain that must agree on a block hash (default: all).")
@@ -321,20 +338,29 @@ def verify(
         checkpoints=checkpoints,
         required=require,
     )
-    show_details = details if details is not None else len(receipts) == 1
-    reports = []
-    with render.progress(enabled=len(receipts) > 20 and not json_out) as bar:
-        bar.stage("verifying receipts", len(receipts))
-        for report in session.verify_files(receipts):
-            reports.append(report)
+    from collections import Counter
+
+    from verifier.inputs import sniffed, verify_inputs
+
+    inputs = sniffed(receipts)
+    containers = any(kind is not None for _, kind in inputs)  # each may hold millions: their count is unknown
+    many = len(receipts) > 20 or containers
+    show_details = details if details is not None else len(receipts) == 1 and not containers
+    counts: Counter[str] = Counter()
+    first_of: dict[str, Report] = {}  # one report of each verdict: the exit code needs no more (nor memory)
+    with render.progress(enabled=many and not json_out) as bar:
+        bar.stage("verifying receipts", None if containers else len(receipts))
+        for report in verify_inputs(inputs, session.verify_bytes):
+            counts[str(report.verdict)] += 1
+            first_of.setdefault(str(report.verdict), report)
             bar.advance()
             if json_out:
                 render.print_json(render.report_json(report))
-            elif show_details or report.verdict != "valid" or len(receipts) <= 20:
+            elif show_details or report.verdict != "valid" or not many:
                 render.print_report(report, details=show_details)
-    if not json_out and len(receipts) > 1:
-        render.print_summary(reports)
-    raise typer.Exit(exit_code(reports))
+    if not json_out and sum(counts.values()) > 1:
+        render.print_counts(counts)
+    raise typer.Exit(exit_code(first_of.values()))
 
 
 @app.command()

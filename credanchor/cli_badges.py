@@ -84,15 +84,33 @@ def bake(
 
 @app.command()
 def extract(
-    file: Annotated[Path, typer.Argument(help="A baked badge (.png or .svg).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to write to (default: the file's).")] = None,
+    file: Annotated[Path, typer.Argument(help="A baked badge (.png or .svg), or a .jsonl or .zip of receipts.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder to write to (default: the badge's; a container's name, beside it)."),
+    ] = None,
+    ids: Annotated[
+        list[str], typer.Option("--id", help="Only this credential's receipt, from a .jsonl or .zip (repeatable).")
+    ] = [],  # noqa: B006
     force: ForceOpt = False,
 ) -> None:
-    """Write a baked badge's receipt (STEM.receipt.json) and bare OB 3.0 credential (STEM.credential.json)."""
+    """Write a baked badge's receipt (STEM.receipt.json) and bare OB 3.0 credential (STEM.credential.json), or
+    every receipt of a .jsonl or .zip (as `issue --receipts dir` names them; --id picks some)."""
     from anchoring.carriers import SNIFF_BYTES, extracted, max_bytes
     from anchoring.files import atomic_write
     from anchoring.jsonio import read_head, read_limited
+    from anchoring.receiptfiles import container_kind
 
+    kind = container_kind(file)
+    if kind is not None:
+        from anchoring.receiptextract import default_folder, extract_receipts
+
+        folder = out or default_folder(file)
+        written = extract_receipts(file, kind, folder, ids, force=force)
+        render.out.print(f"wrote {len(written)} receipt(s) from {render.safe(file)} to {render.safe(folder)}")
+        return
+    if ids:
+        raise InvalidInput(f"--id picks receipts from a .jsonl or .zip of receipts; {file} is not one")
     head, _ = read_head(file, SNIFF_BYTES, InvalidReceipt)
     files = extracted(read_limited(file, max_bytes(head), InvalidReceipt), str(file))
     folder = out or file.parent

@@ -15,6 +15,7 @@ from anchoring.errors import CredanchorError, InvalidInput, InvalidReceipt
 from anchoring.files import atomic_write_text
 from anchoring.jsonio import read_head, read_limited
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
+from anchoring.receiptfiles import container_kind
 from credanchor import render, wiring
 from credanchor.cli import NamedWorkspaceOpt, RpcUrlsOpt, app
 from credanchor.wiring import normal_url
@@ -126,6 +127,11 @@ def refresh(
 
     now = datetime.now(UTC)
     for path in receipts:
+        if container_kind(path) is not None:
+            raise InvalidInput(
+                f"{path}: refresh rewrites receipt files (.json); take the receipts out of a .jsonl or .zip with "
+                "`credanchor extract` first"
+            )
         data = read_limited(path, MAX_RECEIPT_BYTES)
         if not data.lstrip().startswith(b"{"):
             raise InvalidInput(

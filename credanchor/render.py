@@ -183,9 +183,14 @@ def print_report(report: Report, *, details: bool) -> None:
 
 
 def print_summary(reports: Sequence[Report]) -> None:
-    counts = Counter(str(r.verdict) for r in reports)
+    print_counts(Counter(str(r.verdict) for r in reports))
+
+
+def print_counts(counts: Counter[str]) -> None:
+    """`N receipts: n valid, m revoked...` from the count of each verdict."""
+    total = sum(counts.values())
     parts = ", ".join(f"{n} {v}" for v, n in counts.most_common())
-    out.print(f"{len(reports)} receipt{'s' if len(reports) != 1 else ''}: {parts}")
+    out.print(f"{total} receipt{'s' if total != 1 else ''}: {parts}")
 
 
 def audit_json(report: "AuditReport") -> dict[str, Any]:

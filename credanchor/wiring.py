@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -246,6 +248,7 @@ def batch_issuer(
     *,
     bake: str | None = None,
     pdf: bool | None = None,
+    receipts: str | None = None,
 ) -> BatchIssuer:
     """The batch issuer with every adapter: the home chain's node and anchoring key, a connection made on
     first use to every additional chain, the signing key, and the verifier's self-check; `bake` ("png",
@@ -295,6 +298,7 @@ def batch_issuer(
         bake=bake,
         pdf=workspace.config.earner.pdf if pdf is None else pdf,
         others=others,
+        receipts=receipts or workspace.config.earner.receipts,
     )
 
 
@@ -328,7 +332,18 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
 
     config = workspace.config
 
-    def check(paths: Sequence[Path], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
+    def check(locations: Sequence[str], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
+        with _receipt_files(locations) as paths:
+            try:
+                check_files(paths, root, chains)
+            except VerificationFailed as exc:
+                message = str(exc)  # the temporary copy a report names is named by the receipt's location
+                copied = next((i for i, path in enumerate(paths) if f" {path}: " in message), None)
+                if copied is None or paths[copied] == Path(locations[copied]):
+                    raise
+                raise VerificationFailed(message.replace(str(paths[copied]), locations[copied], 1)) from None
+
+    def check_files(paths: Sequence[Path], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
         # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
         # stop the issuer from being built); each chain is read here, once per batch.
         trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
@@ -345,6 +360,24 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
             )
 
     return check
+
+
+@contextmanager
+def _receipt_files(locations: Sequence[str]) -> Iterator[list[Path]]:
+    """Shim until `verify_batch` takes locations (branch vrate): receipts in a container are copied to files
+    in a temporary folder for it to read (numbered in the order of `locations`)."""
+    from anchoring.receiptfiles import location_file, read_receipt_at
+
+    if all(location_file(location) == Path(location) for location in locations):
+        yield [Path(location) for location in locations]
+        return
+    with tempfile.TemporaryDirectory(prefix="credanchor-self-check-") as folder:
+        paths = []
+        for number, location in enumerate(locations):
+            path = Path(folder) / f"{number}.json"
+            path.write_bytes(read_receipt_at(location))
+            paths.append(path)
+        yield paths
 
 
 def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: Receipt | None) -> BatchReader:

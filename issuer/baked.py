@@ -6,26 +6,28 @@ Invariants:
   `anchoring.svgsafe`: no DTD, entities, scripts, foreign objects, event handlers or outside references; a
   bad file is refused with the reason, never cleaned up silently), or else the default badge drawn from the
   achievement's and issuer's names (`issuer.badgeimage`).
-- `<receipt stem>.png|.svg` is written beside its receipt only after `anchoring.baking.bake` read it back
+- `<receipt stem>.png|.svg` is written beside its receipt (beside the container, named after the credential,
+  for receipts in a JSON Lines file or a zip) only after `anchoring.baking.bake` read it back
   and found the receipt and its credential; baking is deterministic, so a re-run (a resumed batch) writes
   only the images that are missing or differ, and an interrupted run leaves no half-written file.
 """
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
 from PIL import Image
 
 from anchoring import baking, pngchunks, svgsafe
-from anchoring.errors import InvalidInput, InvalidReceipt
+from anchoring.errors import InvalidInput
 from anchoring.faults import fault
 from anchoring.files import atomic_write
 from anchoring.jsonio import read_limited
 from anchoring.progress import Progress
-from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
+from anchoring.receipt import Receipt
+from anchoring.receiptfiles import beside, read_receipt_at
 from anchoring.workers import parallel_map
 from issuer.badgeimage import default_png, default_svg
 from issuer.templates import Template, available, load_template
@@ -98,9 +100,14 @@ def badge_path(receipt: Path, kind: str) -> Path:
 def bake_file(picture: bytes, receipt: Path, kind: str, out: Path | None = None, *, durable: bool = True) -> bool:
     """Bake one receipt file into `picture`, written to `out` (default: beside the receipt); False when an
     identical image was there already."""
-    data = read_limited(receipt, MAX_RECEIPT_BYTES, InvalidReceipt)
-    baked = baking.bake(picture, data, source=str(receipt), image_source=f"the {kind.upper()} picture")
-    target = out or badge_path(receipt, kind)
+    return bake_at(picture, str(receipt), kind, out or badge_path(receipt, kind), durable=durable)
+
+
+def bake_at(picture: bytes, location: str, kind: str, target: Path, *, durable: bool = True) -> bool:
+    """Bake the receipt at `location` (a file, a JSON Lines line or a zip member) into `picture`, written to
+    `target`; False when an identical image was there already."""
+    data = read_receipt_at(location)
+    baked = baking.bake(picture, data, source=location, image_source=f"the {kind.upper()} picture")
     try:
         if target.is_file() and target.stat().st_size == len(baked) and target.read_bytes() == baked:
             return False
@@ -110,14 +117,21 @@ def bake_file(picture: bytes, receipt: Path, kind: str, out: Path | None = None,
     return True
 
 
-def _bake_chunk(picture: bytes, kind: str, receipts: list[Path]) -> int:
-    return sum(bake_file(picture, path, kind, durable=False) for path in receipts)
+def _bake_chunk(picture: bytes, kind: str, jobs: list[tuple[str, Path]]) -> int:
+    return sum(bake_at(picture, location, kind, target, durable=False) for location, target in jobs)
 
 
 def bake_receipts(
     picture: bytes, receipts: Sequence[Path], kind: str, advance: Callable[[int], None] | None = None
 ) -> int:
-    """Bake every receipt beside itself, on every core; how many images were (re)written."""
+    """Bake every receipt file beside itself, on every core; how many images were (re)written."""
+    return bake_locations(picture, [(str(r), badge_path(r, kind)) for r in receipts], kind, advance)
+
+
+def bake_locations(
+    picture: bytes, receipts: Sequence[tuple[str, Path]], kind: str, advance: Callable[[int], None] | None = None
+) -> int:
+    """Bake each (receipt location, image path), on every core; how many images were (re)written."""
     jobs = [list(receipts[i : i + BAKE_CHUNK]) for i in range(0, len(receipts), BAKE_CHUNK)]
     written = 0
     for position, count in enumerate(parallel_map(partial(_bake_chunk, picture, kind), jobs)):
@@ -129,11 +143,16 @@ def bake_receipts(
     return written
 
 
-def bake_batch(workspace: Workspace, achievement: str, receipts: Sequence[Path], kind: str, progress: Progress) -> int:
-    """A delivered batch's badges: its achievement's picture, each receipt baked in beside it."""
+def bake_batch(
+    workspace: Workspace, achievement: str, receipts: Mapping[str, str], kind: str, progress: Progress
+) -> int:
+    """A delivered batch's badges (credential id -> receipt location): its achievement's picture, each receipt
+    baked in beside it (beside its container, named after the credential, for receipts in a JSON Lines file
+    or a zip)."""
     picture = template_picture(workspace, load_template(workspace.achievements_dir, achievement), kind)
     progress.stage(f"baking {kind.upper()} badges", len(receipts))
-    return bake_receipts(picture, receipts, kind, progress.advance)
+    jobs = [(location, beside(location, cid, f".{kind}")) for cid, location in receipts.items()]
+    return bake_locations(picture, jobs, kind, progress.advance)
 
 
 def receipt_picture(workspace: Workspace | None, receipt: bytes, source: str, kind: str | None) -> tuple[bytes, str]:

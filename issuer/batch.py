@@ -40,6 +40,7 @@ from anchoring.progress import Progress, Silent
 from anchoring.receipt import (
     AnchorSection,
 )
+from anchoring.receiptwrite import check_form
 from issuer.anchorjob import AnchorJob
 from issuer.baked import bake_batch
 from issuer.batchbuild import BatchJob, build_chunks
@@ -66,9 +67,10 @@ from issuer.store import (
 from issuer.templates import ResultSpec, Template, load_template
 from issuer.workspace import Workspace
 
-SelfCheck = Callable[[Sequence[Path], str, Sequence[tuple[Chain, str]]], None]
-"""Verifies a batch's written receipts (and its root) against the chains given (each with its registry), one
-read of each per batch; raises `CredanchorError` if any does not check out."""
+SelfCheck = Callable[[Sequence[str], str, Sequence[tuple[Chain, str]]], None]
+"""Verifies a batch's written receipts (their locations, `anchoring.receiptfiles`) and its root against the
+chains given (each with its registry), one read of each per batch; raises `CredanchorError` if any does not
+check out."""
 
 
 class Signing(Protocol):
@@ -179,8 +181,10 @@ class BatchIssuer:
         bake: str | None = None,
         pdf: bool = False,
         others: dict[int, OtherChain] | None = None,
+        receipts: str = "dir",
     ) -> None:
         self.workspace = workspace
+        self.receipts = receipts  # the form new batches' receipts are written in (each batch keeps its own)
         self.bake = bake  # "png" or "svg": each receipt baked into a badge image beside it (issuer/baked.py)
         self.config = workspace.config
         self.store = store
@@ -209,7 +213,9 @@ class BatchIssuer:
                 self._check_home()
             if not allow_reissue:
                 self._refuse_reissue(plan)
-            return self._drive(self._prepare(plan, out_dir, recheck=not allow_reissue), resumed=False)
+            batch = self._prepare(plan, out_dir, recheck=not allow_reissue)
+            batch = self.store.update_batch(batch.id or 0, receipts=self.receipts)  # what `resume` writes too
+            return self._drive(batch, resumed=False)
 
     def resume(self, batch: Batch) -> Outcome:
         with self._batch_lock(batch.input_key):
@@ -493,17 +499,21 @@ class BatchIssuer:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.progress.stage("writing receipts", len(leaves))
         every = [e for e in evidences if e is not None]
+        # The form the batch was issued with (on `resume` too); one delivered before forms existed: files.
+        form = check_form(batch.receipts or ("dir" if batch.delivered_at is not None else self.receipts))
+        if batch.receipts is None:
+            batch = self.store.update_batch(batch.id or 0, receipts=form)
         rows = self.store.credential_rows(batch.id or 0)
-        paths = write_batch_receipts(out_dir, rows, tree, batch.root, anchors, every, self.progress)
+        paths = write_batch_receipts(out_dir, rows, tree, batch.root, anchors, every, self.progress, form)
         digests_hex = [digest for _, digest, _, _ in rows]
         manifest = write_manifest(self.workspace, batch, tree, anchors, digests_hex, evidences)
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
-        self.self_check([Path(p) for p in paths.values()], batch.root, asked)
+        self.self_check(list(paths.values()), batch.root, asked)
         fault("checked")
         if self.bake:
-            bake_batch(self.workspace, batch.achievement, [Path(p) for p in paths.values()], self.bake, self.progress)
+            bake_batch(self.workspace, batch.achievement, paths, self.bake, self.progress)
         if self.pdf:  # before `delivered`: a crash here leaves the batch for `resume`, which makes the rest
             from issuer.certificates import batch_certificates
 

@@ -19,6 +19,7 @@ from anchoring.files import atomic_write
 from anchoring.jsonio import read_limited
 from anchoring.pdfcarrier import PDF_MAGIC, extract_receipt
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
+from anchoring.receiptfiles import beside, read_receipt_at
 from anchoring.workers import parallel_map
 from issuer.badgeimage import default_png
 from issuer.certificate import render_certificate
@@ -88,24 +89,25 @@ def certificate_bytes(receipt: bytes, look: Look) -> bytes:
     return pdf
 
 
-def write_certificate(receipt: Path, out: Path, look: Look) -> Path:
-    data = read_limited(receipt, MAX_RECEIPT_BYTES)
+def write_certificate(receipt: str, out: Path, look: Look) -> Path:
+    """The certificate of the receipt at location `receipt` (a file, a JSON Lines line or a zip member)."""
+    data = read_receipt_at(receipt)
     atomic_write(out, certificate_bytes(data, look), durable=False)
     return out
 
 
-def _chunk(look: Look, jobs: list[tuple[Path, Path]]) -> list[str]:
+def _chunk(look: Look, jobs: list[tuple[str, Path]]) -> list[str]:
     return [str(write_certificate(receipt, out, look)) for receipt, out in jobs]
 
 
 def write_certificates(
-    jobs: Sequence[tuple[Path, Path]],
+    jobs: Sequence[tuple[str, Path]],
     look: Look,
     *,
     advance: Callable[[int], None] | None = None,
     replace: bool = False,
 ) -> list[Path]:
-    """Write the certificate of each (receipt, pdf) pair (only those with no PDF yet unless `replace`), on
+    """Write the certificate of each (receipt location, pdf) pair (only those with no PDF yet unless `replace`), on
     every core; the PDFs written."""
     missing = [(receipt, out) for receipt, out in jobs if replace or not out.exists()]
     chunks = [missing[i : i + CHUNK] for i in range(0, len(missing), CHUNK)]
@@ -142,7 +144,7 @@ def certificates_for_receipts(
     """`credanchor certificate`: a PDF per receipt, in `out_dir` or beside it (an existing one only replaced
     with `force`). With a workspace, a receipt of one of its templates gets the template's badge and the
     share URL. A receipt whose credential does not hash to its digest gets no certificate."""
-    groups: dict[str | None, list[tuple[Path, Path]]] = {}
+    groups: dict[str | None, list[tuple[str, Path]]] = {}
     targets: dict[Path, Path] = {}
     for receipt in receipts:
         data = read_limited(receipt, MAX_RECEIPT_BYTES)
@@ -162,7 +164,7 @@ def certificates_for_receipts(
         if out.exists() and not force:
             raise InvalidInput(f"{out} exists; give --force to replace it")
         targets[out] = receipt
-        groups.setdefault(key, []).append((receipt, out))
+        groups.setdefault(key, []).append((str(receipt), out))
     made: list[Path] = []
     for key, jobs in groups.items():
         made += write_certificates(jobs, look_of(workspace, key), advance=advance, replace=True)
@@ -172,8 +174,7 @@ def certificates_for_receipts(
 def batch_certificates(
     workspace: Workspace, store: Store, batch: Batch, *, advance: Callable[[int], None] | None = None
 ) -> list[Path]:
-    """For `issue --pdf`: the missing certificates of a batch's receipts, `<receipt stem>.pdf` beside each."""
-    receipts = [Path(path) for _, path in store.receipt_paths(batch.id or 0) if path]
-    return write_certificates(
-        [(r, pdf_path(r)) for r in receipts], look_of(workspace, batch.achievement), advance=advance
-    )
+    """For `issue --pdf`: the missing certificates of a batch's receipts, `<receipt stem>.pdf` beside each (for
+    receipts in a JSON Lines file or a zip: beside it, named after the credential)."""
+    jobs = [(at, beside(at, cid, ".pdf")) for cid, at in store.receipt_paths(batch.id or 0) if at]
+    return write_certificates(jobs, look_of(workspace, batch.achievement), advance=advance)

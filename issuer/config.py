@@ -122,6 +122,8 @@ class EarnerConfig(_Section):
 
     bake: Literal["png", "svg"] | None = None
     pdf: bool = False
+    receipts: Literal["dir", "jsonl", "zip"] = "dir"
+    """The form receipts are written in: a file each, one JSON Lines file, or one zip (`issue --receipts`)."""
 
 
 class ShareConfig(_Section):

@@ -11,8 +11,9 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any
+
+from anchoring.receiptfiles import beside
 
 COLUMNS = ("row", "email", "name", "credential_id", "receipt_file", "verification_url", "linkedin_url")
 BOM = "\ufeff"  # so that Excel, which the list is opened in, reads it as UTF-8 and shows names right
@@ -39,11 +40,12 @@ class Delivery:
 def deliveries(
     rows: Sequence[tuple[int, str, str, str, str | None]], links: Mapping[str, tuple[str, str]] | None = None
 ) -> list[Delivery]:
-    """Entries from the store's (row, email, name, credential id, receipt path); the receipt by its file name,
-    which is where it lies beside the list. `links`: credential id -> (verification URL, LinkedIn URL)."""
+    """Entries from the store's (row, email, name, credential id, receipt location); the receipt by its file
+    name, which is where it lies beside the list (or its name in the receipts.jsonl or receipts.zip beside it,
+    as `extract` writes it and `notify` attaches it). `links`: credential id -> (verification URL, LinkedIn URL)."""
     links = links or {}
     return [
-        Delivery(row, email, name, cid, PurePath(path).name if path else "", *links.get(cid, (None, None)))
+        Delivery(row, email, name, cid, beside(path, cid, ".json").name if path else "", *links.get(cid, (None, None)))
         for row, email, name, cid, path in rows
     ]
 

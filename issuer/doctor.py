@@ -17,6 +17,7 @@ from anchoring.merkle import MerkleTree
 from anchoring.onchain import RegistryEvent
 from anchoring.progress import Progress, Silent
 from anchoring.receipt import MAX_MANIFEST_BYTES, Manifest
+from anchoring.receiptfiles import location_file
 from issuer.store import Batch, State, Store
 
 
@@ -87,7 +88,7 @@ def _batch_problems(
             yield from _anchor_problems(batch, event)
     if batch.state == State.DELIVERED:
         yield from _manifest_problems(batch, digests)
-        missing = [cid for cid, path in store.receipt_paths(batch.id or 0) if not path or not Path(path).is_file()]
+        missing = [cid for cid, at in store.receipt_paths(batch.id or 0) if not at or not location_file(at).is_file()]
         if missing:
             yield f"{len(missing)} receipt file(s) missing, first for {missing[0]}"
 

@@ -21,10 +21,11 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any, Protocol
 
-from anchoring.errors import CredanchorError, InvalidInput
+from anchoring.errors import CredanchorError, InvalidInput, InvalidReceipt
 from anchoring.faults import fault
 from anchoring.files import atomic_write, atomic_write_text
 from anchoring.progress import Progress, Silent
+from anchoring.receiptfiles import beside, location_file, read_receipt_at
 from issuer.delivery import BOM, delivery_csv
 from issuer.locks import locks_for
 from issuer.lookup import delivery_entries, human_date
@@ -100,11 +101,13 @@ class Outgoing:
     file_stem: str
 
 
-def attachments_of(receipt: Path) -> list[Attachment]:
-    """The receipt and, when they were made, its baked badge and certificate (same name, other suffix)."""
-    found = [Attachment(receipt.name, receipt.read_bytes())]
+def attachments_of(location: str, credential_id: str) -> list[Attachment]:
+    """The receipt at `location` (a file, a JSON Lines line or a zip member, attached as the `dir` form's file)
+    and, when they were made, its baked badge and certificate (same name, other suffix)."""
+    name = beside(location, credential_id, ".json").name
+    found = [Attachment(name, read_receipt_at(location))]
     for suffix in COMPANIONS:
-        companion = receipt.with_suffix(suffix)
+        companion = beside(location, credential_id, suffix)
         if companion.is_file():
             found.append(Attachment(companion.name, companion.read_bytes()))
     return found
@@ -246,9 +249,14 @@ class Notifier:
     def _outgoing(
         self, credential: Issued, document: dict[str, Any], summary: Summary, recorded: Message | None
     ) -> Outgoing | None:
-        receipt = Path(credential.receipt_path or "")
-        if not credential.receipt_path or not receipt.is_file():
-            summary.skipped.append((credential.email, f"receipt {receipt} not found"))
+        location = credential.receipt_path or ""
+        if not location or not location_file(location).is_file():
+            summary.skipped.append((credential.email, f"receipt {location} not found"))
+            return None
+        try:
+            attachments = attachments_of(location, credential.id)
+        except InvalidReceipt as exc:
+            summary.skipped.append((credential.email, str(exc)))
             return None
         letter = letter_for(
             credential,
@@ -256,11 +264,11 @@ class Notifier:
             sender=self.sender,
             base_url=self.base_url,
             date=datetime.now(UTC),
-            attachments=attachments_of(receipt),
+            attachments=attachments,
             message_id=recorded.message_id if recorded else message_id(credential.id, self.sender),
         )
         data = build_message(letter).as_bytes(policy=SMTP)
-        return Outgoing(credential.id, credential.email, data, receipt.stem)
+        return Outgoing(credential.id, credential.email, data, Path(attachments[0].filename).stem)
 
     def _send_all(
         self,

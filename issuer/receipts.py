@@ -1,9 +1,13 @@
 """Writing a batch's receipts and manifest: one receipt per credential, in large chunks on every core.
 
-Invariants: receipts are written (atomically, each) before any of them is recorded in the database, and
-flushed with one sync; every receipt lists every anchor it is given (the home chain's first) with that
-anchor's evidence; the manifest names the batch root, every digest in tree leaf order and every anchor, and
-holds no personal data.
+Receipts go out in one of three forms (`issue --receipts`): `dir`, a file per credential written by the
+workers; `jsonl` and `zip`, one container (`receipts.jsonl`, `receipts.zip`) the workers encode chunks of
+and the parent appends in large sequential writes (`anchoring.receiptwrite`).
+
+Invariants: receipts are written (atomically, each file or the whole container) before any of them is
+recorded in the database, and flushed with one sync; every receipt lists every anchor it is given (the home
+chain's first) with that anchor's evidence; the manifest names the batch root, every digest in tree leaf
+order and every anchor, and holds no personal data.
 """
 
 import json
@@ -27,6 +31,8 @@ from anchoring.receipt import (
     receipt_document,
     utc_seconds,
 )
+from anchoring.receiptfiles import receipt_file_name
+from anchoring.receiptwrite import CONTAINER_NAMES, ContainerWriter, Encoded, Form, compact_receipt, encode_chunk
 from anchoring.workers import parallel_map
 from issuer.store import AnchorRecord, Batch
 from issuer.workspace import Workspace
@@ -43,8 +49,12 @@ def write_batch_receipts(
     anchors: Sequence[AnchorSection],
     evidence: Sequence[BatchEvidence],
     progress: Progress,
+    form: Form = "dir",
 ) -> dict[str, str]:
-    """Write every receipt of the batch (credential id -> path), then flush them all to disk."""
+    """Write every receipt of the batch in `form`, then flush them all to disk: credential id -> location
+    (`anchoring.receiptfiles`)."""
+    if form != "dir":
+        return _write_container(out_dir, rows, tree, root, anchors, evidence, progress, form)
     proofs = tree.proofs()
     anchor_docs = [a.model_dump(mode="json") for a in anchors]
     jobs = []
@@ -61,6 +71,54 @@ def write_batch_receipts(
             fault("receipts-half")
     os.sync()  # one flush for every receipt written above, before any of them is recorded as written
     return paths
+
+
+def _write_container(
+    out_dir: Path,
+    rows: list[Row],
+    tree: MerkleTree,
+    root: str,
+    anchors: Sequence[AnchorSection],
+    evidence: Sequence[BatchEvidence],
+    progress: Progress,
+    form: Form,
+) -> dict[str, str]:
+    proofs = tree.proofs()
+    anchor_docs = [a.model_dump(mode="json") for a in anchors]
+    jobs = []
+    for i in range(0, len(rows), RECEIPT_CHUNK):
+        chunk = rows[i : i + RECEIPT_CHUNK]
+        part = [e.only([leaf for _, _, leaf, _ in chunk]) for e in evidence]
+        jobs.append((form, chunk, proofs[i : i + RECEIPT_CHUNK], root, anchor_docs, part))
+    locations: dict[str, str] = {}
+    with ContainerWriter(out_dir / CONTAINER_NAMES[form], form) as writer:
+        for encoded in parallel_map(encode_receipts, jobs):
+            locations.update(writer.add(encoded))
+            progress.advance(len(encoded.ids))
+            if len(locations) >= len(rows) // 2:
+                fault("receipts-half")
+        writer.finish()  # one fsync, then the rename: only a complete container has the final name
+    return locations
+
+
+def encode_receipts(
+    job: tuple[
+        Form,
+        list[Row],
+        list[tuple[bytes, ...]],
+        str,
+        list[dict[str, object]],
+        list[BatchEvidence],
+    ],
+) -> Encoded:
+    """One chunk of a batch's receipts as container bytes (in a worker process for large batches)."""
+    form, rows, proofs, root, anchors, evidence = job
+    receipts = []
+    for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
+        proven = [e.for_leaf(leaf) for e in evidence]
+        receipt = receipt_document({}, digest, leaf, proof, root, anchors[0], proven, anchors[1:])
+        receipts.append((credential_id, receipt_name(credential_id), compact_receipt(receipt, document)))
+    return encode_chunk(form, receipts)
 
 
 def write_manifest(
@@ -139,7 +197,7 @@ def anchor_section(record: AnchorRecord) -> AnchorSection:
 
 
 def receipt_name(credential_id: str) -> str:
-    return credential_id.removeprefix("urn:uuid:").replace(":", "_") + ".json"
+    return receipt_file_name(credential_id)
 
 
 def manifest_name(batch: Batch) -> str:

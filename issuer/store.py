@@ -69,6 +69,8 @@ class Batch(SQLModel, table=True):
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
     revoke_tx: str | None = None
+    receipts: str | None = None
+    """The form its receipts are written in: dir, jsonl or zip (None: dir, from before the choice existed)."""
 
 
 class Credential(SQLModel, table=True):

@@ -16,8 +16,9 @@ from typing import Any
 
 from anchoring.chain import Chain
 from anchoring.errors import CredanchorError
-from anchoring.jsonio import parse_json, read_limited
+from anchoring.jsonio import parse_json
 from anchoring.receipt import MAX_RECEIPT_BYTES
+from anchoring.receiptfiles import read_receipt_at
 from credanchor import wiring
 from credanchor.web.settings import WebSettings
 from issuer.store import Store, add_counts, credential_digest
@@ -125,7 +126,7 @@ class Context:
         if found is None or not found.receipt_path:
             return None
         try:
-            document = parse_json(read_limited(Path(found.receipt_path), MAX_RECEIPT_BYTES), found.receipt_path)
+            document = parse_json(read_receipt_at(found.receipt_path), found.receipt_path)
         except CredanchorError:
             return None
         return document if isinstance(document, dict) else None

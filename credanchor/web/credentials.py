@@ -14,6 +14,8 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from anchoring.errors import InvalidReceipt
+from anchoring.receiptfiles import beside, location_file, read_receipt_at
 from credanchor.web.common import context_of, render, verify_limited
 from credanchor.web.context import Context
 from credanchor.web.uploads import UploadError, parse_form, sniff
@@ -36,7 +38,10 @@ DOWNLOADS = (
 class Found:
     credential_id: str
     batch_id: int
+    location: str
+    """Where the receipt is (`anchoring.receiptfiles`)."""
     receipt: Path
+    """The receipt's file name in the `dir` form: its badge and certificate are this with their suffixes."""
     revoked_reason: str | None
 
 
@@ -52,10 +57,20 @@ def _find(context: Context, uuid: str) -> Found:
     if page_withdrawal(store, credential_id) is not None:
         raise UploadError(410, "The issuer has withdrawn this credential's page.")
     issued = found[0]
-    receipt = Path(str(issued.receipt_path))
-    if not receipt.is_file():
+    location = str(issued.receipt_path)
+    if not location_file(location).is_file():
         raise UploadError(404, NOT_FOUND)
-    return Found(credential_id, int(issued.batch.id or 0), receipt, issued.revoke_reason or issued.batch.revoke_reason)
+    receipt = beside(location, credential_id, ".json")  # its badge and certificate sit beside this name
+    reason = issued.revoke_reason or issued.batch.revoke_reason
+    return Found(credential_id, int(issued.batch.id or 0), location, receipt, reason)
+
+
+def _receipt_bytes(found: Found) -> bytes:
+    """The receipt at its location (a file, a JSON Lines line or a zip member); 404 when it cannot be read."""
+    try:
+        return read_receipt_at(found.location)
+    except InvalidReceipt:
+        raise UploadError(404, NOT_FOUND) from None
 
 
 def _downloads(found: Found) -> list[tuple[str, str]]:
@@ -83,7 +98,7 @@ def _with_badge(result: ResultView, found: Found, uuid: str) -> ResultView:
 async def _page(request: Request, uuid: str, email: str = "") -> HTMLResponse:
     context = context_of(request)
     found = _find(context, uuid)
-    data = found.receipt.read_bytes()
+    data = _receipt_bytes(found)
     report = await verify_limited(context, data, found.receipt.name, count=False)
     recipient = None
     if email:
@@ -131,7 +146,11 @@ async def credential_file(request: Request, uuid: str, name: str) -> Response:
     found = _find(context_of(request), uuid)
     download = f"credential-{uuid}"
     if name == "receipt.json":
-        return FileResponse(found.receipt, media_type="application/json", filename=f"{download}.json")
+        return Response(
+            _receipt_bytes(found),
+            media_type="application/json",
+            headers={"content-disposition": f'attachment; filename="{download}.json"'},
+        )
     for offered, suffix, media in DOWNLOADS:
         path = found.receipt.with_suffix(suffix)
         if name == offered and path.is_file():

@@ -1,0 +1,287 @@
+"""Receipt containers without a chain: the JSON Lines and zip writers, what `verify` and `extract` read out
+of a container, and every kind of bad container refused with its exact message."""
+
+import json
+import struct
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from anchoring import zipwrite
+from anchoring.errors import InvalidInput, InvalidReceipt
+from anchoring.receipt import MAX_RECEIPT_BYTES
+from anchoring.receiptextract import extract_receipts
+from anchoring.receiptfiles import (
+    beside,
+    container_kind,
+    iter_receipts,
+    location_file,
+    read_receipt_at,
+    receipt_file_name,
+)
+from anchoring.receiptwrite import (
+    ContainerWriter,
+    Encoded,
+    check_form,
+    compact_receipt,
+    encode_chunk,
+    remove_stale_temps,
+    temp_name,
+)
+from verifier.inputs import receipt_inputs, sniffed
+from verifier.service import Session
+from verifier.trust import TrustList
+
+VALID = Path(__file__).parent.parent / "assets" / "receipts" / "valid.json"
+
+
+Doc = tuple[str, str, dict[str, object]]
+
+
+def documents(n: int) -> list[Doc]:
+    ids = [f"urn:uuid:00000000-0000-4000-8000-{i:012d}" for i in range(n)]
+    return [(cid, receipt_file_name(cid), {"type": "CredentialReceipt", "credential": {"id": cid}}) for cid in ids]
+
+
+def encoded(form: str, docs: list[Doc]) -> Encoded:
+    lines = []
+    for cid, name, doc in docs:
+        credential = json.dumps({"id": cid, "name": "Zoë\n"}, ensure_ascii=False, indent=1)  # spliced in, one line
+        lines.append((cid, name, compact_receipt({**doc, "credential": None}, credential)))
+    return encode_chunk(check_form(form), lines)
+
+
+def write(path: Path, form: str, docs: list[Doc], chunk: int = 1000) -> dict[str, str]:
+    locations: dict[str, str] = {}
+    with ContainerWriter(path, check_form(form)) as writer:
+        for i in range(0, len(docs), chunk):
+            locations.update(writer.add(encoded(form, docs[i : i + chunk])))
+        writer.finish()
+    return locations
+
+
+def expected(doc: dict[str, object]) -> dict[str, object]:
+    return {**doc, "credential": {**doc["credential"], "name": "Zoë\n"}}  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("form", ["jsonl", "zip"])
+def test_every_location_written_reads_back_its_receipt(tmp_path: Path, form: str) -> None:
+    docs = documents(2500)
+    path = tmp_path / f"receipts.{form}"
+    locations = write(path, form, docs)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left
+    for cid, _, document in docs:
+        assert location_file(locations[cid]) == path
+        assert json.loads(read_receipt_at(locations[cid])) == expected(document)
+    entries = list(iter_receipts(path))
+    assert [json.loads(e.data or b"") for e in entries] == [expected(d) for _, _, d in docs]
+    if form == "zip":
+        # members named as the `dir` form's files, each one line of compact JSON
+        assert [e.name for e in entries] == [name for _, name, _ in docs]
+        assert (
+            entries[0].data
+            == json.dumps(expected(docs[0][2]), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        )
+        assert entries[0].source == f"{path}:{docs[0][1]}"
+    else:
+        assert entries[1].source == f"{path} line 2"
+        assert path.read_bytes().count(b"\n") == 2500
+
+
+def test_a_zip_of_more_than_65535_members_is_zip64_and_reads_everywhere(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.zip"
+    locations = write(path, "zip", documents(70_000), chunk=5000)
+    data = path.read_bytes()
+    assert b"PK\x06\x06" in data[-200:]  # the ZIP64 end record and its locator
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        assert len(archive.infolist()) == 70_000
+    last = "urn:uuid:00000000-0000-4000-8000-000000069999"
+    assert json.loads(read_receipt_at(locations[last]))["credential"]["id"] == last
+
+
+def test_offsets_past_4_gib_go_in_a_zip64_extra_field() -> None:
+    member = zipwrite.Member("a.json", 7, 10, 8, 2**32 + 5)
+    directory = zipwrite.central_directory([member], (0, 33), 2**32 + 100)
+    header_offset = struct.unpack_from("<L", directory, 42)[0]
+    assert header_offset == 0xFFFFFFFF
+    assert struct.unpack_from("<2HQ", directory, 46 + len("a.json")) == (1, 8, 2**32 + 5)
+    assert directory.index(b"PK\x06\x06") < directory.index(b"PK\x06\x07") < directory.index(b"PK\x05\x06")
+
+
+def test_a_container_being_written_has_only_a_temporary_name(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    stale = tmp_path / ".receipts.jsonl.1234.tmp"
+    stale.write_bytes(b"half a container from a killed run")
+    writer = ContainerWriter(path, "jsonl")
+    assert not stale.exists()  # a killed run's leftovers are cleared first
+    writer.add(encoded("jsonl", documents(3)))
+    assert not path.exists()
+    assert temp_name(path).exists()
+    assert container_kind(path) is None
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+    remove_stale_temps(path)
+
+
+def test_a_container_written_again_replaces_the_old_one_whole(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.zip"
+    write(path, "zip", documents(3))
+
+    def killed_halfway() -> None:
+        with ContainerWriter(path, "zip") as writer:
+            writer.add(encoded("zip", documents(5)))
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        killed_halfway()
+    assert len(list(iter_receipts(path))) == 3  # the old container, untouched
+    write(path, "zip", documents(5))
+    assert len(list(iter_receipts(path))) == 5
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_what_a_file_holds_is_told_by_its_content(tmp_path: Path) -> None:
+    lines = b"".join(json.dumps(d).encode() + b"\n" for _, _, d in documents(2))
+    (tmp_path / "two-lines.json").write_bytes(lines)
+    (tmp_path / "one-line.json").write_bytes(lines.splitlines(keepends=True)[0])
+    (tmp_path / "pretty.json").write_bytes(VALID.read_bytes())
+    (tmp_path / "named.jsonl").write_bytes(b"")
+    (tmp_path / "archive.bin").write_bytes(b"PK\x03\x04rest")
+    (tmp_path / "not-a-zip.zip").write_bytes(b"{}\n")
+    assert container_kind(tmp_path / "two-lines.json") == "jsonl"
+    assert container_kind(tmp_path / "one-line.json") is None
+    assert container_kind(tmp_path / "pretty.json") is None
+    assert container_kind(tmp_path / "named.jsonl") == "jsonl"
+    assert container_kind(tmp_path / "archive.bin") == "zip"
+    assert container_kind(tmp_path / "not-a-zip.zip") is None
+    assert container_kind(tmp_path / "missing.jsonl") is None
+
+
+def test_beside_names_a_receipts_companion_files() -> None:
+    cid = "urn:uuid:00000000-0000-4000-8000-000000000001"
+    assert beside("/r/abc.json", cid, ".png") == Path("/r/abc.png")
+    assert beside("/r/receipts.jsonl#120", cid, ".pdf") == Path("/r/00000000-0000-4000-8000-000000000001.pdf")
+    assert beside("/r/receipts.zip#x.json", cid, ".json") == Path("/r/00000000-0000-4000-8000-000000000001.json")
+
+
+def problems(path: Path) -> list[str | None]:
+    return [entry.problem for entry in iter_receipts(path)]
+
+
+def test_a_line_over_the_limit_is_refused_alone(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    path.write_bytes(b'{"a":1}\n' + b" " * (MAX_RECEIPT_BYTES + 5) + b"\n" + b'{"b":2}\n')
+    assert problems(path) == [None, f"{path} line 2: the line is over the limit of 2,097,152 bytes", None]
+    assert [e.source for e in iter_receipts(path)][2] == f"{path} line 3"
+
+
+def test_a_non_json_line_is_a_malformed_receipt_of_that_line(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    path.write_bytes(VALID.read_bytes().replace(b"\n", b"") + b"\nnot json\n")
+    reports = [r for _, r in receipt_inputs(sniffed([path]))]
+    assert reports[0] == VALID.read_bytes().replace(b"\n", b"")
+    session = Session(None, TrustList(()), now=datetime.now(UTC))
+    report = session.verify_bytes(reports[1], f"{path} line 2")  # type: ignore[arg-type]
+    assert report.verdict == "malformed"
+    assert report.steps[0].detail == f"{path} line 2: not valid JSON at line 1 column 1: Expecting value"
+    with pytest.raises(InvalidReceipt, match=f"^{path} line 2: is not JSON$"):
+        extract_receipts(path, "jsonl", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written from a container that is not sound
+
+
+def zip_of(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return path
+
+
+def test_a_truncated_zip_is_refused_whole(tmp_path: Path) -> None:
+    good = zip_of(tmp_path / "good.zip", [("a.json", VALID.read_bytes())])
+    path = tmp_path / "receipts.zip"
+    path.write_bytes(good.read_bytes()[:-30])
+    assert container_kind(path) == "zip"
+    with pytest.raises(
+        InvalidReceipt, match=r"^" + str(path) + r": not a readable zip archive \(File is not a zip file\)$"
+    ):
+        list(iter_receipts(path))
+    reports = [r for _, r in receipt_inputs(sniffed([path]))]
+    assert len(reports) == 1
+    assert reports[0].verdict == "malformed"  # type: ignore[union-attr]
+    assert reports[0].steps[0].detail == f"{path}: not a readable zip archive (File is not a zip file)"  # type: ignore[union-attr]
+
+
+def test_a_member_named_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        zip_of(path, [("a.json", b"{}"), ("a.json", b"{}")])
+    with pytest.raises(InvalidReceipt, match=f"^{path}: the archive holds 'a.json' twice$"):
+        list(iter_receipts(path))
+
+
+@pytest.mark.parametrize(
+    "name", ["../evil.json", "/etc/evil.json", "a/../../evil.json", "C:evil.json", "a\\..\\b.json"]
+)
+def test_a_member_name_that_leaves_the_folder_is_refused(tmp_path: Path, name: str) -> None:
+    path = zip_of(tmp_path / "receipts.zip", [("ok.json", b"{}"), (name, b"{}")])
+    stored = zipfile.ZipFile(path).namelist()[1]
+    with pytest.raises(InvalidReceipt) as caught:
+        extract_receipts(path, "zip", tmp_path / "out")
+    assert str(caught.value) == f"{path}: member {stored!r} is not a plain relative path; refused"
+    assert not (tmp_path / "out").exists()
+
+
+def test_members_over_the_limit_or_expanding_too_much_are_refused_alone(tmp_path: Path) -> None:
+    path = zip_of(
+        tmp_path / "receipts.zip",
+        [("big.json", b" " * (MAX_RECEIPT_BYTES + 1)), ("bomb.json", b" " * 1_000_000), ("ok.json", b"{}")],
+    )
+    info = zipfile.ZipFile(path).getinfo("bomb.json")
+    assert problems(path) == [
+        f"{path}:big.json: 2,097,153 bytes is over the limit of 2,097,152 bytes",
+        f"{path}:bomb.json: {info.compress_size:,} bytes that expand to 1,000,000 (over 100 to 1): refused as a zip bomb",
+        None,
+    ]
+
+
+def test_a_member_that_holds_other_than_it_declares_is_refused(tmp_path: Path) -> None:
+    path = zip_of(tmp_path / "receipts.zip", [("a.json", VALID.read_bytes())])
+    data = bytearray(path.read_bytes())
+    size = len(VALID.read_bytes())
+    directory = data.index(b"PK\x01\x02")
+    struct.pack_into("<L", data, directory + 24, size - 10)  # the central directory says 10 bytes fewer
+    struct.pack_into("<L", data, 22, size - 10)  # and so does the local header
+    path.write_bytes(bytes(data))
+    assert problems(path) == [f"{path}:a.json: cannot be read (Bad CRC-32 for file 'a.json')"]
+
+
+def test_extract_writes_each_receipt_as_the_dir_form_names_it(tmp_path: Path) -> None:
+    docs = documents(4)
+    path = tmp_path / "receipts.jsonl"
+    write(path, "jsonl", docs)
+    out = tmp_path / "out"
+    written = extract_receipts(path, "jsonl", out, [docs[1][0]])
+    assert written == [out / docs[1][1]]
+    assert json.loads(written[0].read_bytes()) == expected(docs[1][2])
+    with pytest.raises(InvalidInput, match=f"^{out / docs[1][1]} exists already; pass --force to replace it$"):
+        extract_receipts(path, "jsonl", out, [docs[1][0]])
+    assert extract_receipts(path, "jsonl", out, [docs[1][0]], force=True) == written
+    with pytest.raises(InvalidInput, match=f"^{path} holds no receipt of urn:uuid:nope$"):
+        extract_receipts(path, "jsonl", out, ["urn:uuid:nope"])
+    assert len(extract_receipts(path, "jsonl", tmp_path / "all")) == 4
+
+
+def test_extract_refuses_a_json_lines_file_holding_one_credential_twice(tmp_path: Path) -> None:
+    docs = documents(2)
+    path = tmp_path / "receipts.jsonl"
+    write(path, "jsonl", [docs[0], docs[1], docs[0]])
+    with pytest.raises(InvalidReceipt, match=f"^{path}: holds {docs[0][1]} twice$"):
+        extract_receipts(path, "jsonl", tmp_path / "out")
+
+
+def test_an_unknown_form_is_refused() -> None:
+    with pytest.raises(ValueError, match="^receipts form 'tar' is not one of dir, jsonl, zip$"):
+        check_form("tar")

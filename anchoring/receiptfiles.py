@@ -15,7 +15,9 @@ compresses more than `MAX_RATIO` to one, is refused alone.
 """
 
 import json
+import os
 import re
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -62,23 +64,46 @@ def read_receipt_at(location: str) -> bytes:
 def _jsonl_line(path: Path, offset: int, location: str) -> bytes:
     try:
         with path.open("rb") as handle:
-            handle.seek(offset)
+            handle.seek(max(offset - 1, 0))
+            before = handle.read(1) if offset else b"\n"
             line = handle.readline(MAX_RECEIPT_BYTES + 2)
     except FileNotFoundError:
         raise InvalidReceipt(f"{location}: no such file") from None
     except OSError as exc:
         raise InvalidReceipt(f"{location}: cannot read: {exc.strerror}") from None
     line = line.removesuffix(b"\n")
-    if not line:
+    if before != b"\n" or not line:  # an offset into another file than the one it was taken from
         raise InvalidReceipt(f"{location}: no receipt starts at byte {offset}")
     if len(line) > MAX_RECEIPT_BYTES:
         raise InvalidReceipt(f"{location}: the line is over the limit of {MAX_RECEIPT_BYTES:,} bytes")
     return line
 
 
+_ARCHIVES: dict[tuple[int, str, int, int, int], zipfile.ZipFile] = {}
+_ARCHIVES_LOCK = threading.Lock()
+
+
+def _archive(path: Path) -> zipfile.ZipFile:
+    """The open archive at `path`, kept while the file is unchanged: reading a million members one location
+    at a time must not read its central directory a million times. Call with `_ARCHIVES_LOCK` held. Kept per
+    process: a forked worker must not share its parent's file offset."""
+    status = path.stat()
+    key = (os.getpid(), str(path), status.st_ino, status.st_size, status.st_mtime_ns)
+    archive = _ARCHIVES.get(key)
+    if archive is None:
+        archive = zipfile.ZipFile(path)
+        for old_key, old in _ARCHIVES.items():
+            if old_key[0] == key[0]:
+                old.close()  # a parent's archive, inherited, is left to the parent
+        _ARCHIVES.clear()
+        _ARCHIVES[key] = archive
+    return archive
+
+
 def _zip_member(path: Path, member: str, location: str) -> bytes:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _ARCHIVES_LOCK:
+            archive = _archive(path)
             try:
                 info = archive.getinfo(member)
             except KeyError:

@@ -9,8 +9,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TypeVar
 
 J = TypeVar("J")
@@ -45,3 +46,19 @@ def parallel_map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:
         return
     with process_pool() as pool:
         yield from pool.map(function, jobs)
+
+
+def bounded_map(function: Callable[[J], R], jobs: Iterable[J], window: int = 0) -> Iterator[R]:
+    """`parallel_map` over a stream of jobs, at most `window` (default: two a core) submitted and not yet
+    yielded, so a large batch's jobs (and their results) need not all be in memory at once."""
+    if cores() < 2:
+        yield from map(function, jobs)
+        return
+    pending: deque[Future[R]] = deque()
+    with process_pool() as pool:
+        for job in jobs:
+            pending.append(pool.submit(function, job))
+            if len(pending) >= (window or 2 * cores()):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

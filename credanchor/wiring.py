@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -327,57 +325,29 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
     anchor (all must hold). Receipts of back-dated or future-dated records are accepted as expired / not yet
     valid: the validity window is the record's business, not the anchor's.
     """
+    from anchoring.receiptfiles import read_receipt_at
     from issuer.signing import signing_multikey
     from verifier.batchcheck import verify_batch
 
     config = workspace.config
 
     def check(locations: Sequence[str], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
-        with _receipt_files(locations) as paths:
-            try:
-                check_files(paths, root, chains)
-            except VerificationFailed as exc:
-                message = str(exc)  # the temporary copy a report names is named by the receipt's location
-                copied = next((i for i, path in enumerate(paths) if f" {path}: " in message), None)
-                if copied is None or paths[copied] == Path(locations[copied]):
-                    raise
-                raise VerificationFailed(message.replace(str(paths[copied]), locations[copied], 1)) from None
-
-    def check_files(paths: Sequence[Path], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
         # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
         # stop the issuer from being built); each chain is read here, once per batch.
         trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
         own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
-        first = Receipt.from_json(paths[0].read_bytes(), source=str(paths[0])) if paths else None
+        first = Receipt.from_json(read_receipt_at(locations[0]), source=locations[0]) if locations else None
         readers = {chain.chain_id: batch_reader(chain, registry, root, own_key, first) for chain, registry in chains}
-        reports = verify_batch(paths, readers, trust, datetime.now(UTC), on_done=progress.advance)
+        reports = verify_batch(locations, readers, trust, datetime.now(UTC), on_done=progress.advance)
         failed = [r for r in reports if r.verdict not in ACCEPTED_BY_SELF_CHECK]
         if failed:
             first_failed = failed[0]
             raise VerificationFailed(
-                f"self-check failed for {len(failed)} of {len(paths)} receipts; first: {first_failed.source}: "
+                f"self-check failed for {len(failed)} of {len(locations)} receipts; first: {first_failed.source}: "
                 f"{first_failed.verdict}: {first_failed.reason}"
             )
 
     return check
-
-
-@contextmanager
-def _receipt_files(locations: Sequence[str]) -> Iterator[list[Path]]:
-    """Shim until `verify_batch` takes locations (branch vrate): receipts in a container are copied to files
-    in a temporary folder for it to read (numbered in the order of `locations`)."""
-    from anchoring.receiptfiles import location_file, read_receipt_at
-
-    if all(location_file(location) == Path(location) for location in locations):
-        yield [Path(location) for location in locations]
-        return
-    with tempfile.TemporaryDirectory(prefix="credanchor-self-check-") as folder:
-        paths = []
-        for number, location in enumerate(locations):
-            path = Path(folder) / f"{number}.json"
-            path.write_bytes(read_receipt_at(location))
-            paths.append(path)
-        yield paths
 
 
 def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: Receipt | None) -> BatchReader:

@@ -503,9 +503,9 @@ class BatchIssuer:
         form = check_form(batch.receipts or ("dir" if batch.delivered_at is not None else self.receipts))
         if batch.receipts is None:
             batch = self.store.update_batch(batch.id or 0, receipts=form)
-        rows = self.store.credential_rows(batch.id or 0)
-        paths = write_batch_receipts(out_dir, rows, tree, batch.root, anchors, every, self.progress, form)
-        digests_hex = [digest for _, digest, _, _ in rows]
+        chunks = self.store.credential_chunks(batch.id or 0)
+        paths = write_batch_receipts(out_dir, chunks, tree, batch.root, anchors, every, self.progress, form)
+        digests_hex = [digest for digest, _ in self.store.leaves(batch.id or 0)]
         manifest = write_manifest(self.workspace, batch, tree, anchors, digests_hex, evidences)
         fault("receipts-written")
         self.store.set_receipt_paths(paths)

@@ -10,16 +10,16 @@ chain's first) with that anchor's evidence; the manifest names the batch root, e
 order and every anchor, and holds no personal data.
 """
 
-import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from anchoring.errors import CredanchorError
 from anchoring.evidencecollect import BatchEvidence
 from anchoring.faults import fault
-from anchoring.files import atomic_write_text
+from anchoring.files import atomic_write, atomic_write_text
 from anchoring.merkle import SCHEME, MerkleTree
 from anchoring.progress import Progress
 from anchoring.receipt import (
@@ -27,13 +27,12 @@ from anchoring.receipt import (
     Evidence,
     Manifest,
     ManifestAnchor,
-    dump_receipt,
-    receipt_document,
     utc_seconds,
 )
 from anchoring.receiptfiles import receipt_file_name
-from anchoring.receiptwrite import CONTAINER_NAMES, ContainerWriter, Encoded, Form, compact_receipt, encode_chunk
-from anchoring.workers import parallel_map
+from anchoring.receiptwrite import CONTAINER_NAMES, ContainerWriter, Encoded, Form, encode_chunk
+from anchoring.workers import bounded_map
+from issuer.receiptbytes import Envelope
 from issuer.store import AnchorRecord, Batch
 from issuer.workspace import Workspace
 
@@ -43,7 +42,7 @@ Row = tuple[str, str, str, str]
 
 def write_batch_receipts(
     out_dir: Path,
-    rows: list[Row],
+    chunks: Iterable[list[Row]],
     tree: MerkleTree,
     root: str,
     anchors: Sequence[AnchorSection],
@@ -51,74 +50,78 @@ def write_batch_receipts(
     progress: Progress,
     form: Form = "dir",
 ) -> dict[str, str]:
-    """Write every receipt of the batch in `form`, then flush them all to disk: credential id -> location
-    (`anchoring.receiptfiles`)."""
-    if form != "dir":
-        return _write_container(out_dir, rows, tree, root, anchors, evidence, progress, form)
-    proofs = tree.proofs()
-    anchor_docs = [a.model_dump(mode="json") for a in anchors]
-    jobs = []
-    for i in range(0, len(rows), RECEIPT_CHUNK):
-        chunk = rows[i : i + RECEIPT_CHUNK]
-        leaves = [leaf for _, _, leaf, _ in chunk]
-        part = [e.only(leaves) for e in evidence]
-        jobs.append((out_dir, chunk, proofs[i : i + RECEIPT_CHUNK], root, anchor_docs, part))
-    paths: dict[str, str] = {}
-    for written in parallel_map(write_receipts, jobs):
-        paths.update(written)
-        progress.advance(len(written))
-        if len(paths) >= len(rows) // 2:
-            fault("receipts-half")
-    os.sync()  # one flush for every receipt written above, before any of them is recorded as written
-    return paths
+    """Write every receipt of the batch in `form` (`chunks`: the store's rows in batch order, a chunk at a
+    time), then flush them all to disk: credential id -> location (`anchoring.receiptfiles`).
 
-
-def _write_container(
-    out_dir: Path,
-    rows: list[Row],
-    tree: MerkleTree,
-    root: str,
-    anchors: Sequence[AnchorSection],
-    evidence: Sequence[BatchEvidence],
-    progress: Progress,
-    form: Form,
-) -> dict[str, str]:
-    proofs = tree.proofs()
-    anchor_docs = [a.model_dump(mode="json") for a in anchors]
-    jobs = []
-    for i in range(0, len(rows), RECEIPT_CHUNK):
-        chunk = rows[i : i + RECEIPT_CHUNK]
-        part = [e.only([leaf for _, _, leaf, _ in chunk]) for e in evidence]
-        jobs.append((form, chunk, proofs[i : i + RECEIPT_CHUNK], root, anchor_docs, part))
+    Workers assemble each chunk's receipts around the stored credential text (`issuer.receiptbytes`); they
+    inherit the batch's envelope and tree as they fork, and at most a few chunks are in flight, so a million
+    receipts pass through in bounded memory."""
+    global _WRITING
+    envelope = Envelope(root, [a.model_dump(mode="json") for a in anchors], evidence)
+    half = len(tree) // 2
     locations: dict[str, str] = {}
-    with ContainerWriter(out_dir / CONTAINER_NAMES[form], form) as writer:
-        for encoded in parallel_map(encode_receipts, jobs):
-            locations.update(writer.add(encoded))
-            progress.advance(len(encoded.ids))
-            if len(locations) >= len(rows) // 2:
-                fault("receipts-half")
-        writer.finish()  # one fsync, then the rename: only a complete container has the final name
-    return locations
+    with _ONE_AT_A_TIME:
+        _WRITING = (envelope, tree)
+        try:
+            jobs = _jobs(form, out_dir, chunks)
+            if form == "dir":
+                for written in bounded_map(write_receipts, jobs):
+                    locations.update(written)
+                    progress.advance(len(written))
+                    if len(locations) >= half:
+                        fault("receipts-half")
+                os.sync()  # one flush for every receipt written above, before any of them is recorded as written
+                return locations
+            with ContainerWriter(out_dir / CONTAINER_NAMES[form], form) as writer:
+                for encoded in bounded_map(encode_receipts, jobs):
+                    locations.update(writer.add(encoded))
+                    progress.advance(len(encoded.ids))
+                    if len(locations) >= half:
+                        fault("receipts-half")
+                writer.finish()  # one fsync, then the rename: only a complete container has the final name
+            return locations
+        finally:
+            _WRITING = None
 
 
-def encode_receipts(
-    job: tuple[
-        Form,
-        list[Row],
-        list[tuple[bytes, ...]],
-        str,
-        list[dict[str, object]],
-        list[BatchEvidence],
-    ],
-) -> Encoded:
+Job = tuple[Form, Path, int, list[Row]]
+"""(form, folder, position of the chunk's first credential, its rows)."""
+
+_WRITING: tuple[Envelope, MerkleTree] | None = None
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _jobs(form: Form, out_dir: Path, chunks: Iterable[list[Row]]) -> Iterator[Job]:
+    position = 0
+    for rows in chunks:
+        yield form, out_dir, position, rows
+        position += len(rows)
+
+
+def _receipts(job: Job) -> Iterator[tuple[str, bytes]]:
+    """(credential id, receipt bytes) of a job's rows."""
+    if _WRITING is None:
+        raise RuntimeError("receipts are assembled only while write_batch_receipts runs")
+    envelope, tree = _WRITING
+    _, _, position, rows = job
+    for i, (credential_id, digest, leaf, document) in enumerate(rows, position):
+        yield credential_id, envelope.receipt(document, digest, leaf, tree.proof(i))
+
+
+def write_receipts(job: Job) -> dict[str, str]:
+    """Write one chunk of a batch's receipts as files (in a worker process for large batches): id -> path."""
+    out_dir = job[1]
+    written = {}
+    for credential_id, data in _receipts(job):
+        path = out_dir / receipt_name(credential_id)
+        atomic_write(path, data, durable=False)
+        written[credential_id] = str(path)
+    return written
+
+
+def encode_receipts(job: Job) -> Encoded:
     """One chunk of a batch's receipts as container bytes (in a worker process for large batches)."""
-    form, rows, proofs, root, anchors, evidence = job
-    receipts = []
-    for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
-        proven = [e.for_leaf(leaf) for e in evidence]
-        receipt = receipt_document({}, digest, leaf, proof, root, anchors[0], proven, anchors[1:])
-        receipts.append((credential_id, receipt_name(credential_id), compact_receipt(receipt, document)))
-    return encode_chunk(form, receipts)
+    return encode_chunk(job[0], [(cid, receipt_name(cid), data.rstrip(b"\n")) for cid, data in _receipts(job)])
 
 
 def write_manifest(
@@ -156,32 +159,6 @@ def write_manifest(
     atomic_write_text(archive, text)
     atomic_write_text(Path(batch.out_dir) / "manifest" / name, text)
     return archive
-
-
-RECEIPT_CHUNK = 2000
-
-
-def write_receipts(
-    job: tuple[
-        Path,
-        list[tuple[str, str, str, str]],
-        list[tuple[bytes, ...]],
-        str,
-        list[dict[str, object]],
-        list[BatchEvidence],
-    ],
-) -> dict[str, str]:
-    """Write one chunk of a batch's receipts (in a worker process for large batches): credential id -> path.
-    `anchors` are the home chain's anchor, then the additional ones; `evidence` those anchors' evidence."""
-    out_dir, rows, proofs, root, anchors, evidence = job
-    written = {}
-    for (credential_id, digest, leaf, document), proof in zip(rows, proofs, strict=True):
-        path = out_dir / receipt_name(credential_id)
-        proven = [e.for_leaf(leaf) for e in evidence]
-        receipt = receipt_document(json.loads(document), digest, leaf, proof, root, anchors[0], proven, anchors[1:])
-        atomic_write_text(path, dump_receipt(receipt), durable=False)
-        written[credential_id] = str(path)
-    return written
 
 
 def anchor_section(record: AnchorRecord) -> AnchorSection:

@@ -285,3 +285,22 @@ def test_extract_refuses_a_json_lines_file_holding_one_credential_twice(tmp_path
 def test_an_unknown_form_is_refused() -> None:
     with pytest.raises(ValueError, match="^receipts form 'tar' is not one of dir, jsonl, zip$"):
         check_form("tar")
+
+
+def test_a_jsonl_offset_into_the_middle_of_a_line_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    locations = write(path, "jsonl", documents(3))
+    offset = int(locations[documents(3)[1][0]].rsplit("#", 1)[1])
+    with pytest.raises(InvalidReceipt, match=rf"^{path}#{offset + 5}: no receipt starts at byte {offset + 5}$"):
+        read_receipt_at(f"{path}#{offset + 5}")
+
+
+def test_members_of_one_archive_are_read_from_one_open_archive_until_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.zip"
+    docs = documents(5)
+    locations = write(path, "zip", docs)
+    assert [json.loads(read_receipt_at(locations[cid])) for cid, _, _ in docs] == [expected(d) for _, _, d in docs]
+    replaced = write(path, "zip", documents(2))  # written again: the new archive is read, not the one kept
+    with pytest.raises(InvalidReceipt, match="the archive has no member"):
+        read_receipt_at(locations[docs[4][0]])
+    assert json.loads(read_receipt_at(replaced[docs[1][0]])) == expected(docs[1][2])

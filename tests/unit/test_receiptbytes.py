@@ -63,3 +63,10 @@ def test_non_ascii_credential_text_is_kept_as_utf8() -> None:
 def test_no_anchor_no_receipt() -> None:
     with pytest.raises(ValueError, match="^a receipt needs at least one anchor$"):
         Envelope("0x" + "ff" * 32, [])
+
+
+def test_credential_text_on_several_lines_becomes_one_line() -> None:
+    document = json.dumps(credential(), ensure_ascii=False, indent=2)
+    data = Envelope("0x" + "ff" * 32, [ANCHOR]).receipt(document, "0x" + "aa" * 32, "0x" + "bb" * 32, [])
+    assert data.count(b"\n") == 1
+    assert json.loads(data)["credential"] == json.loads(document)

@@ -17,8 +17,8 @@ from anchoring.errors import CredanchorError
 from anchoring.faults import fault
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
 from anchoring.receiptfiles import read_receipt_at
-from anchoring.workers import parallel_map
-from verifier.checks import Report, RootView, malformed
+from anchoring.workers import bounded_map
+from verifier.checks import Report, RootView, Verdict, malformed
 from verifier.multichain import ByChain, Verifier
 from verifier.service import Session
 from verifier.trust import TrustList
@@ -66,8 +66,13 @@ class BatchReader:
 
 
 def _verify_chunk(
-    readers: Mapping[int, BatchReader], required: int, trust: TrustList, now: datetime, locations: list[str]
-) -> list[Report]:
+    readers: Mapping[int, BatchReader],
+    required: int,
+    trust: TrustList,
+    now: datetime,
+    passing: frozenset[Verdict],
+    locations: list[str],
+) -> tuple[int, list[Report]]:
     sessions = {chain_id: Session(partial(_same, reader), trust, now) for chain_id, reader in readers.items()}
     other = Session(None, trust, now, no_node="the self-check read no chain of that id")
     verifier = Verifier(other, ByChain(sessions, other), required)
@@ -83,11 +88,13 @@ def _verify_chunk(
             except CredanchorError as exc:
                 reports.append(malformed(location, str(exc)))
                 continue
-            reports.append(verifier.verify_bytes(data, location))
+            report = verifier.verify_bytes(data, location)
+            if report.verdict not in passing:
+                reports.append(report)
     finally:
         if paused:
             gc.enable()
-    return reports
+    return len(locations), reports
 
 
 def _same(reader: BatchReader) -> BatchReader:
@@ -102,17 +109,19 @@ def verify_batch(
     *,
     on_done: Callable[[int], None] | None = None,
     chunk: int = 1000,
+    passing: frozenset[Verdict] = frozenset(),
 ) -> list[Report]:
     """Verify a batch's receipts on every core; reports in the order of `locations` (a receipt file, a line of
     a JSON Lines file or a zip member: `anchoring.receiptfiles`; a `Path` is a receipt file). With one reader
-    per chain id, every anchor of every receipt must hold on its chain."""
+    per chain id, every anchor of every receipt must hold on its chain. Reports with a verdict in `passing`
+    are counted, not returned (a million valid reports need not be kept to find the few that are not)."""
     readers = {reader.chain: reader} if isinstance(reader, BatchReader) else dict(reader)
     where = [str(location) for location in locations]
-    chunks = [where[i : i + chunk] for i in range(0, len(where), chunk)]
+    chunks = (where[i : i + chunk] for i in range(0, len(where), chunk))
     reports: list[Report] = []
-    for done in parallel_map(partial(_verify_chunk, readers, len(readers), trust, now), chunks):
-        reports += done
+    for count, kept in bounded_map(partial(_verify_chunk, readers, len(readers), trust, now, passing), chunks):
+        reports += kept
         if on_done:
-            on_done(len(done))
+            on_done(count)
         fault("verifying")
     return reports

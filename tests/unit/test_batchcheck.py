@@ -38,4 +38,11 @@ def test_receipts_are_read_at_their_locations(tmp_path: Path) -> None:
     assert reports[5].verdict == Verdict.MALFORMED
     assert reports[5].reason == f"{archive}#missing.json: the archive has no member 'missing.json'"
     assert reports[6].verdict == Verdict.MALFORMED
-    assert reports[6].reason.startswith(f"{lines}#3: not valid JSON")
+    assert reports[6].reason == f"{lines}#3: no receipt starts at byte 3"  # not at a line's start
+
+    counted: list[int] = []
+    failing = verify_batch(
+        locations, reader, TRUST, NOW, chunk=2, passing=frozenset({Verdict.VALID}), on_done=counted.append
+    )
+    assert [r.source for r in failing] == [str(locations[i]) for i in (3, 5, 6)]  # the valid ones only counted
+    assert sum(counted) == len(locations)

@@ -96,6 +96,9 @@ def print_timings(stages: list[tuple[str, float]], total: float) -> None:
         table.add_column(name, justify="left" if name == "stage" else "right")
     for label, seconds in stages:
         table.add_row(safe(label), f"{seconds:.1f}", f"{seconds / total:.0%}" if total else "-")
+    rest = total - sum(seconds for _, seconds in stages)
+    if rest > 0:
+        table.add_row("[dim]between stages (connecting, checks, bookkeeping)[/]", f"{rest:.1f}", f"{rest / total:.0%}")
     table.add_row("[bold]total[/]", f"[bold]{total:.1f}[/]", "100%")
     err.print(table)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

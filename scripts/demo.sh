@@ -119,6 +119,18 @@ ls "$WS/receipts/spring-xlsx" | head -n 4
 step "Registrar: issue Excel's semicolon-separated export with a byte-order mark (European locales)"
 "$CLI" issue scripts/sample-records-semicolon.csv --achievement example --out "$WS/receipts/summer-csv" -w "$WS"
 
+step "Registrar: 200 credentials into one JSON Lines file (issue --receipts jsonl), with where the time went"
+{ echo "email,name"; for i in $(seq 1 200); do echo "graduate$i@example.edu,Graduate $i"; done; } > "$WS/class-of-200.csv"
+"$CLI" issue "$WS/class-of-200.csv" --achievement example --out "$WS/receipts/class-jsonl" --receipts jsonl \
+  --timings -w "$WS"
+ls "$WS/receipts/class-jsonl"   # receipts.jsonl, manifest/, delivery.csv: one receipt per line
+
+step "Verifier: every receipt in the file at once; then one earner's receipt taken out of it and verified alone"
+"$CLI" verify "$WS/receipts/class-jsonl/receipts.jsonl" -w "$WS" --brief
+ID=$(head -n 1 "$WS/receipts/class-jsonl/receipts.jsonl" | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["credential"]["id"])')
+"$CLI" extract "$WS/receipts/class-jsonl/receipts.jsonl" --id "$ID" -o "$WS/extracted-one"
+"$CLI" verify "$WS/extracted-one/${ID#urn:uuid:}.json" -w "$WS" --brief
+
 step "Registrar: a certificate PDF for one earner (receipt attached, QR code of its verification page)"
 "$CLI" certificate "$RECEIPT" -w "$WS"
 CERTIFICATE="${RECEIPT%.json}.pdf"

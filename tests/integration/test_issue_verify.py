@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -430,3 +431,25 @@ def test_receipts_naming_contracts_that_are_not_registries(
         audit.err.strip()
         == f"error: contract at {impostors['reverting']} does not answer deploymentBlock as a CredentialRegistry (ContractLogicError)"
     )
+
+
+def test_timings_say_where_the_time_went(cli: Callable[..., CliResult], workspace: Workspace) -> None:
+    csv = write_csv(workspace.root / "timed.csv", people(12, "timed.example.org"))
+    result = cli("issue", csv, "--achievement", "example", "--timings", "-w", workspace.root)
+    assert result.code == 0, result.err
+    table = result.err[result.err.index("where the time went") :]
+    stages = [
+        "reading and checking records",
+        "building and signing (eddsa-rdfc-2022)",
+        "building the Merkle tree",
+        "saving the batch",
+        "anchoring the root",
+        "collecting the anchor's chain evidence",
+        "writing receipts",
+        "verifying every receipt against the chain",
+        "total",
+    ]
+    positions = [table.index(stage) for stage in stages]
+    assert positions == sorted(positions)  # in the order they ran
+    assert re.search(r"peak memory: [\d,]+ MiB in this process, [\d,]+ MiB in its largest worker", table)
+    assert "where the time went" not in cli("issue", csv, "--achievement", "example", "-w", workspace.root).err

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import orjson
 
-from anchoring.blockheader import parse_header
+from anchoring.blockheader import Header, parse_header
 from anchoring.errors import InvalidInput
 from anchoring.hashing import to_hex
 from anchoring.mpt import NodePool, ProofInvalid
@@ -109,7 +109,18 @@ def _prove_shared(evidence: Evidence, root: str, public_keys: Sequence[str], lay
     header = parse_header(evidence.header)  # InvalidInput is not ProofInvalid: `_prove_state` says it
     pool = NodePool(evidence.nodes, "evidence", limit=MAX_EVIDENCE_NODES)
     account = pool.account(header.state_root, bytes.fromhex(evidence.registry[2:]))
-    absent = ProvenState(
+    if account is None:
+        return _absent(evidence, header), pool, None
+    return (
+        _prove_state(evidence, root=root, leaf=None, public_keys=public_keys, layout=layout),
+        pool,
+        account.storage_root,
+    )
+
+
+def _absent(evidence: Evidence, header: Header) -> ProvenState:
+    """What evidence proves of a registry that has no account at its block."""
+    return ProvenState(
         chain_id=evidence.chain_id,
         registry=evidence.registry,
         block_number=header.number,
@@ -118,13 +129,6 @@ def _prove_shared(evidence: Evidence, root: str, public_keys: Sequence[str], lay
         registry_exists=False,
         anchor=None,
         leaf_revoked=None,
-    )
-    if account is None:
-        return absent, pool, None
-    return (
-        _prove_state(evidence, root=root, leaf=None, public_keys=public_keys, layout=layout),
-        pool,
-        account.storage_root,
     )
 
 
@@ -144,18 +148,8 @@ def _prove_state(
     pool = NodePool(evidence.nodes, "evidence", limit=MAX_EVIDENCE_NODES)
     address = bytes.fromhex(evidence.registry[2:])
     account = pool.account(header.state_root, address)
-    absent = ProvenState(
-        chain_id=evidence.chain_id,
-        registry=evidence.registry,
-        block_number=header.number,
-        block_hash=to_hex(header.hash),
-        timestamp=header.timestamp,
-        registry_exists=False,
-        anchor=None,
-        leaf_revoked=None,
-    )
     if account is None:
-        return absent
+        return _absent(evidence, header)
     storage = account.storage_root
     raw_root = bytes.fromhex(root[2:])
 
@@ -200,5 +194,10 @@ def _prove_state(
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProofInvalid(f"evidence: the registry's issuer id cannot be read: {exc}") from None
     return replace(
-        absent, registry_exists=True, anchor=anchor, leaf_revoked=leaf_revoked, keys=keys, issuer_id=issuer_id
+        _absent(evidence, header),
+        registry_exists=True,
+        anchor=anchor,
+        leaf_revoked=leaf_revoked,
+        keys=keys,
+        issuer_id=issuer_id,
     )

@@ -73,6 +73,7 @@ def issue_measured(args: list[str | Path]) -> dict[str, Any]:
 
 
 def bench_million(folder: Path, records: int, cryptosuite: str, receipts: str | None = None) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
     ws = folder / "million-ws"
     run_cli("init", ws, "--scrypt-n", "16384", "--port", str(free_port()))
     config = ws / "credanchor.toml"

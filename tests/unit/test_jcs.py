@@ -72,3 +72,29 @@ def test_errors_match_the_reference() -> None:
 def test_a_real_credential() -> None:
     doc = json.loads((Path(__file__).parent.parent / "assets" / "receipts" / "valid.json").read_text())["credential"]
     assert canonicalize(doc) == rfc8785.dumps(doc)
+
+
+def test_orjson_tier_takes_a_credential_and_leaves_the_input_as_it_was() -> None:
+    from anchoring.jcs import _fit
+
+    doc = json.loads((Path(__file__).parent.parent / "assets" / "receipts" / "valid.json").read_text())["credential"]
+    doc["credentialSubject"]["achievement"]["creditsAvailable"] = 3.0
+    before = json.dumps(doc)
+    fitted = _fit(doc)  # no _Slow: the credential is written by orjson
+    assert fitted["credentialSubject"]["creditsEarned"] == 2.5
+    assert fitted["credentialSubject"]["achievement"]["creditsAvailable"] == 3
+    assert type(fitted["credentialSubject"]["achievement"]["creditsAvailable"]) is int
+    assert json.dumps(doc) == before  # copied on the way to the changed value, never changed in place
+    assert fitted["issuer"] is doc["issuer"]  # untouched branches are shared, not copied
+    assert canonicalize(doc) == rfc8785.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"é": 1}, {"a": [2**53]}, [1e16 + 0.5], {"a": {"b": 1e-7}}, {1: "non-string key"}, (1, 2), [float("inf")]],
+)
+def test_orjson_tier_hands_on_what_it_could_get_wrong(value: Any) -> None:
+    from anchoring.jcs import _fit, _Slow
+
+    with pytest.raises(_Slow):
+        _fit(value)

@@ -13,13 +13,14 @@ batch (held in `_JOB` only while `build_chunks` runs) and draw fresh randomness 
 operating system each.
 """
 
-import json
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+
+import orjson
 
 from anchoring.batchsign import SignerSpec
 from anchoring.credential import canonical_bytes
@@ -35,7 +36,13 @@ from issuer.records import Record
 from issuer.templates import Template
 
 _T = TypeVar("_T", str, bytes)
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(value: Any) -> str:
+    """A document's stored text: compact JSON, UTF-8 as is (orjson: a tenth of the standard encoder's time)."""
+    text: str = orjson.dumps(value).decode()
+    return text
+
 
 CHUNK = 1000
 """Credentials per job: 1-2 MB of documents back, small enough that both cores stay busy to the end."""

@@ -18,13 +18,17 @@ import os
 import struct
 import sys
 from array import array
+from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import islice, pairwise
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sha3 import keccak_256
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 SCHEME: Literal["oz-standard-v1"] = "oz-standard-v1"
 
@@ -82,6 +86,8 @@ def process_multiproof(multi: MultiProof) -> bytes:
 
 PARALLEL_MIN = 1 << 15
 """From this many leaves on, the work below is spread over every core: under it, starting workers costs more."""
+PARALLEL_LEVEL = 1 << 14
+"""A level of inner nodes this wide (in a tree built on every core) is hashed on every core."""
 CHUNKS_PER_CORE = 4
 
 
@@ -134,33 +140,61 @@ def _sorted_leaves_serial(digests: Sequence[bytes]) -> tuple[list[bytes], list[i
     order = sorted(range(len(leaves)), key=leaves.__getitem__, reverse=True)
     tail = [leaves[i] for i in order]
     _refuse_duplicates(tail)
-    positions = [0] * len(leaves)
-    for slot, index in enumerate(order, len(leaves) - 1):
-        positions[index] = slot
-    return tail, positions
+    return tail, order
 
 
-def _sorted_leaves_parallel(digests: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
-    """Leaves hashed and sorted on every core in input-order chunks; this process merges the sorted runs."""
-    from anchoring.workers import cores, process_pool
+def _pool() -> "Executor":
+    from anchoring.workers import process_pool  # only a large tree starts processes
 
+    return process_pool()
+
+
+def _positions(order: Sequence[int]) -> list[int]:
+    """The inverse of `order` (input index by slot from ``n - 1``): each input index's slot."""
+    n = len(order)
+    positions = [0] * n
+    deque(map(positions.__setitem__, order, range(n - 1, 2 * n - 1)), maxlen=0)  # the loop, run in C
+    return positions
+
+
+def _sorted_leaves_parallel(digests: Sequence[bytes], pool: "Executor") -> "tuple[list[bytes], array[int]]":
+    """Leaves hashed and sorted on every core in input-order chunks; this process merges the sorted runs.
+    Returns the tail of the node array and, slot by slot from ``n - 1``, the input index the leaf came from."""
     n = len(digests)
+    from anchoring.workers import cores
+
     step = -(-n // (cores() * CHUNKS_PER_CORE))
     jobs = [(b"".join(digests[a : a + step]), a) for a in range(0, n, step)]
     records: list[bytes] = []
-    with process_pool() as pool:
-        for blob in pool.map(_sorted_records, jobs):
-            records += [blob[o : o + 36] for o in range(0, len(blob), 36)]
+    for blob in pool.map(_sorted_records, jobs):
+        records += [blob[o : o + 36] for o in range(0, len(blob), 36)]
     records.sort(reverse=True)  # a merge of the runs: Timsort finds them
     tail = [r[:32] for r in records]
     _refuse_duplicates(tail)
-    indices = array("I", b"".join([r[32:] for r in records]))
+    order = array("I", b"".join([r[32:] for r in records]))
     if sys.byteorder == "little":
-        indices.byteswap()
-    positions = [0] * n
-    for slot, index in enumerate(indices, n - 1):
-        positions[index] = slot
-    return tail, positions
+        order.byteswap()
+    return tail, order
+
+
+def _parent_blob(children: bytes) -> bytes:
+    """A worker's job: the parents of consecutive pairs of 32-byte hashes, concatenated."""
+    return b"".join(_parents([children[o : o + 32] for o in range(0, len(children), 32)]))
+
+
+def _inner_nodes(nodes: list[bytes], n: int, pool: "Executor | None") -> None:
+    """Fill ``nodes[0 : n - 1]`` from the leaves up; wide levels are split over every core."""
+    for lo, hi in _levels(n):
+        if pool is None or hi - lo < PARALLEL_LEVEL:
+            nodes[lo:hi] = _parents(nodes[2 * lo + 1 : 2 * hi + 1])
+            continue
+        step = -(-(hi - lo) // (os.cpu_count() or 1))
+        blobs = [b"".join(nodes[2 * a + 1 : 2 * min(a + step, hi) + 1]) for a in range(lo, hi, step)]
+        at = lo
+        for blob in pool.map(_parent_blob, blobs):
+            count = len(blob) // 32
+            nodes[at : at + count] = [blob[o : o + 32] for o in range(0, len(blob), 32)]
+            at += count
 
 
 def _refuse_duplicates(descending: list[bytes]) -> None:
@@ -177,28 +211,32 @@ class MerkleTree:
     the result is the same array of bytes whatever the path.
     """
 
-    __slots__ = ("_positions", "nodes")
+    __slots__ = ("_order", "_positions", "nodes")
 
-    def __init__(self, nodes: list[bytes], positions: list[int]) -> None:
+    def __init__(self, nodes: list[bytes], order: Sequence[int]) -> None:
+        """`order`: slot by slot from ``n - 1`` (leaf hashes descending), the input index of the leaf there."""
         self.nodes = nodes
-        self._positions = positions
+        self._order = order
+        self._positions = _positions(order)
 
     @classmethod
     def build(cls, digests: Sequence[bytes]) -> "MerkleTree":
         n = len(digests)
         if n == 0:
             raise ValueError("a Merkle tree needs at least one leaf")
-        with _no_gc():
-            if n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 and set(map(len, digests)) == {32}:
-                tail, positions = _sorted_leaves_parallel(digests)
+        parallel = n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 and set(map(len, digests)) == {32}
+        with _no_gc(), _pool() if parallel else nullcontext() as pool:
+            tail: list[bytes]
+            order: Sequence[int]
+            if pool is not None:
+                tail, order = _sorted_leaves_parallel(digests, pool)
             else:
-                tail, positions = _sorted_leaves_serial(digests)
+                tail, order = _sorted_leaves_serial(digests)
             # Sorted leaf k sits at 2N-2-k: the array's tail is the leaves in descending order.
             nodes: list[bytes] = [b""] * (n - 1)
             nodes += tail
-            for lo, hi in _levels(n):
-                nodes[lo:hi] = _parents(nodes[2 * lo + 1 : 2 * hi + 1])
-        return cls(nodes, positions)
+            _inner_nodes(nodes, n, pool)
+            return cls(nodes, order)
 
     def __len__(self) -> int:
         return len(self._positions)
@@ -209,6 +247,11 @@ class MerkleTree:
 
     def tree_index(self, i: int) -> int:
         return self._positions[i]
+
+    def by_leaf(self) -> list[int]:
+        """Input indices in ascending order of their leaf hashes (the order of OpenZeppelin's dump, of a batch
+        manifest's digests): slots from the last to ``n - 1``."""
+        return list(reversed(self._order))
 
     def leaf(self, i: int) -> bytes:
         return self.nodes[self._positions[i]]

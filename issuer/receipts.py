@@ -135,7 +135,7 @@ def write_manifest(
     """The batch manifest, in the workspace's manifests folder and beside the receipts; `evidences[i]` is the
     evidence of `anchors[i]`, if any."""
     count = len(tree)
-    leaf_order = sorted(range(count), key=tree.tree_index, reverse=True)
+    leaf_order = tree.by_leaf()
     additional = [ManifestAnchor(**a.model_dump()) for a in anchors[1:]]
     first = evidences[0] if evidences else None
     more = [Evidence.model_validate(e.shared_part()) for e in evidences[1:] if e is not None]

@@ -136,6 +136,7 @@ def assert_same_as_reference(digests: list[bytes]) -> None:
     nodes, slots = reference_tree(digests)
     assert tree.nodes == nodes
     assert [tree.tree_index(i) for i in range(len(digests))] == slots
+    assert tree.by_leaf() == sorted(range(len(digests)), key=lambda i: leaf_hash(digests[i]))
     proofs = tree.proofs()
     for i in range(len(digests)):
         assert list(proofs[i]) == tree.proof(i)
@@ -146,6 +147,7 @@ def assert_same_as_reference(digests: list[bytes]) -> None:
 def parallel_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small trees take the multi-process path too, so random sizes exercise it cheaply."""
     monkeypatch.setattr(merkle, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(merkle, "PARALLEL_LEVEL", 1)  # every level of inner nodes split over the cores too
 
 
 @settings(max_examples=40, deadline=None)

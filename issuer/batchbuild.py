@@ -82,15 +82,6 @@ class Chunk:
 
 _JOB: BatchJob | None = None
 _ONE_AT_A_TIME = threading.Lock()
-_SIGNERS: dict[SignerSpec, Signer] = {}
-
-
-def _signer(spec: SignerSpec) -> Signer:
-    signer = _SIGNERS.get(spec)
-    if signer is None:
-        _SIGNERS.clear()
-        signer = _SIGNERS[spec] = spec.signer()
-    return signer
 
 
 def signed(credential: dict[str, Any], signer: Signer) -> tuple[bytes, dict[str, Any]]:
@@ -174,7 +165,7 @@ def build_range(span: tuple[int, int]) -> Chunk:
     job = _JOB
     if job is None:
         raise RuntimeError("build_range runs only while build_chunks does")
-    signer = _signer(job.spec)
+    signer = job.spec.signer()
     shared = Shared(job.achievement, issuer_profile(job.issuer))
     ids: list[str] = []
     digests: list[bytes] = []

@@ -1,8 +1,8 @@
-"""Batch signing across worker processes gives exactly the proofs one signer gives, in order."""
+"""A batch's signer settings: one signer per process and spec, bad settings refused with the signer's error."""
 
 import pytest
 
-from anchoring.batchsign import SignerSpec, sign_many, sign_range
+from anchoring.batchsign import SignerSpec
 from anchoring.dataintegrity import JCS, RDFC, verify_proof
 from anchoring.errors import InvalidInput
 from tests.unit.ob3_docs import every_knob_combination, knob_credential
@@ -12,27 +12,24 @@ METHOD = "https://registrar.test.edu#key-1"
 
 
 @pytest.mark.parametrize("suite", [RDFC, JCS])
-def test_parallel_proofs_equal_one_signers_proofs(suite: str) -> None:
-    documents = [knob_credential(knobs, serial) for serial, knobs in enumerate(every_knob_combination()[::25])]
+def test_one_signer_a_spec_and_its_proofs_verify(suite: str) -> None:
     spec = SignerSpec.of(SEED, suite, METHOD, "2026-06-30T12:00:00Z")
-    proofs = sign_many(documents, spec, chunk=3)  # four jobs: the worker processes do the work
     signer = spec.signer()
-    assert proofs == [signer.sign(document) for document in documents]
-    for document, proof in zip(documents, proofs, strict=True):
-        verify_proof(document, proof, signer.public_key)
+    assert spec.signer() is signer
+    assert SignerSpec.of(SEED, suite, METHOD, "2026-06-30T12:00:00Z").signer() is signer  # equal spec, same signer
+    for serial, knobs in enumerate(every_knob_combination()[::50]):
+        document = knob_credential(knobs, serial)
+        verify_proof(document, signer.sign(document), signer.public_key)
 
 
-def test_nothing_to_sign() -> None:
-    assert sign_many([], SignerSpec.of(SEED, RDFC, METHOD, "2026-06-30T12:00:00Z")) == []
+def test_another_spec_another_signer() -> None:
+    first = SignerSpec.of(SEED, JCS, METHOD, "2026-06-30T12:00:00Z").signer()
+    second = SignerSpec.of(SEED, JCS, METHOD, "2026-07-01T12:00:00Z").signer()
+    assert second is not first
+    assert second.public_key == first.public_key
 
 
-def test_bad_settings_fail_before_any_worker_starts() -> None:
+def test_bad_settings_fail_with_the_signers_error() -> None:
     spec = SignerSpec.of(SEED[:31], RDFC, METHOD, "2026-06-30T12:00:00Z")
     with pytest.raises(InvalidInput, match="^an Ed25519 private key has 32 bytes, not 31$"):
-        sign_many([knob_credential(frozenset())] * 3, spec, chunk=1)
-
-
-def test_a_range_is_signed_only_inside_sign_many() -> None:
-    spec = SignerSpec.of(SEED, RDFC, METHOD, "2026-06-30T12:00:00Z")
-    with pytest.raises(RuntimeError, match="^sign_range runs only in workers forked by sign_many$"):
-        sign_range((spec, 0, 1))
+        spec.signer()

@@ -149,10 +149,10 @@ def _pool() -> "Executor":
     return process_pool()
 
 
-def _positions(order: Sequence[int]) -> list[int]:
-    """The inverse of `order` (input index by slot from ``n - 1``): each input index's slot."""
+def _positions(order: Sequence[int]) -> "array[int]":
+    """The inverse of `order` (input index by slot from ``n - 1``): each input index's slot, 4 bytes each."""
     n = len(order)
-    positions = [0] * n
+    positions = array("I", bytes(4 * n))
     deque(map(positions.__setitem__, order, range(n - 1, 2 * n - 1)), maxlen=0)  # the loop, run in C
     return positions
 
@@ -204,20 +204,31 @@ def _refuse_duplicates(descending: list[bytes]) -> None:
 
 
 class MerkleTree:
-    """A built tree: the flat node array plus where each input digest landed.
+    """A built tree: the node array (one bytes object, 32 bytes a node) plus where each input digest landed.
 
     Input order is kept for the caller (`proof(i)` is the proof of ``digests[i]``) although the tree itself
     sorts leaves, exactly as StandardMerkleTree does. Large trees hash and sort their leaves on every core;
-    the result is the same array of bytes whatever the path.
+    the result is the same array of bytes whatever the path. The nodes live in one buffer, not two million
+    small objects: a million leaves take 64 MB, and worker processes that inherit the tree and read proofs
+    from it copy nothing (reading a slice touches no page of the buffer's refcount but its header's).
     """
 
-    __slots__ = ("_order", "_positions", "nodes")
+    __slots__ = ("_buf", "_order", "_positions")
 
-    def __init__(self, nodes: list[bytes], order: Sequence[int]) -> None:
+    def __init__(self, nodes: Sequence[bytes], order: Sequence[int]) -> None:
         """`order`: slot by slot from ``n - 1`` (leaf hashes descending), the input index of the leaf there."""
-        self.nodes = nodes
+        self._buf = b"".join(nodes)
         self._order = order
         self._positions = _positions(order)
+
+    @property
+    def nodes(self) -> list[bytes]:
+        """The node array as a list (a new one each time: for small trees and tests)."""
+        buf = self._buf
+        return [buf[o : o + 32] for o in range(0, len(buf), 32)]
+
+    def _node(self, j: int) -> bytes:
+        return self._buf[32 * j : 32 * j + 32]
 
     @classmethod
     def build(cls, digests: Sequence[bytes]) -> "MerkleTree":
@@ -235,6 +246,7 @@ class MerkleTree:
             # Sorted leaf k sits at 2N-2-k: the array's tail is the leaves in descending order.
             nodes: list[bytes] = [b""] * (n - 1)
             nodes += tail
+            del tail
             _inner_nodes(nodes, n, pool)
             return cls(nodes, order)
 
@@ -243,7 +255,7 @@ class MerkleTree:
 
     @property
     def root(self) -> bytes:
-        return self.nodes[0]
+        return self._buf[:32]
 
     def tree_index(self, i: int) -> int:
         return self._positions[i]
@@ -254,15 +266,16 @@ class MerkleTree:
         return list(reversed(self._order))
 
     def leaf(self, i: int) -> bytes:
-        return self.nodes[self._positions[i]]
+        return self._node(self._positions[i])
 
     def proof(self, i: int) -> list[bytes]:
-        nodes = self.nodes
-        j = self._positions[i]
+        buf = self._buf
+        h = self._positions[i] + 1  # 1-based: the sibling of node h is h ^ 1, its parent h >> 1
         out = []
-        while j > 0:
-            out.append(nodes[j - 1] if j % 2 == 0 else nodes[j + 1])
-            j = (j - 1) // 2
+        while h > 1:
+            s = 32 * ((h ^ 1) - 1)
+            out.append(buf[s : s + 32])
+            h >>= 1
         return out
 
     def proofs(self) -> list[tuple[bytes, ...]]:
@@ -270,7 +283,7 @@ class MerkleTree:
 
         Built top-down, one level range at a time: a node's proof is its sibling followed by its parent's
         proof, one tuple concatenation inside a list comprehension, no index arithmetic per node in Python.
-        Proofs share their hashes (the tuples hold the same bytes objects as `nodes`).
+        Proofs share their hashes (the tuples hold the same bytes objects, one per node).
         """
         nodes = self.nodes
         by_node: list[tuple[bytes, ...]] = [()] * len(nodes)
@@ -300,8 +313,8 @@ class MerkleTree:
                 stack.pop(0)
             else:
                 flags.append(False)
-                proof.append(self.nodes[s])
+                proof.append(self._node(s))
             stack.append((j - 1) // 2)
         if not slots:
-            proof.append(self.nodes[0])
+            proof.append(self.root)
         return MultiProof(tuple(digest_at[s] for s in slots), tuple(proof), tuple(flags))

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import BigInteger, Engine, Index, Integer, UniqueConstraint, event, func, insert, make_url, or_, text
@@ -438,12 +439,13 @@ class Store:
         with self.session() as s:
             return s.exec(select(Attempt).where(Attempt.batch_id == batch_id).order_by(col(Attempt.id))).all()
 
-    def set_receipt_paths(self, paths: dict[str, str]) -> None:
+    def set_receipt_paths(self, paths: dict[str, str], *, chunk: int = 10_000) -> None:
+        """One transaction, sent `chunk` rows at a time (a million rows' parameters are not built at once)."""
+        update = text("UPDATE credential SET receipt_path = :path WHERE id = :id")
+        items = iter(paths.items())
         with self.session() as s:
-            s.execute(
-                text("UPDATE credential SET receipt_path = :path WHERE id = :id"),
-                [{"id": cid, "path": path} for cid, path in paths.items()],
-            )
+            while rows := [{"id": cid, "path": path} for cid, path in islice(items, chunk)]:
+                s.execute(update, rows)
             s.commit()
 
     def mark_credential_revoked(self, credential_id: str, reason: str, tx_hash: str) -> None:

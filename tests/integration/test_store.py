@@ -125,6 +125,17 @@ def test_batches_and_their_credentials(store: Store) -> None:
     assert credential_digest(store, "urn:uuid:nothing") is None
 
 
+def test_receipt_paths_set_a_chunk_of_rows_at_a_time(store: Store) -> None:
+    batch = new_batch(store, 5, key="a")
+    ids = [f"urn:uuid:a000000{i}-0000-4000-8000-000000000000" for i in range(5)]
+    store.set_receipt_paths({cid: f"/r/receipts.jsonl#{i * 100}" for i, cid in enumerate(ids)}, chunk=2)
+    assert sorted(store.receipt_paths(batch.id or 0)) == [
+        (cid, f"/r/receipts.jsonl#{i * 100}") for i, cid in enumerate(ids)
+    ]
+    store.set_receipt_paths({}, chunk=2)  # nothing to set: nothing sent
+    assert len(store.receipt_paths(batch.id or 0)) == 5
+
+
 def test_the_same_records_make_one_batch(store: Store) -> None:
     first = new_batch(store, key="a")
     with pytest.raises(StoreError, match=f"^batch {first.id} for these records exists already; run the command again$"):

@@ -130,14 +130,17 @@ def collect(
         nodes += entry["proof"]
     by_leaf: dict[str, tuple[str, ...]] = {}
     # The leaves' slots are mostly empty, so their proofs are drawn from the few nodes of a small storage
-    # trie: each distinct node is kept once (a million leaves' proofs are then a million small tuples).
+    # trie: each distinct node is kept once, and so is each distinct proof (a million leaves then share a few
+    # tuples, which writer processes that inherit them read without copying a million objects' pages).
     distinct: dict[str, str] = {}
+    paths: dict[tuple[str, ...], tuple[str, ...]] = {}
     for start in range(0, len(leaves), LEAF_CHUNK):
         chunk = leaves[start : start + LEAF_CHUNK]
         slots = [layout.revoked_leaves.slot(raw_root, bytes.fromhex(leaf[2:])) for leaf in chunk]
         found = _proof(chain, registry, slots, block)
         for leaf, entry in zip(chunk, found["storageProof"], strict=True):
-            by_leaf[leaf] = tuple([distinct.setdefault(node, node) for node in entry["proof"]])
+            path = tuple([distinct.setdefault(node, node) for node in entry["proof"]])
+            by_leaf[leaf] = paths.setdefault(path, path)
         if on_progress is not None:
             on_progress(len(chunk))
     header = header_at(chain, block)

@@ -29,6 +29,7 @@ from sha3 import keccak_256
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
+    from contextlib import AbstractContextManager
 
 SCHEME: Literal["oz-standard-v1"] = "oz-standard-v1"
 
@@ -143,7 +144,7 @@ def _sorted_leaves_serial(digests: Sequence[bytes]) -> tuple[list[bytes], list[i
     return tail, order
 
 
-def _pool() -> "Executor":
+def _pool() -> "AbstractContextManager[Executor]":
     from anchoring.workers import process_pool  # only a large tree starts processes
 
     return process_pool()

@@ -5,6 +5,7 @@ on their task queue when the parent is SIGKILLed (they hold the queue's other en
 worker watches its parent and exits as soon as it is gone.
 """
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -12,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 J = TypeVar("J")
@@ -33,10 +35,21 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
-def process_pool() -> ProcessPoolExecutor:
-    """A pool with one worker a core, forked (no re-import), each worker ending with its parent."""
+@contextmanager
+def process_pool() -> Iterator[ProcessPoolExecutor]:
+    """A pool with one worker a core, forked (no re-import), each worker ending with its parent.
+
+    While the pool lives, the objects this process holds are frozen for the cyclic collector (`gc.freeze`):
+    a worker inherits them, and its collections would otherwise walk every one of them, writing to each
+    and so copying, page by page, the parent's whole heap (a million records and receipts' worth) into every
+    worker. Nothing is lost: they are unfrozen, and collectable again, when the pool is shut down."""
     context = multiprocessing.get_context("fork")
-    return ProcessPoolExecutor(max_workers=cores(), mp_context=context, initializer=_exit_with_parent)
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=cores(), mp_context=context, initializer=_exit_with_parent) as pool:
+            yield pool
+    finally:
+        gc.unfreeze()
 
 
 def parallel_map(function: Callable[[J], R], jobs: list[J]) -> Iterator[R]:

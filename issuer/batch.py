@@ -504,10 +504,10 @@ class BatchIssuer:
         form = check_form(batch.receipts or ("dir" if batch.delivered_at is not None else self.receipts))
         if batch.receipts is None:
             batch = self.store.update_batch(batch.id or 0, receipts=form)
+        manifest = write_manifest(self.workspace, batch, tree, anchors, [digest for digest, _ in stored], evidences)
+        del stored, leaves  # a million (digest, leaf) pairs are not needed by what follows
         chunks = self.store.credential_chunks(batch.id or 0)
         paths = write_batch_receipts(out_dir, chunks, tree, batch.root, anchors, every, self.progress, form)
-        digests_hex = [digest for digest, _ in stored]
-        manifest = write_manifest(self.workspace, batch, tree, anchors, digests_hex, evidences)
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))

@@ -3,18 +3,17 @@
 Invariants: pure (hex strings in, values out). The walk through the Merkle-Patricia trie is this module's for
 tries whose nodes are referenced by hash (what `eth_getProof` gives for the registry's account and words), and
 the `trie` package's (py-trie, which Ethereum's Python clients used) for any other shape, loaded only then;
-this module bounds the input, decodes the RLP (`anchoring.rlpcodec`) and reads what the proven leaf says. A proof that does not lead from the root to the key, for whatever reason
-(another key, another account, another root, a node changed, a node missing), raises `ProofInvalid`; an
-absent key is proven too (an account that does not exist, a slot that holds zero).
+this module bounds the input, decodes the RLP (`anchoring.rlpcodec`) and reads what the proven leaf says.
+A proof that does not lead from the root to the key, for whatever reason (another key, another account,
+another root, a node changed, a node missing), raises `ProofInvalid`; an absent key is proven too (an
+account that does not exist, a slot that holds zero).
 """
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
-
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 from sha3 import keccak_256
 
@@ -56,18 +55,18 @@ def _trie_walker() -> "tuple[type[HexaryTrie], tuple[type[Exception], ...]]":
     from trie import exceptions as trie_errors
     from trie.hexary import HexaryTrie
 
-    class _Trie(HexaryTrie):  # type: ignore[misc]
+    class _Trie(HexaryTrie):
         """A node is looked up in the walk's own pool (so a missing one is still missing), and its decoding,
         a function of its bytes, is remembered by its hash (the pool keys every node by the keccak256 of its
         bytes)."""
 
         def get_node(self, node_hash: bytes) -> Any:
             if len(node_hash) < 32 or node_hash == EMPTY_ROOT:
-                return super().get_node(node_hash)
+                return super().get_node(node_hash)  # type: ignore[no-untyped-call]
             self.db[node_hash]
             found = _decoded.get(node_hash)
             if found is None:
-                found = super().get_node(node_hash)
+                found = super().get_node(node_hash)  # type: ignore[no-untyped-call]
                 _remember(_decoded, node_hash, found)
             return found
 
@@ -227,6 +226,7 @@ class NodePool:
             return known[0]
         reading = _Reading(self.db)
         key_hash = keccak_256(key).digest()
+        value: object
         try:
             try:
                 value = _plain_walk(reading, root, key_hash)
@@ -257,7 +257,7 @@ class NodePool:
             or len(fields[3]) != 32
         ):
             raise ProofInvalid(f"account 0x{address.hex()}: the proven value is not [nonce, balance, storage, code]")
-        nonce, balance, storage_root, code_hash = fields
+        nonce, balance, storage_root, code_hash = (f for f in fields if isinstance(f, bytes))
         return Account(int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"), storage_root, code_hash)
 
     def storage(self, storage_root: bytes, slot: bytes) -> int:

@@ -10,7 +10,6 @@ credanchor module takes pyld's names from this module, so whichever comes first,
 should pyld's own import change shape, it is imported plainly instead.
 """
 
-import importlib.abc
 import importlib.machinery
 import sys
 from types import ModuleType
@@ -29,11 +28,12 @@ def _no_network_loader(**kwargs: Any) -> Any:
     raise ImportError("credanchor gives pyld no network document loader")
 
 
-class _OfflineLoaderModule(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves `pyld.documentloader.aiohttp` as a module whose loader cannot be made (no asyncio loaded)."""
+class _OfflineLoaderModule:
+    """Serves `pyld.documentloader.aiohttp` as a module whose loader cannot be made (no asyncio loaded). A
+    finder and loader by their methods (`importlib.abc` itself would load importlib.resources)."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        return importlib.machinery.ModuleSpec(fullname, self) if fullname == _AIOHTTP_LOADER else None
+        return importlib.machinery.ModuleSpec(fullname, self) if fullname == _AIOHTTP_LOADER else None  # type: ignore[arg-type]
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return None

@@ -21,7 +21,8 @@ import json
 from dataclasses import dataclass
 
 from anchoring import pngchunks, svgsafe
-from anchoring.carriers import MAX_IMAGE_BYTES, image_kind
+from anchoring.carriers import MAX_IMAGE_BYTES as MAX_IMAGE_BYTES  # the cap, and sniffing, are shared
+from anchoring.carriers import image_kind as image_kind
 from anchoring.errors import InvalidInput, InvalidReceipt
 from anchoring.hashing import short
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt

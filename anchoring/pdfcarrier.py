@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from anchoring.carriers import MAX_PDF_BYTES, PDF_MAGIC
+from anchoring.carriers import MAX_PDF_BYTES as MAX_PDF_BYTES  # shared with the sniffing of a file kind
+from anchoring.carriers import PDF_MAGIC as PDF_MAGIC
 from anchoring.errors import InvalidReceipt
 from anchoring.receipt import MAX_RECEIPT_BYTES
 

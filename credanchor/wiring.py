@@ -24,7 +24,6 @@ from anchoring.hashing import checksum_address, to_hex
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
 from anchoring.receipt import Receipt
-from anchoring.rpcreader import RpcChain
 from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
 from verifier.evidencecheck import block_of
@@ -180,7 +179,9 @@ def verifier_nodes(workspace: Workspace) -> list[str]:
 
 def reading_node(url: str, timeout: float = 10.0) -> Chain:
     """A node that verification only reads from: the plain JSON-RPC reader, which never imports web3 (so a
-    `verify` process starts fast, and each request costs less)."""
+    `verify` process starts fast, and each request costs less; an offline one loads no HTTP client at all)."""
+    from anchoring.rpcreader import RpcChain
+
     return RpcChain(url, timeout=timeout)
 
 

@@ -52,8 +52,9 @@ built = sorted(m.__name__ for m in BaseModel.__subclasses__() + [
 with open(OUT, "w") as out:
     json.dump({"exit": code, "after_verify": sorted(sys.modules), "models_built": built}, out)
 """
-NOT_FOR_VERIFY = ("typer", "click", "issuer", "rlp", "trie", "eth_utils", "eth_typing", "toolz", "cytoolz")
-"""Packages a plain `verify` never loads (the issuer side only for a workspace's config, with -w)."""
+NOT_FOR_VERIFY = ("typer", "click", "issuer", "rlp", "trie", "eth_utils", "eth_typing", "toolz", "cytoolz", "rich")
+"""Packages a plain `verify` never loads (the issuer side only for a workspace's config, with -w; rich only
+for a terminal: these runs write to a pipe)."""
 NOT_FOR_A_RECEIPT = ("credanchor.cli", "anchoring.baking", "anchoring.pdfcarrier", "anchoring.svgsafe")
 """Modules a receipt JSON does not need: the other commands, and the readers of badges and certificates."""
 

@@ -112,6 +112,8 @@ def test_verify_run_as_a_user_runs_it_loads_only_the_verifier(tmp_path: Path) ->
     # looked for), though the models are there for any receipt it is not sure of.
     assert result["models_built"] == []
     assert "pydantic.plugin._loader" not in modules
+    # pyld's HTML reader and file loader's URL helper are loaded only if used; offline, no HTTP client at all.
+    assert [m for m in ("lxml.html", "lxml.etree", "urllib.request", "http.client") if m in modules] == []
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass
 
 from anchoring import pngchunks, svgsafe
+from anchoring.carriers import MAX_IMAGE_BYTES as MAX_IMAGE_BYTES  # the cap, and sniffing, are shared
+from anchoring.carriers import image_kind as image_kind
 from anchoring.errors import InvalidInput, InvalidReceipt
 from anchoring.hashing import short
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
@@ -31,9 +33,6 @@ OB2_KEYWORD = "openbadges"
 OB3_NS = "https://purl.imsglobal.org/ob/v3p0"
 OB2_NS = "http://openbadges.org"
 RECEIPT_NS = "https://credanchor.dev/ns/baked-receipt/v1"
-MAX_IMAGE_BYTES = 16 * 1024 * 1024
-"""The largest baked image read or written: a badge picture plus two copies of a credential (at most 2 MiB
-each, the receipt limit) fits many times over."""
 MAX_SIDE = 8192
 MAX_PIXELS = 4096 * 4096
 """A picture to bake may be at most this large (decoded, a 4096 x 4096 RGBA image is 64 MiB)."""
@@ -51,15 +50,6 @@ class Baked:
     receipt: str | None
     credential_place: str
     """Where the credential sits, for messages: `iTXt chunk 'openbadgecredential'`, `<openbadges:credential>`."""
-
-
-def image_kind(data: bytes) -> str | None:
-    """ "png" or "svg" by the bytes (never the name), else None."""
-    if data.startswith(pngchunks.SIGNATURE):
-        return "png"
-    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
-        return "svg"
-    return None
 
 
 # Baking.

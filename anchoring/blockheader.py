@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-import rlp
 from sha3 import keccak_256
 
+from anchoring import rlpcodec
 from anchoring.errors import InvalidInput
 
 Kind = Literal["hash", "address", "bloom", "nonce", "int", "bytes"]
@@ -102,7 +102,7 @@ def header_fields(block: Mapping[str, Any]) -> tuple[tuple[str, Kind], ...]:
 
 def encode_header(block: Mapping[str, Any]) -> bytes:
     """rlp(header) of a block as a node's JSON gives it."""
-    return bytes(rlp.encode([_value(name, kind, block[name]) for name, kind in header_fields(block)]))
+    return rlpcodec.encode([_value(name, kind, block[name]) for name, kind in header_fields(block)])
 
 
 def parse_header(block: Mapping[str, Any]) -> Header:

@@ -2,7 +2,8 @@
 
 A receipt JSON carries itself; a baked PNG or SVG carries a receipt and, beside it, the bare OB 3.0
 credential other tools read (`anchoring.baking`); a certificate PDF carries the receipt as an attachment
-(`anchoring.pdfcarrier`). `CARRIERS` maps each kind to its size cap and extractor.
+(`anchoring.pdfcarrier`). `CARRIERS` maps each kind to its size cap and extractor; the image and PDF
+readers are loaded only for a file of their kind (a receipt JSON needs neither).
 
 Invariants: pure (bytes in, `Carried` out). The size cap of the kind is checked before anything is parsed.
 Every refusal is an `InvalidReceipt` naming the source. Whether a baked credential matches its receipt is
@@ -13,12 +14,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from anchoring import baking, pdfcarrier
 from anchoring.errors import InvalidReceipt
 from anchoring.jsonio import parse_json
+from anchoring.pngchunks import SIGNATURE as PNG_SIGNATURE
 from anchoring.receipt import MAX_RECEIPT_BYTES, Receipt
 
 SNIFF_BYTES = 1024
+PDF_MAGIC = b"%PDF-"
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
+"""The largest baked image read or written: a badge picture plus two copies of a credential (at most 2 MiB
+each, the receipt limit) fits many times over."""
+MAX_PDF_BYTES = 20 * 1024 * 1024
+
+
+def image_kind(data: bytes) -> str | None:
+    """ "png" or "svg" by the bytes (never the name), else None."""
+    if data.startswith(PNG_SIGNATURE):
+        return "png"
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
+        return "svg"
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,8 @@ def _receipt_json(data: bytes, source: str) -> Carried:
 
 
 def _image(data: bytes, source: str) -> Carried:
+    from anchoring import baking
+
     baked = baking.extract(data, source)
     for what, text in (("receipt", baked.receipt), ("OB 3.0 credential", baked.credential)):
         if text is not None and len(text.encode("utf-8")) > MAX_RECEIPT_BYTES:
@@ -55,6 +72,8 @@ def _image(data: bytes, source: str) -> Carried:
 
 
 def _pdf(data: bytes, source: str) -> Carried:
+    from anchoring import pdfcarrier
+
     try:
         return Carried("pdf", pdfcarrier.extract_receipt(data))
     except InvalidReceipt as exc:
@@ -63,18 +82,18 @@ def _pdf(data: bytes, source: str) -> Carried:
 
 CARRIERS: dict[str, Carrier] = {
     "json": Carrier("receipt", MAX_RECEIPT_BYTES, _receipt_json),
-    "png": Carrier("baked PNG badge", baking.MAX_IMAGE_BYTES, _image),
-    "svg": Carrier("baked SVG badge", baking.MAX_IMAGE_BYTES, _image),
-    "pdf": Carrier("certificate PDF", pdfcarrier.MAX_PDF_BYTES, _pdf),
+    "png": Carrier("baked PNG badge", MAX_IMAGE_BYTES, _image),
+    "svg": Carrier("baked SVG badge", MAX_IMAGE_BYTES, _image),
+    "pdf": Carrier("certificate PDF", MAX_PDF_BYTES, _pdf),
 }
 
 
 def sniff(head: bytes) -> str:
     """The kind of a file by its first bytes (`SNIFF_BYTES` are enough). Anything unknown is read as a
     receipt JSON, whose parser then says precisely what is wrong with it."""
-    if head.startswith(pdfcarrier.PDF_MAGIC):
+    if head.startswith(PDF_MAGIC):
         return "pdf"
-    kind = baking.image_kind(head)
+    kind = image_kind(head)
     return kind if kind is not None else "json"
 
 

@@ -101,7 +101,9 @@ class _Open(BaseModel):
     extension member like any other, as every other Open Badges verifier reads it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow", validate_by_name=False, validate_by_alias=True)
+    model_config = ConfigDict(
+        frozen=True, extra="allow", validate_by_name=False, validate_by_alias=True, defer_build=True
+    )
 
 
 class IssuerView(_Open):

@@ -1,44 +1,35 @@
 """EIP-1186 proofs (`eth_getProof`) checked against a state root: an account, then one storage slot of it.
 
-Invariants: pure (hex strings in, values out). The walk through the Merkle-Patricia trie is the `trie`
-package's (py-trie, which Ethereum's Python clients used); this module bounds the input, decodes the RLP and
-reads what the proven leaf says. A proof that does not lead from the root to the key, for whatever reason
-(another key, another account, another root, a node changed, a node missing), raises `ProofInvalid`; an
-absent key is proven too (an account that does not exist, a slot that holds zero).
+Invariants: pure (hex strings in, values out). The walk through the Merkle-Patricia trie is this module's for
+tries whose nodes are referenced by hash (what `eth_getProof` gives for the registry's account and words), and
+the `trie` package's (py-trie, which Ethereum's Python clients used) for any other shape, loaded only then;
+this module bounds the input, decodes the RLP (`anchoring.rlpcodec`) and reads what the proven leaf says.
+A proof that does not lead from the root to the key, for whatever reason (another key, another account,
+another root, a node changed, a node missing), raises `ProofInvalid`; an absent key is proven too (an
+account that does not exist, a slot that holds zero).
 """
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
-import rlp
 from sha3 import keccak_256
-from trie import exceptions as trie_errors
-from trie.hexary import HexaryTrie
 
+from anchoring import rlpcodec
 from anchoring.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from trie.hexary import HexaryTrie
 
 MAX_NODES: Final = 64  # a path through a 256-bit key's trie is at most 64 nibbles deep, plus one leaf
 MAX_NODE_BYTES: Final = 4096  # a branch node with 16 hash children and a value is about 600 bytes
-EMPTY_ROOT: Final = keccak_256(rlp.encode(b"")).digest()
+EMPTY_ROOT: Final = keccak_256(rlpcodec.encode(b"")).digest()
 EMPTY_CODE: Final = keccak_256(b"").digest()
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
-# Whatever a walk over hostile nodes raises in py-trie or rlp: each means the proof does not hold.
-_WALK_ERRORS = (
-    trie_errors.BadTrieProof,
-    trie_errors.InvalidNibbles,
-    trie_errors.InvalidNode,
-    trie_errors.MissingTraversalNode,
-    trie_errors.MissingTrieNode,
-    trie_errors.TraversedPartialPath,
-    trie_errors.ValidationError,
-    rlp.exceptions.RLPException,
-    ValueError,
-    TypeError,
-    IndexError,
-    KeyError,
-)
+# Whatever a walk over hostile nodes raises (rlpcodec.DecodingError is a ValueError): the proof does not hold.
+_WALK_ERRORS = (ValueError, TypeError, IndexError, KeyError)
 CACHE_LIMIT: Final = 50_000
 # Receipts of one batch share their header and most of their nodes, so a walk is remembered: the value
 # found under (root, key) and the nodes the walk read. A later pool that holds every one of those nodes (by
@@ -52,20 +43,54 @@ _hashed: dict[str, bytes] = {}
 _decoded: dict[bytes, Any] = {}
 
 
-class _Trie(HexaryTrie):
-    """py-trie's walk, with each node's RLP decoded once: a node is looked up in the walk's own pool (so a
-    missing one is still missing), and its decoding, a function of its bytes, is remembered by its hash (the
-    pool keys every node by the keccak256 of its bytes)."""
+class _WalkFailed(Exception):
+    """py-trie's walk (or its RLP) refused the nodes."""
 
-    def get_node(self, node_hash: bytes) -> Any:
-        if len(node_hash) < 32 or node_hash == EMPTY_ROOT:
-            return super().get_node(node_hash)  # type: ignore[no-untyped-call]
-        self.db[node_hash]
-        found = _decoded.get(node_hash)
-        if found is None:
-            found = super().get_node(node_hash)  # type: ignore[no-untyped-call]
-            _remember(_decoded, node_hash, found)
-        return found
+
+@cache
+def _trie_walker() -> "tuple[type[HexaryTrie], tuple[type[Exception], ...]]":
+    """py-trie's trie class, with each node's RLP decoded once, and what its walk raises over hostile nodes
+    (loaded on the first shape the plain walk leaves to it)."""
+    import rlp
+    from trie import exceptions as trie_errors
+    from trie.hexary import HexaryTrie
+
+    class _Trie(HexaryTrie):
+        """A node is looked up in the walk's own pool (so a missing one is still missing), and its decoding,
+        a function of its bytes, is remembered by its hash (the pool keys every node by the keccak256 of its
+        bytes)."""
+
+        def get_node(self, node_hash: bytes) -> Any:
+            if len(node_hash) < 32 or node_hash == EMPTY_ROOT:
+                return super().get_node(node_hash)  # type: ignore[no-untyped-call]
+            self.db[node_hash]
+            found = _decoded.get(node_hash)
+            if found is None:
+                found = super().get_node(node_hash)  # type: ignore[no-untyped-call]
+                _remember(_decoded, node_hash, found)
+            return found
+
+    errors = (
+        trie_errors.BadTrieProof,
+        trie_errors.InvalidNibbles,
+        trie_errors.InvalidNode,
+        trie_errors.MissingTraversalNode,
+        trie_errors.MissingTrieNode,
+        trie_errors.TraversedPartialPath,
+        trie_errors.ValidationError,
+        rlp.exceptions.RLPException,
+    )
+    return _Trie, errors
+
+
+def _trie_get(db: "_Reading", root: bytes, key_hash: bytes) -> object:
+    """`HexaryTrie(db, root).get(key_hash)` by py-trie; `_WalkFailed` where its walk refuses the nodes."""
+    walker, errors = _trie_walker()
+    try:
+        found: object = walker(db, root).get(key_hash)
+    except errors:
+        raise _WalkFailed from None
+    return found
 
 
 class _Unsure(Exception):
@@ -86,7 +111,7 @@ def _parse(node_hash: bytes, raw: bytes) -> tuple[int, tuple[int, ...], Any]:
     found = _parsed.get(node_hash)
     if found is not None:
         return found
-    node = rlp.decode(raw)
+    node = rlpcodec.decode(raw)
     if not isinstance(node, list):
         raise _Unsure
     if len(node) == 17:
@@ -185,8 +210,8 @@ class NodePool:
                 raise ProofInvalid(f"{what}: node {i} is not 0x-hex of at most {MAX_NODE_BYTES} bytes")
             raw = bytes.fromhex(node[2:])
             try:
-                rlp.decode(raw)
-            except rlp.exceptions.DecodingError:
+                rlpcodec.decode(raw)
+            except rlpcodec.DecodingError:
                 raise ProofInvalid(f"{what}: node {i} is not RLP") from None
             digest = keccak_256(raw).digest()
             _remember(_hashed, node, digest)
@@ -201,13 +226,14 @@ class NodePool:
             return known[0]
         reading = _Reading(self.db)
         key_hash = keccak_256(key).digest()
+        value: object
         try:
             try:
                 value = _plain_walk(reading, root, key_hash)
             except _Unsure:
                 reading.read.clear()
-                value = _Trie(reading, root).get(key_hash)
-        except _WALK_ERRORS:
+                value = _trie_get(reading, root, key_hash)
+        except (*_WALK_ERRORS, _WalkFailed):
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key") from None
         if not isinstance(value, bytes):
             raise ProofInvalid(f"{what} does not lead from root 0x{root.hex()} to its key")
@@ -220,8 +246,8 @@ class NodePool:
         if value == b"":
             return None
         try:
-            fields = rlp.decode(value)
-        except rlp.exceptions.DecodingError:
+            fields = rlpcodec.decode(value)
+        except rlpcodec.DecodingError:
             raise ProofInvalid(f"account 0x{address.hex()}: the proven value is not an RLP account") from None
         if (
             not isinstance(fields, list)
@@ -231,7 +257,7 @@ class NodePool:
             or len(fields[3]) != 32
         ):
             raise ProofInvalid(f"account 0x{address.hex()}: the proven value is not [nonce, balance, storage, code]")
-        nonce, balance, storage_root, code_hash = fields
+        nonce, balance, storage_root, code_hash = (f for f in fields if isinstance(f, bytes))
         return Account(int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"), storage_root, code_hash)
 
     def storage(self, storage_root: bytes, slot: bytes) -> int:
@@ -242,8 +268,8 @@ class NodePool:
         if value == b"":
             return 0
         try:
-            word = rlp.decode(value)
-        except rlp.exceptions.DecodingError:
+            word = rlpcodec.decode(value)
+        except rlpcodec.DecodingError:
             raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not RLP") from None
         if not isinstance(word, bytes) or len(word) > 32 or word[:1] == b"\x00":
             raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not a minimal 32-byte word")

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from anchoring.carriers import MAX_PDF_BYTES as MAX_PDF_BYTES  # shared with the sniffing of a file kind
+from anchoring.carriers import PDF_MAGIC as PDF_MAGIC
 from anchoring.errors import InvalidReceipt
 from anchoring.receipt import MAX_RECEIPT_BYTES
 
-PDF_MAGIC = b"%PDF-"
 RECEIPT_NAME = "credential-receipt.json"
 RECEIPT_TYPE = "application/json"
-MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_ATTACHMENTS = 64
 MAX_NAME_TREE_DEPTH = 8
 

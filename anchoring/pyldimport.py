@@ -8,9 +8,15 @@ loader module replaced by one whose loader cannot be made: pyld's default loader
 refuses to load anything. Both are undone once pyld is in (a later `import requests` works as ever). Every
 credanchor module takes pyld's names from this module, so whichever comes first, pyld is imported this way;
 should pyld's own import change shape, it is imported plainly instead.
+
+Two more modules pyld imports are loaded only if used: `lxml.html` (pyld reads HTML documents with it, and
+the bundled loader serves JSON only) and `urllib.request` (for `url2pathname` in its file loader, never
+used here); together a tenth of a `verify`'s imports, with lxml's parser and the HTTP and e-mail modules.
+While pyld is imported they are stand-ins that import the real module on first use; afterwards they are
+gone from `sys.modules`, so a later `import lxml.html` or `import urllib.request` is the real one.
 """
 
-import importlib.abc
+import importlib
 import importlib.machinery
 import sys
 from types import ModuleType
@@ -29,11 +35,12 @@ def _no_network_loader(**kwargs: Any) -> Any:
     raise ImportError("credanchor gives pyld no network document loader")
 
 
-class _OfflineLoaderModule(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves `pyld.documentloader.aiohttp` as a module whose loader cannot be made (no asyncio loaded)."""
+class _OfflineLoaderModule:
+    """Serves `pyld.documentloader.aiohttp` as a module whose loader cannot be made (no asyncio loaded). A
+    finder and loader by their methods (`importlib.abc` itself would load importlib.resources)."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        return importlib.machinery.ModuleSpec(fullname, self) if fullname == _AIOHTTP_LOADER else None
+        return importlib.machinery.ModuleSpec(fullname, self) if fullname == _AIOHTTP_LOADER else None  # type: ignore[arg-type]
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return None
@@ -43,6 +50,35 @@ class _OfflineLoaderModule(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.aiohttp_document_loader = _no_network_loader  # type: ignore[attr-defined]
 
 
+class _OnFirstUse:
+    """Stands for module `name` (or its attribute `attribute`): the real one is imported on first use."""
+
+    def __init__(self, name: str, attribute: str | None = None) -> None:
+        self._name = name
+        self._attribute = attribute
+
+    def _real(self) -> Any:
+        module = importlib.import_module(self._name)
+        return getattr(module, self._attribute) if self._attribute else module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._real()(*args, **kwargs)
+
+
+def _stand_ins() -> dict[str, ModuleType]:
+    """`lxml.html` and `urllib.request` as pyld uses them, where neither is loaded yet (else: none)."""
+    if "lxml.html" in sys.modules or "urllib.request" in sys.modules:
+        return {}
+    html = ModuleType("lxml.html")
+    html.fromstring = _OnFirstUse("lxml.html", "fromstring")  # type: ignore[attr-defined]
+    request = ModuleType("urllib.request")
+    request.url2pathname = _OnFirstUse("urllib.request", "url2pathname")  # type: ignore[attr-defined]
+    return {"lxml.html": html, "urllib.request": request}
+
+
 def _import_pyld() -> None:
     if "pyld" in sys.modules:
         return
@@ -50,6 +86,11 @@ def _import_pyld() -> None:
     finder = _OfflineLoaderModule()
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # `import name` raises ImportError meanwhile
+    stand_ins = _stand_ins()
+    if stand_ins:
+        import lxml  # type: ignore[import-untyped]  # the package alone (a version string): pyld binds it
+
+        sys.modules.update(stand_ins)
     sys.meta_path.insert(0, finder)
     try:
         import pyld
@@ -62,6 +103,13 @@ def _import_pyld() -> None:
         hidden = []
         import pyld  # noqa: F401
     finally:
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]  # a later import gets the real module
+        if stand_ins and "lxml.html" not in sys.modules and not hasattr(lxml, "html"):
+            # pyld reaches it through the package (`lxml.html.fromstring`): the real module on first use, and
+            # a later `import lxml.html` puts the real one in its place.
+            lxml.html = _OnFirstUse("lxml.html")
         if finder in sys.meta_path:
             sys.meta_path.remove(finder)
         if isinstance(getattr(sys.modules.get(_AIOHTTP_LOADER), "__loader__", None), _OfflineLoaderModule):

@@ -103,10 +103,13 @@ def unix_to_utc(seconds: int) -> str:
 
 class _Strict(BaseModel):
     # Members go by their camelCase names only: `chain_id` is an unknown member, as the schema says.
+    # Validators are built on first use (`defer_build`): a verifier's fast path (`verifier.fastread`) checks a
+    # well-formed receipt without them.
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
         strict=True,
+        defer_build=True,
         alias_generator=to_camel,
         validate_by_name=False,
         validate_by_alias=True,

@@ -11,23 +11,27 @@ it is over); every failure is an `InvalidReceipt` naming the location.
 `iter_receipts` streams every receipt of a container (for `verify` and `extract`): one line or member in
 memory at a time, each capped at `MAX_RECEIPT_BYTES`; a zip with a member named twice, or named with a path
 that leaves the folder it is extracted to, is refused whole; a member that declares more than the cap, or
-compresses more than `MAX_RATIO` to one, is refused alone.
+compresses more than `MAX_RATIO` to one, is refused alone. `zipfile` is loaded only for a zip archive.
 """
+
+from __future__ import annotations
 
 import json
 import os
 import re
 import threading
-import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from anchoring.errors import InvalidReceipt
 from anchoring.jsonio import read_limited
 from anchoring.receipt import MAX_RECEIPT_BYTES
+
+if TYPE_CHECKING:
+    import zipfile
 
 _JSONL = re.compile(r"^(?P<path>.+\.jsonl)#(?P<offset>[0-9]{1,15})$", re.DOTALL)
 _ZIP = re.compile(r"^(?P<path>.+\.zip)#(?P<member>[^/\\#][^#]*)$", re.DOTALL)
@@ -81,6 +85,8 @@ def _jsonl_line(path: Path, offset: int, location: str) -> bytes:
 
 def unreadable_zip(where: str, exc: OSError | zipfile.BadZipFile) -> InvalidReceipt:
     """Why a zip archive (or a member of it) could not be read, naming `where`."""
+    import zipfile
+
     if isinstance(exc, FileNotFoundError):
         return InvalidReceipt(f"{where}: no such file")
     if isinstance(exc, zipfile.BadZipFile):
@@ -96,6 +102,8 @@ def _archive(path: Path) -> zipfile.ZipFile:
     """The open archive at `path`, kept while the file is unchanged: reading a million members one location
     at a time must not read its central directory a million times. Call with `_ARCHIVES_LOCK` held. Kept per
     process: a forked worker must not share its parent's file offset."""
+    import zipfile
+
     status = path.stat()
     key = (os.getpid(), str(path), status.st_ino, status.st_size, status.st_mtime_ns)
     archive = _ARCHIVES.get(key)
@@ -110,6 +118,8 @@ def _archive(path: Path) -> zipfile.ZipFile:
 
 
 def _zip_member(path: Path, member: str, location: str) -> bytes:
+    import zipfile
+
     try:
         with _ARCHIVES_LOCK:
             archive = _archive(path)
@@ -227,6 +237,8 @@ def unsafe_member(name: str) -> bool:
 
 
 def _zip_entries(path: Path) -> Iterator[Entry]:
+    import zipfile
+
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -246,6 +258,8 @@ def _zip_entries(path: Path) -> Iterator[Entry]:
 
 
 def _zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> Entry:
+    import zipfile
+
     def refused(problem: str) -> Entry:
         return Entry(source, info.filename, None, f"{source}: {problem}")
 

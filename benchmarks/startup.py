@@ -2,10 +2,17 @@
 imports included, against a real Anvil node and offline (evidence + checkpoints).
 
 Baselines, same run: `python -c pass` (the interpreter alone) and `python -c "import credanchor"` (the package,
-no command). Each figure is the best of `runs`, since other work on the machine only ever adds time; beside
-the wall time, the process's CPU time (user + system), which other work on a shared machine disturbs less.
-`import_ms` is where an online verify's imports go: `python -X importtime`, each module's own time summed by
-top-level package (the whole table: `import_table`).
+no command); with `STARTUP_BASELINE=/path/to/other/checkout` in the environment, the same commands run from
+that checkout's code too (`baseline_*`), e.g. the main branch beside this one. Each figure is the best of
+`runs`, since other work on the machine only ever adds time; beside the wall time, the process's CPU time
+(user + system), which other work on a shared machine disturbs less. `import_ms` is where an online verify's
+imports go: `python -X importtime`, each module's own time summed by top-level package (the whole table:
+`import_table`).
+
+Bytecode: the plain figures run as the environment says; with PYTHONDONTWRITEBYTECODE set (as in CI and
+these sandboxes) credanchor's own modules are compiled from source in every process, which an installed
+package never does. The `*_cached_*` figures run the same commands with bytecode kept (in a folder of the
+run, PYTHONPYCACHEPREFIX; the first run writes it, and only the best run counts), as a user's install runs.
 """
 
 import csv
@@ -24,12 +31,14 @@ CLI = [sys.executable, "-m", "credanchor"]
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)")
 
 
-def timed(command: list[str], *, cwd: Path | None = None, runs: int = 5) -> tuple[float, float]:
+def timed(
+    command: list[str], *, cwd: Path | None = None, runs: int = 5, env: dict[str, str] | None = None
+) -> tuple[float, float]:
     """Best wall and best CPU seconds of `runs` runs of `command` (which must succeed)."""
     wall = cpu = float("inf")
     for _ in range(runs):
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)  # noqa: S603
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, env=env)  # noqa: S603
         _, status, usage = os.wait4(process.pid, 0)
         wall = min(wall, time.perf_counter() - start)
         cpu = min(cpu, usage.ru_utime + usage.ru_stime)
@@ -51,8 +60,15 @@ def import_table(command: list[str], *, cwd: Path | None = None) -> dict[str, fl
     return {name: round(micros / 1000, 1) for name, micros in by_package.most_common()}
 
 
+def cached_bytecode(folder: Path) -> dict[str, str]:
+    """The environment with bytecode kept in `folder` (never in a checkout), as an installed package has it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(folder)}
+
+
 def bench_startup(folder: Path, *, code: Path | None = None, runs: int = 5) -> dict[str, Any]:
-    """`code`: the checkout whose credanchor to run (default: this one), to set another version beside it."""
+    """`code`: the checkout whose credanchor to run (default: this one), to set another version beside it;
+    STARTUP_BASELINE in the environment names another checkout to run beside it in the same run."""
 
     def cli(*args: str | Path) -> list[str]:
         return [*CLI, *map(str, args)]
@@ -75,23 +91,30 @@ def bench_startup(folder: Path, *, code: Path | None = None, runs: int = 5) -> d
         checkpoints = folder / "checkpoints.toml"
         run("checkpoint", receipt, "-o", checkpoints, "-w", ws)
         online_command = cli("verify", receipt, "-w", ws)
-        online = timed(online_command, cwd=code, runs=runs)
         offline_command = cli("verify", receipt, "--offline", "--checkpoints", checkpoints, "-w", ws)
-        offline = timed(offline_command, cwd=code, runs=runs)
-        usage = timed(cli("--help"), cwd=code, runs=runs)
+        cache = cached_bytecode(folder / "bytecode")
+        baseline = os.environ.get("STARTUP_BASELINE")
+        checkouts = {"": code, **({"baseline_": Path(baseline)} if baseline else {})}
+        found: dict[str, Any] = {}
+        for prefix, where in checkouts.items():
+            # Taken in turns, so that a spell of other work on the machine falls on both checkouts alike.
+            for name, command in (("online", online_command), ("offline", offline_command), ("help", cli("--help"))):
+                wall, cpu = timed(command, cwd=where, runs=runs)
+                cached_wall, cached_cpu = timed(command, cwd=where, runs=runs, env=cache)
+                label = f"verify_one_{name}" if name != "help" else "help"
+                found[f"{prefix}{label}_s"] = round(wall, 3)
+                found[f"{prefix}cpu_{label}_s"] = round(cpu, 3)
+                found[f"{prefix}{label}_cached_s"] = round(cached_wall, 3)
+                found[f"{prefix}cpu_{label}_cached_s"] = round(cached_cpu, 3)
         imports = import_table(online_command, cwd=code)
     finally:
         run("chain", "down", "-w", ws)
     interpreter = timed([sys.executable, "-c", "pass"], runs=runs)
     package = timed([sys.executable, "-c", "import credanchor"], cwd=code, runs=runs)
     return {
-        "verify_one_online_s": round(online[0], 3),
-        "verify_one_offline_s": round(offline[0], 3),
-        "help_s": round(usage[0], 3),
+        **found,
         "baseline_python_pass_s": round(interpreter[0], 3),
         "baseline_import_credanchor_s": round(package[0], 3),
-        "cpu_verify_one_online_s": round(online[1], 3),
-        "cpu_verify_one_offline_s": round(offline[1], 3),
         "cpu_baseline_python_pass_s": round(interpreter[1], 3),
         "target_s": 0.4,
         "best_of": runs,

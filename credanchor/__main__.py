@@ -1,3 +1,3 @@
-from credanchor.cli import main
+from credanchor.entry import main
 
 main()

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from issuer.roles import Roles
     from issuer.store import Batch
     from issuer.workspace import Workspace
-    from verifier.checks import Report
 
 app = typer.Typer(
     help="Batch-issue Open Badges 3.0 credentials anchored on an EVM chain; verify receipts; audit registries.",
@@ -325,42 +324,24 @@ def verify(
     Exit 0 if every receipt is valid; 1 invalid, revoked, expired or untrusted; 2 unreadable or malformed;
     3 chain unreachable.
     """
-    from verifier.service import exit_code
+    from credanchor.verifycmd import run_verify
 
-    ws = wiring.workspace_or_none(workspace)
-    confirmations = min_confirmations or (ws.config.chain.confirmations if ws else 1)
-    session = wiring.verification_session(
-        wiring.verifier_rpcs(ws, rpc_url, offline=offline, checkpoints=checkpoints),
-        wiring.trust_list(ws, trust),
-        require_signature=require_signature,
-        min_confirmations=confirmations,
-        quorum=quorum,
-        checkpoints=checkpoints,
-        required=require,
+    raise typer.Exit(
+        run_verify(
+            receipts,
+            rpc_url=rpc_url,
+            quorum=quorum,
+            offline=offline,
+            checkpoints=checkpoints,
+            trust=trust,
+            json_out=json_out,
+            details=details,
+            require_signature=require_signature,
+            min_confirmations=min_confirmations,
+            require=require,
+            workspace=workspace,
+        )
     )
-    from collections import Counter
-
-    from verifier.inputs import sniffed, verify_inputs
-
-    inputs = sniffed(receipts)
-    containers = any(kind is not None for _, kind in inputs)  # each may hold millions: their count is unknown
-    many = len(receipts) > 20 or containers
-    show_details = details if details is not None else len(receipts) == 1 and not containers
-    counts: Counter[str] = Counter()
-    first_of: dict[str, Report] = {}  # one report of each verdict: the exit code needs no more (nor memory)
-    with render.progress(enabled=many and not json_out) as bar:
-        bar.stage("verifying receipts", None if containers else len(receipts))
-        for report in verify_inputs(inputs, session.verify_bytes):
-            counts[str(report.verdict)] += 1
-            first_of.setdefault(str(report.verdict), report)
-            bar.advance()
-            if json_out:
-                render.print_json(render.report_json(report))
-            elif show_details or report.verdict != "valid" or not many:
-                render.print_report(report, details=show_details)
-    if not json_out and sum(counts.values()) > 1:
-        render.print_counts(counts)
-    raise typer.Exit(exit_code(first_of.values()))
 
 
 @app.command()
@@ -698,6 +679,16 @@ from credanchor import cli_notify  # noqa: E402, F401  (registers `notify` and `
 
 
 def main() -> None:
+    """`credanchor ARGS...` (the entry point is `credanchor.entry.main`, which does the same without loading
+    this module for a plain `verify`)."""
+    from credanchor.entry import run_lean
+
+    run_lean(sys.argv[1:])
+    run_app()
+
+
+def run_app() -> None:
+    """The Typer app for the command line; a `CredanchorError` is printed as one line and exits with its code."""
     try:
         only_command(sys.argv[1:])()
     except CredanchorError as exc:

@@ -3,29 +3,120 @@
 Invariant: every string that comes from a file, a credential, the chain or an error message is shown through
 `visible` (and rich markup escaped), so none can move the cursor, recolour or clear the terminal, start a
 line or reorder one: file names, issuer and achievement names and revocation reasons are untrusted.
+
+`out` and `err` are rich consoles, made on first use. A verification's lines (`print_report`,
+`print_counts`, `print_error`) written where rich would write no styling at all (not a terminal, nothing
+forcing colour) are written as the very text rich would write, without loading rich: a `verify` piped to a
+file or a script starts faster (a test holds the two equal).
 """
 
+import builtins
 import json
+import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any, TextIO
 
 from verifier.anchors import Standing
 from verifier.checks import Report, Verdict
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
     from verifier.audit import AuditReport
 
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+_consoles: dict[str, "Console"] = {}
+
+
+def __getattr__(name: str) -> "Console":
+    """`out` (stdout) and `err` (stderr): the rich consoles, made when first asked for."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _console(name)
+
+
+def _console(name: str) -> "Console":
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(stderr=name == "err", highlight=False, soft_wrap=True, emoji=False)
+    return _consoles[name]
+
+
+# rich's markup: a tag, with the backslashes before it (`rich.markup`), and what `escape` escapes.
+_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")
+_ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+_STYLED_BY_ENVIRONMENT = ("FORCE_COLOR", "TTY_COMPATIBLE")
+
+
+def escape(markup: str) -> str:
+    """`rich.markup.escape`: text that rich shows as it is."""
+    markup = _ESCAPE.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", markup)
+    if markup.endswith("\\") and not markup.endswith("\\\\"):
+        return markup + "\\"
+    return markup
+
+
+def plain_text(markup: str) -> str:
+    """The text rich shows for well-formed `markup` (styles dropped, escapes undone), as `rich.markup.render`
+    reads it."""
+    if "[" not in markup:
+        return markup
+    parts = []
+    position = 0
+    for match in _TAG.finditer(markup):
+        full, escapes, _ = match.groups()
+        start, end = match.span()
+        if start > position:
+            parts.append(markup[position:start].replace("\\[", "["))
+        position = end
+        if escapes:
+            backslashes, escaped = divmod(len(escapes), 2)
+            parts.append("\\" * backslashes)
+            if escaped:
+                parts.append(full[len(escapes) :].replace("\\[", "["))
+    parts.append(markup[position:].replace("\\[", "["))
+    return "".join(parts)
+
+
+def _unstyled(stream: TextIO) -> bool:
+    """Whether rich would write to `stream` with no styling: not a terminal and nothing forcing one (rich's
+    `Console.is_terminal`), not a notebook, not inside rich's own redirection (a progress display)."""
+    if os.name == "nt" or any(name in os.environ for name in _STYLED_BY_ENVIRONMENT):
+        return False
+    if hasattr(builtins, "get_ipython") or hasattr(stream, "rich_proxied_file"):
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _print(name: str, text: str, *, markup: bool = True) -> None:
+    """`out.print(text)` (or `err`'s), written without rich where it would add no styling."""
+    stream = sys.stderr if name == "err" else sys.stdout
+    shown = plain_text(text) if markup else text
+    if not _unstyled(stream) or _CONTROL.search(shown):
+        _console(name).print(text, markup=markup)
+        return
+    try:  # as rich's console writes: one write and a flush a line, and its answer to a closed pipe
+        stream.write(shown + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+    except UnicodeEncodeError as error:
+        error.reason = f"{error.reason}\n*** You may need to add PYTHONIOENCODING=utf-8 to your environment ***"
+        raise
+
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+"""Controls rich itself would strip or expand (a tab): such text is left to rich."""
 
 # C0 and C1 controls and DEL; line and paragraph separators; bidi embeddings, overrides and isolates (they
 # reorder what follows: "Trojan Source"); lone surrogates (file-name bytes that are not UTF-8, which would
@@ -78,7 +169,7 @@ def progress(enabled: bool = True) -> Iterator[RichProgress]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=_console("err"),
         transient=True,
     )
     with bar:
@@ -100,10 +191,10 @@ def print_timings(stages: list[tuple[str, float]], total: float) -> None:
     if rest > 0:
         table.add_row("[dim]between stages (connecting, checks, bookkeeping)[/]", f"{rest:.1f}", f"{rest / total:.0%}")
     table.add_row("[bold]total[/]", f"[bold]{total:.1f}[/]", "100%")
-    err.print(table)
+    _console("err").print(table)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    err.print(f"peak memory: {own:,} MiB in this process, {worker:,} MiB in its largest worker")
+    _console("err").print(f"peak memory: {own:,} MiB in this process, {worker:,} MiB in its largest worker")
 
 
 def visible(text: str) -> str:
@@ -157,31 +248,32 @@ def _report_json(report: Report) -> dict[str, Any]:
 
 def print_report(report: Report, *, details: bool) -> None:
     style = _STYLE.get(report.verdict, "bold yellow")
-    out.print(f"[{style}]{report.verdict.upper()}[/] {safe(report.source)}: {safe(report.reason)}")
+    _print("out", f"[{style}]{report.verdict.upper()}[/] {safe(report.source)}: {safe(report.reason)}")
     if not details:
         return
     if report.credential_id:
         achievement = report.achievement or "?"
-        out.print(f"  {safe(achievement)}; {safe(report.credential_id)}")
+        _print("out", f"  {safe(achievement)}; {safe(report.credential_id)}")
         # Who issued it is what the verifier's trust list says; the credential's own words are only a claim.
         claim = f"the credential claims {report.issuer or '?'!r}"
         if report.trusted_as:
-            out.print(f"  issuer: {safe(repr(report.trusted_as))} (your trust list); {safe(claim)}")
+            _print("out", f"  issuer: {safe(repr(report.trusted_as))} (your trust list); {safe(claim)}")
         else:
-            out.print(f"  issuer: not on your trust list; {safe(claim)}, which nothing here vouches for")
+            _print("out", f"  issuer: not on your trust list; {safe(claim)}, which nothing here vouches for")
     for step in report.steps:
         mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]skip[/]"}[step.ok]
-        out.print(f"  {mark} {step.name:<10} {safe(step.detail)}")
+        _print("out", f"  {mark} {step.name:<10} {safe(step.detail)}")
     for note in report.notes:
-        out.print(f"  [yellow]note[/] {safe(note)}")
+        _print("out", f"  [yellow]note[/] {safe(note)}")
     for i, anchor in enumerate(report.anchors, 1):
         trust = f"trusted as {anchor.trusted_as!r}" if anchor.trusted_as else "not on your trust list"
         said = "every check passed" if anchor.verdict == Verdict.VALID else f"{anchor.verdict}, {anchor.reason}"
         if anchor.standing == Standing.NOT_CHECKED:
             said = anchor.reason
-        out.print(
+        _print(
+            "out",
             f"  anchor {i} on chain {anchor.chain_id}, block {anchor.block}, registry {safe(anchor.registry)} "
-            f"({safe(trust)}): {_STANDING[anchor.standing]}: {safe(said)}"
+            f"({safe(trust)}): {_STANDING[anchor.standing]}: {safe(said)}",
         )
 
 
@@ -193,7 +285,7 @@ def print_counts(counts: Counter[str]) -> None:
     """`N receipts: n valid, m revoked...` from the count of each verdict."""
     total = sum(counts.values())
     parts = ", ".join(f"{n} {v}" for v, n in counts.most_common())
-    out.print(f"{total} receipt{'s' if total != 1 else ''}: {parts}")
+    _print("out", f"{total} receipt{'s' if total != 1 else ''}: {parts}")
 
 
 def audit_json(report: "AuditReport") -> dict[str, Any]:
@@ -220,23 +312,23 @@ def _camel_key(key: str) -> str:
 
 
 def print_audit(report: "AuditReport") -> None:
-    out.print(
+    _console("out").print(
         f"Registry {safe(report.registry)} on chain {report.chain_id}, blocks {report.from_block}..{report.to_block}: "
         f"{report.anchors} anchors, {len(report.entries)} events, {report.manifests} manifests checked"
     )
     for entry in report.entries:
         mark = " [red](!)[/]" if entry.flags else (" [yellow](?)[/]" if entry.notices else "")
-        out.print(
+        _console("out").print(
             f"  block {entry.block:<6} {safe(entry.time)}  [bold]{safe(entry.kind)}[/]{mark}  {safe(entry.summary)}\n"
             f"  {'':12} by {safe(entry.sender)} in tx {safe(entry.tx_hash)}"
         )
     for role, holders in report.roles.items():
-        out.print(f"{safe(role)} role now held by: {safe(', '.join(holders) or 'nobody')}")
+        _console("out").print(f"{safe(role)} role now held by: {safe(', '.join(holders) or 'nobody')}")
     for notice in report.notices:
-        out.print(f"[yellow]notice[/] {safe(notice)}")
+        _console("out").print(f"[yellow]notice[/] {safe(notice)}")
     for problem in report.problems:
-        out.print(f"[red]problem[/] {safe(problem)}")
-    out.print("[green]audit clean[/]" if report.clean else f"[red]{len(report.problems)} problem(s)[/]")
+        _console("out").print(f"[red]problem[/] {safe(problem)}")
+    _console("out").print("[green]audit clean[/]" if report.clean else f"[red]{len(report.problems)} problem(s)[/]")
 
 
 def print_json(data: Any) -> None:
@@ -250,6 +342,6 @@ def print_error(message: str) -> None:
     """An error on stderr: one `error:` line, plus the indented lines of messages that list problems (the
     only line breaks kept: a newline anywhere else is shown as `\\n`)."""
     first, *more = message.split("\n  ")
-    err.print(f"error: {visible(first)}", markup=False)
+    _print("err", f"error: {visible(first)}", markup=False)
     for line in more:
-        err.print(f"  {visible(line)}", markup=False)
+        _print("err", f"  {visible(line)}", markup=False)

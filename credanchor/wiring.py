@@ -3,8 +3,9 @@
 This is the only place where the issuer side and the verifier side meet: the issuer's self-check is the
 verifier's own service, handed to the batch issuer as a function.
 
-What only issuing, key handling or the self-check needs is imported where it is used: `verify` must start
-fast, and never loads eth-account (with py_ecc) or the issuer's key handling (a test checks a fresh process).
+What only issuing, key handling or the self-check needs is imported where it is used (Typer too, for its
+prompts): `verify` must start fast, and never loads eth-account (with py_ecc), Typer, or anything of the
+issuer side unless a workspace is named (a test checks a fresh process).
 """
 
 from __future__ import annotations
@@ -17,15 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import typer
-
 from anchoring.chain import Chain
 from anchoring.errors import InvalidInput, VerificationFailed
 from anchoring.hashing import checksum_address, to_hex
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
 from anchoring.receipt import Receipt
-from anchoring.rpcreader import RpcChain
 from verifier.checkpoints import load_checkpoints
 from verifier.checks import Verdict
 from verifier.evidencecheck import block_of
@@ -72,6 +70,8 @@ def account(workspace: Workspace, keystore: Path | None = None, passphrase_file:
     def prompt() -> str:
         if not sys.stdin.isatty():
             raise InvalidInput(f"no passphrase for {path} (set CREDANCHOR_KEY_PASSPHRASE or use a passphrase file)")
+        import typer
+
         return str(typer.prompt(f"Passphrase for {path}", hide_input=True))
 
     default_file = workspace.passphrase_path if keystore is None else None
@@ -179,7 +179,9 @@ def verifier_nodes(workspace: Workspace) -> list[str]:
 
 def reading_node(url: str, timeout: float = 10.0) -> Chain:
     """A node that verification only reads from: the plain JSON-RPC reader, which never imports web3 (so a
-    `verify` process starts fast, and each request costs less)."""
+    `verify` process starts fast, and each request costs less; an offline one loads no HTTP client at all)."""
+    from anchoring.rpcreader import RpcChain
+
     return RpcChain(url, timeout=timeout)
 
 
@@ -230,6 +232,8 @@ def signing_key(workspace: Workspace) -> Ed25519PrivateKey:
     def prompt() -> str:
         if not sys.stdin.isatty():
             raise InvalidInput(f"no passphrase for {path} (set {ENV_SIGNING_PASSPHRASE} or signing.passphrase_file)")
+        import typer
+
         return str(typer.prompt(f"Passphrase for {path}", hide_input=True))
 
     passphrase = resolve_passphrase(

@@ -2,21 +2,24 @@
 
 Invariants: `ReceiptReader.parse(data, source)` returns a receipt equal to `Receipt.from_json(data, source=
 source)` (its credential view and digest included) or raises exactly what that raises. The fast path only
-ever accepts; whatever it is not sure of (a `\\u` escape, a byte-order mark, a version 3 receipt, a member it
-has not seen pass) goes to `Receipt.from_json`, whose answer is the answer. What it remembers is keyed by
-exact content (orjson's bytes of a parsed value, which tell `1` from `1.0` and `true`, or the evidence's own
-bytes), never by position or receipt, so a receipt that differs in any shared member misses the cache and is
-checked in full. Duplicate members are caught without a hook: outside `\\u` escapes, the colons of the text
-are one per member plus those inside strings, and orjson's rewriting of what it parsed keeps the latter and
-one colon per member it kept, so the two counts are equal exactly when no member was dropped.
+ever accepts, checking each member as the models do (so a receipt that passes needs no model's validator
+built: one receipt verified costs no pydantic schema); whatever it is not sure of (a `\\u` escape, a
+byte-order mark, a version 3 receipt, a member of another form) goes to `Receipt.from_json`, whose answer is
+the answer. What it remembers is keyed by exact content (orjson's bytes of a parsed value, which tell `1`
+from `1.0` and `true`, or the evidence's own bytes), never by position or receipt, so a receipt that differs
+in any shared member misses the cache and is checked in full. Duplicate members are caught without a hook:
+outside `\\u` escapes, the colons of the text are one per member plus those inside strings, and orjson's
+rewriting of what it parsed keeps the latter and one colon per member it kept, so the two counts are equal
+exactly when no member was dropped.
 """
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from anchoring import jcs
 from anchoring.credential import (
@@ -31,10 +34,19 @@ from anchoring.credential import (
     SubjectView,
     parse_timestamp,
 )
-from anchoring.hashing import keccak256, to_hex
+from anchoring.hashing import checksum_address, is_address, keccak256, to_hex
 from anchoring.jsonio import MAX_DEPTH, MAX_STRING
 from anchoring.merkle import SCHEME
-from anchoring.receipt import MAX_PROOF_LENGTH, AnchorSection, Evidence, MerkleSection, Receipt
+from anchoring.receipt import (
+    MAX_EVIDENCE,
+    MAX_EVIDENCE_NODES,
+    MAX_NODE_HEX,
+    MAX_PROOF_LENGTH,
+    AnchorSection,
+    Evidence,
+    MerkleSection,
+    Receipt,
+)
 
 M = TypeVar("M", bound=BaseModel)
 LIMIT: Final = 16384
@@ -53,6 +65,10 @@ _VIEW_KEYS: Final = {
     "credentialSubject": "credential_subject",
 }
 _LARGEST_EXACT: Final = 2.0**53
+_ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
+_UTC_SECONDS: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_ANCHOR_KEYS: Final = frozenset(("chainId", "registry", "txHash", "blockNumber", "timestamp"))
+_EVIDENCE_KEYS: Final = frozenset(("type", "chainId", "registry", "header", "nodes"))
 
 
 class _Miss(Exception):
@@ -103,7 +119,6 @@ class ReceiptReader:
     def __init__(self) -> None:
         self._summaries: dict[bytes, _Summary] = {}
         self._evidence: dict[bytes, tuple[list[Evidence], int]] = {}
-        self._models: dict[tuple[type[BaseModel], bytes], BaseModel | None] = {}
         self._values: dict[tuple[str, bytes], Any] = {}
         self._key_kinds: dict[str, int] = {}
 
@@ -134,7 +149,8 @@ class ReceiptReader:
                 raise _Miss
             known = self._evidence.get(evidence_bytes)
             if known is None:
-                raise _Miss
+                known = _evidence_list(evidence_bytes)
+                _remember(self._evidence, evidence_bytes, known)
             evidence, depth = list(known[0]), 1 + known[1]
         keys = document.keys()
         if not keys >= _RECEIPT_KEYS or len(keys) != len(_RECEIPT_KEYS):
@@ -148,7 +164,7 @@ class ReceiptReader:
         if not _hash32(digest) or type(credential) is not dict:
             raise _Miss
         merkle = self._merkle(document["merkle"])
-        anchor = self._model(AnchorSection, document["anchor"])
+        anchor = self._value("anchor", document["anchor"], _anchor)
         view, canonical, credential_depth = self._credential(credential)
         if max(depth, 2 + credential_depth, 3) > MAX_DEPTH:
             raise _Miss
@@ -179,22 +195,6 @@ class ReceiptReader:
             raise _Miss
         fields = {"scheme": SCHEME, "leaf": merkle["leaf"], "proof": list(proof), "root": merkle["root"]}
         return _assemble(MerkleSection, fields, None, {"scheme", "leaf", "proof", "root"})
-
-    def _model(self, model: type[M], value: Any) -> M:
-        """`model.model_validate(value)`, remembered by the value's exact content."""
-        if type(value) is not dict:
-            raise _Miss
-        key = (model, orjson.dumps(value))
-        if key not in self._models:
-            try:
-                checked: BaseModel | None = model.model_validate(value)
-            except ValidationError:
-                checked = None
-            _remember(self._models, key, checked)
-        found = self._models[key]
-        if found is None:
-            raise _Miss
-        return found  # type: ignore[return-value]
 
     def _value(self, kind: str, value: Any, check: Callable[[Any], Any]) -> Any:
         """`check(value)` (which raises `_Miss` or ValueError), remembered by the value's exact content."""
@@ -243,12 +243,12 @@ class ReceiptReader:
         subject = credential["credentialSubject"]
         if type(subject) is not dict or "achievement" not in subject:
             raise _Miss
-        achievement = self._model(AchievementView, subject["achievement"])
+        achievement = self._value("achievement", subject["achievement"], _achievement)
         fields = {
             "context": list(credential["@context"]),
             "id": ident,
             "type": list(self._value("type", credential["type"], _types)),
-            "issuer": self._model(IssuerView, credential["issuer"]),
+            "issuer": self._value("issuer", credential["issuer"], _issuer),
             "valid_from": self._value("time", credential["validFrom"], parse_timestamp),
             "valid_until": self._value("time", until, parse_timestamp) if "validUntil" in credential else None,
             "name": name,
@@ -423,3 +423,94 @@ def _types(value: Any) -> list[str]:
     if not all(t in value for t in CREDENTIAL_TYPES):
         raise _Miss
     return value
+
+
+def _positive(value: Any) -> bool:
+    return type(value) is int and value > 0
+
+
+def _registry(value: Any) -> str:
+    """An `Address` as the receipt model reads it: 0x and 40 hex digits, EIP-55 if mixed case, checksummed."""
+    if type(value) is not str or not _ADDRESS.fullmatch(value) or not is_address(value):
+        raise _Miss
+    return checksum_address(value)
+
+
+def _anchor(value: Any) -> AnchorSection:
+    """`AnchorSection.model_validate(value)` where that surely passes (strict, no other members)."""
+    if type(value) is not dict or value.keys() != _ANCHOR_KEYS:
+        raise _Miss
+    chain_id, block, tx_hash, moment = value["chainId"], value["blockNumber"], value["txHash"], value["timestamp"]
+    if not _positive(chain_id) or not _positive(block) or not _hash32(tx_hash):
+        raise _Miss
+    if type(moment) is not str or not _UTC_SECONDS.fullmatch(moment):
+        raise _Miss
+    datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ")
+    fields = {
+        "chain_id": chain_id,
+        "registry": _registry(value["registry"]),
+        "tx_hash": tx_hash,
+        "block_number": block,
+        "timestamp": moment,
+    }
+    return _assemble(AnchorSection, fields, None, {"chain_id", "registry", "tx_hash", "block_number", "timestamp"})
+
+
+def _evidence_list(data: bytes) -> tuple[list[Evidence], int]:
+    """The receipt's `evidence` value (its bytes) as the receipt model reads it, and its depth, where that
+    surely passes: one parse with no member dropped, each item strictly an `Evidence` with no other members."""
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise _Miss from None
+    if type(items) is not list or data.count(b":") != orjson.dumps(items).count(b":"):
+        raise _Miss
+    if not 0 < len(items) <= MAX_EVIDENCE:
+        raise _Miss
+    evidence = []
+    for item in items:
+        if type(item) is not dict or item.keys() != _EVIDENCE_KEYS or item["type"] != "EthStateProof":
+            raise _Miss
+        nodes, header = item["nodes"], item["header"]
+        if not _positive(item["chainId"]) or type(header) is not dict or type(nodes) is not list:
+            raise _Miss
+        if not 0 < len(nodes) <= MAX_EVIDENCE_NODES:
+            raise _Miss
+        if not all(type(node) is str and len(node) <= MAX_NODE_HEX for node in nodes):
+            raise _Miss
+        fields = {
+            "type": "EthStateProof",
+            "chain_id": item["chainId"],
+            "registry": _registry(item["registry"]),
+            "header": header,
+            "nodes": list(nodes),
+        }
+        evidence.append(_assemble(Evidence, fields, None, {"type", "chain_id", "registry", "header", "nodes"}))
+    return evidence, _depth(items)
+
+
+def _uri(value: Any) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_URI
+
+
+def _text(value: Any) -> bool:
+    return type(value) is str and len(value) <= MAX_TEXT
+
+
+def _issuer(value: Any) -> IssuerView:
+    """`IssuerView.model_validate(value)` where that surely passes (members it does not read are kept)."""
+    if type(value) is not dict or not _uri(value.get("id")):
+        raise _Miss
+    name = value.get("name")
+    if name is not None and not _text(name):
+        raise _Miss
+    extra = {k: v for k, v in value.items() if k not in ("id", "name")}
+    return _assemble(IssuerView, {"id": value["id"], "name": name}, extra, set(value))
+
+
+def _achievement(value: Any) -> AchievementView:
+    """`AchievementView.model_validate(value)` where that surely passes (members it does not read are kept)."""
+    if type(value) is not dict or not _uri(value.get("id")) or not _text(value.get("name")):
+        raise _Miss
+    extra = {k: v for k, v in value.items() if k not in ("id", "name")}
+    return _assemble(AchievementView, {"id": value["id"], "name": value["name"]}, extra, set(value))

@@ -12,14 +12,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from anchoring.chain import Chain
 from anchoring.errors import ChainMismatch, ChainUnavailable
 from verifier.anchors import check_required, combine
 from verifier.checks import Report
-from verifier.quorum import Quorum
 from verifier.service import AnchorReader, ChainReader, Session, read_receipt_file
+
+if TYPE_CHECKING:
+    from verifier.quorum import Quorum  # loaded only where several nodes of one chain must agree
 
 
 class Route(Protocol):
@@ -96,7 +98,7 @@ class NodeGroups:
             only, reader = group[0], self._reader
             return replace(self._template, reader_factory=lambda: reader(only), quorum=None)
         nodes = chain_quorum(groups, chain_id, self._quorum)
-        if isinstance(nodes, Quorum):
+        if not isinstance(nodes, str):
             return replace(self._template, reader_factory=None, quorum=nodes)
         why = "; ".join([nodes, *self._silent]) if not group else nodes
         return replace(self._template, reader_factory=None, quorum=None, no_node=why)
@@ -117,8 +119,10 @@ def group_by_chain(chains: Sequence[Chain]) -> tuple[dict[int, list[Chain]], lis
     return dict(groups), silent
 
 
-def chain_quorum(groups: Mapping[int, Sequence[Chain]], chain_id: int, quorum: int | None) -> Quorum | str:
+def chain_quorum(groups: Mapping[int, Sequence[Chain]], chain_id: int, quorum: int | None) -> "Quorum | str":
     """The nodes of `chain_id` that must agree (`quorum` of them, default all), or why there are none."""
+    from verifier.quorum import Quorum
+
     group = groups.get(chain_id, [])
     if not group:
         known = ", ".join(str(c) for c in sorted(groups))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from anchoring.carriers import SNIFF_BYTES, mismatch, unwrap
 from anchoring.carriers import max_bytes as carrier_max_bytes
@@ -43,9 +43,11 @@ from verifier.evidencecheck import (
     facts_from_state,
 )
 from verifier.fastread import ReceiptReader
-from verifier.quorum import Quorum
 from verifier.registrylog import RegistryLog
 from verifier.trust import TrustList
+
+if TYPE_CHECKING:
+    from verifier.quorum import Quorum  # several nodes that must agree: loaded only by those who make one
 
 MAX_SCAN_CALLS = 2
 """Revocation events of a root are scanned in at most this many log requests; a longer span of blocks is
@@ -238,7 +240,7 @@ class Session:
     min_confirmations: int = 1
     checkpoints: Checkpoints | None = None
     """Offline: no node at all; block hashes come from these checkpoints and state from receipts' evidence."""
-    quorum: Quorum | None = None
+    quorum: "Quorum | None" = None
     """Several nodes: block hashes count when enough agree, state is proven from evidence and fresh proofs."""
     no_node: str = "no node configured (--rpc-url)"
     """Why there is no node, when there is none (and no checkpoints)."""

@@ -9,7 +9,7 @@ import pytest
 from issuer.workspace import Workspace
 from tests.conftest import CliResult, people, write_csv
 from tests.integration.rpcproxy import rpc_proxy
-from tests.unit.test_verify_imports import heavy_in, loaded
+from tests.unit.test_verify_imports import heavy_in, loaded, not_for_verify
 
 pytestmark = pytest.mark.chain
 WEB3_SIDE = ("web3", "eth_abi", "eth_account", "py_ecc", "eth_keyfile", "requests", "urllib3", "aiohttp", "asyncio")
@@ -34,6 +34,21 @@ def test_online_verify_imports_no_web3_or_eth_abi(
     assert isinstance(modules, list)
     assert "anchoring.rpcreader" in modules
     assert heavy_in(modules) == []
+    assert [m for m in modules if m.split(".")[0] in WEB3_SIDE] == []
+
+
+def test_online_verify_as_a_user_runs_it_loads_no_typer_and_of_the_workspace_only_its_config(
+    tmp_path: Path, cli: Callable[..., CliResult], workspace: Workspace
+) -> None:
+    csv = write_csv(workspace.root / "records.csv", people(2))
+    out = workspace.root / "out"
+    assert cli("issue", csv, "--achievement", "example", "--out", out, "-w", workspace.root).code == 0
+    receipt = str(sorted(out.glob("*.json"))[0])
+    result = loaded(tmp_path, "verify", receipt, "-w", str(workspace.root), entry=True)
+    assert result["exit"] == 0
+    modules = result["after_verify"]
+    assert isinstance(modules, list)
+    assert not_for_verify(modules, workspace=True) == []
     assert [m for m in modules if m.split(".")[0] in WEB3_SIDE] == []
 
 

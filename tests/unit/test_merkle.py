@@ -147,7 +147,6 @@ def assert_same_as_reference(digests: list[bytes]) -> None:
 def parallel_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small trees take the multi-process path too, so random sizes exercise it cheaply."""
     monkeypatch.setattr(merkle, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(merkle, "PARALLEL_LEVEL", 1)  # every level of inner nodes split over the cores too
 
 
 @settings(max_examples=40, deadline=None)

@@ -93,15 +93,17 @@ replacements = st.sampled_from(
     [1, 1.0, 2.5, 0, -1, True, False, None, "", "x", "0x" + "00" * 32, [], {}, [1], {"a": 1}, 2**70, 10**30,
      "2026-01-01T00:00:00Z", "urn:uuid:1", "é", "\u2028", "@context", "https://www.w3.org/ns/credentials/v2"]
 )  # fmt: skip
-
-
-@settings(max_examples=400, deadline=None)
-@given(
+edits = given(
     where=st.integers(0, len(PATHS) - 1),
     action=st.sampled_from(["replace", "delete", "add", "string-edit"]),
     new=replacements,
     indent=st.sampled_from([None, 2]),
 )
+"""One member of a batch's receipt replaced, deleted, added to or edited, as JSON written compact or indented."""
+
+
+@settings(max_examples=400, deadline=None)
+@edits
 def test_a_receipt_differing_from_its_batch_anywhere_is_read_as_from_json_reads_it(
     where: int, action: str, new: Any, indent: int | None
 ) -> None:
@@ -109,12 +111,7 @@ def test_a_receipt_differing_from_its_batch_anywhere_is_read_as_from_json_reads_
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    where=st.integers(0, len(PATHS) - 1),
-    action=st.sampled_from(["replace", "delete", "add", "string-edit"]),
-    new=replacements,
-    indent=st.sampled_from([None, 2]),
-)
+@edits
 def test_a_first_receipt_differing_anywhere_is_read_as_from_json_reads_it(
     where: int, action: str, new: Any, indent: int | None
 ) -> None:

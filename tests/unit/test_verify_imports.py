@@ -135,16 +135,7 @@ def test_help_and_usage_errors_of_verify_come_from_the_typer_app(tmp_path: Path,
 
 
 def test_offline_verify_imports_no_web3_eth_account_or_py_ecc(tmp_path: Path) -> None:
-    result = loaded(
-        tmp_path,
-        "verify",
-        str(ASSETS / "receipt-0.json"),
-        "--offline",
-        "--checkpoints",
-        str(ASSETS / "checkpoints.toml"),
-        "--trust",
-        str(ASSETS / "trust.toml"),
-    )
+    result = loaded(tmp_path, *OFFLINE)
     assert result["exit"] == 0  # the receipt verified: the check below covers a whole verification
     assert heavy_in(result["after_import"]) == []
     assert heavy_in(result["after_verify"]) == []

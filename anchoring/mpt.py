@@ -97,13 +97,15 @@ class _Unsure(Exception):
     """A shape the plain walk leaves to py-trie (which then answers or fails as it always did)."""
 
 
-_NIBBLES: Final = tuple((b >> 4, b & 0x0F) for b in range(256))
 _parsed: dict[bytes, tuple[int, tuple[int, ...], Any]] = {}
 _BRANCH, _LEAF, _EXTENSION = 0, 1, 2
 
 
+_HEX_DIGITS: Final = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+
+
 def _nibbles(data: bytes) -> tuple[int, ...]:
-    return tuple(n for byte in data for n in _NIBBLES[byte])
+    return tuple(data.hex().encode().translate(_HEX_DIGITS))
 
 
 def _parse(node_hash: bytes, raw: bytes) -> tuple[int, tuple[int, ...], Any]:

@@ -7,10 +7,13 @@ keys raise `InvalidInput` naming what is wrong; a malformed multibase value rais
 callers turn into their own error.
 """
 
+from functools import lru_cache
+
 from anchoring.errors import InvalidInput
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_INDEX = {char: value for value, char in enumerate(ALPHABET)}
+_DIGITS = bytes(ALPHABET.index(chr(c)) if chr(c) in ALPHABET else 255 for c in range(256))
+"""Each ASCII character's base58 digit (255: not in the alphabet), for `bytes.translate`."""
 _PAIRS = [a + b for a in ALPHABET for b in ALPHABET]  # two digits at a time: 58**2 = 3364
 _CHUNK = 58**10  # ten digits per big-integer division
 ED25519_PUBLIC_HEADER = b"\xed\x01"
@@ -40,11 +43,14 @@ def b58encode(data: bytes) -> str:
 
 
 def b58decode(text: str) -> bytes:
+    if not text.isascii():
+        bad = next(char for char in text if not char.isascii())
+        raise ValueError(f"{bad!r} is not a base58btc character")
+    digits = text.encode("ascii").translate(_DIGITS)
+    if 255 in digits:
+        raise ValueError(f"{text[digits.index(255)]!r} is not a base58btc character")
     number = 0
-    for char in text:
-        value = _INDEX.get(char)
-        if value is None:
-            raise ValueError(f"{char!r} is not a base58btc character")
+    for value in digits:
         number = number * 58 + value
     zeros = len(text) - len(text.lstrip("1"))
     body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
@@ -71,8 +77,9 @@ def encode_multikey(public_key: bytes) -> str:
     return multibase_encode(ED25519_PUBLIC_HEADER + public_key)
 
 
+@lru_cache(maxsize=1024)
 def decode_multikey(text: str) -> bytes:
-    """The 32-byte Ed25519 public key in a Multikey (`z6Mk…`)."""
+    """The 32-byte Ed25519 public key in a Multikey (`z6Mk…`); remembered, as a batch's proofs name one key."""
     return _decode_key(text, ED25519_PUBLIC_HEADER, "public")
 
 

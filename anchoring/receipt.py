@@ -26,9 +26,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from anchoring.credential import CredentialView, credential_digest
+from anchoring.credential import CredentialView, canonical_bytes
 from anchoring.errors import InvalidInput, InvalidReceipt
-from anchoring.hashing import HASH32_PATTERN, checksum_address, is_address, to_hex
+from anchoring.hashing import HASH32_PATTERN, checksum_address, is_address, keccak256, to_hex
 from anchoring.jsonio import parse_json
 from anchoring.merkle import SCHEME
 
@@ -177,6 +177,7 @@ class Receipt(_Strict):
     )
     _computed: str | None = PrivateAttr(default=None)
     _view: CredentialView | None = PrivateAttr(default=None)
+    _canonical: bytes | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _members_by_version(self) -> Self:
@@ -231,9 +232,21 @@ class Receipt(_Strict):
         private = self.__pydantic_private__ or {}
         computed: str | None = private.get("_computed")
         if computed is None:
-            computed = to_hex(credential_digest(self.credential))
-            self._computed = computed
+            canonical = canonical_bytes(self.credential)
+            computed = to_hex(keccak256(canonical))
+            self._computed, self._canonical = computed, canonical
         return computed
+
+    def take_canonical(self) -> bytes | None:
+        """The credential's RFC 8785 bytes without its proof, when reading it computed them and nothing took
+        them yet: what the digest hashed, which an `eddsa-jcs-2022` signature also signs. Handed out once,
+        so a receipt kept in a report does not keep a second copy of its credential."""
+        private = self.__pydantic_private__
+        if not private:
+            return None
+        canonical: bytes | None = private.get("_canonical")
+        private["_canonical"] = None
+        return canonical
 
     def view(self) -> CredentialView:
         """The parsed credential facts (validated already in `from_json`)."""

@@ -21,10 +21,10 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from anchoring.errors import InvalidReceipt
 from anchoring.jsonio import read_limited
@@ -65,14 +65,48 @@ def read_receipt_at(location: str) -> bytes:
     return read_limited(Path(location), MAX_RECEIPT_BYTES, InvalidReceipt)
 
 
-def _jsonl_line(path: Path, offset: int, location: str) -> bytes:
+def read_receipts_at(locations: Iterable[str]) -> Iterator[tuple[str, bytes | InvalidReceipt]]:
+    """`read_receipt_at` of each location in turn, each answer its bytes or the error it raised; a JSON Lines
+    file is opened once for all its lines (a self-check reads a million lines of one file)."""
+    handles: dict[str, BinaryIO] = {}
     try:
-        with path.open("rb") as handle:
-            handle.seek(max(offset - 1, 0))
-            before = handle.read(1) if offset else b"\n"
-            line = handle.readline(MAX_RECEIPT_BYTES + 2)
+        for location in locations:
+            found = _JSONL.match(location)
+            try:
+                if found is None:
+                    yield location, read_receipt_at(location)
+                    continue
+                handle = handles.get(found["path"])
+                if handle is None:
+                    handle = _open_jsonl(Path(found["path"]), location)
+                    handles[found["path"]] = handle
+                yield location, _line_at(handle, int(found["offset"]), location)
+            except InvalidReceipt as exc:
+                yield location, exc
+    finally:
+        for handle in handles.values():
+            handle.close()
+
+
+def _open_jsonl(path: Path, location: str) -> BinaryIO:
+    try:
+        return path.open("rb")
     except FileNotFoundError:
         raise InvalidReceipt(f"{location}: no such file") from None
+    except OSError as exc:
+        raise InvalidReceipt(f"{location}: cannot read: {exc.strerror}") from None
+
+
+def _jsonl_line(path: Path, offset: int, location: str) -> bytes:
+    with _open_jsonl(path, location) as handle:
+        return _line_at(handle, offset, location)
+
+
+def _line_at(handle: BinaryIO, offset: int, location: str) -> bytes:
+    try:
+        handle.seek(max(offset - 1, 0))
+        before = handle.read(1) if offset else b"\n"
+        line = handle.readline(MAX_RECEIPT_BYTES + 2)
     except OSError as exc:
         raise InvalidReceipt(f"{location}: cannot read: {exc.strerror}") from None
     line = line.removesuffix(b"\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 from anchoring.errors import CredanchorError
 from anchoring.faults import fault
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
-from anchoring.receiptfiles import read_receipt_at
+from anchoring.receiptfiles import read_receipts_at
 from anchoring.workers import bounded_map
 from verifier.checks import Report, RootView, Verdict, malformed
 from verifier.multichain import ByChain, Verifier
@@ -82,11 +82,9 @@ def _verify_chunk(
     paused = gc.isenabled()
     gc.disable()
     try:
-        for location in locations:
-            try:
-                data = read_receipt_at(location)
-            except CredanchorError as exc:
-                reports.append(malformed(location, str(exc)))
+        for location, data in read_receipts_at(locations):
+            if isinstance(data, CredanchorError):
+                reports.append(malformed(location, str(data)))
                 continue
             report = verifier.verify_bytes(data, location)
             if report.verdict not in passing:

@@ -228,7 +228,7 @@ def offline_checks(receipt: Receipt, *, now: datetime, require_signature: bool =
         steps.append(Step("proof", True, f"proof of {len(receipt.merkle.proof)} hashes leads to root {short(reached)}"))
 
     # 3. The issuer's signature verifies (whether the registry lists its key is step 5's business).
-    signature = check_signature(receipt.credential, now)
+    signature = check_signature(receipt.credential, now, receipt.take_canonical())
     if signature.ok is None and require_signature:
         steps.append(Step("signature", False, f"{signature.detail}, and --require-signature was given"))
     else:

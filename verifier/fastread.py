@@ -50,7 +50,6 @@ from anchoring.receipt import (
 
 M = TypeVar("M", bound=BaseModel)
 LIMIT: Final = 16384
-COMPOSED: Final = 2
 _WS: Final = b" \t\n\r"  # JSON's white space (bytes.strip would also take \x0b and \x0c)
 _HASHES: Final = re.compile(r"(?:0x[0-9a-f]{64})*")
 _RECEIPT_KEYS: Final = frozenset(("type", "version", "credential", "digest", "merkle", "anchor"))
@@ -73,16 +72,6 @@ _EVIDENCE_KEYS: Final = frozenset(("type", "chainId", "registry", "header", "nod
 
 class _Miss(Exception):
     """Not sure: `Receipt.from_json` decides."""
-
-
-class _Summary:
-    """What the checks need of one member value, by its content: depth, canonical form (None: none exists)."""
-
-    __slots__ = ("canonical", "depth")
-
-    def __init__(self, depth: int, canonical: bytes | None) -> None:
-        self.depth = depth
-        self.canonical = canonical
 
 
 def _hash32(value: object) -> bool:
@@ -117,10 +106,8 @@ class ReceiptReader:
     """`Receipt.from_json` for many receipts, remembering checks of their shared parts (bounded caches)."""
 
     def __init__(self) -> None:
-        self._summaries: dict[bytes, _Summary] = {}
         self._evidence: dict[bytes, tuple[list[Evidence], int]] = {}
         self._values: dict[tuple[str, bytes], Any] = {}
-        self._key_kinds: dict[str, int] = {}
 
     def parse(self, data: bytes, source: str) -> Receipt:
         split = _split(data)
@@ -182,7 +169,8 @@ class ReceiptReader:
         if evidence is not None:
             given.add("evidence")
         receipt = _assemble(Receipt, fields, None, given)
-        object.__setattr__(receipt, "__pydantic_private__", {"_computed": to_hex(keccak256(canonical)), "_view": view})
+        private = {"_computed": to_hex(keccak256(canonical)), "_view": view, "_canonical": canonical}
+        object.__setattr__(receipt, "__pydantic_private__", private)
         return receipt
 
     def _merkle(self, merkle: Any) -> MerkleSection:
@@ -211,24 +199,17 @@ class ReceiptReader:
         return found
 
     def _credential(self, credential: dict[str, Any]) -> tuple[CredentialView, bytes, int]:
-        """The credential's view (as `CredentialView` validates it), its RFC 8785 bytes without `proof`, depth."""
-        members: list[tuple[str, bytes]] = []
-        depth = 0
-        for key, value in credential.items():
-            if key == "@context":
-                self._value("context", value, _contexts)
-                summary = self._summary(value, plain=False)
-            elif ":" in key or key.startswith("@"):
-                raise _Miss
-            else:
-                summary = self._summary(value)
-            depth = max(depth, summary.depth)
-            if key != "proof":
-                if summary.canonical is None or not _plain_key(key):
-                    raise _Miss
-                members.append((key, summary.canonical))
-        members.sort()
-        canonical = b"{" + b",".join(b'"' + k.encode() + b'":' + c for k, c in members) + b"}"
+        """The credential's view (as `CredentialView` validates it), its RFC 8785 bytes without `proof`, depth.
+
+        One walk checks the depth and `_plain_terms` of the whole credential, then the body is canonicalised
+        at once: each receipt's subject and proof are its own, so remembering members by content (below) saved
+        less than it cost here."""
+        if "@context" in credential:
+            self._value("context", credential["@context"], _contexts)
+        depth = _depth(credential, plain=True) - 1
+        canonical = _canonical_or_none({key: value for key, value in credential.items() if key != "proof"})
+        if canonical is None:
+            raise _Miss
         return self._view(credential), canonical, depth
 
     def _view(self, credential: dict[str, Any]) -> CredentialView:
@@ -262,64 +243,6 @@ class ReceiptReader:
         extra = {k: v for k, v in credential.items() if k not in _VIEW_KEYS}
         given = {_VIEW_KEYS.get(k, k) for k in credential}
         return _assemble(CredentialView, fields, extra, given)
-
-    def _summary(self, value: Any, *, plain: bool = True, level: int = 0) -> _Summary:
-        """The member's summary; an object or array is looked up by its content, and one not seen before is
-        put together from its members' (to a depth of COMPOSED), so a per-receipt member that holds a shared
-        one (a subject holding its achievement) costs only its own part."""
-        kind = type(value)
-        if kind is str:
-            try:
-                return _Summary(0, orjson.dumps(value))
-            except orjson.JSONEncodeError:
-                raise _Miss from None
-        if (kind is not dict and kind is not list) or level >= COMPOSED:
-            return _summarise(value, plain)
-        key = orjson.dumps(value) + (b"" if plain else b"@")
-        found = self._summaries.get(key)
-        if found is None:
-            if not plain:
-                found = _summarise(value, plain)
-            elif kind is list:
-                items = [self._summary(item, level=level + 1) for item in value]
-                canonicals = [i.canonical for i in items]
-                joined = None if None in canonicals else b"[" + b",".join(canonicals) + b"]"  # type: ignore[arg-type]
-                found = _Summary(1 + max((i.depth for i in items), default=0), joined)
-            else:
-                found = self._composed(value, level)
-            _remember(self._summaries, key, found)
-        return found
-
-    def _composed(self, value: dict[str, Any], level: int) -> _Summary:
-        members: list[tuple[str, bytes | None]] = []
-        depth = 0
-        kinds = self._key_kinds
-        for key, member in value.items():
-            kind = kinds.get(key)
-            if kind is None:
-                kind = _key_kind(key)
-                _remember(kinds, key, kind)
-            if kind == _FORBIDDEN:
-                raise _Miss
-            if type(member) is str and kind == _TERM:
-                try:
-                    members.append((key, orjson.dumps(member)))
-                except orjson.JSONEncodeError:
-                    raise _Miss from None
-                continue
-            if kind == _CONTEXT:
-                urls = member if type(member) is list else [member]
-                if not all(type(url) is str for url in urls):
-                    raise _Miss
-                summary = self._summary(member, plain=False, level=level + 1)
-            else:
-                summary = self._summary(member, level=level + 1)
-            depth = max(depth, summary.depth)
-            members.append((key, summary.canonical if kind != _ESCAPED else None))
-        if any(c is None for _, c in members):
-            return _Summary(1 + depth, _canonical_or_none(value))
-        members.sort()
-        return _Summary(1 + depth, b"{" + b",".join(b'"' + k.encode() + b'":' + c for k, c in members) + b"}")  # type: ignore[operator]
 
 
 def _head(head: bytes) -> dict[str, Any] | None:
@@ -359,29 +282,6 @@ def _split(data: bytes) -> tuple[bytes, bytes | None] | None:
     return before[:-1] + b"}", value
 
 
-_TERM, _ESCAPED, _CONTEXT, _FORBIDDEN = range(4)
-
-
-def _key_kind(key: str) -> int:
-    """How `_plain_terms` sees a member name, and whether its JSON text is itself in quotes."""
-    if key == "@context":
-        return _CONTEXT
-    if ":" in key or key.startswith("@"):
-        return _FORBIDDEN
-    return _TERM if _plain_key(key) else _ESCAPED
-
-
-def _plain_key(key: str) -> bool:
-    """A key whose JSON text is itself in quotes, and whose order is the same in UTF-16 code units."""
-    return key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
-
-
-def _summarise(value: Any, plain: bool) -> _Summary:
-    """Depth, the `_plain_terms` rule (when `plain`), numbers orjson may have read differently from `json`, and
-    the RFC 8785 form (None when there is none)."""
-    return _Summary(_depth(value, plain=plain), _canonical_or_none(value))
-
-
 def _canonical_or_none(value: Any) -> bytes | None:
     try:
         return jcs.canonicalize(value)
@@ -390,23 +290,44 @@ def _canonical_or_none(value: Any) -> bytes | None:
 
 
 def _depth(value: Any, *, plain: bool = False) -> int:
+    """How deeply `value` nests (a string or number: 0); `_Miss` for a float orjson may have read otherwise
+    than `json`, and, when `plain`, for a member name outside `_plain_terms` (a colon, a leading @) or an
+    `@context` that is not URLs."""
+    # Written out, with no call for a string, integer, boolean or null member: this walks every credential.
     kind = type(value)
     if kind is dict:
         deepest = 0
         for key, member in value.items():
-            if plain and key == "@context":
-                urls = member if type(member) is list else [member]
-                if not all(type(url) is str for url in urls):
+            inner = plain
+            if plain:
+                if key == "@context":
+                    urls = member if type(member) is list else [member]
+                    if not all(type(url) is str for url in urls):
+                        raise _Miss
+                    inner = False
+                elif ":" in key or key.startswith("@"):
                     raise _Miss
-            elif plain and (":" in key or key.startswith("@")):
-                raise _Miss
-            deepest = max(deepest, _depth(member, plain=plain and key != "@context"))
+            if type(member) in _LEAVES:
+                continue
+            found = _depth(member, plain=inner)
+            if found > deepest:
+                deepest = found
         return 1 + deepest
     if kind is list:
-        return 1 + max((_depth(item, plain=plain) for item in value), default=0)
+        deepest = 0
+        for item in value:
+            if type(item) in _LEAVES:
+                continue
+            found = _depth(item, plain=plain)
+            if found > deepest:
+                deepest = found
+        return 1 + deepest
     if kind is float and value.is_integer() and abs(value) >= _LARGEST_EXACT:
         raise _Miss  # orjson reads a long integer as a float, `json` as an integer
     return 0
+
+
+_LEAVES: Final = frozenset((str, int, bool, type(None)))
 
 
 def _contexts(value: Any) -> list[str]:

@@ -31,8 +31,9 @@ class SignatureCheck:
     cryptosuite: str | None = None
 
 
-def check_signature(credential: Mapping[str, Any], now: datetime) -> SignatureCheck:
-    """Every proof of the credential, checked at `now` (a proof past its `expires` fails)."""
+def check_signature(credential: Mapping[str, Any], now: datetime, canonical: bytes | None = None) -> SignatureCheck:
+    """Every proof of the credential, checked at `now` (a proof past its `expires` fails). `canonical`: the
+    credential's RFC 8785 bytes without its proof, when the caller has them (`Receipt.take_canonical`)."""
     if credential.get("proof") is None:
         return SignatureCheck(None, "credential is not signed (no proof)")
     try:
@@ -62,7 +63,7 @@ def check_signature(credential: Mapping[str, Any], now: datetime) -> SignatureCh
                 False, f"{label}verificationMethod is controlled by {controller!r}, not by the issuer {issuer_id!r}"
             )
         try:
-            verify_proof(credential, proof, public_key, now=now)
+            verify_proof(credential, proof, public_key, now=now, canonical_document=canonical)
         except CredanchorError as exc:
             return SignatureCheck(False, f"{label}{exc}")
         except (ValueError, TypeError, RecursionError) as exc:  # hostile shapes the core did not foresee

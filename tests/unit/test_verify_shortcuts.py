@@ -167,6 +167,6 @@ def test_storage_keys_split_into_nibbles(data: bytes) -> None:
 
 @pytest.mark.parametrize(("text", "bad"), [("abc\u00e9", "'é'"), ("ab0", "'0'"), ("Il", "'I'")])
 def test_base58_names_the_first_character_outside_its_alphabet(text: str, bad: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="is not a base58btc character") as caught:
         b58decode(text)
     assert str(caught.value) == f"{bad} is not a base58btc character"

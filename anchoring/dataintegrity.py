@@ -233,6 +233,16 @@ class Signer:
         return proof
 
 
+def ed25519_verifies(public_key: bytes, signature: bytes, data: bytes) -> bool:
+    """Whether `signature` is `public_key`'s Ed25519 signature of `data` (libsodium, which also refuses
+    small-order keys and non-canonical signatures)."""
+    try:
+        sodium_verify(signature + data, public_key)
+    except CryptoError:  # BadSignatureError; any other refusal of the key or signature by libsodium too
+        return False
+    return True
+
+
 def _sign(message: bytes, secret: bytes) -> bytes:
     """The Ed25519 signature of `message` (libsodium's combined form is the signature, then the message)."""
     return crypto_sign(message, secret)[:SIGNATURE_LENGTH]
@@ -279,7 +289,7 @@ def verify_proof(
     # 4. the canonical proof configuration and document, hashed in that order
     options = {key: value for key, value in proof.items() if key != "proofValue"}
     processor = processor or bundled()
-    if suite == JCS and canonical_document is not None and _signs_whole(document, options):
+    if suite == JCS and canonical_document is not None and signs_whole(document, options):
         # `_unsecured` would return the document without its proof: its bytes are the ones given.
         data = hash_data(canonical_proof_config(options, JCS, processor), canonical_document)
     elif suite == JCS:
@@ -290,16 +300,14 @@ def verify_proof(
         config = canonical_proof_config(_rdfc_config(options, unsecured), RDFC, processor)
         data = hash_data(config, _canonical(unsecured, suite, processor))
     # 5. the signature over that data verifies with the key
-    try:
-        sodium_verify(signature + data, public_key)
-    except CryptoError:  # BadSignatureError; any other refusal of the key or signature by libsodium too
+    if not ed25519_verifies(public_key, signature, data):
         raise ProofFailed(
             f"the {suite} signature does not verify with key {encode_multikey(public_key)}: the document or "
             "its proof is not what was signed, or another key signed it"
-        ) from None
+        )
 
 
-def _signs_whole(document: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
+def signs_whole(document: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
     """Whether the unsecured document is `document` without its proof, member for member: no chained proofs,
     and no proof `@context` other than the document's own (compared as lists of strings, where equality is
     sameness; `1 == True` is not)."""

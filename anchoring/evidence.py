@@ -7,7 +7,7 @@ the committed storage layout, never read from the evidence, so evidence can only
 this verifier chose. Anything the nodes do not reach raises `ProofInvalid`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import orjson
@@ -102,6 +102,29 @@ def prove_state(
     revocation = layout.revoked_leaves.decode(word)
     leaf_revoked = (revocation["blockNumber"], revocation["timestamp"]) if revocation["blockNumber"] else None
     return replace(state, leaf_revoked=leaf_revoked, keys=dict(state.keys))
+
+
+def leaf_walker(
+    evidence: Evidence, *, root: str, public_keys: Sequence[str] = (), layout: RegistryLayout | None = None
+) -> Callable[[str], bool]:
+    """For the leaves of one root: whether `prove_state(evidence, root=root, leaf=leaf, public_keys=...)`
+    surely proves without failing (its leaf's revocation word is walked; True only when the walk is whole).
+    Raises what `prove_state` raises when the evidence's shared part does not hold, or has no registry."""
+    layout = layout or committed_layout()
+    _, pool, storage = _prove_shared(evidence, root, public_keys, layout)
+    if storage is None:
+        raise ProofInvalid("evidence: the registry has no account")
+    raw_root = bytes.fromhex(root[2:])
+    slot = layout.revoked_leaves.slot
+
+    def walks(leaf: str) -> bool:
+        try:
+            pool.storage(storage, slot(raw_root, bytes.fromhex(leaf[2:])))
+        except (ProofInvalid, ValueError):
+            return False
+        return True
+
+    return walks
 
 
 def _prove_shared(evidence: Evidence, root: str, public_keys: Sequence[str], layout: RegistryLayout) -> _Shared:

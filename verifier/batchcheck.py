@@ -18,6 +18,7 @@ from anchoring.faults import fault
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
 from anchoring.receiptfiles import read_receipts_at
 from anchoring.workers import bounded_map
+from verifier.batchfast import Shortcut
 from verifier.checks import Report, RootView, Verdict, malformed
 from verifier.multichain import ByChain, Verifier
 from verifier.service import Session
@@ -76,6 +77,8 @@ def _verify_chunk(
     sessions = {chain_id: Session(partial(_same, reader), trust, now) for chain_id, reader in readers.items()}
     other = Session(None, trust, now, no_node="the self-check read no chain of that id")
     verifier = Verifier(other, ByChain(sessions, other), required)
+    # After one receipt verified in full, the others need only their own parts checked (verifier.batchfast).
+    shortcut = Shortcut(passing)
     reports = []
     # A chunk allocates many objects and keeps them (its reports) but makes no reference cycles: the cyclic
     # collector walking them again and again cost about a quarter of the time, so it waits for the chunk.
@@ -86,9 +89,13 @@ def _verify_chunk(
             if isinstance(data, CredanchorError):
                 reports.append(malformed(location, str(data)))
                 continue
+            if shortcut.holds(data):
+                continue
             report = verifier.verify_bytes(data, location)
             if report.verdict not in passing:
                 reports.append(report)
+            else:
+                shortcut.learn(data, report)
     finally:
         if paused:
             gc.enable()

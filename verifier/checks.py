@@ -215,7 +215,7 @@ def offline_checks(receipt: Receipt, *, now: datetime, require_signature: bool =
 
     # 2. The leaf is the digest's leaf hash, and the proof leads from it to the root.
     leaf = to_hex(leaf_hash(bytes.fromhex(receipt.digest[2:])))
-    reached = to_hex(_reached(bytes.fromhex(leaf[2:]), receipt.merkle.proof))
+    reached = to_hex(walk_proof(bytes.fromhex(leaf[2:]), receipt.merkle.proof))
     if leaf != receipt.merkle.leaf:
         steps.append(
             Step("proof", False, f"leaf of the digest is {short(leaf)}, receipt names {short(receipt.merkle.leaf)}")
@@ -240,7 +240,7 @@ _parents: dict[bytes, bytes] = {}
 MAX_PARENTS = 1 << 17
 
 
-def _reached(leaf: bytes, proof: list[str]) -> bytes:
+def walk_proof(leaf: bytes, proof: list[str]) -> bytes:
     """`merkle.process_proof`, with each parent remembered by its two children's bytes: the proofs of one
     batch share their upper nodes, so a batch costs about one hash per node instead of one per level and
     receipt."""

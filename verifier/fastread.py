@@ -70,15 +70,15 @@ _ANCHOR_KEYS: Final = frozenset(("chainId", "registry", "txHash", "blockNumber",
 _EVIDENCE_KEYS: Final = frozenset(("type", "chainId", "registry", "header", "nodes"))
 
 
-class _Miss(Exception):
+class Unsure(Exception):
     """Not sure: `Receipt.from_json` decides."""
 
 
-def _hash32(value: object) -> bool:
+def is_hash32(value: object) -> bool:
     return type(value) is str and len(value) == 66 and _HASHES.fullmatch(value) is not None
 
 
-def _hashes(values: list[Any]) -> bool:
+def are_hashes(values: list[Any]) -> bool:
     """Every item is 32 bytes as lowercase 0x-hex (one match over them all, each of the right length)."""
     if not all(type(v) is str and len(v) == 66 for v in values):
         return False
@@ -110,20 +110,20 @@ class ReceiptReader:
         self._values: dict[tuple[str, bytes], Any] = {}
 
     def parse(self, data: bytes, source: str) -> Receipt:
-        split = _split(data)
-        document = _head(split[0]) if split is not None and len(data) <= MAX_STRING else None
+        split = split_evidence(data)
+        document = parse_head(split[0]) if split is not None and len(data) <= MAX_STRING else None
         if document is not None:
             try:
                 return self._fast(document, split[1] if split else None)
-            except _Miss:
+            except Unsure:
                 pass
         receipt = Receipt.from_json(data, source=source)
         if document is not None and split is not None and split[1] is not None and receipt.version == 2:
             # The whole document passed, and its head parsed alone: these bytes are its top-level evidence's.
             evidence_bytes = split[1]
             try:
-                depth = _depth(orjson.loads(evidence_bytes))
-            except (_Miss, orjson.JSONDecodeError):
+                depth = json_depth(orjson.loads(evidence_bytes))
+            except (Unsure, orjson.JSONDecodeError):
                 return receipt
             _remember(self._evidence, evidence_bytes, (list(receipt.evidence or ()), depth))
         return receipt
@@ -133,7 +133,7 @@ class ReceiptReader:
         depth = 0
         if evidence_bytes is not None:
             if "evidence" in document:
-                raise _Miss
+                raise Unsure
             known = self._evidence.get(evidence_bytes)
             if known is None:
                 known = _evidence_list(evidence_bytes)
@@ -141,20 +141,20 @@ class ReceiptReader:
             evidence, depth = list(known[0]), 1 + known[1]
         keys = document.keys()
         if not keys >= _RECEIPT_KEYS or len(keys) != len(_RECEIPT_KEYS):
-            raise _Miss
+            raise Unsure
         version = document["version"]
         if document["type"] != "CredentialReceipt" or type(version) is not int:
-            raise _Miss
+            raise Unsure
         if (version, evidence is None) not in ((1, True), (2, False)):
-            raise _Miss
+            raise Unsure
         digest, credential = document["digest"], document["credential"]
-        if not _hash32(digest) or type(credential) is not dict:
-            raise _Miss
+        if not is_hash32(digest) or type(credential) is not dict:
+            raise Unsure
         merkle = self._merkle(document["merkle"])
         anchor = self._value("anchor", document["anchor"], _anchor)
         view, canonical, credential_depth = self._credential(credential)
         if max(depth, 2 + credential_depth, 3) > MAX_DEPTH:
-            raise _Miss
+            raise Unsure
         fields = {
             "type": "CredentialReceipt",
             "version": version,
@@ -175,27 +175,27 @@ class ReceiptReader:
 
     def _merkle(self, merkle: Any) -> MerkleSection:
         if type(merkle) is not dict or merkle.keys() != {"scheme", "leaf", "proof", "root"}:
-            raise _Miss
+            raise Unsure
         proof = merkle["proof"]
-        if merkle["scheme"] != SCHEME or not _hash32(merkle["leaf"]) or not _hash32(merkle["root"]):
-            raise _Miss
-        if type(proof) is not list or len(proof) > MAX_PROOF_LENGTH or not _hashes(proof):
-            raise _Miss
+        if merkle["scheme"] != SCHEME or not is_hash32(merkle["leaf"]) or not is_hash32(merkle["root"]):
+            raise Unsure
+        if type(proof) is not list or len(proof) > MAX_PROOF_LENGTH or not are_hashes(proof):
+            raise Unsure
         fields = {"scheme": SCHEME, "leaf": merkle["leaf"], "proof": list(proof), "root": merkle["root"]}
         return _assemble(MerkleSection, fields, None, {"scheme", "leaf", "proof", "root"})
 
     def _value(self, kind: str, value: Any, check: Callable[[Any], Any]) -> Any:
-        """`check(value)` (which raises `_Miss` or ValueError), remembered by the value's exact content."""
+        """`check(value)` (which raises `Unsure` or ValueError), remembered by the value's exact content."""
         key = (kind, orjson.dumps(value))
         if key not in self._values:
             try:
                 result = check(value)
-            except (_Miss, ValueError):
-                result = _Miss
+            except (Unsure, ValueError):
+                result = Unsure
             _remember(self._values, key, result)
         found = self._values[key]
-        if found is _Miss:
-            raise _Miss
+        if found is Unsure:
+            raise Unsure
         return found
 
     def _credential(self, credential: dict[str, Any]) -> tuple[CredentialView, bytes, int]:
@@ -206,24 +206,24 @@ class ReceiptReader:
         less than it cost here."""
         if "@context" in credential:
             self._value("context", credential["@context"], _contexts)
-        depth = _depth(credential, plain=True) - 1
-        canonical = _canonical_or_none({key: value for key, value in credential.items() if key != "proof"})
+        depth = json_depth(credential, plain=True) - 1
+        canonical = canonical_or_none({key: value for key, value in credential.items() if key != "proof"})
         if canonical is None:
-            raise _Miss
+            raise Unsure
         return self._view(credential), canonical, depth
 
     def _view(self, credential: dict[str, Any]) -> CredentialView:
         for required in ("@context", "id", "type", "issuer", "validFrom", "name", "credentialSubject"):
             if required not in credential:
-                raise _Miss
+                raise Unsure
         ident, name, until = credential["id"], credential["name"], credential.get("validUntil", "")
         if type(ident) is not str or not 0 < len(ident) <= MAX_URI or type(name) is not str or len(name) > MAX_TEXT:
-            raise _Miss
+            raise Unsure
         if until is None:
-            raise _Miss
+            raise Unsure
         subject = credential["credentialSubject"]
         if type(subject) is not dict or "achievement" not in subject:
-            raise _Miss
+            raise Unsure
         achievement = self._value("achievement", subject["achievement"], _achievement)
         fields = {
             "context": list(credential["@context"]),
@@ -245,7 +245,7 @@ class ReceiptReader:
         return _assemble(CredentialView, fields, extra, given)
 
 
-def _head(head: bytes) -> dict[str, Any] | None:
+def parse_head(head: bytes) -> dict[str, Any] | None:
     """The document (without its evidence) parsed, when it is an object and no member was dropped as a
     duplicate; no string in it is longer than the limit, as the caller made sure the document is not."""
     try:
@@ -257,7 +257,7 @@ def _head(head: bytes) -> dict[str, Any] | None:
     return document
 
 
-def _split(data: bytes) -> tuple[bytes, bytes | None] | None:
+def split_evidence(data: bytes) -> tuple[bytes, bytes | None] | None:
     """The document without its top-level `evidence` member (as an object's text) and that member's value's
     bytes; or the whole document and None when it has no such member last; None when unsure.
 
@@ -282,15 +282,15 @@ def _split(data: bytes) -> tuple[bytes, bytes | None] | None:
     return before[:-1] + b"}", value
 
 
-def _canonical_or_none(value: Any) -> bytes | None:
+def canonical_or_none(value: Any) -> bytes | None:
     try:
         return jcs.canonicalize(value)
     except (ValueError, TypeError):
         return None
 
 
-def _depth(value: Any, *, plain: bool = False) -> int:
-    """How deeply `value` nests (a string or number: 0); `_Miss` for a float orjson may have read otherwise
+def json_depth(value: Any, *, plain: bool = False) -> int:
+    """How deeply `value` nests (a string or number: 0); `Unsure` for a float orjson may have read otherwise
     than `json`, and, when `plain`, for a member name outside `_plain_terms` (a colon, a leading @) or an
     `@context` that is not URLs."""
     # Written out, with no call for a string, integer, boolean or null member: this walks every credential.
@@ -303,13 +303,13 @@ def _depth(value: Any, *, plain: bool = False) -> int:
                 if key == "@context":
                     urls = member if type(member) is list else [member]
                     if not all(type(url) is str for url in urls):
-                        raise _Miss
+                        raise Unsure
                     inner = False
                 elif ":" in key or key.startswith("@"):
-                    raise _Miss
+                    raise Unsure
             if type(member) in _LEAVES:
                 continue
-            found = _depth(member, plain=inner)
+            found = json_depth(member, plain=inner)
             if found > deepest:
                 deepest = found
         return 1 + deepest
@@ -318,12 +318,12 @@ def _depth(value: Any, *, plain: bool = False) -> int:
         for item in value:
             if type(item) in _LEAVES:
                 continue
-            found = _depth(item, plain=plain)
+            found = json_depth(item, plain=plain)
             if found > deepest:
                 deepest = found
         return 1 + deepest
     if kind is float and value.is_integer() and abs(value) >= _LARGEST_EXACT:
-        raise _Miss  # orjson reads a long integer as a float, `json` as an integer
+        raise Unsure  # orjson reads a long integer as a float, `json` as an integer
     return 0
 
 
@@ -332,17 +332,17 @@ _LEAVES: Final = frozenset((str, int, bool, type(None)))
 
 def _contexts(value: Any) -> list[str]:
     if type(value) is not list or len(value) > 16 or value[:2] != [VC_CONTEXT, OB3_CONTEXT]:
-        raise _Miss
+        raise Unsure
     if not all(type(url) is str and 0 < len(url) <= MAX_URI for url in value):
-        raise _Miss
+        raise Unsure
     return value
 
 
 def _types(value: Any) -> list[str]:
     if type(value) is not list or len(value) > 16 or not all(type(t) is str and len(t) <= MAX_TEXT for t in value):
-        raise _Miss
+        raise Unsure
     if not all(t in value for t in CREDENTIAL_TYPES):
-        raise _Miss
+        raise Unsure
     return value
 
 
@@ -353,19 +353,19 @@ def _positive(value: Any) -> bool:
 def _registry(value: Any) -> str:
     """An `Address` as the receipt model reads it: 0x and 40 hex digits, EIP-55 if mixed case, checksummed."""
     if type(value) is not str or not _ADDRESS.fullmatch(value) or not is_address(value):
-        raise _Miss
+        raise Unsure
     return checksum_address(value)
 
 
 def _anchor(value: Any) -> AnchorSection:
     """`AnchorSection.model_validate(value)` where that surely passes (strict, no other members)."""
     if type(value) is not dict or value.keys() != _ANCHOR_KEYS:
-        raise _Miss
+        raise Unsure
     chain_id, block, tx_hash, moment = value["chainId"], value["blockNumber"], value["txHash"], value["timestamp"]
-    if not _positive(chain_id) or not _positive(block) or not _hash32(tx_hash):
-        raise _Miss
+    if not _positive(chain_id) or not _positive(block) or not is_hash32(tx_hash):
+        raise Unsure
     if type(moment) is not str or not _UTC_SECONDS.fullmatch(moment):
-        raise _Miss
+        raise Unsure
     datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ")
     fields = {
         "chain_id": chain_id,
@@ -383,22 +383,22 @@ def _evidence_list(data: bytes) -> tuple[list[Evidence], int]:
     try:
         items = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise _Miss from None
+        raise Unsure from None
     if type(items) is not list or data.count(b":") != orjson.dumps(items).count(b":"):
-        raise _Miss
+        raise Unsure
     if not 0 < len(items) <= MAX_EVIDENCE:
-        raise _Miss
+        raise Unsure
     evidence = []
     for item in items:
         if type(item) is not dict or item.keys() != _EVIDENCE_KEYS or item["type"] != "EthStateProof":
-            raise _Miss
+            raise Unsure
         nodes, header = item["nodes"], item["header"]
         if not _positive(item["chainId"]) or type(header) is not dict or type(nodes) is not list:
-            raise _Miss
+            raise Unsure
         if not 0 < len(nodes) <= MAX_EVIDENCE_NODES:
-            raise _Miss
+            raise Unsure
         if not all(type(node) is str and len(node) <= MAX_NODE_HEX for node in nodes):
-            raise _Miss
+            raise Unsure
         fields = {
             "type": "EthStateProof",
             "chain_id": item["chainId"],
@@ -407,7 +407,7 @@ def _evidence_list(data: bytes) -> tuple[list[Evidence], int]:
             "nodes": list(nodes),
         }
         evidence.append(_assemble(Evidence, fields, None, {"type", "chain_id", "registry", "header", "nodes"}))
-    return evidence, _depth(items)
+    return evidence, json_depth(items)
 
 
 def _uri(value: Any) -> bool:
@@ -421,10 +421,10 @@ def _text(value: Any) -> bool:
 def _issuer(value: Any) -> IssuerView:
     """`IssuerView.model_validate(value)` where that surely passes (members it does not read are kept)."""
     if type(value) is not dict or not _uri(value.get("id")):
-        raise _Miss
+        raise Unsure
     name = value.get("name")
     if name is not None and not _text(name):
-        raise _Miss
+        raise Unsure
     extra = {k: v for k, v in value.items() if k not in ("id", "name")}
     return _assemble(IssuerView, {"id": value["id"], "name": name}, extra, set(value))
 
@@ -432,6 +432,6 @@ def _issuer(value: Any) -> IssuerView:
 def _achievement(value: Any) -> AchievementView:
     """`AchievementView.model_validate(value)` where that surely passes (members it does not read are kept)."""
     if type(value) is not dict or not _uri(value.get("id")) or not _text(value.get("name")):
-        raise _Miss
+        raise Unsure
     extra = {k: v for k, v in value.items() if k not in ("id", "name")}
     return _assemble(AchievementView, {"id": value["id"], "name": value["name"]}, extra, set(value))

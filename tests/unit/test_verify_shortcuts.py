@@ -22,7 +22,7 @@ from anchoring.dataintegrity import (
     Signer,
     _jcs,
     _sign,
-    _signs_whole,
+    signs_whole,
     canonical_proof_config,
     proofs_of,
     verify_proof,
@@ -95,11 +95,11 @@ def test_given_bytes_are_ignored_for_the_rdf_suite() -> None:
     ],
 )
 def test_only_a_proof_over_the_whole_document_takes_given_bytes(options: dict[str, Any], whole: bool) -> None:
-    assert _signs_whole({"@context": ["https://a", "https://b"]}, options) is whole
+    assert signs_whole({"@context": ["https://a", "https://b"]}, options) is whole
 
 
 def test_equal_but_not_the_same_contexts_are_not_taken_as_the_same() -> None:
-    assert _signs_whole({"@context": ["https://a", 1]}, {"@context": ["https://a", True]}) is False
+    assert signs_whole({"@context": ["https://a", 1]}, {"@context": ["https://a", True]}) is False
 
 
 def test_a_receipt_hands_its_canonical_bytes_out_once() -> None:

@@ -1,0 +1,231 @@
+"""The self-check's shortcut (verifier.batchfast) never accepts a receipt that full verification would not:
+a batch of eddsa-jcs-2022 receipts is checked both ways, untouched and after every kind of edit; the
+evidence's per-leaf walk answers as `prove_state`."""
+
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anchoring.credential import credential_digest
+from anchoring.dataintegrity import JCS, Signer
+from anchoring.evidence import leaf_walker, prove_state
+from anchoring.hashing import to_hex
+from anchoring.merkle import MerkleTree
+from anchoring.mpt import ProofInvalid
+from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
+from anchoring.receipt import Receipt, hex_list, receipt_document
+from tests.unit.ob3_docs import knob_credential
+from tests.unit.test_dataintegrity import CREATED, METHOD, PUBLIC, SEED
+from verifier.batchcheck import BatchReader, _same
+from verifier.batchfast import Shortcut
+from verifier.checks import Report, RootView, Verdict
+from verifier.multichain import ByChain, Verifier
+from verifier.service import Session
+from verifier.trust import TrustList, trusted
+
+REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+ISSUER = "https://registrar.test.edu"
+BLOCK = 40
+TIMESTAMP = 1_780_000_000
+NOW = datetime(2027, 6, 1, tzinfo=UTC)
+TRUST = TrustList((trusted(31337, REGISTRY, "Test University"),))
+ACCEPTED = frozenset({Verdict.VALID, Verdict.EXPIRED, Verdict.NOT_YET_VALID, Verdict.REVOKED})
+KNOBS = frozenset({"name", "credits", "result", "alignments"})
+EVIDENCE = Path(__file__).parent.parent / "assets" / "evidence" / "v2"
+
+
+def make_batch(count: int = 8) -> tuple[list[bytes], str]:
+    """`count` eddsa-jcs-2022 receipts of one batch (version 1), compact, as the JSON Lines writer makes them."""
+    signer = Signer(SEED, JCS, METHOD, CREATED)
+    credentials = []
+    for serial in range(0, 2 * count, 2):  # even serials: no issue date of their own, one validFrom for all
+        credential = knob_credential(KNOBS, serial)
+        credential["proof"] = [signer.sign(credential)]
+        credentials.append(credential)
+    digests = [credential_digest(c) for c in credentials]
+    tree = MerkleTree.build(digests)
+    root = to_hex(tree.root)
+    anchor = {
+        "chainId": 31337,
+        "registry": REGISTRY,
+        "txHash": "0x" + "ab" * 32,
+        "blockNumber": BLOCK,
+        "timestamp": datetime.fromtimestamp(TIMESTAMP, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    receipts = [
+        json.dumps(
+            receipt_document(c, to_hex(d), to_hex(tree.leaf(i)), tree.proof(i), root, anchor), separators=(",", ":")
+        ).encode()
+        for i, (c, d) in enumerate(zip(credentials, digests, strict=True))
+    ]
+    return receipts, root
+
+
+RECEIPTS, ROOT = make_batch()
+
+
+def view(revoked: dict[str, RegistryEvent] | None = None) -> RootView:
+    anchor = OnChainAnchor(ROOT, BLOCK, TIMESTAMP, len(RECEIPTS), 0, 0)
+    event = RegistryEvent("Anchored", BLOCK, "0x" + "bb" * 32, "0x" + "ab" * 32, 0, {"sender": "0x" + "11" * 20})
+    return RootView(True, anchor, event, revoked or {}, issuer_id=ISSUER)
+
+
+def full(revoked: dict[str, RegistryEvent] | None = None) -> Callable[[bytes], Report]:
+    """Full verification, as the self-check makes it (a fresh session each time: nothing remembered)."""
+    keys = {to_hex(PUBLIC): SigningKeyStatus(to_hex(PUBLIC), 1, 0)}
+    reader = BatchReader(31337, BLOCK + 3, REGISTRY, ROOT, view(revoked), keys)
+
+    def verify(data: bytes) -> Report:
+        session = Session(partial(_same, reader), TRUST, NOW)
+        other = Session(None, TRUST, NOW, no_node="none")
+        return Verifier(other, ByChain({31337: session}, other), 1).verify_bytes(data, "r.jsonl#0")
+
+    return verify
+
+
+def learnt(verify: Callable[[bytes], Report], accepted: frozenset[Verdict] = ACCEPTED) -> Shortcut:
+    shortcut = Shortcut(accepted)
+    shortcut.learn(RECEIPTS[0], verify(RECEIPTS[0]))
+    return shortcut
+
+
+def test_the_batch_verifies_in_full_and_every_other_receipt_takes_the_shortcut() -> None:
+    verify = full()
+    assert {verify(data).verdict for data in RECEIPTS} == {Verdict.VALID}
+    shortcut = learnt(verify)
+    assert shortcut.template is not None
+    assert [shortcut.holds(data) for data in RECEIPTS[1:]] == [True] * (len(RECEIPTS) - 1)
+
+
+def test_a_leaf_revoked_on_its_own_is_accepted_as_revoked() -> None:
+    leaf = json.loads(RECEIPTS[3])["merkle"]["leaf"]
+    verify = full({leaf: RegistryEvent("CredentialRevoked", BLOCK + 1, "0x" + "cc" * 32, "0x" + "dd" * 32, 0, {})})
+    assert verify(RECEIPTS[3]).verdict == Verdict.REVOKED
+    assert learnt(verify).holds(RECEIPTS[3])
+
+
+def test_no_shortcut_where_a_revoked_receipt_would_not_be_accepted() -> None:
+    shortcut = learnt(full(), frozenset({Verdict.VALID}))
+    assert shortcut.template is None
+    assert not shortcut.holds(RECEIPTS[1])
+
+
+def test_a_receipt_that_failed_teaches_nothing() -> None:
+    shortcut = Shortcut(ACCEPTED)
+    bad = RECEIPTS[0].replace(b"Student 0", b"Student 9")
+    shortcut.learn(bad, full()(bad))
+    assert shortcut.template is None
+
+
+def test_a_record_of_its_own_date_is_checked_in_full() -> None:
+    other = json.loads(RECEIPTS[1])
+    other["credential"]["validFrom"] = "2026-01-15T00:00:00Z"
+    assert not learnt(full()).holds(json.dumps(other).encode())
+
+
+def edited(data: bytes, path: list[Any], value: Any) -> bytes:
+    document = json.loads(data)
+    target = document
+    for step in path[:-1]:
+        target = target[step]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+_DELETE = object()
+
+
+def paths(value: Any, prefix: list[Any]) -> list[list[Any]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, member in value.items():
+            found += paths(member, [*prefix, key])
+    elif isinstance(value, list):
+        for at, item in enumerate(value):
+            found += paths(item, [*prefix, at])
+    return found
+
+
+EVERY_PATH = paths(json.loads(RECEIPTS[1]), [])
+OTHER = json.loads(RECEIPTS[2])
+VALUES = st.one_of(
+    st.sampled_from([None, True, False, 0, 1, 1.0, -1, 2**60, "", "x", [], {}, _DELETE]),
+    st.sampled_from(EVERY_PATH).map(lambda p: _at(OTHER, p)),  # the same place in another receipt of the batch
+    st.text(max_size=20),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+def _at(document: Any, path: list[Any]) -> Any:
+    for step in path:
+        try:
+            document = document[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return copy.deepcopy(document)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(EVERY_PATH), VALUES)
+def test_an_edited_receipt_is_accepted_only_where_full_verification_accepts_it(path: list[Any], value: Any) -> None:
+    verify = full()
+    shortcut = learnt(verify)
+    changed = edited(RECEIPTS[1], path, value)
+    if shortcut.holds(changed):
+        assert verify(changed).verdict in ACCEPTED
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda b: b.replace(b'"Student 2"', b'"Student 2 "'),  # a changed subject, not signed again
+        lambda b: b.replace(b'"proofValue":"z', b'"proofValue":"z1'),  # a damaged signature
+        lambda b: b[:-1] + b',"type":"CredentialReceipt"}',  # a duplicate member
+        lambda b: b.replace(b"Student", b"\\u0053tudent"),  # an escape: same text, not the same bytes
+        lambda b: b"\xef\xbb\xbf" + b,  # a byte-order mark
+        lambda b: b.replace(b'"version":1', b'"version":1.0'),
+        lambda b: b.replace(b'"chainId":31337', b'"chainId":31337.0'),
+        lambda b: json.dumps(json.loads(b), indent=2).encode(),  # the same receipt indented: still its own
+    ],
+)
+def test_text_level_edits_are_never_accepted_wrongly(edit: Callable[[bytes], bytes]) -> None:
+    verify = full()
+    changed = edit(RECEIPTS[2])
+    if learnt(verify).holds(changed):
+        assert verify(changed).verdict in ACCEPTED
+
+
+def test_a_proof_value_taken_from_another_receipt_fails() -> None:
+    mine, theirs = json.loads(RECEIPTS[1]), json.loads(RECEIPTS[2])
+    mine["credential"]["proof"] = theirs["credential"]["proof"]
+    changed = json.dumps(mine, separators=(",", ":")).encode()
+    assert not learnt(full()).holds(changed)
+    assert full()(changed).verdict == Verdict.INVALID
+
+
+def test_the_leaf_walk_answers_as_prove_state() -> None:
+    receipt = Receipt.from_json((EVIDENCE / "receipt-0.json").read_bytes())
+    [evidence] = receipt.evidence or []
+    keys = tuple(hex_list([bytes.fromhex("ab" * 32)]))
+    walks = leaf_walker(evidence, root=receipt.merkle.root, public_keys=keys)
+    leaves = [receipt.merkle.leaf, *(to_hex(bytes([n]) * 32) for n in range(64))]
+    for leaf in leaves:
+        try:
+            prove_state(evidence, root=receipt.merkle.root, leaf=leaf, public_keys=keys)
+            proven = True
+        except ProofInvalid:
+            proven = False
+        if walks(leaf):
+            assert proven, leaf
+    assert walks(receipt.merkle.leaf)

@@ -1,0 +1,248 @@
+"""The self-check's shortcut: a batch's receipts after one verified in full, checked for what is their own.
+
+A batch's receipts differ only in the credential's id, its subject (around the shared achievement) and its
+proof value, the digest, and the Merkle leaf and path; everything else (the anchor, the evidence, the issuer,
+the dates, the proof's options) is the same bytes in each. Once one receipt has been verified in full (`learn`,
+from its report), `holds(data)` says whether another receipt's verdict is surely one the caller accepts,
+checking only what is its own:
+
+- the shared parts are byte for byte those of the verified receipt (orjson's bytes of each parsed value, so
+  `1`, `1.0` and `true` differ; the evidence's own bytes), and every member is where it was;
+- its own parts pass the checks the receipt model makes (hashes, the id, the subject's plain terms, depth);
+- its canonical credential hashes to its digest, whose leaf is its leaf, whose path leads to the root;
+- its proof value is the Ed25519 signature of the shared proof configuration and its canonical credential
+  by the shared key;
+- the evidence proves its leaf's revocation word (the walk a verifier makes for each leaf).
+
+Invariant: `holds` answers True only for a receipt whose full verification would give the verified receipt's
+verdict or `revoked` (its leaf may be revoked on its own); anything it is not sure of answers False, and the
+caller verifies that receipt in full. So `revoked` and the learnt verdict must both be accepted verdicts.
+"""
+
+import hashlib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from anchoring.credential import MAX_URI
+from anchoring.dataintegrity import JCS, canonical_proof_config, ed25519_verifies, signs_whole
+from anchoring.errors import CredanchorError
+from anchoring.evidence import leaf_walker
+from anchoring.hashing import keccak256, to_hex
+from anchoring.jsonio import MAX_STRING
+from anchoring.merkle import SCHEME, leaf_hash
+from anchoring.multibase import decode_multikey, multibase_decode
+from anchoring.receipt import MAX_PROOF_LENGTH, MAX_RECEIPT_BYTES
+from verifier.checks import Report, Verdict, walk_proof
+from verifier.evidencecheck import evidence_for
+from verifier.fastread import (
+    Unsure,
+    are_hashes,
+    canonical_or_none,
+    is_hash32,
+    json_depth,
+    parse_head,
+    split_evidence,
+)
+
+OWN = frozenset(("id", "credentialSubject", "proof"))
+"""The credential's members that are each receipt's own; every other one is the verified receipt's bytes."""
+MERKLE_KEYS = frozenset(("scheme", "leaf", "proof", "root"))
+SIGNATURE_LENGTH = 64
+MAX_VARIANTS = 256
+
+
+@dataclass(frozen=True)
+class Template:
+    """What a batch's receipts share, taken from one verified in full, and that receipt's verdict."""
+
+    verdict: Verdict
+    keys: frozenset[str]
+    version: int
+    walkers: dict[bytes | None, Callable[[str], bool] | None]
+    """By the exact bytes of an evidence seen to hold (a batch's receipts carry a few variants, with the
+    trie's paths to their own leaves): whether it proves a leaf's word (None: version 1, no evidence)."""
+    anchor: bytes
+    root: str
+    members: dict[str, bytes]
+    achievement: bytes
+    subject_depth: int
+    options: bytes
+    config_hash: bytes
+    public_key: bytes
+
+
+class Shortcut:
+    """`holds(data)` for the receipts of one batch, once `learn` has a receipt verified in full."""
+
+    def __init__(self, accepted: Collection[Verdict], *, attempts: int = 8) -> None:
+        self.accepted = frozenset(accepted)
+        self.template: Template | None = None
+        self._attempts = attempts if Verdict.REVOKED in self.accepted else 0
+
+    def learn(self, data: bytes, report: Report) -> None:
+        """Take the shared parts from `data`, whose full verification gave `report`, if the shortcut can
+        stand on it (tried on a few receipts, then given up: a batch it cannot serve costs nothing more);
+        once it can, one more variant of the evidence from each such receipt."""
+        if report.verdict not in self.accepted:
+            return
+        try:
+            if self.template is not None:
+                _add_evidence(self.template, data, report)
+            elif self._attempts > 0:
+                self._attempts -= 1
+                self.template = _template(data, report)
+        except (Unsure, CredanchorError, ValueError, KeyError, TypeError):
+            pass
+
+    def holds(self, data: bytes) -> bool:
+        """Whether the receipt in `data` surely verifies to an accepted verdict (False: not sure)."""
+        template = self.template
+        if template is None:
+            return False
+        try:
+            return _holds(template, data)
+        except (Unsure, CredanchorError, ValueError, KeyError, TypeError):
+            return False
+
+
+def _parts(data: bytes) -> tuple[dict[str, Any], bytes | None]:
+    if len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES or data[:1] != b"{":
+        raise Unsure
+    split = split_evidence(data)
+    if split is None:
+        raise Unsure
+    document = parse_head(split[0])
+    if document is None:
+        raise Unsure
+    return document, split[1]
+
+
+def _verified(report: Report) -> bool:
+    """A receipt of version 1 or 2 with one anchor whose digest, path, signature (and evidence) all held."""
+    receipt = report.receipt
+    if receipt is None or receipt.version not in (1, 2) or report.anchors or report.signed is not True:
+        return False
+    wanted = ("digest", "proof", "signature", *(("evidence",) if receipt.version == 2 else ()))
+    steps = {step.name: step.ok for step in report.steps}
+    return all(steps.get(name) is True for name in wanted)
+
+
+def _walker(report: Report, public_key: bytes) -> Callable[[str], bool] | None:
+    receipt = report.receipt
+    if receipt is None or receipt.version == 1:
+        return None
+    evidence = evidence_for(receipt)
+    if evidence is None:
+        raise Unsure
+    return leaf_walker(evidence, root=receipt.merkle.root, public_keys=(to_hex(public_key),))
+
+
+def _add_evidence(template: Template, data: bytes, report: Report) -> None:
+    """One more evidence variant, from a receipt verified in full whose other shared parts are the template's."""
+    if template.version != 2 or len(template.walkers) >= MAX_VARIANTS or not _verified(report):
+        return
+    document, evidence_bytes = _parts(data)
+    if evidence_bytes is None or evidence_bytes in template.walkers:
+        return
+    credential = document["credential"]
+    if document.keys() != template.keys or orjson.dumps(document["anchor"]) != template.anchor:
+        return
+    if document["merkle"]["root"] != template.root or type(credential) is not dict:
+        return
+    if any(orjson.dumps(credential.get(key)) != shared for key, shared in template.members.items()):
+        return
+    template.walkers[evidence_bytes] = _walker(report, template.public_key)
+
+
+def _template(data: bytes, report: Report) -> Template | None:
+    receipt = report.receipt
+    if receipt is None or not _verified(report):
+        return None
+    document, evidence_bytes = _parts(data)
+    credential = document["credential"]
+    proofs = credential.get("proof")
+    if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:
+        return None
+    options = {key: value for key, value in proofs[0].items() if key != "proofValue"}
+    if options.get("cryptosuite") != JCS or not signs_whole(credential, options):
+        return None
+    method = options.get("verificationMethod")
+    subject = credential.get("credentialSubject")
+    if type(method) is not str or "#" not in method or type(subject) is not dict or "achievement" not in subject:
+        return None
+    public_key = decode_multikey(method.partition("#")[2])
+    return Template(
+        verdict=report.verdict,
+        keys=frozenset(document),
+        version=receipt.version,
+        walkers={evidence_bytes: _walker(report, public_key)},
+        anchor=orjson.dumps(document["anchor"]),
+        root=receipt.merkle.root,
+        members={key: orjson.dumps(value) for key, value in credential.items() if key not in OWN},
+        achievement=orjson.dumps(subject["achievement"]),
+        subject_depth=json_depth(subject, plain=True),
+        options=orjson.dumps(options),
+        config_hash=hashlib.sha256(canonical_proof_config(options, JCS)).digest(),
+        public_key=public_key,
+    )
+
+
+def _holds(template: Template, data: bytes) -> bool:
+    document, evidence_bytes = _parts(data)
+    # The receipt: the same members, the shared ones the same bytes.
+    if evidence_bytes not in template.walkers or document.keys() != template.keys:
+        return False
+    version = document["version"]
+    if type(version) is not int or version != template.version or document["type"] != "CredentialReceipt":
+        return False
+    if orjson.dumps(document["anchor"]) != template.anchor:
+        return False
+    merkle, digest = document["merkle"], document["digest"]
+    if type(merkle) is not dict or merkle.keys() != MERKLE_KEYS or not is_hash32(digest):
+        return False
+    path, leaf = merkle["proof"], merkle["leaf"]
+    if merkle["scheme"] != SCHEME or type(merkle["root"]) is not str or merkle["root"] != template.root:
+        return False
+    if not is_hash32(leaf) or type(path) is not list or len(path) > MAX_PROOF_LENGTH or not are_hashes(path):
+        return False
+    # The credential: the shared members the same bytes; its own ones as the models check them.
+    credential = document["credential"]
+    if type(credential) is not dict or credential.keys() != template.members.keys() | OWN:
+        return False
+    for key, shared in template.members.items():
+        if orjson.dumps(credential[key]) != shared:
+            return False
+    ident, subject, proofs = credential["id"], credential["credentialSubject"], credential["proof"]
+    if type(ident) is not str or not 0 < len(ident) <= MAX_URI:
+        return False
+    if type(subject) is not dict or "achievement" not in subject:
+        return False
+    if orjson.dumps(subject["achievement"]) != template.achievement:
+        return False
+    if json_depth(subject, plain=True) > template.subject_depth:  # so the receipt is no deeper than the one verified
+        return False
+    if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:
+        return False
+    proof = proofs[0]
+    value = proof.get("proofValue")
+    options = {key: member for key, member in proof.items() if key != "proofValue"}
+    if type(value) is not str or orjson.dumps(options) != template.options:
+        return False
+    # Its digest, leaf and path; its signature; its leaf's word in the evidence.
+    canonical = canonical_or_none({key: value for key, value in credential.items() if key != "proof"})
+    if canonical is None or to_hex(keccak256(canonical)) != digest:
+        return False
+    own_leaf = leaf_hash(bytes.fromhex(digest[2:]))
+    if to_hex(own_leaf) != leaf or to_hex(walk_proof(own_leaf, path)) != template.root:
+        return False
+    signature = multibase_decode(value)
+    if len(signature) != SIGNATURE_LENGTH:
+        return False
+    signed_data = template.config_hash + hashlib.sha256(canonical).digest()
+    if not ed25519_verifies(template.public_key, signature, signed_data):
+        return False
+    walks = template.walkers[evidence_bytes]
+    return walks is None or walks(leaf)

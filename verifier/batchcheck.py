@@ -78,7 +78,7 @@ def _verify_chunk(
     other = Session(None, trust, now, no_node="the self-check read no chain of that id")
     verifier = Verifier(other, ByChain(sessions, other), required)
     # After one receipt verified in full, the others need only their own parts checked (verifier.batchfast).
-    shortcut = Shortcut(passing)
+    shortcut = Shortcut(passing, verifier.known_revocation)
     reports = []
     # A chunk allocates many objects and keeps them (its reports) but makes no reference cycles: the cyclic
     # collector walking them again and again cost about a quarter of the time, so it waits for the chunk.
@@ -89,7 +89,7 @@ def _verify_chunk(
             if isinstance(data, CredanchorError):
                 reports.append(malformed(location, str(data)))
                 continue
-            if shortcut.holds(data):
+            if shortcut.check(data, location) is not None:
                 continue
             report = verifier.verify_bytes(data, location)
             if report.verdict not in passing:

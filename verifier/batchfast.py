@@ -1,9 +1,9 @@
-"""The self-check's shortcut: a batch's receipts after one verified in full, checked for what is their own.
+"""Receipts of one batch after one verified in full: each checked for what is its own.
 
 A batch's receipts differ only in the credential's id, its subject (around the shared achievement) and its
 proof value, the digest, and the Merkle leaf and path; everything else (the anchor, the evidence, the issuer,
 the dates, the proof's options) is the same bytes in each. Once one receipt has been verified in full (`learn`,
-from its report), `holds(data)` says whether another receipt's verdict is surely one the caller accepts,
+from its report), `check(data, source)` gives another receipt's report when it surely is the verified one's,
 checking only what is its own:
 
 - the shared parts are byte for byte those of the verified receipt (orjson's bytes of each parsed value, so
@@ -12,16 +12,17 @@ checking only what is its own:
 - its canonical credential hashes to its digest, whose leaf is its leaf, whose path leads to the root;
 - its proof value is the Ed25519 signature of the shared proof configuration and its canonical credential
   by the shared key;
-- the evidence proves its leaf's revocation word (the walk a verifier makes for each leaf).
+- the evidence proves its leaf's revocation word (the walk a verifier makes for each leaf), and the verifier
+  has already read that its leaf is not revoked on its own (`Session.known_revocation`).
 
-Invariant: `holds` answers True only for a receipt whose full verification would give the verified receipt's
-verdict or `revoked` (its leaf may be revoked on its own); anything it is not sure of answers False, and the
-caller verifies that receipt in full. So `revoked` and the learnt verdict must both be accepted verdicts.
+Invariant: `check` gives a report only for a receipt whose full verification gives the same verdict and
+steps (the digest and path steps its own); anything it is not sure of gives None, and the caller verifies
+that receipt in full. The report carries no parsed `receipt` (nothing asks for it where this is used).
 """
 
 import hashlib
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -30,12 +31,12 @@ from anchoring.credential import MAX_URI
 from anchoring.dataintegrity import JCS, canonical_proof_config, ed25519_verifies, signs_whole
 from anchoring.errors import CredanchorError
 from anchoring.evidence import leaf_walker
-from anchoring.hashing import keccak256, to_hex
+from anchoring.hashing import keccak256, short, to_hex
 from anchoring.jsonio import MAX_STRING
 from anchoring.merkle import SCHEME, leaf_hash
 from anchoring.multibase import decode_multikey, multibase_decode
 from anchoring.receipt import MAX_PROOF_LENGTH, MAX_RECEIPT_BYTES
-from verifier.checks import Report, Verdict, walk_proof
+from verifier.checks import Report, Step, Verdict, walk_proof
 from verifier.evidencecheck import evidence_for
 from verifier.fastread import (
     Unsure,
@@ -47,6 +48,8 @@ from verifier.fastread import (
     split_evidence,
 )
 
+Revocation = Callable[[int, str, str, str], bool | None]
+"""(chain id, registry, root, leaf) -> whether the leaf is revoked on its own; None: not known."""
 OWN = frozenset(("id", "credentialSubject", "proof"))
 """The credential's members that are each receipt's own; every other one is the verified receipt's bytes."""
 MERKLE_KEYS = frozenset(("scheme", "leaf", "proof", "root"))
@@ -58,7 +61,10 @@ MAX_VARIANTS = 256
 class Template:
     """What a batch's receipts share, taken from one verified in full, and that receipt's verdict."""
 
-    verdict: Verdict
+    report: Report
+    """The full report of the receipt learnt from."""
+    chain_id: int
+    registry: str
     keys: frozenset[str]
     version: int
     walkers: dict[bytes | None, Callable[[str], bool] | None]
@@ -75,12 +81,15 @@ class Template:
 
 
 class Shortcut:
-    """`holds(data)` for the receipts of one batch, once `learn` has a receipt verified in full."""
+    """`check(data, source)` for the receipts of one batch, once `learn` has a receipt verified in full."""
 
-    def __init__(self, accepted: Collection[Verdict], *, attempts: int = 8) -> None:
+    def __init__(self, accepted: Collection[Verdict], revocation: Revocation, *, attempts: int = 8) -> None:
+        """`accepted`: the verdicts a receipt to learn from may have; `revocation`: what the verifier has
+        already read of a leaf's own revocation (`Verifier.known_revocation`)."""
         self.accepted = frozenset(accepted)
+        self.revocation = revocation
         self.template: Template | None = None
-        self._attempts = attempts if Verdict.REVOKED in self.accepted else 0
+        self._attempts = attempts
 
     def learn(self, data: bytes, report: Report) -> None:
         """Take the shared parts from `data`, whose full verification gave `report`, if the shortcut can
@@ -97,15 +106,43 @@ class Shortcut:
         except (Unsure, CredanchorError, ValueError, KeyError, TypeError):
             pass
 
-    def holds(self, data: bytes) -> bool:
-        """Whether the receipt in `data` surely verifies to an accepted verdict (False: not sure)."""
+    def check(self, data: bytes, source: str) -> Report | None:
+        """The report of the receipt in `data` when it is surely the learnt one's but for its own parts; None
+        when not sure (then verify it in full)."""
         template = self.template
         if template is None:
-            return False
+            return None
         try:
-            return _holds(template, data)
+            own = _holds(template, data)
         except (Unsure, CredanchorError, ValueError, KeyError, TypeError):
-            return False
+            return None
+        if own is None or self.revocation(template.chain_id, template.registry, template.root, own.leaf) is not False:
+            return None
+        steps = tuple(_OWN_STEPS.get(step.name, _same_step)(step, own, template.root) for step in template.report.steps)
+        return replace(template.report, source=source, steps=steps, credential_id=own.ident, receipt=None)
+
+
+@dataclass(frozen=True)
+class _Own:
+    """What a receipt checked by the shortcut has of its own, for its report."""
+
+    ident: str
+    digest: str
+    leaf: str
+    path_length: int
+
+
+def _same_step(step: Step, own: _Own, root: str) -> Step:
+    return step
+
+
+_OWN_STEPS: dict[str, Callable[[Step, _Own, str], Step]] = {
+    "digest": lambda step, own, root: Step("digest", True, f"credential hashes to {short(own.digest)}"),
+    "proof": lambda step, own, root: Step(
+        "proof", True, f"proof of {own.path_length} hashes leads to root {short(root)}"
+    ),
+}
+"""The steps whose text is the receipt's own (as `verifier.checks.offline_checks` writes them)."""
 
 
 def _parts(data: bytes) -> tuple[dict[str, Any], bytes | None]:
@@ -121,11 +158,12 @@ def _parts(data: bytes) -> tuple[dict[str, Any], bytes | None]:
 
 
 def _verified(report: Report) -> bool:
-    """A receipt of version 1 or 2 with one anchor whose digest, path, signature (and evidence) all held."""
+    """A receipt of version 1 or 2 with one anchor whose digest, path, signature, revocation (and evidence)
+    all held."""
     receipt = report.receipt
     if receipt is None or receipt.version not in (1, 2) or report.anchors or report.signed is not True:
         return False
-    wanted = ("digest", "proof", "signature", *(("evidence",) if receipt.version == 2 else ()))
+    wanted = ("digest", "proof", "signature", "revocation", *(("evidence",) if receipt.version == 2 else ()))
     steps = {step.name: step.ok for step in report.steps}
     return all(steps.get(name) is True for name in wanted)
 
@@ -175,7 +213,9 @@ def _template(data: bytes, report: Report) -> Template | None:
         return None
     public_key = decode_multikey(method.partition("#")[2])
     return Template(
-        verdict=report.verdict,
+        report=report,
+        chain_id=receipt.anchor.chain_id,
+        registry=receipt.anchor.registry,
         keys=frozenset(document),
         version=receipt.version,
         walkers={evidence_bytes: _walker(report, public_key)},
@@ -190,59 +230,63 @@ def _template(data: bytes, report: Report) -> Template | None:
     )
 
 
-def _holds(template: Template, data: bytes) -> bool:
+def _holds(template: Template, data: bytes) -> _Own | None:
+    """What the receipt has of its own when everything but its leaf's own revocation surely holds as in the
+    template; None otherwise."""
     document, evidence_bytes = _parts(data)
     # The receipt: the same members, the shared ones the same bytes.
     if evidence_bytes not in template.walkers or document.keys() != template.keys:
-        return False
+        return None
     version = document["version"]
     if type(version) is not int or version != template.version or document["type"] != "CredentialReceipt":
-        return False
+        return None
     if orjson.dumps(document["anchor"]) != template.anchor:
-        return False
+        return None
     merkle, digest = document["merkle"], document["digest"]
     if type(merkle) is not dict or merkle.keys() != MERKLE_KEYS or not is_hash32(digest):
-        return False
+        return None
     path, leaf = merkle["proof"], merkle["leaf"]
     if merkle["scheme"] != SCHEME or type(merkle["root"]) is not str or merkle["root"] != template.root:
-        return False
+        return None
     if not is_hash32(leaf) or type(path) is not list or len(path) > MAX_PROOF_LENGTH or not are_hashes(path):
-        return False
+        return None
     # The credential: the shared members the same bytes; its own ones as the models check them.
     credential = document["credential"]
     if type(credential) is not dict or credential.keys() != template.members.keys() | OWN:
-        return False
+        return None
     for key, shared in template.members.items():
         if orjson.dumps(credential[key]) != shared:
-            return False
+            return None
     ident, subject, proofs = credential["id"], credential["credentialSubject"], credential["proof"]
     if type(ident) is not str or not 0 < len(ident) <= MAX_URI:
-        return False
+        return None
     if type(subject) is not dict or "achievement" not in subject:
-        return False
+        return None
     if orjson.dumps(subject["achievement"]) != template.achievement:
-        return False
+        return None
     if json_depth(subject, plain=True) > template.subject_depth:  # so the receipt is no deeper than the one verified
-        return False
+        return None
     if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:
-        return False
+        return None
     proof = proofs[0]
     value = proof.get("proofValue")
     options = {key: member for key, member in proof.items() if key != "proofValue"}
     if type(value) is not str or orjson.dumps(options) != template.options:
-        return False
+        return None
     # Its digest, leaf and path; its signature; its leaf's word in the evidence.
     canonical = canonical_or_none({key: value for key, value in credential.items() if key != "proof"})
     if canonical is None or to_hex(keccak256(canonical)) != digest:
-        return False
+        return None
     own_leaf = leaf_hash(bytes.fromhex(digest[2:]))
     if to_hex(own_leaf) != leaf or to_hex(walk_proof(own_leaf, path)) != template.root:
-        return False
+        return None
     signature = multibase_decode(value)
     if len(signature) != SIGNATURE_LENGTH:
-        return False
+        return None
     signed_data = template.config_hash + hashlib.sha256(canonical).digest()
     if not ed25519_verifies(template.public_key, signature, signed_data):
-        return False
+        return None
     walks = template.walkers[evidence_bytes]
-    return walks is None or walks(leaf)
+    if walks is not None and not walks(leaf):
+        return None
+    return _Own(ident, digest, leaf, len(path))

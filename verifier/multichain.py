@@ -165,6 +165,10 @@ class Verifier:
             parsed.receipt, reports, self.required, offline_failed=parsed.offline.failed, notes=self.route.notes()
         )
 
+    def known_revocation(self, chain_id: int, registry: str, root: str, leaf: str) -> bool | None:
+        """`Session.known_revocation` of the session that checks anchors on `chain_id`."""
+        return self.route.session(chain_id).known_revocation(registry, root, leaf)
+
     def verify_file(self, path: Path) -> Report:
         data = read_receipt_file(path)
         return data if isinstance(data, Report) else self.verify_bytes(data, str(path))

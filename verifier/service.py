@@ -291,6 +291,18 @@ class Session:
             return None, self._failed[key]
         return ChainFacts(self._chain_id, self._head, view, revoked, keys), None
 
+    def known_revocation(self, registry: str, root: str, leaf: str) -> bool | None:
+        """Whether the leaf of `root` is revoked on its own, as this session has already read the root's
+        revocations whole from its node (one scan of the registry's events); None when it has not: no node,
+        checkpoints or several nodes (facts are proven per receipt there), a root not read yet, or one whose
+        leaves are each asked alone."""
+        if self.checkpoints is not None or self.quorum is not None or self.reader_factory is None:
+            return None
+        view = self._roots.get((registry, root))
+        if view is None or view.anchored is None or view.revoked_leaves is None:
+            return None
+        return leaf in view.revoked_leaves
+
     def read(self, data: bytes, source: str) -> "Parsed | Report":
         """A receipt JSON, or a baked PNG or SVG badge (told apart by its bytes), parsed and checked as far as
         it can be without a chain; a report already when it is not a receipt."""

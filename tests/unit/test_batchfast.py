@@ -25,7 +25,7 @@ from anchoring.receipt import Receipt, hex_list, receipt_document
 from tests.unit.ob3_docs import knob_credential
 from tests.unit.test_dataintegrity import CREATED, METHOD, PUBLIC, SEED
 from verifier.batchcheck import BatchReader, _same
-from verifier.batchfast import Shortcut
+from verifier.batchfast import Revocation, Shortcut
 from verifier.checks import Report, RootView, Verdict
 from verifier.multichain import ByChain, Verifier
 from verifier.service import Session
@@ -91,35 +91,55 @@ def full(revoked: dict[str, RegistryEvent] | None = None) -> Callable[[bytes], R
     return verify
 
 
-def learnt(verify: Callable[[bytes], Report], accepted: frozenset[Verdict] = ACCEPTED) -> Shortcut:
-    shortcut = Shortcut(accepted)
+def not_revoked(chain_id: int, registry: str, root: str, leaf: str) -> bool | None:
+    return False
+
+
+def learnt(
+    verify: Callable[[bytes], Report], revocation: Revocation = not_revoked, accepted: frozenset[Verdict] = ACCEPTED
+) -> Shortcut:
+    shortcut = Shortcut(accepted, revocation)
     shortcut.learn(RECEIPTS[0], verify(RECEIPTS[0]))
     return shortcut
 
 
-def test_the_batch_verifies_in_full_and_every_other_receipt_takes_the_shortcut() -> None:
+def holds(shortcut: Shortcut, data: bytes) -> bool:
+    return shortcut.check(data, "r.jsonl#0") is not None
+
+
+def test_the_batch_verifies_in_full_and_every_other_receipt_gets_its_full_report() -> None:
     verify = full()
     assert {verify(data).verdict for data in RECEIPTS} == {Verdict.VALID}
     shortcut = learnt(verify)
     assert shortcut.template is not None
-    assert [shortcut.holds(data) for data in RECEIPTS[1:]] == [True] * (len(RECEIPTS) - 1)
+    for data in RECEIPTS[1:]:
+        report = shortcut.check(data, "r.jsonl#0")
+        assert report == verify(data)  # every step's text, the credential id, the notes (not the parsed receipt)
+        assert report is not None
+        assert report.receipt is None
 
 
-def test_a_leaf_revoked_on_its_own_is_accepted_as_revoked() -> None:
+REVOKED_EVENT = RegistryEvent("CredentialRevoked", BLOCK + 1, "0x" + "cc" * 32, "0x" + "dd" * 32, 0, {})
+
+
+def test_a_leaf_revoked_on_its_own_or_not_known_to_stand_is_verified_in_full() -> None:
     leaf = json.loads(RECEIPTS[3])["merkle"]["leaf"]
-    verify = full({leaf: RegistryEvent("CredentialRevoked", BLOCK + 1, "0x" + "cc" * 32, "0x" + "dd" * 32, 0, {})})
+    verify = full({leaf: REVOKED_EVENT})
     assert verify(RECEIPTS[3]).verdict == Verdict.REVOKED
-    assert learnt(verify).holds(RECEIPTS[3])
+    assert not holds(learnt(verify, lambda c, r, root, asked: asked == leaf), RECEIPTS[3])
+    assert holds(learnt(verify, lambda c, r, root, asked: asked == leaf), RECEIPTS[4])
+    assert not holds(learnt(verify, lambda c, r, root, asked: None), RECEIPTS[4])
 
 
-def test_no_shortcut_where_a_revoked_receipt_would_not_be_accepted() -> None:
-    shortcut = learnt(full(), frozenset({Verdict.VALID}))
+def test_a_revoked_receipt_is_not_learnt_from() -> None:
+    leaf = json.loads(RECEIPTS[0])["merkle"]["leaf"]
+    shortcut = learnt(full({leaf: REVOKED_EVENT}))
     assert shortcut.template is None
-    assert not shortcut.holds(RECEIPTS[1])
+    assert not holds(shortcut, RECEIPTS[1])
 
 
 def test_a_receipt_that_failed_teaches_nothing() -> None:
-    shortcut = Shortcut(ACCEPTED)
+    shortcut = Shortcut(ACCEPTED, not_revoked)
     bad = RECEIPTS[0].replace(b"Student 0", b"Student 9")
     shortcut.learn(bad, full()(bad))
     assert shortcut.template is None
@@ -128,7 +148,22 @@ def test_a_receipt_that_failed_teaches_nothing() -> None:
 def test_a_record_of_its_own_date_is_checked_in_full() -> None:
     other = json.loads(RECEIPTS[1])
     other["credential"]["validFrom"] = "2026-01-15T00:00:00Z"
-    assert not learnt(full()).holds(json.dumps(other).encode())
+    assert not holds(learnt(full()), json.dumps(other).encode())
+
+
+def test_the_session_knows_a_leafs_revocation_only_from_its_own_read_of_the_root() -> None:
+    leaf = json.loads(RECEIPTS[3])["merkle"]["leaf"]
+    keys = {to_hex(PUBLIC): SigningKeyStatus(to_hex(PUBLIC), 1, 0)}
+    reader = BatchReader(31337, BLOCK + 3, REGISTRY, ROOT, view({leaf: REVOKED_EVENT}), keys)
+    session = Session(partial(_same, reader), TRUST, NOW)
+    assert session.known_revocation(REGISTRY, ROOT, leaf) is None  # the root is not read yet
+    session.verify_bytes(RECEIPTS[0], "r.json")
+    assert session.known_revocation(REGISTRY, ROOT, leaf) is True
+    assert session.known_revocation(REGISTRY, ROOT, json.loads(RECEIPTS[4])["merkle"]["leaf"]) is False
+    assert session.known_revocation(REGISTRY, "0x" + "00" * 32, leaf) is None
+    offline = Session(None, TRUST, NOW)
+    offline.verify_bytes(RECEIPTS[0], "r.json")
+    assert offline.known_revocation(REGISTRY, ROOT, leaf) is None
 
 
 def edited(data: bytes, path: list[Any], value: Any) -> bytes:
@@ -180,10 +215,10 @@ def _at(document: Any, path: list[Any]) -> Any:
 @given(st.sampled_from(EVERY_PATH), VALUES)
 def test_an_edited_receipt_is_accepted_only_where_full_verification_accepts_it(path: list[Any], value: Any) -> None:
     verify = full()
-    shortcut = learnt(verify)
     changed = edited(RECEIPTS[1], path, value)
-    if shortcut.holds(changed):
-        assert verify(changed).verdict in ACCEPTED
+    report = learnt(verify).check(changed, "r.jsonl#0")
+    if report is not None:
+        assert report == verify(changed)
 
 
 @pytest.mark.parametrize(
@@ -202,15 +237,16 @@ def test_an_edited_receipt_is_accepted_only_where_full_verification_accepts_it(p
 def test_text_level_edits_are_never_accepted_wrongly(edit: Callable[[bytes], bytes]) -> None:
     verify = full()
     changed = edit(RECEIPTS[2])
-    if learnt(verify).holds(changed):
-        assert verify(changed).verdict in ACCEPTED
+    report = learnt(verify).check(changed, "r.jsonl#0")
+    if report is not None:
+        assert report == verify(changed)
 
 
 def test_a_proof_value_taken_from_another_receipt_fails() -> None:
     mine, theirs = json.loads(RECEIPTS[1]), json.loads(RECEIPTS[2])
     mine["credential"]["proof"] = theirs["credential"]["proof"]
     changed = json.dumps(mine, separators=(",", ":")).encode()
-    assert not learnt(full()).holds(changed)
+    assert not holds(learnt(full()), changed)
     assert full()(changed).verdict == Verdict.INVALID
 
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchoring.credential import credential_digest
-from anchoring.dataintegrity import JCS, Signer
+from anchoring.dataintegrity import JCS, RDFC, Signer
 from anchoring.evidence import leaf_walker, prove_state
 from anchoring.hashing import to_hex
 from anchoring.merkle import MerkleTree
@@ -25,7 +25,7 @@ from anchoring.receipt import Receipt, hex_list, receipt_document
 from tests.unit.ob3_docs import knob_credential
 from tests.unit.test_dataintegrity import CREATED, METHOD, PUBLIC, SEED
 from verifier.batchcheck import BatchReader, _same
-from verifier.batchfast import Revocation, Shortcut
+from verifier.batchfast import Revocation, Shortcut, shortcut_verify
 from verifier.checks import Report, RootView, Verdict
 from verifier.multichain import ByChain, Verifier
 from verifier.service import Session
@@ -42,9 +42,9 @@ KNOBS = frozenset({"name", "credits", "result", "alignments"})
 EVIDENCE = Path(__file__).parent.parent / "assets" / "evidence" / "v2"
 
 
-def make_batch(count: int = 8) -> tuple[list[bytes], str]:
-    """`count` eddsa-jcs-2022 receipts of one batch (version 1), compact, as the JSON Lines writer makes them."""
-    signer = Signer(SEED, JCS, METHOD, CREATED)
+def make_batch(count: int = 8, suite: str = JCS) -> tuple[list[bytes], str]:
+    """`count` signed receipts of one batch (version 1), compact, as the JSON Lines writer makes them."""
+    signer = Signer(SEED, suite, METHOD, CREATED)
     credentials = []
     for serial in range(0, 2 * count, 2):  # even serials: no issue date of their own, one validFrom for all
         credential = knob_credential(KNOBS, serial)
@@ -70,18 +70,19 @@ def make_batch(count: int = 8) -> tuple[list[bytes], str]:
 
 
 RECEIPTS, ROOT = make_batch()
+RDF_RECEIPTS, RDF_ROOT = make_batch(4, RDFC)
 
 
-def view(revoked: dict[str, RegistryEvent] | None = None) -> RootView:
-    anchor = OnChainAnchor(ROOT, BLOCK, TIMESTAMP, len(RECEIPTS), 0, 0)
+def view(revoked: dict[str, RegistryEvent] | None = None, root: str = ROOT) -> RootView:
+    anchor = OnChainAnchor(root, BLOCK, TIMESTAMP, len(RECEIPTS), 0, 0)
     event = RegistryEvent("Anchored", BLOCK, "0x" + "bb" * 32, "0x" + "ab" * 32, 0, {"sender": "0x" + "11" * 20})
     return RootView(True, anchor, event, revoked or {}, issuer_id=ISSUER)
 
 
-def full(revoked: dict[str, RegistryEvent] | None = None) -> Callable[[bytes], Report]:
+def full(revoked: dict[str, RegistryEvent] | None = None, root: str = ROOT) -> Callable[[bytes], Report]:
     """Full verification, as the self-check makes it (a fresh session each time: nothing remembered)."""
     keys = {to_hex(PUBLIC): SigningKeyStatus(to_hex(PUBLIC), 1, 0)}
-    reader = BatchReader(31337, BLOCK + 3, REGISTRY, ROOT, view(revoked), keys)
+    reader = BatchReader(31337, BLOCK + 3, REGISTRY, root, view(revoked, root), keys)
 
     def verify(data: bytes) -> Report:
         session = Session(partial(_same, reader), TRUST, NOW)
@@ -265,3 +266,41 @@ def test_the_leaf_walk_answers_as_prove_state() -> None:
         if walks(leaf):
             assert proven, leaf
     assert walks(receipt.merkle.leaf)
+
+
+def test_an_rdf_signed_batch_takes_the_shortcut_too() -> None:
+    verify = full(root=RDF_ROOT)
+    shortcut = Shortcut(ACCEPTED, not_revoked)
+    shortcut.learn(RDF_RECEIPTS[0], verify(RDF_RECEIPTS[0]))
+    for data in RDF_RECEIPTS[1:]:
+        report = shortcut.check(data, "r.jsonl#0")
+        assert report is not None
+        assert report == verify(data)
+        assert report.verdict == Verdict.VALID
+    changed = RDF_RECEIPTS[1].replace(b'"Student 2"', b'"Student 3"')
+    assert shortcut.check(changed, "r.jsonl#0") is None
+    assert verify(changed).verdict == Verdict.INVALID
+
+
+def test_verifying_many_receipts_of_several_batches_gives_every_full_report() -> None:
+    leaf = json.loads(RECEIPTS[5])["merkle"]["leaf"]
+    views = {ROOT: view({leaf: REVOKED_EVENT}), RDF_ROOT: view(root=RDF_ROOT)}
+    keys = {to_hex(PUBLIC): SigningKeyStatus(to_hex(PUBLIC), 1, 0)}
+
+    class Reader(BatchReader):
+        def root_view(self, registry: str, root: str, at_block: int) -> RootView:
+            return views.get(root, RootView(True, None, None))
+
+    reader = Reader(31337, BLOCK + 3, REGISTRY, ROOT, views[ROOT], keys)
+    session = Session(partial(_same, reader), TRUST, NOW)
+    verifier = Verifier(session, ByChain({31337: session}, session), None)
+    cold = Verifier(session, ByChain({31337: session}, session), None)
+    mixed = [x for pair in zip(RECEIPTS, [*RDF_RECEIPTS, *RDF_RECEIPTS], strict=True) for x in pair]
+    mixed.append(RECEIPTS[2].replace(b'"Student 4"', b'"Student 5"'))
+    checked = shortcut_verify(verifier.verify_bytes, verifier.known_revocation)
+    reports = [checked(data, f"r.jsonl#{i}") for i, data in enumerate(mixed)]
+    assert reports == [cold.verify_bytes(data, f"r.jsonl#{i}") for i, data in enumerate(mixed)]
+    verdicts = [report.verdict for report in reports]
+    assert verdicts.count(Verdict.REVOKED) == 1
+    assert verdicts[-1] == Verdict.INVALID
+    assert sum(report.receipt is None for report in reports) >= len(mixed) - 6  # most took the shortcut

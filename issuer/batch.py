@@ -94,6 +94,8 @@ class Plan:
 
     template: Template
     records: list[Record]
+    """Emptied by `BatchIssuer.issue` once the batch is prepared: its credentials are in the store then, and a
+    million records take about 300 MB that the rest of the batch does not need."""
     input_key: str
     source: str
     read_as: str = LEGACY_READ_AS
@@ -214,6 +216,7 @@ class BatchIssuer:
             if not allow_reissue:
                 self._refuse_reissue(plan)
             batch = self._prepare(plan, out_dir, recheck=not allow_reissue)
+            plan.records.clear()
             batch = self.store.update_batch(batch.id or 0, receipts=self.receipts)  # what `resume` writes too
             return self._drive(batch, resumed=False)
 

@@ -453,3 +453,17 @@ def test_timings_say_where_the_time_went(cli: Callable[..., CliResult], workspac
     assert positions == sorted(positions)  # in the order they ran
     assert re.search(r"peak memory: [\d,]+ MiB in this process, [\d,]+ MiB in its largest worker", table)
     assert "where the time went" not in cli("issue", csv, "--achievement", "example", "-w", workspace.root).err
+
+
+def test_issuing_lets_go_of_the_records_once_the_batch_is_prepared(workspace: Workspace) -> None:
+    from anchoring.progress import Silent
+    from credanchor import wiring
+    from issuer.batch import plan_batch
+
+    csv = write_csv(workspace.root / "records.csv", people(5))
+    plan = plan_batch(workspace, csv, "example", {})
+    assert len(plan.records) == 5
+    issuer = wiring.batch_issuer(workspace, Store(workspace.database_url), None, Silent())
+    outcome = issuer.issue(plan, workspace.root / "out")
+    assert outcome.receipts == 5
+    assert plan.records == []  # in the store now; a million of them would be about 300 MB held for nothing

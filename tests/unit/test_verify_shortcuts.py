@@ -22,9 +22,9 @@ from anchoring.dataintegrity import (
     Signer,
     _jcs,
     _sign,
-    signs_whole,
     canonical_proof_config,
     proofs_of,
+    signs_whole,
     verify_proof,
 )
 from anchoring.errors import InvalidReceipt

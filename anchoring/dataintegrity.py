@@ -122,15 +122,16 @@ def _plain_config(config: Mapping[str, Any]) -> _PlainConfig | None:
 @lru_cache(maxsize=256)
 def _plain_config_canonical(processor: JsonLd, cryptosuite: str, plain: _PlainConfig) -> bytes:
     config = {key: list(value) if type(value) is tuple else value for key, value in plain}
-    if cryptosuite == RDFC:
-        return processor.canonical_nquads(config).encode("utf-8")
-    return _jcs(config, "proof configuration")
+    return _canonical_config(processor, cryptosuite, config)
 
 
 @lru_cache(maxsize=256)
 def _config_canonical(processor: JsonLd, cryptosuite: str, config_json: str) -> bytes:
     # A batch's proofs share one configuration: canonicalise it once, not once per credential.
-    config = json.loads(config_json)
+    return _canonical_config(processor, cryptosuite, json.loads(config_json))
+
+
+def _canonical_config(processor: JsonLd, cryptosuite: str, config: dict[str, Any]) -> bytes:
     if cryptosuite == RDFC:
         return processor.canonical_nquads(config).encode("utf-8")
     return _jcs(config, "proof configuration")
@@ -141,7 +142,8 @@ def hash_data(canonical_config: bytes, canonical_doc: bytes) -> bytes:
     return hashlib.sha256(canonical_config).digest() + hashlib.sha256(canonical_doc).digest()
 
 
-def _rdfc_config(options: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
+def rdfc_config(options: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
+    """The eddsa-rdfc-2022 proof configuration: the proof's options (without its value) and the document's @context."""
     config = {key: value for key, value in options.items() if key not in ("proofValue", "@context")}
     if "@context" in document:
         config["@context"] = document["@context"]
@@ -205,7 +207,7 @@ class Signer:
             if self.cryptosuite == JCS:
                 config = {**self.options, **({"@context": document["@context"]} if "@context" in document else {})}
             else:
-                config = _rdfc_config(self.options, document)
+                config = rdfc_config(self.options, document)
             digest = hashlib.sha256(canonical_proof_config(config, self.cryptosuite, self._processor)).digest()
             self._config_hashes[context_key] = digest
         return digest
@@ -297,7 +299,7 @@ def verify_proof(
         data = hash_data(canonical_proof_config(options, JCS, processor), _canonical(unsecured, suite, processor))
     else:
         unsecured = _unsecured(document, options)
-        config = canonical_proof_config(_rdfc_config(options, unsecured), RDFC, processor)
+        config = canonical_proof_config(rdfc_config(options, unsecured), RDFC, processor)
         data = hash_data(config, _canonical(unsecured, suite, processor))
     # 5. the signature over that data verifies with the key
     if not ed25519_verifies(public_key, signature, data):

@@ -35,6 +35,7 @@ from anchoring.dataintegrity import (
     canonical_document,
     canonical_proof_config,
     ed25519_verifies,
+    rdfc_config,
     signs_whole,
 )
 from anchoring.evidence import leaf_walker
@@ -252,8 +253,7 @@ def _template(data: bytes, report: Report) -> Template | None:
     if suite == JCS and signs_whole(credential, options):
         config = canonical_proof_config(options, JCS)
     elif suite == RDFC and options.get("previousProof") is None and "@context" not in options:
-        # The RDF proof configuration is the options with the document's @context (a shared member).
-        config = canonical_proof_config({**options, "@context": credential["@context"]}, RDFC)
+        config = canonical_proof_config(rdfc_config(options, credential), RDFC)  # its @context is shared
     else:
         return None
     method = options.get("verificationMethod")

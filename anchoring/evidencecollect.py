@@ -90,6 +90,13 @@ def _proof(chain: Chain, registry: str, slots: Sequence[bytes], block: int) -> d
     return found
 
 
+ATTEMPTS = 3
+
+
+class _Moved(Exception):
+    """The node's answers for one block disagree on the registry's storage root."""
+
+
 def collect(
     chain: Chain,
     registry: str,
@@ -102,11 +109,37 @@ def collect(
     on_progress: Callable[[int], None] | None = None,
 ) -> BatchEvidence:
     """Evidence of `root`'s anchor and each leaf's revocation state at `block` (or the head, if the node
-    cannot serve that block's state any more)."""
+    cannot serve that block's state any more).
+
+    Every `eth_getProof` answer names the storage root its proofs start from; they must all name the
+    shared one. A node whose answers for one block do not agree (Anvil, while other transactions land, was
+    seen to) is asked again, everything at its head block, up to `ATTEMPTS` times."""
+    note = None
+    for _ in range(ATTEMPTS):
+        try:
+            return _collect(chain, registry, root, leaves, public_keys, block, layout, on_progress, note)
+        except _Moved:
+            asked, block = block, chain.block_number()
+            note = f"the node's answers for block {asked} disagreed on the registry's state; evidence is from {block}"
+    raise ChainUnavailable(
+        f"node at {redact_url(chain.url)} gave proofs from different states of the registry {ATTEMPTS} times"
+    )
+
+
+def _collect(
+    chain: Chain,
+    registry: str,
+    root: str,
+    leaves: Sequence[str],
+    public_keys: Sequence[str],
+    block: int,
+    layout: RegistryLayout | None,
+    on_progress: Callable[[int], None] | None,
+    note: str | None,
+) -> BatchEvidence:
     layout = layout or committed_layout()
     registry = checksum_address(registry)
     raw_root = bytes.fromhex(root[2:])
-    note = None
     head_slot = layout.issuer_id.head
     try:
         first = _proof(chain, registry, [head_slot], block)
@@ -125,6 +158,9 @@ def collect(
         *layout.issuer_id.data_slots(head_word),
     ]
     shared = _proof(chain, registry, shared_slots, block)
+    storage_root = shared.get("storageHash")
+    if first.get("storageHash") != storage_root:
+        raise _Moved
     nodes = list(shared["accountProof"])
     for entry in shared["storageProof"]:
         nodes += entry["proof"]
@@ -138,6 +174,8 @@ def collect(
         chunk = leaves[start : start + LEAF_CHUNK]
         slots = [layout.revoked_leaves.slot(raw_root, bytes.fromhex(leaf[2:])) for leaf in chunk]
         found = _proof(chain, registry, slots, block)
+        if found.get("storageHash") != storage_root:
+            raise _Moved
         for leaf, entry in zip(chunk, found["storageProof"], strict=True):
             path = tuple([distinct.setdefault(node, node) for node in entry["proof"]])
             by_leaf[leaf] = paths.setdefault(path, path)

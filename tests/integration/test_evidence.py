@@ -343,3 +343,49 @@ def test_state_proofs_that_do_not_prove_themselves_are_asked_again_then_refused(
         f"{COLLECT_TRIES} times (last: "
     )
     assert str(refused.value).endswith("nothing was written: run `credanchor resume`, or use another node")
+
+
+def test_proofs_from_different_states_of_the_registry_are_asked_again(
+    cli: Cli, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen under four issuing processes on one Anvil node: a leaf's proof from another storage root than the
+    # shared part's, so that receipt's evidence did not prove its leaf.
+    from anchoring import evidencecollect
+    from anchoring.chain import Chain
+    from anchoring.errors import ChainUnavailable
+    from anchoring.evidence import prove_state
+    from anchoring.hashing import to_hex
+    from anchoring.multibase import decode_multikey
+    from anchoring.receipt import Evidence
+    from issuer.store import Store
+
+    issue(cli, workspace, 3)
+    store = Store(workspace.database_url)
+    (batch,) = store.batches()
+    rows = store.credential_rows(batch.id or 0)
+    leaves = [row[2] for row in rows]
+    method = json.loads(rows[0][3])["proof"][0]["verificationMethod"]
+    keys = [to_hex(decode_multikey(method.partition("#")[2]))]
+    chain = Chain(workspace.config.chain.rpc_url or "")
+    real = evidencecollect._proof
+    moved = {"times": 1}
+
+    def answer(chain: Chain, registry: str, slots: Any, block: int) -> dict[str, Any]:
+        found = real(chain, registry, slots, block)
+        if len(slots) == len(leaves) and moved["times"] > 0:  # the leaves' chunk
+            moved["times"] -= 1
+            found = {**found, "storageHash": "0x" + "ee" * 32}
+        return found
+
+    monkeypatch.setattr(evidencecollect, "_proof", answer)
+    gathered = evidencecollect.collect(chain, batch.registry_address, batch.root, leaves, keys, batch.block_number or 0)
+    assert gathered.fallback_note is not None
+    assert "disagreed on the registry's state" in gathered.fallback_note
+    for leaf in leaves:
+        prove_state(Evidence.model_validate(gathered.for_leaf(leaf)), root=batch.root, leaf=leaf, public_keys=keys)
+    moved["times"] = 99
+    with pytest.raises(ChainUnavailable) as refused:
+        evidencecollect.collect(chain, batch.registry_address, batch.root, leaves, keys, batch.block_number or 0)
+    assert str(refused.value).endswith(
+        f"gave proofs from different states of the registry {evidencecollect.ATTEMPTS} times"
+    )

@@ -120,7 +120,10 @@ def collect(
             return _collect(chain, registry, root, leaves, public_keys, block, layout, on_progress, note)
         except _Moved:
             asked, block = block, chain.block_number()
-            note = f"the node's answers for block {asked} disagreed on the registry's state; evidence is from {block}"
+            note = (
+                f"the node's answers for block {asked} disagreed on the registry's state; "
+                f"evidence is from block {block}"
+            )
     raise ChainUnavailable(
         f"node at {redact_url(chain.url)} gave proofs from different states of the registry {ATTEMPTS} times"
     )

@@ -192,6 +192,18 @@ def beside(location: str, credential_id: str, suffix: str) -> Path:
     return file.parent / Path(receipt_file_name(credential_id)).with_suffix(suffix)
 
 
+def beside_name(location: str, credential_id: str, suffix: str) -> str:
+    """``beside(location, credential_id, suffix).name`` without building paths (15 us each; a delivery list
+    names a million receipts). Only a name that path parsing would change (empty, ``.``, ``..``) takes the
+    slow way, so the answer is the same for every location."""
+    container = _JSONL.match(location) or _ZIP.match(location)
+    name = (receipt_file_name(credential_id) if container else location).rpartition("/")[2]
+    if name in ("", ".", ".."):
+        return beside(location, credential_id, suffix).name
+    dot = name.rfind(".")
+    return (name[:dot] if 0 < dot < len(name) - 1 else name) + suffix
+
+
 def container_kind(path: Path) -> Container | None:
     """What `path` holds, by its content: a zip archive (its magic), a JSON Lines file (named .jsonl, or a
     first line that is a JSON object with more lines after it), or None (a receipt or anything else)."""

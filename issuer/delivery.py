@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anchoring.receiptfiles import beside
+from anchoring.receiptfiles import beside_name
 
 COLUMNS = ("row", "email", "name", "credential_id", "receipt_file", "verification_url", "linkedin_url")
 BOM = "\ufeff"  # so that Excel, which the list is opened in, reads it as UTF-8 and shows names right
@@ -45,7 +45,7 @@ def deliveries(
     as `extract` writes it and `notify` attaches it). `links`: credential id -> (verification URL, LinkedIn URL)."""
     links = links or {}
     return [
-        Delivery(row, email, name, cid, beside(path, cid, ".json").name if path else "", *links.get(cid, (None, None)))
+        Delivery(row, email, name, cid, beside_name(path, cid, ".json") if path else "", *links.get(cid, (None, None)))
         for row, email, name, cid, path in rows
     ]
 

@@ -2,12 +2,15 @@
 of a container, and every kind of bad container refused with its exact message."""
 
 import json
+import re
 import struct
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anchoring import zipwrite
 from anchoring.errors import InvalidInput, InvalidReceipt
@@ -15,6 +18,7 @@ from anchoring.receipt import MAX_RECEIPT_BYTES
 from anchoring.receiptextract import extract_receipts
 from anchoring.receiptfiles import (
     beside,
+    beside_name,
     container_kind,
     iter_receipts,
     location_file,
@@ -165,6 +169,56 @@ def test_beside_names_a_receipts_companion_files() -> None:
     assert beside("/r/abc.json", cid, ".png") == Path("/r/abc.png")
     assert beside("/r/receipts.jsonl#120", cid, ".pdf") == Path("/r/00000000-0000-4000-8000-000000000001.pdf")
     assert beside("/r/receipts.zip#x.json", cid, ".json") == Path("/r/00000000-0000-4000-8000-000000000001.json")
+
+
+_PIECES = st.sampled_from(
+    [
+        "",
+        ".",
+        "..",
+        "/",
+        "#",
+        "a",
+        "r.json",
+        ".json",
+        "x.",
+        "receipts",
+        ".jsonl",
+        ".zip",
+        "#12",
+        "#0123456789012345",
+        "#x.json",
+        "#/m",
+        "\\",
+        "\n",
+        "é",
+        "urn:uuid:1",
+        "a.b.c",
+        "https://e.org/c/1",
+    ]
+)
+
+
+@given(
+    st.lists(_PIECES, max_size=6).map("".join),
+    st.lists(_PIECES, min_size=1, max_size=4).map("".join),
+    st.sampled_from([".json", ".png", ".pdf", ".svg"]),
+)
+def test_beside_name_is_the_name_of_beside(location: str, cid: str, suffix: str) -> None:
+    try:
+        expected = beside(location, cid, suffix).name
+    except ValueError as exc:  # a name path parsing refuses (empty, ".."): refused the same way
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            beside_name(location, cid, suffix)
+        return
+    assert beside_name(location, cid, suffix) == expected
+
+
+def test_beside_name_of_each_form() -> None:
+    cid = "urn:uuid:00000000-0000-4000-8000-000000000001"
+    assert beside_name("/r/abc.json", cid, ".json") == "abc.json"
+    assert beside_name("/r/receipts.jsonl#120", cid, ".json") == "00000000-0000-4000-8000-000000000001.json"
+    assert beside_name("/r/receipts.zip#x.json", cid, ".pdf") == "00000000-0000-4000-8000-000000000001.pdf"
 
 
 def problems(path: Path) -> list[str | None]:

@@ -204,8 +204,8 @@ def one_credential(store: Store, credential_id: str) -> tuple[dict[str, Any], Is
     """A credential's document and its listing, by id (urn:uuid:..., the bare UUID, or the receipt's name)."""
     key = credential_key(credential_id)
     found = store.find_credentials(credential_id=key)
-    credential = store.credential(key)
-    if not found or credential is None:
+    text = store.document(key)
+    if not found or text is None:
         raise InvalidInput(f"no credential {key} in this workspace")
-    document: dict[str, Any] = json.loads(credential.document)
+    document: dict[str, Any] = json.loads(text)
     return document, found[0]

@@ -22,12 +22,14 @@ that receipt in full. The report carries no parsed `receipt` (nothing asks for i
 
 import hashlib
 import re
+import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
+from anchoring import jcs
 from anchoring.credential import MAX_URI
 from anchoring.dataintegrity import (
     JCS,
@@ -90,6 +92,14 @@ class Template:
     suite: str
     config_hash: bytes
     public_key: bytes
+    marks: dict[str, str]
+    """A placeholder string for each shared member of the credential and for the achievement (key
+    "credentialSubject"), with a random token no receipt can know: the receipt's own parts are canonicalised
+    with these in place of the shared ones, whose canonical bytes (`spliced`) are then put in their place."""
+    spliced: dict[bytes, bytes]
+    """By a placeholder's number: the canonical bytes of the shared value it stands for."""
+    mark_pattern: re.Pattern[bytes]
+    """A placeholder's canonical bytes, its number captured."""
 
 
 class Shortcut:
@@ -261,6 +271,11 @@ def _template(data: bytes, report: Report) -> Template | None:
     if type(method) is not str or "#" not in method or type(subject) is not dict or "achievement" not in subject:
         return None
     public_key = decode_multikey(method.partition("#")[2])
+    token = secrets.token_hex(16)
+    shared = {key: value for key, value in credential.items() if key not in OWN}
+    shared["credentialSubject"] = subject["achievement"]
+    marks = {key: f"{token}-{number}" for number, key in enumerate(shared)}
+    spliced = {str(number).encode(): jcs.canonicalize(value) for number, value in enumerate(shared.values())}
     return Template(
         report=report,
         chain_id=receipt.anchor.chain_id,
@@ -273,11 +288,28 @@ def _template(data: bytes, report: Report) -> Template | None:
         members={key: orjson.dumps(value) for key, value in credential.items() if key not in OWN},
         achievement=orjson.dumps(subject["achievement"]),
         subject_depth=json_depth(subject, plain=True),
+        marks=marks,
+        spliced=spliced,
+        mark_pattern=re.compile(b'"' + token.encode() + b'-([0-9]+)"'),
         options=orjson.dumps(options),
         suite=suite,
         config_hash=hashlib.sha256(config).digest(),
         public_key=public_key,
     )
+
+
+def _splice(frame: bytes | None, template: Template) -> bytes | None:
+    """The canonical bytes of the credential whose canonical `frame` holds each placeholder once (RFC 8785 is
+    compositional: a value's canonical bytes do not depend on where it sits); None if any is not there once."""
+    if frame is None:
+        return None
+    parts = template.mark_pattern.split(frame)
+    numbers = parts[1::2]
+    spliced = template.spliced
+    if len(numbers) != len(spliced) or set(numbers) != spliced.keys():
+        return None
+    parts[1::2] = [spliced[number] for number in numbers]
+    return b"".join(parts)
 
 
 def _holds(template: Template, data: bytes) -> _Own | None:
@@ -314,7 +346,11 @@ def _holds(template: Template, data: bytes) -> _Own | None:
         return None
     if orjson.dumps(subject["achievement"]) != template.achievement:
         return None
-    if json_depth(subject, plain=True) > template.subject_depth:  # so the receipt is no deeper than the one verified
+    # The achievement is the verified receipt's, so its depth and terms passed: the rest of the subject is checked
+    # (with the achievement as a string, the subject is no deeper than the verified one's exactly when this holds).
+    marks = template.marks
+    own_subject = {**subject, "achievement": marks["credentialSubject"]}
+    if json_depth(own_subject, plain=True) > template.subject_depth:
         return None
     if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:
         return None
@@ -324,8 +360,9 @@ def _holds(template: Template, data: bytes) -> _Own | None:
     if type(value) is not str or orjson.dumps(options) != template.options:
         return None
     # Its digest, leaf and path; its signature; its leaf's word in the evidence.
-    unsecured = {key: value for key, value in credential.items() if key != "proof"}
-    canonical = canonical_or_none(unsecured)
+    frame: dict[str, Any] = {key: marks.get(key, member) for key, member in credential.items() if key != "proof"}
+    frame["credentialSubject"] = own_subject
+    canonical = _splice(canonical_or_none(frame), template)
     if canonical is None or to_hex(keccak256(canonical)) != digest:
         return None
     own_leaf = leaf_hash(bytes.fromhex(digest[2:]))
@@ -334,7 +371,10 @@ def _holds(template: Template, data: bytes) -> _Own | None:
     signature = multibase_decode(value)
     if len(signature) != SIGNATURE_LENGTH:
         return None
-    signed = canonical if template.suite == JCS else canonical_document(unsecured, RDFC)
+    if template.suite == JCS:
+        signed = canonical
+    else:
+        signed = canonical_document({key: value for key, value in credential.items() if key != "proof"}, RDFC)
     signed_data = template.config_hash + hashlib.sha256(signed).digest()
     if not ed25519_verifies(template.public_key, signature, signed_data):
         return None

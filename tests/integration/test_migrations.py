@@ -57,6 +57,7 @@ def test_a_database_made_before_migrations_is_upgraded_in_place(tmp_path: Path) 
     shutil.copyfile(BEFORE_MIGRATIONS, copy)
     with sqlite3.connect(copy) as raw:
         assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name = 'alembic_version'").fetchone() == (0,)
+        documents = raw.execute("SELECT id, digest, leaf, document FROM credential ORDER BY position").fetchall()
     store = Store(f"sqlite:///{copy}")
     assert revision(store) == HEAD
     assert schema_differences(store) == []
@@ -64,6 +65,11 @@ def test_a_database_made_before_migrations_is_upgraded_in_place(tmp_path: Path) 
     assert (batch.state, batch.count, batch.block_number, batch.block_timestamp) == (State.DELIVERED, 2, 12, 1764480000)
     assert batch.delivered_at is not None
     assert [c.email for c in store.credentials(batch.id or 0)] == ["p0@example.org", "p1@example.org"]
+    # The signed documents moved to their own table (0005), each still with its credential.
+    assert len(documents) == 2
+    assert [document for *_, document in documents] == ["{}", "{}"]
+    assert store.credential_rows(batch.id or 0) == documents
+    assert [store.document(cid) for cid, *_ in documents] == [document for *_, document in documents]
     assert [(a.nonce, a.tx_hash) for a in store.attempts(batch.id or 0)] == [(7, "0x" + "cc" * 32)]
     messages = Mailbox(store).messages(batch.id or 0)
     assert [m.state for m in messages.values()] == [MessageState.QUEUED]

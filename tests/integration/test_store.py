@@ -95,6 +95,9 @@ def test_batches_and_their_credentials(store: Store) -> None:
     assert store.digests(batch.id) == ["0x" + "a" + f"{i:063x}" for i in range(3)]
     rows = store.credential_rows(batch.id)
     assert rows[1] == ("urn:uuid:a0000001-0000-4000-8000-000000000000", "0xa" + f"{1:063x}", f"0x{1:064x}", '{"id": 1}')
+    assert [row[3] for row in store.credential_rows(other.id)] == ['{"id": 0}', '{"id": 1}']  # each batch its own
+    assert store.document("urn:uuid:b0000001-0000-4000-8000-000000000000") == '{"id": 1}'
+    assert list(store.credential_chunks(batch.id, size=2)) == [rows[:2], rows[2:]]
     assert [d[:3] for d in store.deliveries(batch.id)] == [
         (2, "p0@a.example.org", "Person 0"),
         (3, "p1@a.example.org", "Person 1"),
@@ -202,6 +205,9 @@ def test_discarding_only_what_never_left(store: Store) -> None:
     assert store.discard(prepared.id or 0).id == prepared.id
     assert store.batches() == []
     assert store.credential("urn:uuid:a0000000-0000-4000-8000-000000000000") is None
+    assert store.document("urn:uuid:a0000000-0000-4000-8000-000000000000") is None
+    with store.session() as s:  # its documents went with it
+        assert s.execute(text("SELECT count(*) FROM credentialdocument")).scalar_one() == 0
     signed = new_batch(store, key="b")
     store.record_attempt(signed.id or 0, attempt(signed.id or 0, 1, "f"))
     with pytest.raises(StoreError, match=f"^batch {signed.id} is submitted: a transaction was signed for it"):

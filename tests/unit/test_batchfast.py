@@ -243,6 +243,22 @@ def test_text_level_edits_are_never_accepted_wrongly(edit: Callable[[bytes], byt
         assert report == verify(changed)
 
 
+def test_a_subject_value_that_reads_as_a_placeholder_is_verified_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared members are canonicalised once and spliced in at their placeholders; a receipt's own value
+    equal to a placeholder (were its random token known) makes that placeholder appear twice: no splice."""
+    monkeypatch.setattr("verifier.batchfast.secrets.token_hex", lambda size: "ab" * size)
+    verify = full()
+    shortcut = learnt(verify)
+    assert shortcut.template is not None
+    for mark in shortcut.template.marks.values():
+        document = json.loads(RECEIPTS[2])
+        document["credential"]["credentialSubject"]["name"] = mark
+        changed = json.dumps(document, separators=(",", ":")).encode()
+        assert not holds(shortcut, changed)
+        assert verify(changed).verdict == Verdict.INVALID
+    assert holds(shortcut, RECEIPTS[2])
+
+
 def test_a_proof_value_taken_from_another_receipt_fails() -> None:
     mine, theirs = json.loads(RECEIPTS[1]), json.loads(RECEIPTS[2])
     mine["credential"]["proof"] = theirs["credential"]["proof"]

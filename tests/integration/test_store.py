@@ -95,7 +95,7 @@ def test_batches_and_their_credentials(store: Store) -> None:
     assert store.digests(batch.id) == ["0x" + "a" + f"{i:063x}" for i in range(3)]
     rows = store.credential_rows(batch.id)
     assert rows[1] == ("urn:uuid:a0000001-0000-4000-8000-000000000000", "0xa" + f"{1:063x}", f"0x{1:064x}", '{"id": 1}')
-    assert [row[3] for row in store.credential_rows(other.id)] == ['{"id": 0}', '{"id": 1}']  # each batch its own
+    assert [row[3] for row in store.credential_rows(other.id or 0)] == ['{"id": 0}', '{"id": 1}']  # each batch its own
     assert store.document("urn:uuid:b0000001-0000-4000-8000-000000000000") == '{"id": 1}'
     assert list(store.credential_chunks(batch.id, size=2)) == [rows[:2], rows[2:]]
     assert [d[:3] for d in store.deliveries(batch.id)] == [

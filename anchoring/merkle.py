@@ -17,6 +17,7 @@ import gc
 import mmap
 import operator
 import os
+import threading
 from array import array
 from bisect import bisect_left
 from collections import deque
@@ -156,8 +157,23 @@ def _positions(order: Sequence[int]) -> "array[int]":
 # Only digests go out and sorted runs come back (bytes, 36 a leaf); no node crosses a process boundary.
 
 _SHARED: mmap.mmap | None = None
+_ONE_AT_A_TIME = threading.Lock()
 SUBTREES_PER_CORE = 2
 """Round 3 hands out this many subtrees a core: the left ones are larger when the bottom level is not full."""
+
+
+@contextmanager
+def _shared_map(n: int) -> Iterator[mmap.mmap]:
+    """The memory map of an `n`-leaf tree, shared with every worker forked while it is open (so open it before
+    the pool): one tree at a time per process."""
+    global _SHARED
+    with _ONE_AT_A_TIME:
+        shared = _SHARED = mmap.mmap(-1, 32 * (2 * n - 1) + 8 * n)
+        try:
+            yield shared
+        finally:
+            _SHARED = None
+            shared.close()
 
 
 def _shared() -> mmap.mmap:
@@ -213,42 +229,39 @@ def _subtree(job: tuple[int, int, int]) -> None:
             _hash_range(shared, lo, hi)
 
 
-def _build_shared(digests: Sequence[bytes], pool: "Executor") -> "tuple[bytes, array[int], array[int]]":
-    """The node array, order and positions of the tree of `digests` (at least two), on every core."""
-    global _SHARED
+def _build_shared(
+    digests: Sequence[bytes], shared: mmap.mmap, pool: "Executor"
+) -> "tuple[bytes, array[int], array[int]]":
+    """The node array, order and positions of the tree of `digests` (at least two), on every core, in `shared`
+    (`_shared_map`), which `pool`'s workers inherit."""
     from anchoring.workers import cores
 
     n, width = len(digests), cores()
-    shared = _SHARED = mmap.mmap(-1, 32 * (2 * n - 1) + 8 * n)
-    try:
-        step = -(-n // (width * CHUNKS_PER_CORE))
-        bounds = tuple(bytes([256 * b // width]) for b in range(1, width))
-        jobs = [(b"".join(digests[a : a + step]), a, bounds) for a in range(0, n, step)]
-        buckets: list[list[bytes]] = [[] for _ in range(width)]
-        for runs in pool.map(_hash_and_split, jobs):
-            for bucket, run in zip(buckets, runs, strict=True):
-                bucket.append(run)
-        del jobs
-        first, places = n - 1, []
-        for bucket in reversed(buckets):  # the highest leaves take the first slots
-            places.append((bucket, first, n))
-            first += sum(map(len, bucket)) // 36
-        deque(pool.map(_place, places), maxlen=0)
-        del buckets, places
-        depth = (width * SUBTREES_PER_CORE - 1).bit_length()
-        top = (1 << depth) - 1  # the first node at `depth`; its subtrees are whole if every node there is inner
-        if (1 << (depth + 1)) - 2 < n - 1:
-            deque(pool.map(_subtree, [(root, depth, n) for root in range(top, 2 * top + 1)]), maxlen=0)
-            for level in range(depth - 1, -1, -1):
-                _hash_range(shared, (1 << level) - 1, min((1 << (level + 1)) - 1, n - 1))
-        else:
-            for lo, hi in _levels(n):
-                _hash_range(shared, lo, hi)
-        size = 32 * (2 * n - 1)
-        return shared[:size], array("I", shared[size : size + 4 * n]), array("I", shared[size + 4 * n :])
-    finally:
-        _SHARED = None
-        shared.close()
+    step = -(-n // (width * CHUNKS_PER_CORE))
+    bounds = tuple(bytes([256 * b // width]) for b in range(1, width))
+    jobs = [(b"".join(digests[a : a + step]), a, bounds) for a in range(0, n, step)]
+    buckets: list[list[bytes]] = [[] for _ in range(width)]
+    for runs in pool.map(_hash_and_split, jobs):
+        for bucket, run in zip(buckets, runs, strict=True):
+            bucket.append(run)
+    del jobs
+    first, places = n - 1, []
+    for bucket in reversed(buckets):  # the highest leaves take the first slots
+        places.append((bucket, first, n))
+        first += sum(map(len, bucket)) // 36
+    deque(pool.map(_place, places), maxlen=0)
+    del buckets, places
+    depth = (width * SUBTREES_PER_CORE - 1).bit_length()
+    top = (1 << depth) - 1  # the first node at `depth`; its subtrees are whole if every node there is inner
+    if (1 << (depth + 1)) - 2 < n - 1:
+        deque(pool.map(_subtree, [(root, depth, n) for root in range(top, 2 * top + 1)]), maxlen=0)
+        for level in range(depth - 1, -1, -1):
+            _hash_range(shared, (1 << level) - 1, min((1 << (level + 1)) - 1, n - 1))
+    else:
+        for lo, hi in _levels(n):
+            _hash_range(shared, lo, hi)
+    size = 32 * (2 * n - 1)
+    return shared[:size], array("I", shared[size : size + 4 * n]), array("I", shared[size + 4 * n :])
 
 
 def _refuse_duplicates(descending: list[bytes]) -> None:
@@ -291,8 +304,8 @@ class MerkleTree:
         if n == 0:
             raise ValueError("a Merkle tree needs at least one leaf")
         if n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 and set(map(len, digests)) == {32}:
-            with _no_gc(), _pool() as pool:
-                return cls(*_build_shared(digests, pool))
+            with _no_gc(), _shared_map(n) as shared, _pool() as pool:
+                return cls(*_build_shared(digests, shared, pool))
         with _no_gc():
             tail, order = _sorted_leaves_serial(digests)
             # Sorted leaf k sits at 2N-2-k: the array's tail is the leaves in descending order.

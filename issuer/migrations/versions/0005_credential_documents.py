@@ -1,5 +1,5 @@
 """Credentials' signed documents move to a table of their own, keyed by (batch_id, position): a credential's
-row stays about 200 bytes, so setting a million receipt locations no longer rewrites a million 4 KB documents,
+row stays about 200 bytes, so setting a million receipt locations no longer rewrites a million 2-3 KB documents,
 and reading a batch's rows reads no document. The documents are copied over, then the column dropped.
 
 Revision ID: 0005

@@ -93,9 +93,11 @@ class Template:
     config_hash: bytes
     public_key: bytes
     marks: dict[str, str]
-    """A placeholder string for each shared member of the credential and for the achievement (key
-    "credentialSubject"), with a random token no receipt can know: the receipt's own parts are canonicalised
-    with these in place of the shared ones, whose canonical bytes (`spliced`) are then put in their place."""
+    """A placeholder string for each shared member of the credential, with a random token no receipt can know:
+    the receipt's own parts are canonicalised with these in place of the shared ones, whose canonical bytes
+    (`spliced`) are then put in their place."""
+    achievement_mark: str
+    """The placeholder of the subject's achievement (shared too)."""
     spliced: dict[bytes, bytes]
     """By a placeholder's number: the canonical bytes of the shared value it stands for."""
     mark_pattern: re.Pattern[bytes]
@@ -273,9 +275,9 @@ def _template(data: bytes, report: Report) -> Template | None:
     public_key = decode_multikey(method.partition("#")[2])
     token = secrets.token_hex(16)
     shared = {key: value for key, value in credential.items() if key not in OWN}
-    shared["credentialSubject"] = subject["achievement"]
     marks = {key: f"{token}-{number}" for number, key in enumerate(shared)}
-    spliced = {str(number).encode(): jcs.canonicalize(value) for number, value in enumerate(shared.values())}
+    values = [*shared.values(), subject["achievement"]]  # the achievement's placeholder is the last number
+    spliced = {str(number).encode(): jcs.canonicalize(value) for number, value in enumerate(values)}
     return Template(
         report=report,
         chain_id=receipt.anchor.chain_id,
@@ -289,6 +291,7 @@ def _template(data: bytes, report: Report) -> Template | None:
         achievement=orjson.dumps(subject["achievement"]),
         subject_depth=json_depth(subject, plain=True),
         marks=marks,
+        achievement_mark=f"{token}-{len(shared)}",
         spliced=spliced,
         mark_pattern=re.compile(b'"' + token.encode() + b'-([0-9]+)"'),
         options=orjson.dumps(options),
@@ -348,8 +351,7 @@ def _holds(template: Template, data: bytes) -> _Own | None:
         return None
     # The achievement is the verified receipt's, so its depth and terms passed: the rest of the subject is checked
     # (with the achievement as a string, the subject is no deeper than the verified one's exactly when this holds).
-    marks = template.marks
-    own_subject = {**subject, "achievement": marks["credentialSubject"]}
+    own_subject = {**subject, "achievement": template.achievement_mark}
     if json_depth(own_subject, plain=True) > template.subject_depth:
         return None
     if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:
@@ -360,6 +362,7 @@ def _holds(template: Template, data: bytes) -> _Own | None:
     if type(value) is not str or orjson.dumps(options) != template.options:
         return None
     # Its digest, leaf and path; its signature; its leaf's word in the evidence.
+    marks = template.marks
     frame: dict[str, Any] = {key: marks.get(key, member) for key, member in credential.items() if key != "proof"}
     frame["credentialSubject"] = own_subject
     canonical = _splice(canonical_or_none(frame), template)

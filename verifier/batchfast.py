@@ -6,8 +6,10 @@ the dates, the proof's options) is the same bytes in each. Once one receipt has 
 from its report), `check(data, source)` gives another receipt's report when it surely is the verified one's,
 checking only what is its own:
 
-- the shared parts are byte for byte those of the verified receipt (orjson's bytes of each parsed value, so
-  `1`, `1.0` and `true` differ; the evidence's own bytes), and every member is where it was;
+- the shared parts are byte for byte those of the verified receipt, and every member is where it was: a
+  receipt laid out as the verified one (as the issuer writes them: `Layout`) is read as its literal bytes
+  around its own values, and nothing shared is parsed; any other is parsed whole and each shared value
+  compared as orjson's bytes (so `1`, `1.0` and `true` differ; the evidence's own bytes);
 - its own parts pass the checks the receipt model makes (hashes, the id, the subject's plain terms, depth);
 - its canonical credential hashes to its digest, whose leaf is its leaf, whose path leads to the root;
 - its proof value is the Ed25519 signature of the shared proof configuration and its canonical credential
@@ -102,6 +104,10 @@ class Template:
     """By a placeholder's number: the canonical bytes of the shared value it stands for."""
     mark_pattern: re.Pattern[bytes]
     """A placeholder's canonical bytes, its number captured."""
+    credential: dict[str, Any]
+    """The verified receipt's credential without its proof (its shared members, for each receipt's own)."""
+    layout: "Layout | None"
+    """Its bytes around its own values, when they are as the issuer writes receipts (None: parse each)."""
 
 
 class Shortcut:
@@ -133,6 +139,18 @@ class Shortcut:
     def check(self, data: bytes, source: str) -> Report | None:
         """The report of the receipt in `data` when it is surely the learnt one's but for its own parts; None
         when not sure (then verify it in full)."""
+        found = self._own(data)
+        if found is None:
+            return None
+        template, own = found
+        steps = tuple(_OWN_STEPS.get(step.name, _same_step)(step, own, template.root) for step in template.report.steps)
+        return replace(template.report, source=source, steps=steps, credential_id=own.ident, receipt=None)
+
+    def holds(self, data: bytes) -> bool:
+        """Whether `check` gives `data` a report (what a self-check needs to know: the report itself is not made)."""
+        return self._own(data) is not None
+
+    def _own(self, data: bytes) -> "tuple[Template, _Own] | None":
         template = self.template
         if template is None:
             return None
@@ -142,8 +160,7 @@ class Shortcut:
             return None
         if own is None or self.revocation(template.chain_id, template.registry, template.root, own.leaf) is not False:
             return None
-        steps = tuple(_OWN_STEPS.get(step.name, _same_step)(step, own, template.root) for step in template.report.steps)
-        return replace(template.report, source=source, steps=steps, credential_id=own.ident, receipt=None)
+        return template, own
 
 
 def shortcut_verify(verify: Verify, revocation: Revocation) -> Verify:
@@ -294,6 +311,8 @@ def _template(data: bytes, report: Report) -> Template | None:
         achievement_mark=f"{token}-{len(shared)}",
         spliced=spliced,
         mark_pattern=re.compile(b'"' + token.encode() + b'-([0-9]+)"'),
+        credential={key: value for key, value in credential.items() if key != "proof"},
+        layout=_layout(data, document, evidence_bytes, token),
         options=orjson.dumps(options),
         suite=suite,
         config_hash=hashlib.sha256(config).digest(),
@@ -318,6 +337,30 @@ def _splice(frame: bytes | None, template: Template) -> bytes | None:
 def _holds(template: Template, data: bytes) -> _Own | None:
     """What the receipt has of its own when everything but its leaf's own revocation surely holds as in the
     template; None otherwise."""
+    own = _read_laid_out(template, template.layout, data) if template.layout is not None else None
+    if own is None:
+        own = _read_parsed(template, data)
+    return None if own is None else _own_holds(template, own)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A receipt's own values, read where everything else is as in the template (types not checked yet where
+    the reading did not need them)."""
+
+    ident: Any
+    subject: Any
+    value: Any
+    digest: str
+    leaf: str
+    path: list[str]
+    evidence: bytes | None
+    credential: dict[str, Any]
+    """Its credential without the proof: the template's shared members, its own id and subject."""
+
+
+def _read_parsed(template: Template, data: bytes) -> _Candidate | None:
+    """The own values of a receipt parsed whole, when its shared members are the template's bytes."""
     document, evidence_bytes = _parts(data)
     # The receipt: the same members, the shared ones the same bytes.
     if evidence_bytes not in template.walkers or document.keys() != template.keys:
@@ -333,16 +376,41 @@ def _holds(template: Template, data: bytes) -> _Own | None:
     path, leaf = merkle["proof"], merkle["leaf"]
     if merkle["scheme"] != SCHEME or type(merkle["root"]) is not str or merkle["root"] != template.root:
         return None
-    if not is_hash32(leaf) or type(path) is not list or len(path) > MAX_PROOF_LENGTH or not are_hashes(path):
+    if not is_hash32(leaf) or type(path) is not list or not are_hashes(path):
         return None
-    # The credential: the shared members the same bytes; its own ones as the models check them.
+    # The credential: the shared members the same bytes.
     credential = document["credential"]
     if type(credential) is not dict or credential.keys() != template.members.keys() | OWN:
         return None
     for key, shared in template.members.items():
         if orjson.dumps(credential[key]) != shared:
             return None
-    ident, subject, proofs = credential["id"], credential["credentialSubject"], credential["proof"]
+    proofs = credential["proof"]
+    if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:
+        return None
+    proof = proofs[0]
+    options = {key: member for key, member in proof.items() if key != "proofValue"}
+    if orjson.dumps(options) != template.options:
+        return None
+    del credential["proof"]
+    return _Candidate(
+        credential["id"],
+        credential["credentialSubject"],
+        proof.get("proofValue"),
+        digest,
+        leaf,
+        path,
+        evidence_bytes,
+        credential,
+    )
+
+
+def _own_holds(template: Template, own: _Candidate) -> _Own | None:
+    """The checks of a receipt's own values (the models' checks of them; digest, leaf, path; signature; the
+    leaf's word in the evidence)."""
+    ident, subject, value, digest, leaf, path = own.ident, own.subject, own.value, own.digest, own.leaf, own.path
+    if own.evidence not in template.walkers:  # a variant not learnt yet (or none of the batch's)
+        return None
     if type(ident) is not str or not 0 < len(ident) <= MAX_URI:
         return None
     if type(subject) is not dict or "achievement" not in subject:
@@ -354,16 +422,11 @@ def _holds(template: Template, data: bytes) -> _Own | None:
     own_subject = {**subject, "achievement": template.achievement_mark}
     if json_depth(own_subject, plain=True) > template.subject_depth:
         return None
-    if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:
-        return None
-    proof = proofs[0]
-    value = proof.get("proofValue")
-    options = {key: member for key, member in proof.items() if key != "proofValue"}
-    if type(value) is not str or orjson.dumps(options) != template.options:
+    if type(value) is not str or len(path) > MAX_PROOF_LENGTH:
         return None
     # Its digest, leaf and path; its signature; its leaf's word in the evidence.
     marks = template.marks
-    frame: dict[str, Any] = {key: marks.get(key, member) for key, member in credential.items() if key != "proof"}
+    frame: dict[str, Any] = {key: marks.get(key, member) for key, member in own.credential.items()}
     frame["credentialSubject"] = own_subject
     canonical = _splice(canonical_or_none(frame), template)
     if canonical is None or to_hex(keccak256(canonical)) != digest:
@@ -374,14 +437,124 @@ def _holds(template: Template, data: bytes) -> _Own | None:
     signature = multibase_decode(value)
     if len(signature) != SIGNATURE_LENGTH:
         return None
-    if template.suite == JCS:
-        signed = canonical
-    else:
-        signed = canonical_document({key: value for key, value in credential.items() if key != "proof"}, RDFC)
+    signed = canonical if template.suite == JCS else canonical_document(own.credential, RDFC)
     signed_data = template.config_hash + hashlib.sha256(signed).digest()
     if not ed25519_verifies(template.public_key, signature, signed_data):
         return None
-    walks = template.walkers[evidence_bytes]
+    walks = template.walkers[own.evidence]
     if walks is not None and not walks(leaf):
         return None
     return _Own(ident, digest, leaf, len(path))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A receipt's bytes as literal runs around its own values, learnt from the verified one: `literals[0]`,
+    own value `kinds[0]`, `literals[1]`, ... `literals[-1]`.
+
+    A receipt whose bytes are these literals around one JSON value of the right kind in each place parses to
+    the verified receipt with its own values in their places: JSON reads a value's extent from its first
+    byte, so a whole value in each place leaves every literal to be read as it was in the verified receipt.
+    Nothing shared is parsed or encoded again; a receipt laid out otherwise is parsed whole."""
+
+    literals: tuple[bytes, ...]
+    kinds: tuple[str, ...]
+
+
+_TOKENS: dict[str, re.Pattern[bytes]] = {
+    "id": re.compile(rb'"([^"\\\x00-\x1f]+)"'),
+    "value": re.compile(rb'"(z[1-9A-HJ-NP-Za-km-z]+)"'),
+    "digest": re.compile(rb'"(0x[0-9a-f]{64})"'),
+    "leaf": re.compile(rb'"(0x[0-9a-f]{64})"'),
+    "path": re.compile(rb'\[((?:"0x[0-9a-f]{64}",)*"0x[0-9a-f]{64}")?\]'),
+}
+"""The own values read by pattern: strings without escapes, hashes in lowercase hex, a path of them."""
+
+
+def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token: str) -> Layout | None:
+    """The layout of a verified receipt's `data` (`document` without its `evidence`), when its bytes are its
+    values written as orjson writes them (as the issuer's compact JSON is); None otherwise."""
+    body = data.removesuffix(b"\n")
+    credential = document["credential"]
+    [proof] = credential["proof"]
+    places = {
+        "id": credential["id"],
+        "subject": credential["credentialSubject"],
+        "value": proof["proofValue"],
+        "digest": document["digest"],
+        "leaf": document["merkle"]["leaf"],
+        "path": document["merkle"]["proof"],
+    }
+    marked = {
+        **document,
+        "credential": {
+            **credential,
+            "id": f"{token}-id",
+            "credentialSubject": f"{token}-subject",
+            "proof": [{**proof, "proofValue": f"{token}-value"}],
+        },
+        "digest": f"{token}-digest",
+        "merkle": {**document["merkle"], "leaf": f"{token}-leaf", "proof": f"{token}-path"},
+    }
+    own = {kind: orjson.dumps(value) for kind, value in places.items()}
+    if evidence is not None:
+        marked["evidence"] = f"{token}-evidence"
+        own["evidence"] = evidence
+    pieces = re.split(b'"' + token.encode() + b'-([a-z]+)"', orjson.dumps(marked))
+    kinds = tuple(kind.decode() for kind in pieces[1::2])
+    literals = tuple(pieces[0::2])
+    if sorted(kinds) != sorted(own) or (evidence is not None and kinds[-1] != "evidence"):
+        return None
+    if not literals[kinds.index("subject") + 1] or any(
+        k in _TOKENS and not _TOKENS[k].fullmatch(own[k]) for k in kinds
+    ):
+        return None
+    rebuilt = [literals[0]]
+    for kind, literal in zip(kinds, literals[1:], strict=True):
+        rebuilt += (own[kind], literal)
+    return Layout(literals, kinds) if b"".join(rebuilt) == body else None
+
+
+def _read_laid_out(template: Template, layout: Layout, data: bytes) -> _Candidate | None:
+    """The own values of a receipt laid out as the template; None when it is not (then it is parsed whole)."""
+    if len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES:
+        return None
+    body = data.removesuffix(b"\n")
+    literals = layout.literals
+    if not body.startswith(literals[0]):
+        return None
+    at = len(literals[0])
+    got: dict[str, bytes] = {}
+    for kind, literal in zip(layout.kinds, literals[1:], strict=True):
+        pattern = _TOKENS.get(kind)
+        if pattern is not None:
+            found = pattern.match(body, at)
+            if found is None:
+                return None
+            end = found.end()
+        elif kind == "subject":  # an object, parsed alone below: it ends where the next literal first starts
+            end = body.find(literal, at)
+        else:  # the evidence, last: up to the closing literal
+            end = len(body) - len(literal)
+        if end < at or not body.startswith(literal, end):
+            return None
+        got[kind] = body[at:end]
+        at = end + len(literal)
+    if at != len(body):
+        return None
+    subject_bytes = got["subject"]
+    subject = orjson.loads(subject_bytes)
+    if type(subject) is not dict or orjson.dumps(subject) != subject_bytes:  # one object, exactly as orjson writes
+        return None
+    ident = got["id"][1:-1].decode()
+    path = got["path"][1:-1]
+    return _Candidate(
+        ident,
+        subject,
+        got["value"][1:-1].decode(),
+        got["digest"][1:-1].decode(),
+        got["leaf"][1:-1].decode(),
+        path.decode().replace('"', "").split(",") if path else [],
+        got.get("evidence"),
+        {**template.credential, "id": ident, "credentialSubject": subject},
+    )

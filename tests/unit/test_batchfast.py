@@ -3,7 +3,9 @@ a batch of eddsa-jcs-2022 receipts is checked both ways, untouched and after eve
 evidence's per-leaf walk answers as `prove_state`."""
 
 import copy
+import dataclasses
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -24,6 +26,7 @@ from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from anchoring.receipt import Receipt, hex_list, receipt_document
 from tests.unit.ob3_docs import knob_credential
 from tests.unit.test_dataintegrity import CREATED, METHOD, PUBLIC, SEED
+from verifier import batchfast
 from verifier.batchcheck import BatchReader, _same
 from verifier.batchfast import Revocation, Shortcut, shortcut_verify
 from verifier.checks import Report, RootView, Verdict
@@ -97,10 +100,18 @@ def not_revoked(chain_id: int, registry: str, root: str, leaf: str) -> bool | No
 
 
 def learnt(
-    verify: Callable[[bytes], Report], revocation: Revocation = not_revoked, accepted: frozenset[Verdict] = ACCEPTED
+    verify: Callable[[bytes], Report],
+    revocation: Revocation = not_revoked,
+    accepted: frozenset[Verdict] = ACCEPTED,
+    *,
+    laid_out: bool = True,
 ) -> Shortcut:
+    """A shortcut learnt from the batch's first receipt; `laid_out=False`: one that parses every receipt whole
+    (as it does those not laid out as the learnt one)."""
     shortcut = Shortcut(accepted, revocation)
     shortcut.learn(RECEIPTS[0], verify(RECEIPTS[0]))
+    if not laid_out and shortcut.template is not None:
+        shortcut.template = dataclasses.replace(shortcut.template, layout=None)
     return shortcut
 
 
@@ -108,10 +119,14 @@ def holds(shortcut: Shortcut, data: bytes) -> bool:
     return shortcut.check(data, "r.jsonl#0") is not None
 
 
-def test_the_batch_verifies_in_full_and_every_other_receipt_gets_its_full_report() -> None:
+LAID_OUT = pytest.mark.parametrize("laid_out", [True, False], ids=["laid-out", "parsed"])
+
+
+@LAID_OUT
+def test_the_batch_verifies_in_full_and_every_other_receipt_gets_its_full_report(laid_out: bool) -> None:
     verify = full()
     assert {verify(data).verdict for data in RECEIPTS} == {Verdict.VALID}
-    shortcut = learnt(verify)
+    shortcut = learnt(verify, laid_out=laid_out)
     assert shortcut.template is not None
     for data in RECEIPTS[1:]:
         report = shortcut.check(data, "r.jsonl#0")
@@ -212,20 +227,31 @@ def _at(document: Any, path: list[Any]) -> Any:
     return copy.deepcopy(document)
 
 
+@LAID_OUT
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(EVERY_PATH), VALUES)
-def test_an_edited_receipt_is_accepted_only_where_full_verification_accepts_it(path: list[Any], value: Any) -> None:
+def test_an_edited_receipt_is_accepted_only_where_full_verification_accepts_it(
+    laid_out: bool, path: list[Any], value: Any
+) -> None:
     verify = full()
     changed = edited(RECEIPTS[1], path, value)
-    report = learnt(verify).check(changed, "r.jsonl#0")
+    report = learnt(verify, laid_out=laid_out).check(changed, "r.jsonl#0")
     if report is not None:
         assert report == verify(changed)
+
+
+def _after_subject() -> bytes:
+    """The literal that follows the subject in the layout learnt from the batch's first receipt."""
+    template = learnt(full()).template
+    assert template is not None
+    assert template.layout is not None
+    return template.layout.literals[template.layout.kinds.index("subject") + 1]
 
 
 @pytest.mark.parametrize(
     "edit",
     [
-        lambda b: b.replace(b'"Student 2"', b'"Student 2 "'),  # a changed subject, not signed again
+        lambda b: b.replace(b'"Student 4"', b'"Student 4 "'),  # a changed subject, not signed again
         lambda b: b.replace(b'"proofValue":"z', b'"proofValue":"z1'),  # a damaged signature
         lambda b: b[:-1] + b',"type":"CredentialReceipt"}',  # a duplicate member
         lambda b: b.replace(b"Student", b"\\u0053tudent"),  # an escape: same text, not the same bytes
@@ -233,12 +259,29 @@ def test_an_edited_receipt_is_accepted_only_where_full_verification_accepts_it(p
         lambda b: b.replace(b'"version":1', b'"version":1.0'),
         lambda b: b.replace(b'"chainId":31337', b'"chainId":31337.0'),
         lambda b: json.dumps(json.loads(b), indent=2).encode(),  # the same receipt indented: still its own
+        # Against the layout: text that reads as the literal after the subject, inside the subject.
+        lambda b: b.replace(b'"Student 4"', b'"Student 4\\",\\"credentialSchema\\":"'),
+        lambda b: b.replace(b'"Student 4"', b'"Student 4"' + _after_subject() + b'"z1"}]'),  # as members
+        lambda b: b.replace(b'"identityType":"name"', b'"identityType":"name","identityType":"name"'),
+        lambda b: b.replace(b'"type":"DataIntegrityProof"', b'"type": "DataIntegrityProof"'),  # a space
+        lambda b: b.replace(b'"id":"urn:', b'"id":"urn\\u003a'),  # an escape in the own id
+        lambda b: b.replace(b'"id":"urn:', b'"id" :"urn:'),
+        lambda b: b.replace(b'"proof":["0x', b'"proof":[ "0x'),
+        lambda b: re.sub(rb'"proof":\["0x([0-9a-f]{64})', lambda m: b'"proof":["0x' + m[1].upper(), b),
+        lambda b: b.replace(b'"proof":["', b'"proof":[' + b'"0x' + b"00" * 32 + b'",' * 65 + b'"'),
+        lambda b: b.replace(b'"leaf":"0x', b'"leaf":"0X'),
+        lambda b: b.replace(b'"proofValue":"z', b'"proofValue":"\\u007a'),
+        lambda b: b + b" ",
+        lambda b: b + b"\n\n",
+        lambda b: b[:-1] + b',"extra":1}',
     ],
 )
-def test_text_level_edits_are_never_accepted_wrongly(edit: Callable[[bytes], bytes]) -> None:
+@LAID_OUT
+def test_text_level_edits_are_never_accepted_wrongly(edit: Callable[[bytes], bytes], laid_out: bool) -> None:
     verify = full()
     changed = edit(RECEIPTS[2])
-    report = learnt(verify).check(changed, "r.jsonl#0")
+    assert changed != RECEIPTS[2]
+    report = learnt(verify, laid_out=laid_out).check(changed, "r.jsonl#0")
     if report is not None:
         assert report == verify(changed)
 
@@ -320,3 +363,34 @@ def test_verifying_many_receipts_of_several_batches_gives_every_full_report() ->
     assert verdicts.count(Verdict.REVOKED) == 1
     assert verdicts[-1] == Verdict.INVALID
     assert sum(report.receipt is None for report in reports) >= len(mixed) - 6  # most took the shortcut
+
+
+def test_receipts_as_the_issuer_writes_them_are_read_by_their_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    shortcut = learnt(full())
+    assert shortcut.template is not None
+    assert shortcut.template.layout is not None
+    assert shortcut.template.layout.kinds == ("id", "subject", "value", "digest", "leaf", "path")
+    parse_whole = batchfast._read_parsed
+    parsed: list[bytes] = []
+
+    def counted(template: batchfast.Template, data: bytes) -> Any:
+        parsed.append(data)
+        return parse_whole(template, data)
+
+    monkeypatch.setattr(batchfast, "_read_parsed", counted)
+    for data in RECEIPTS[1:]:
+        assert holds(shortcut, data)
+        assert holds(shortcut, data + b"\n")  # a line as a file holds it
+    assert parsed == []
+    indented = json.dumps(json.loads(RECEIPTS[3]), indent=2).encode()
+    assert holds(shortcut, indented)  # laid out otherwise: parsed whole, and still its own
+    assert parsed == [indented]
+
+
+def test_a_receipt_not_laid_out_as_the_issuer_writes_teaches_no_layout() -> None:
+    spaced = json.dumps(json.loads(RECEIPTS[0]), separators=(", ", ": ")).encode()
+    shortcut = Shortcut(ACCEPTED, not_revoked)
+    shortcut.learn(spaced, full()(spaced))
+    assert shortcut.template is not None
+    assert shortcut.template.layout is None
+    assert holds(shortcut, RECEIPTS[1])

@@ -7,6 +7,7 @@ reader per chain id, and every anchor of the receipt must hold (`required` = how
 """
 
 import gc
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,7 +67,34 @@ class BatchReader:
         return self.keys.get(public_key, SigningKeyStatus(public_key, 0, 0))
 
 
+_KEPT: "tuple[str, Verifier, Shortcut] | None" = None
+"""The verifier and shortcut of the `verify_batch` run this process last checked a chunk of: a run's chunks
+share them, so the receipts verified in full to teach the shortcut (the first, then one for each variant of
+the evidence) are verified once per process, not once per chunk (measured: 9 of each 1,000 receipts, at
+about 16 ms each, half the self-check's time)."""
+
+
+def _checking(
+    run: str,
+    readers: Mapping[int, BatchReader],
+    required: int,
+    trust: TrustList,
+    now: datetime,
+    passing: frozenset[Verdict],
+) -> tuple[Verifier, Shortcut]:
+    global _KEPT
+    kept = _KEPT
+    if kept is None or kept[0] != run:
+        sessions = {chain_id: Session(partial(_same, reader), trust, now) for chain_id, reader in readers.items()}
+        other = Session(None, trust, now, no_node="the self-check read no chain of that id")
+        verifier = Verifier(other, ByChain(sessions, other), required)
+        # After one receipt verified in full, the others need only their own parts checked (verifier.batchfast).
+        kept = _KEPT = (run, verifier, Shortcut(passing, verifier.known_revocation))
+    return kept[1], kept[2]
+
+
 def _verify_chunk(
+    run: str,
     readers: Mapping[int, BatchReader],
     required: int,
     trust: TrustList,
@@ -74,11 +102,8 @@ def _verify_chunk(
     passing: frozenset[Verdict],
     locations: list[str],
 ) -> tuple[int, list[Report]]:
-    sessions = {chain_id: Session(partial(_same, reader), trust, now) for chain_id, reader in readers.items()}
-    other = Session(None, trust, now, no_node="the self-check read no chain of that id")
-    verifier = Verifier(other, ByChain(sessions, other), required)
-    # After one receipt verified in full, the others need only their own parts checked (verifier.batchfast).
-    shortcut = Shortcut(passing, verifier.known_revocation)
+    """`run`: the `verify_batch` call the chunk is of (all its other arguments are the same for each chunk)."""
+    verifier, shortcut = _checking(run, readers, required, trust, now, passing)
     reports = []
     # A chunk allocates many objects and keeps them (its reports) but makes no reference cycles: the cyclic
     # collector walking them again and again cost about a quarter of the time, so it waits for the chunk.
@@ -124,7 +149,8 @@ def verify_batch(
     where = [str(location) for location in locations]
     chunks = (where[i : i + chunk] for i in range(0, len(where), chunk))
     reports: list[Report] = []
-    for count, kept in bounded_map(partial(_verify_chunk, readers, len(readers), trust, now, passing), chunks):
+    run = secrets.token_hex(16)
+    for count, kept in bounded_map(partial(_verify_chunk, run, readers, len(readers), trust, now, passing), chunks):
         reports += kept
         if on_done:
             on_done(count)

@@ -1,11 +1,19 @@
 """The issuer's self-check reads receipts at their locations: a file, a line of a JSON Lines file, a zip member."""
 
+import itertools
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from anchoring.hashing import to_hex
+from anchoring.onchain import SigningKeyStatus
+from tests.unit import test_batchfast as batch
 from tests.unit.test_checks import BLOCK, NOW, RECEIPTS, REGISTRY, ROOT, TRUST, anchored_view
-from verifier.batchcheck import BatchReader, verify_batch
-from verifier.checks import Verdict
+from tests.unit.test_dataintegrity import PUBLIC
+from verifier.batchcheck import BatchReader, _verify_chunk, verify_batch
+from verifier.checks import Report, Verdict
+from verifier.multichain import Verifier
 
 
 def test_receipts_are_read_at_their_locations(tmp_path: Path) -> None:
@@ -46,3 +54,32 @@ def test_receipts_are_read_at_their_locations(tmp_path: Path) -> None:
     )
     assert [r.source for r in failing] == [str(locations[i]) for i in (3, 5, 6)]  # the valid ones only counted
     assert sum(counted) == len(locations)
+
+
+def test_the_chunks_of_one_run_share_what_the_shortcut_learnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process verifies in full only the first receipt of a run (a `verify_batch` call), not of each chunk; a
+    new run (another `now`, trust list, reader) learns again."""
+    lines = tmp_path / "receipts.jsonl"
+    lines.write_bytes(b"\n".join(batch.RECEIPTS) + b"\n")
+    starts = [0, *itertools.accumulate(len(data) + 1 for data in batch.RECEIPTS[:-1])]
+    where = [f"{lines}#{start}" for start in starts]
+    keys = {to_hex(PUBLIC): SigningKeyStatus(to_hex(PUBLIC), 1, 0)}
+    reader = BatchReader(31337, batch.BLOCK + 3, batch.REGISTRY, batch.ROOT, batch.view(), keys)
+    in_full: list[str] = []
+    verify_bytes = Verifier.verify_bytes
+
+    def counted(self: Verifier, data: bytes, source: str) -> Report:
+        in_full.append(source)
+        return verify_bytes(self, data, source)
+
+    monkeypatch.setattr(Verifier, "verify_bytes", counted)
+    passing = frozenset({Verdict.VALID})
+    for run in ("run-1", "run-2"):
+        for chunk in (where[:3], where[3:6], where[6:]):
+            assert _verify_chunk(run, {31337: reader}, 1, batch.TRUST, batch.NOW, passing, chunk) == (len(chunk), [])
+    assert in_full == [where[0], where[0]]  # once a run
+    tampered = batch.RECEIPTS[5].replace(b'"Student 10"', b'"Student 11"')
+    lines.write_bytes(b"\n".join([*batch.RECEIPTS[:5], tampered, *batch.RECEIPTS[6:]]) + b"\n")
+    count, failed = _verify_chunk("run-2", {31337: reader}, 1, batch.TRUST, batch.NOW, passing, where[3:])
+    assert count == len(where) - 3
+    assert [(report.source, report.verdict) for report in failed] == [(where[5], Verdict.INVALID)]

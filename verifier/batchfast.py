@@ -265,7 +265,15 @@ def _add_evidence(template: Template, data: bytes, report: Report) -> None:
         return
     if any(orjson.dumps(credential.get(key)) != shared for key, shared in template.members.items()):
         return
+    if _shared_report(report) != _shared_report(template.report):  # say, evidence from another block
+        return
     template.walkers[evidence_bytes] = _walker(report, template.public_key)
+
+
+def _shared_report(report: Report) -> Report:
+    """A report without what is each receipt's own: what every receipt the shortcut answers for is given."""
+    steps = tuple(step for step in report.steps if step.name not in _OWN_STEPS)
+    return replace(report, source="", credential_id=None, receipt=None, steps=steps)
 
 
 def _template(data: bytes, report: Report) -> Template | None:
@@ -273,6 +281,9 @@ def _template(data: bytes, report: Report) -> Template | None:
     if receipt is None or not _verified(report):
         return None
     document, evidence_bytes = _parts(data)
+    # Shared values are compared as orjson reads them; none may be one orjson reads otherwise than `json` (a
+    # long integer, which orjson reads as a float: another receipt's `1e+20` would read as this one's).
+    json_depth(document)
     credential = document["credential"]
     proofs = credential.get("proof")
     if type(proofs) is not list or len(proofs) != 1 or type(proofs[0]) is not dict:

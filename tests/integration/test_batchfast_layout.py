@@ -2,6 +2,7 @@
 receipt after the first is read by its layout (nothing shared parsed again) and gets the report full
 verification gives it; a receipt is verified in full only for each variant of the evidence not seen yet."""
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from anchoring.chain import Chain
 from tests.conftest import CliResult, Node, make_workspace, people, write_csv
 from verifier import batchfast
 from verifier.batchfast import Shortcut
-from verifier.checks import Verdict
+from verifier.checks import Report, Step, Verdict
 from verifier.service import ChainReader, Session
 from verifier.trust import TrustList, trusted
 
@@ -54,12 +55,14 @@ def test_issued_receipts_are_read_by_their_layout_with_their_full_reports(
         {Verdict.VALID}, lambda chain_id, registry, root, leaf: session.known_revocation(registry, root, leaf)
     )
     verified_in_full = 0
+    taught: list[tuple[bytes, Report]] = []
     for data in lines:
         report = shortcut.check(data, "receipts.jsonl")
         if report is None:
             verified_in_full += 1
             report = session.verify_bytes(data, "receipts.jsonl")
             shortcut.learn(data, report)
+            taught.append((data, report))
         else:
             assert report == in_full(data)
         assert report.verdict == Verdict.VALID, report
@@ -71,3 +74,16 @@ def test_issued_receipts_are_read_by_their_layout_with_their_full_reports(
     assert parsed == []  # every receipt followed the layout
     assert verified_in_full == len(template.walkers)  # the first, then one for each new variant of the evidence
     assert verified_in_full < len(lines) // 2
+
+    # A variant of the evidence is learnt only from a receipt whose report is the learnt one's but for its own
+    # steps (evidence read at another block would give other text to every receipt that carries it).
+    data, report = taught[-1]
+    variant = batchfast._parts(data)[1]
+    del template.walkers[variant]
+    other = [Step(s.name, s.ok, s.detail + " at another block") if s.name == "evidence" else s for s in report.steps]
+    shortcut.learn(data, dataclasses.replace(report, steps=tuple(other)))
+    assert variant not in template.walkers
+    assert shortcut.check(data, "receipts.jsonl") is None
+    shortcut.learn(data, report)
+    assert variant in template.walkers
+    assert shortcut.check(data, "receipts.jsonl") == in_full(data)

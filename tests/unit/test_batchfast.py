@@ -45,12 +45,13 @@ KNOBS = frozenset({"name", "credits", "result", "alignments"})
 EVIDENCE = Path(__file__).parent.parent / "assets" / "evidence" / "v2"
 
 
-def make_batch(count: int = 8, suite: str = JCS) -> tuple[list[bytes], str]:
-    """`count` signed receipts of one batch (version 1), compact, as the JSON Lines writer makes them."""
+def make_batch(count: int = 8, suite: str = JCS, shared: dict[str, Any] | None = None) -> tuple[list[bytes], str]:
+    """`count` signed receipts of one batch (version 1), compact, as the JSON Lines writer makes them; `shared`:
+    more members every credential has."""
     signer = Signer(SEED, suite, METHOD, CREATED)
     credentials = []
     for serial in range(0, 2 * count, 2):  # even serials: no issue date of their own, one validFrom for all
-        credential = knob_credential(KNOBS, serial)
+        credential = knob_credential(KNOBS, serial) | (shared or {})
         credential["proof"] = [signer.sign(credential)]
         credentials.append(credential)
     digests = [credential_digest(c) for c in credentials]
@@ -394,3 +395,18 @@ def test_a_receipt_not_laid_out_as_the_issuer_writes_teaches_no_layout() -> None
     assert shortcut.template is not None
     assert shortcut.template.layout is None
     assert holds(shortcut, RECEIPTS[1])
+
+
+def test_a_shared_value_orjson_reads_otherwise_than_json_teaches_nothing() -> None:
+    """orjson reads an integer beyond 64 bits as a float: a receipt's 100000000000000000000 would compare equal
+    to the learnt receipt's 1e+20, where the verifier's `json` reads an integer RFC 8785 refuses."""
+    receipts, root = make_batch(4, shared={"weight": 1e20})
+    verify = full(root=root)
+    assert verify(receipts[0]).verdict == Verdict.VALID
+    shortcut = Shortcut(ACCEPTED, not_revoked)
+    shortcut.learn(receipts[0], verify(receipts[0]))
+    assert shortcut.template is None
+    changed = receipts[1].replace(b'"weight":1e+20', b'"weight":100000000000000000000')
+    assert changed != receipts[1]
+    assert shortcut.check(changed, "r.jsonl#0") is None
+    assert verify(changed).verdict == Verdict.MALFORMED

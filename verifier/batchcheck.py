@@ -67,6 +67,19 @@ class BatchReader:
         return self.keys.get(public_key, SigningKeyStatus(public_key, 0, 0))
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One `verify_batch` call, as each of its chunks is given it."""
+
+    key: str
+    """Unique to the call (what a process's kept verifier is of)."""
+    readers: Mapping[int, BatchReader]
+    required: int
+    trust: TrustList
+    now: datetime
+    passing: frozenset[Verdict]
+
+
 _KEPT: "tuple[str, Verifier, Shortcut] | None" = None
 """The verifier and shortcut of the `verify_batch` run this process last checked a chunk of: a run's chunks
 share them, so the receipts verified in full to teach the shortcut (the first, then one for each variant of
@@ -74,36 +87,22 @@ the evidence) are verified once per process, not once per chunk (measured: 9 of 
 about 16 ms each, half the self-check's time)."""
 
 
-def _checking(
-    run: str,
-    readers: Mapping[int, BatchReader],
-    required: int,
-    trust: TrustList,
-    now: datetime,
-    passing: frozenset[Verdict],
-) -> tuple[Verifier, Shortcut]:
+def _checking(run: _Run) -> tuple[Verifier, Shortcut]:
     global _KEPT
     kept = _KEPT
-    if kept is None or kept[0] != run:
-        sessions = {chain_id: Session(partial(_same, reader), trust, now) for chain_id, reader in readers.items()}
+    if kept is None or kept[0] != run.key:
+        trust, now = run.trust, run.now
+        sessions = {chain_id: Session(partial(_same, reader), trust, now) for chain_id, reader in run.readers.items()}
         other = Session(None, trust, now, no_node="the self-check read no chain of that id")
-        verifier = Verifier(other, ByChain(sessions, other), required)
+        verifier = Verifier(other, ByChain(sessions, other), run.required)
         # After one receipt verified in full, the others need only their own parts checked (verifier.batchfast).
-        kept = _KEPT = (run, verifier, Shortcut(passing, verifier.known_revocation))
+        kept = _KEPT = (run.key, verifier, Shortcut(run.passing, verifier.known_revocation))
     return kept[1], kept[2]
 
 
-def _verify_chunk(
-    run: str,
-    readers: Mapping[int, BatchReader],
-    required: int,
-    trust: TrustList,
-    now: datetime,
-    passing: frozenset[Verdict],
-    locations: list[str],
-) -> tuple[int, list[Report]]:
-    """`run`: the `verify_batch` call the chunk is of (all its other arguments are the same for each chunk)."""
-    verifier, shortcut = _checking(run, readers, required, trust, now, passing)
+def _verify_chunk(run: _Run, locations: list[str]) -> tuple[int, list[Report]]:
+    passing = run.passing
+    verifier, shortcut = _checking(run)
     reports = []
     # A chunk allocates many objects and keeps them (its reports) but makes no reference cycles: the cyclic
     # collector walking them again and again cost about a quarter of the time, so it waits for the chunk.
@@ -149,8 +148,8 @@ def verify_batch(
     where = [str(location) for location in locations]
     chunks = (where[i : i + chunk] for i in range(0, len(where), chunk))
     reports: list[Report] = []
-    run = secrets.token_hex(16)
-    for count, kept in bounded_map(partial(_verify_chunk, run, readers, len(readers), trust, now, passing), chunks):
+    run = _Run(secrets.token_hex(16), readers, len(readers), trust, now, passing)
+    for count, kept in bounded_map(partial(_verify_chunk, run), chunks):
         reports += kept
         if on_done:
             on_done(count)

@@ -13,6 +13,7 @@ import pytest
 
 from anchoring.chain import Chain
 from tests.conftest import CliResult, Node, make_workspace, people, write_csv
+from tests.unit.test_batchfast import parsed_whole
 from verifier import batchfast
 from verifier.batchfast import Shortcut
 from verifier.checks import Report, Step, Verdict
@@ -43,14 +44,7 @@ def test_issued_receipts_are_read_by_their_layout_with_their_full_reports(
     def in_full(data: bytes) -> Any:
         return Session(lambda: ChainReader(chain), trust, now).verify_bytes(data, "receipts.jsonl")
 
-    parse_whole = batchfast._read_parsed
-    parsed: list[bytes] = []
-
-    def counted(template: batchfast.Template, data: bytes) -> Any:
-        parsed.append(data)
-        return parse_whole(template, data)
-
-    monkeypatch.setattr(batchfast, "_read_parsed", counted)
+    parsed = parsed_whole(monkeypatch)
     shortcut = Shortcut(
         {Verdict.VALID}, lambda chain_id, registry, root, leaf: session.known_revocation(registry, root, leaf)
     )

@@ -11,7 +11,7 @@ from anchoring.onchain import SigningKeyStatus
 from tests.unit import test_batchfast as batch
 from tests.unit.test_checks import BLOCK, NOW, RECEIPTS, REGISTRY, ROOT, TRUST, anchored_view
 from tests.unit.test_dataintegrity import PUBLIC
-from verifier.batchcheck import BatchReader, _verify_chunk, verify_batch
+from verifier.batchcheck import BatchReader, _Run, _verify_chunk, verify_batch
 from verifier.checks import Report, Verdict
 from verifier.multichain import Verifier
 
@@ -74,12 +74,13 @@ def test_the_chunks_of_one_run_share_what_the_shortcut_learnt(tmp_path: Path, mo
 
     monkeypatch.setattr(Verifier, "verify_bytes", counted)
     passing = frozenset({Verdict.VALID})
-    for run in ("run-1", "run-2"):
+    runs = [_Run(key, {31337: reader}, 1, batch.TRUST, batch.NOW, passing) for key in ("run-1", "run-2")]
+    for run in runs:
         for chunk in (where[:3], where[3:6], where[6:]):
-            assert _verify_chunk(run, {31337: reader}, 1, batch.TRUST, batch.NOW, passing, chunk) == (len(chunk), [])
+            assert _verify_chunk(run, chunk) == (len(chunk), [])
     assert in_full == [where[0], where[0]]  # once a run
     tampered = batch.RECEIPTS[5].replace(b'"Student 10"', b'"Student 11"')
     lines.write_bytes(b"\n".join([*batch.RECEIPTS[:5], tampered, *batch.RECEIPTS[6:]]) + b"\n")
-    count, failed = _verify_chunk("run-2", {31337: reader}, 1, batch.TRUST, batch.NOW, passing, where[3:])
+    count, failed = _verify_chunk(runs[1], where[3:])
     assert count == len(where) - 3
     assert [(report.source, report.verdict) for report in failed] == [(where[5], Verdict.INVALID)]

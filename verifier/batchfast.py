@@ -348,7 +348,7 @@ def _splice(frame: bytes | None, template: Template) -> bytes | None:
 def _holds(template: Template, data: bytes) -> _Own | None:
     """What the receipt has of its own when everything but its leaf's own revocation surely holds as in the
     template; None otherwise."""
-    own = _read_laid_out(template, template.layout, data) if template.layout is not None else None
+    own = _read_laid_out(template, data)
     if own is None:
         own = _read_parsed(template, data)
     return None if own is None else _own_holds(template, own)
@@ -374,7 +374,7 @@ def _read_parsed(template: Template, data: bytes) -> _Candidate | None:
     """The own values of a receipt parsed whole, when its shared members are the template's bytes."""
     document, evidence_bytes = _parts(data)
     # The receipt: the same members, the shared ones the same bytes.
-    if evidence_bytes not in template.walkers or document.keys() != template.keys:
+    if document.keys() != template.keys:
         return None
     version = document["version"]
     if type(version) is not int or version != template.version or document["type"] != "CredentialReceipt":
@@ -473,11 +473,11 @@ class Layout:
 
 
 _TOKENS: dict[str, re.Pattern[bytes]] = {
-    "id": re.compile(rb'"([^"\\\x00-\x1f]+)"'),
-    "value": re.compile(rb'"(z[1-9A-HJ-NP-Za-km-z]+)"'),
-    "digest": re.compile(rb'"(0x[0-9a-f]{64})"'),
-    "leaf": re.compile(rb'"(0x[0-9a-f]{64})"'),
-    "path": re.compile(rb'\[((?:"0x[0-9a-f]{64}",)*"0x[0-9a-f]{64}")?\]'),
+    "id": re.compile(rb'"[^"\\\x00-\x1f]+"'),
+    "value": re.compile(rb'"z[1-9A-HJ-NP-Za-km-z]+"'),
+    "digest": re.compile(rb'"0x[0-9a-f]{64}"'),
+    "leaf": re.compile(rb'"0x[0-9a-f]{64}"'),
+    "path": re.compile(rb'\[(?:(?:"0x[0-9a-f]{64}",)*"0x[0-9a-f]{64}")?\]'),
 }
 """The own values read by pattern: strings without escapes, hashes in lowercase hex, a path of them."""
 
@@ -526,9 +526,11 @@ def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token
     return Layout(literals, kinds) if b"".join(rebuilt) == body else None
 
 
-def _read_laid_out(template: Template, layout: Layout, data: bytes) -> _Candidate | None:
-    """The own values of a receipt laid out as the template; None when it is not (then it is parsed whole)."""
-    if len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES:
+def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
+    """The own values of a receipt laid out as the template; None when it is not, or the template learnt no
+    layout (then it is parsed whole)."""
+    layout = template.layout
+    if layout is None or len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES:
         return None
     body = data.removesuffix(b"\n")
     literals = layout.literals

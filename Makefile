@@ -11,7 +11,7 @@ NODE_STAMP := hardhat-local/node_modules/.installed
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
-$(PY_STAMP): pyproject.toml requirements.lock
+$(PY_STAMP): pyproject.toml requirements.lock setup.py anchoring/_keccak.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
@@ -65,4 +65,4 @@ schema: setup
 	$(BIN)/python -m anchoring.schemas
 
 clean:
-	rm -rf $(VENV) hardhat-local/node_modules demo-workspace .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) hardhat-local/node_modules demo-workspace .pytest_cache .mypy_cache .ruff_cache build anchoring/*.so

@@ -7,10 +7,13 @@ Invariants (the rules of @openzeppelin/merkle-tree 1.x, default options):
   children ``2j+1`` and ``2j+2``, sorted leaf ``k`` sits at ``2N-2-k``;
 - a proof is the sibling hashes from the leaf up to, not including, the root.
 A proof from here therefore verifies with OpenZeppelin's ``MerkleProof`` in Solidity and in JS.
-Everything is pure: bytes in, bytes out. From `PARALLEL_MIN` leaves on, the leaves are hashed and sorted and
-the inner nodes hashed on every core, in a memory map the workers share (see "The tree on every core");
-smaller trees never start a process. Both paths give the same bytes (a test compares them with a plain
-reference build).
+Everything is pure: bytes in, bytes out. Three paths build the same bytes (tests compare them with a plain
+reference build):
+- native (`anchoring._keccak`, C, built by setup.py wherever a C compiler is found): leaves hashed and inner
+  nodes hashed on every core by threads (the C code lets go of the GIL), sorted by counting, proofs made in C;
+- without it, from `PARALLEL_MIN` leaves on, the leaves are hashed and sorted and the inner nodes hashed on
+  every core by processes, in a memory map the workers share (see "The tree on every core");
+- without it, smaller trees in this process alone.
 """
 
 import gc
@@ -28,6 +31,11 @@ from itertools import islice, pairwise
 from typing import TYPE_CHECKING, Literal
 
 from sha3 import keccak_256
+
+try:
+    from anchoring import _keccak as _native
+except ImportError:  # built without a C compiler: the pure paths below
+    _native = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -218,15 +226,33 @@ def _hash_range(shared: mmap.mmap, lo: int, hi: int) -> None:
     shared[32 * lo : 32 * hi] = b"".join(parents)
 
 
-def _subtree(job: tuple[int, int, int]) -> None:
-    """Round 3: every inner node under node `root` (at `depth`) of an `n`-leaf tree, deepest first."""
-    root, depth, n = job
-    shared = _shared()
+def _subtree_ranges(root: int, depth: int, n: int) -> Iterator[tuple[int, int]]:
+    """The inner nodes under node `root` (at `depth`) of an `n`-leaf tree, as one range ``[lo, hi)`` a level,
+    deepest first."""
     for level in range((n - 1).bit_length() - 1, depth - 1, -1):
         shift = level - depth
         lo, hi = ((root + 1) << shift) - 1, min(((root + 2) << shift) - 1, n - 1)
         if lo < hi:
-            _hash_range(shared, lo, hi)
+            yield lo, hi
+
+
+def _split(n: int, width: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """The inner nodes of an `n`-leaf tree split for `width` cores: each subtree handed out as ``(root, depth,
+    n)`` (none if the tree is too small to have whole ones), then the ranges above them (all ranges when there
+    are no subtrees), bottom up."""
+    depth = (width * SUBTREES_PER_CORE - 1).bit_length()
+    top = (1 << depth) - 1  # the first node at `depth`; its subtrees are whole if every node there is inner
+    if (1 << (depth + 1)) - 2 < n - 1:
+        above = [((1 << level) - 1, min((1 << (level + 1)) - 1, n - 1)) for level in range(depth - 1, -1, -1)]
+        return [(root, depth, n) for root in range(top, 2 * top + 1)], above
+    return [], _levels(n)
+
+
+def _subtree(job: tuple[int, int, int]) -> None:
+    """Round 3: every inner node under node `root` (at `depth`) of an `n`-leaf tree, deepest first."""
+    shared = _shared()
+    for lo, hi in _subtree_ranges(*job):
+        _hash_range(shared, lo, hi)
 
 
 def _build_shared(
@@ -251,17 +277,80 @@ def _build_shared(
         first += sum(map(len, bucket)) // 36
     deque(pool.map(_place, places), maxlen=0)
     del buckets, places
-    depth = (width * SUBTREES_PER_CORE - 1).bit_length()
-    top = (1 << depth) - 1  # the first node at `depth`; its subtrees are whole if every node there is inner
-    if (1 << (depth + 1)) - 2 < n - 1:
-        deque(pool.map(_subtree, [(root, depth, n) for root in range(top, 2 * top + 1)]), maxlen=0)
-        for level in range(depth - 1, -1, -1):
-            _hash_range(shared, (1 << level) - 1, min((1 << (level + 1)) - 1, n - 1))
-    else:
-        for lo, hi in _levels(n):
-            _hash_range(shared, lo, hi)
+    subtrees, above = _split(n, width)
+    deque(pool.map(_subtree, subtrees), maxlen=0)
+    for lo, hi in above:
+        _hash_range(shared, lo, hi)
     size = 32 * (2 * n - 1)
     return shared[:size], array("I", shared[size : size + 4 * n]), array("I", shared[size + 4 * n :])
+
+
+# --- The tree in C -----------------------------------------------------------------------------------------------
+# `anchoring._keccak` does the bulk work; this process's threads run it on every core, since it lets go of the
+# GIL while it hashes. No process starts and nothing is copied between processes.
+
+NATIVE_THREADS_MIN = 1 << 12
+"""From this many leaves on, the native path hashes on every core: under it, starting threads costs more."""
+
+
+def _native_leaves(digests: Sequence[bytes], width: int, threads: "Executor") -> bytearray:
+    """Every leaf of `digests` (32 bytes each), in input order, hashed in `width` parts at once."""
+    if _native is None:
+        raise RuntimeError("anchoring._keccak is not built")
+    n = len(digests)
+    blob = b"".join(digests)
+    leaves = bytearray(32 * n)
+    step = -(-n // width)
+    deque(threads.map(lambda lo: _native.leaves(blob, leaves, lo, min(lo + step, n)), range(0, n, step)), maxlen=0)
+    return leaves
+
+
+def _build_native(digests: Sequence[bytes]) -> "tuple[bytes, array[int], array[int]]":
+    """The node array, order and positions of the tree of `digests` (32 bytes each), in C."""
+    if _native is None:
+        raise RuntimeError("anchoring._keccak is not built")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from anchoring.workers import cores
+
+    n = len(digests)
+    width = cores() if n >= NATIVE_THREADS_MIN else 1
+    nodes = bytearray(32 * (2 * n - 1))
+    positions = bytearray(4 * n)
+    with ThreadPoolExecutor(width) as threads:
+        leaves = _native_leaves(digests, width, threads)
+        order = _native.order(leaves)
+        duplicate = _native.place(leaves, order, nodes, positions)
+        del leaves
+        if duplicate >= 0:
+            leaf = nodes[32 * duplicate : 32 * duplicate + 32].hex()
+            raise ValueError(f"duplicate leaf {leaf}: every digest must be unique")
+        subtrees, above = _split(n, width)
+
+        def subtree(job: tuple[int, int, int]) -> None:
+            for lo, hi in _subtree_ranges(*job):
+                _native.parents(nodes, lo, hi)
+
+        deque(threads.map(subtree, subtrees), maxlen=0)
+    for lo, hi in above:
+        _native.parents(nodes, lo, hi)
+    return bytes(nodes), array("I", order), array("I", positions)
+
+
+def native_built() -> bool:
+    """Whether `anchoring._keccak` was built (setup.py, with a C compiler): the tree is built in C."""
+    return _native is not None
+
+
+@contextmanager
+def pure_python() -> Iterator[None]:
+    """The pure-Python paths, as on a machine where `anchoring._keccak` was not built (tests, benchmarks)."""
+    global _native
+    kept, _native = _native, None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _native = kept
 
 
 def _refuse_duplicates(descending: list[bytes]) -> None:
@@ -303,7 +392,10 @@ class MerkleTree:
         n = len(digests)
         if n == 0:
             raise ValueError("a Merkle tree needs at least one leaf")
-        if n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 and set(map(len, digests)) == {32}:
+        whole = set(map(len, digests)) == {32}
+        if _native is not None and whole:
+            return cls(*_build_native(digests))
+        if n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1 and whole:
             with _no_gc(), _shared_map(n) as shared, _pool() as pool:
                 return cls(*_build_shared(digests, shared, pool))
         with _no_gc():
@@ -349,8 +441,12 @@ class MerkleTree:
 
         Built top-down, one level range at a time: a node's proof is its sibling followed by its parent's
         proof, one tuple concatenation inside a list comprehension, no index arithmetic per node in Python.
-        Proofs share their hashes (the tuples hold the same bytes objects, one per node).
+        Proofs share their hashes (the tuples hold the same bytes objects, one per node). The native path walks
+        each leaf up instead, in C, with the same sharing.
         """
+        if _native is not None:
+            order = self._order if isinstance(self._order, array) else array("I", self._order)
+            return _native.proofs(self._buf, order)
         nodes = self.nodes
         by_node: list[tuple[bytes, ...]] = [()] * len(nodes)
         with _no_gc():

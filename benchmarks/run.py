@@ -4,9 +4,11 @@
                              [--leaves 1000000] [--records 100000]
                              [--credentials 10000]
 
-- merkle: build the tree and every proof for N leaves; baselines: the previous build (one process, sort by key,
-  proofs node by node), measured at the same N in the same run, the same tree built the textbook way (keccak
-  through eth-hash's default backend, each proof walked separately), and the raw keccak floor.
+- merkle: build the tree and every proof for N leaves (in C, `anchoring._keccak`, when it is built); baselines,
+  at the same N in the same run: the pure-Python path (on every core by processes, used where no C compiler
+  was found), the previous build (one process, sort by key, proofs node by node), the same tree built the
+  textbook way (keccak through eth-hash's default backend, each proof walked separately), and the raw keccak
+  floor (three pysha3 calls a leaf, one process).
 - startup: `credanchor verify` of one receipt, whole process, online (Anvil) and offline (benchmarks/startup.py);
   baselines: `python -c pass` and `python -c "import credanchor"`.
 - gas: gas of one anchor (any batch size) on a real Anvil node; baseline: an OpenAttestation-style
@@ -54,6 +56,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,6 +66,7 @@ from eth_hash.auto import keccak as eth_hash_keccak
 from eth_utils.address import to_checksum_address
 from sha3 import keccak_256
 
+from anchoring import merkle
 from anchoring.batchsign import SignerSpec
 from anchoring.chain import Chain
 from anchoring.credential import credential_digest
@@ -153,13 +157,24 @@ def previous_tree(digests: list[bytes]) -> tuple[bytes, list[tuple[bytes, ...]]]
     return nodes[0], [by_node[p] for p in positions]
 
 
+def _build_and_proofs(digests: list[bytes], *, pure: bool) -> tuple[MerkleTree, float, float]:
+    """Build and every proof, timed apart; `pure`: with the C part set aside (the path of a machine without it)."""
+    with merkle.pure_python() if pure else nullcontext():
+        tree, build = timed(lambda: MerkleTree.build(digests))
+        _, proofs = timed(tree.proofs)
+    return tree, build, proofs
+
+
 def bench_merkle(leaves: int) -> dict[str, Any]:
     digests = [os.urandom(32) for _ in range(leaves)]
     (previous_root, _), previous = timed(lambda: previous_tree(digests))
-    tree, build = timed(lambda: MerkleTree.build(digests))
-    _, proofs = timed(tree.proofs)
+    pure_tree, pure_build, pure_proofs = _build_and_proofs(digests, pure=True)
+    tree, build, proofs = _build_and_proofs(digests, pure=False)
     ours = build + proofs
-    assert tree.root == previous_root
+    assert tree.root == previous_root == pure_tree.root
+    del pure_tree
+    _, pure_build_again, pure_proofs_again = _build_and_proofs(digests, pure=True)  # before and after: load drifts
+    pure = min(pure_build + pure_proofs, pure_build_again + pure_proofs_again)
     (_, _), previous_again = timed(lambda: previous_tree(digests))  # before and after ours: load drifts
     _, floor = timed(lambda: [keccak256(d) for d in digests for _ in range(3)])
     sample = digests[: min(leaves, 200_000)]
@@ -170,10 +185,16 @@ def bench_merkle(leaves: int) -> dict[str, Any]:
         "leaves": leaves,
         "cores": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
+        "native": merkle.native_built(),
         "build_s": round(build, 2),
         "proofs_s": round(proofs, 2),
         "total_s": round(ours, 2),
         "target_s": 3.0,
+        "pure_python_build_and_proofs_s": [
+            [round(pure_build, 2), round(pure_proofs, 2)],
+            [round(pure_build_again, 2), round(pure_proofs_again, 2)],
+        ],
+        "speedup_vs_pure_python": round(pure / ours, 2),
         "previous_build_and_proofs_s": [round(previous, 2), round(previous_again, 2)],
         "speedup_vs_previous": round(min(previous, previous_again) / ours, 2),
         "raw_keccak_floor_s": round(floor, 2),

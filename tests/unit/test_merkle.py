@@ -1,7 +1,9 @@
-"""The Merkle tree against OpenZeppelin's own vectors (@openzeppelin/merkle-tree 1.0.8), plus properties, and
-the fast build (multi-process for large trees) against a plain reference build."""
+"""The Merkle tree against OpenZeppelin's own vectors (@openzeppelin/merkle-tree 1.0.8), plus properties, on
+both paths (C and pure Python), and every fast build (C with threads; pure Python with processes for large
+trees) against a plain reference build."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,23 @@ def hexed(values: list[bytes] | tuple[bytes, ...]) -> list[str]:
     return ["0x" + v.hex() for v in values]
 
 
+@pytest.fixture(params=["native", "pure"])
+def either_path(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The test runs twice: with the tree built in C (`anchoring._keccak`) and as a machine without it builds it."""
+    if request.param == "pure":
+        with merkle.pure_python():
+            yield
+    else:
+        assert merkle.native_built(), "anchoring._keccak is not built: `make setup` builds it with the C compiler"
+        yield
+
+
+def test_the_c_part_is_built() -> None:
+    """`make setup` builds `anchoring._keccak` (setup.py): without it the tree would quietly take the slow path."""
+    assert merkle.native_built()
+
+
+@pytest.mark.usefixtures("either_path")
 @pytest.mark.parametrize("case", CASES, ids=[f"n={c['n']}" for c in CASES])
 def test_root_proofs_and_tree_match_openzeppelin(case: dict[str, Any]) -> None:
     digests = [unhex(d) for d in case["digests"]]
@@ -48,6 +67,7 @@ def test_vectors_cover_every_listed_case() -> None:
     assert sum(len(c["proofs"]) for c in CASES) == sum(min(c["n"], 100) for c in CASES[:-1]) + 28
 
 
+@pytest.mark.usefixtures("either_path")
 def test_multiproof_matches_openzeppelin() -> None:
     vector = VECTORS["multiproof"]
     case = next(c for c in CASES if c["n"] == vector["n"])
@@ -67,6 +87,7 @@ def test_multiproof_given_as_published_verifies() -> None:
     assert "0x" + process_multiproof(multi).hex() == vector["root"]
 
 
+@pytest.mark.usefixtures("either_path")
 def test_single_leaf_tree_has_empty_proof_and_root_is_the_leaf() -> None:
     case = CASES[0]
     tree = MerkleTree.build([unhex(case["digests"][0])])
@@ -74,14 +95,16 @@ def test_single_leaf_tree_has_empty_proof_and_root_is_the_leaf() -> None:
     assert tree.root == tree.leaf(0)
 
 
+@pytest.mark.usefixtures("either_path")
 def test_empty_batch_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one leaf"):
         MerkleTree.build([])
 
 
+@pytest.mark.usefixtures("either_path")
 def test_duplicate_digest_is_refused() -> None:
     digest = b"\x01" * 32
-    with pytest.raises(ValueError, match="duplicate leaf"):
+    with pytest.raises(ValueError, match=f"^duplicate leaf {leaf_hash(digest).hex()}: every digest must be unique$"):
         MerkleTree.build([digest, b"\x02" * 32, digest])
 
 
@@ -91,6 +114,7 @@ def test_duplicate_multiproof_index_is_refused() -> None:
         MerkleTree.build(digests).multiproof([1, 1], digests)
 
 
+@pytest.mark.usefixtures("either_path")
 @settings(max_examples=60, deadline=None)
 @given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=300))
 def test_every_proof_verifies_and_input_order_does_not_matter(digest_set: set[bytes]) -> None:
@@ -102,6 +126,7 @@ def test_every_proof_verifies_and_input_order_does_not_matter(digest_set: set[by
         assert list(proof) == tree.proof(i)
 
 
+@pytest.mark.usefixtures("either_path")
 @settings(max_examples=40, deadline=None)
 @given(st.sets(st.binary(min_size=32, max_size=32), min_size=2, max_size=64), st.data())
 def test_tampered_proof_or_leaf_fails(digest_set: set[bytes], data: st.DataObject) -> None:
@@ -144,14 +169,25 @@ def assert_same_as_reference(digests: list[bytes]) -> None:
 
 
 @pytest.fixture
-def parallel_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small trees take the multi-process path too, so random sizes exercise it cheaply."""
+def parallel_from_two(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The pure path (no C part), where small trees take the multi-process path too, so random sizes exercise it
+    cheaply."""
     monkeypatch.setattr(merkle, "PARALLEL_MIN", 2)
+    with merkle.pure_python():
+        yield
 
 
+@pytest.fixture
+def threads_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C path, where small trees are hashed by threads over subtrees too."""
+    assert merkle.native_built()
+    monkeypatch.setattr(merkle, "NATIVE_THREADS_MIN", 2)
+
+
+@pytest.mark.usefixtures("either_path")
 @settings(max_examples=40, deadline=None)
 @given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=200))
-def test_in_process_build_matches_the_reference(digest_set: set[bytes]) -> None:
+def test_small_build_matches_the_reference(digest_set: set[bytes]) -> None:
     assert_same_as_reference(list(digest_set))
 
 
@@ -161,10 +197,34 @@ def test_parallel_build_matches_the_reference(n: int) -> None:
     assert_same_as_reference([keccak_256(i.to_bytes(4, "big")).digest() for i in range(n)])
 
 
+@pytest.mark.usefixtures("threads_from_two")
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 31, 33, 100, 257, 1001])
+def test_threaded_c_build_matches_the_reference(n: int) -> None:
+    assert_same_as_reference([keccak_256(i.to_bytes(4, "big")).digest() for i in range(n)])
+
+
+def test_random_sizes_on_the_threaded_c_path_match_the_reference(threads_from_two: None) -> None:
+    @settings(max_examples=25, deadline=None)
+    @given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=150))
+    def check(digest_set: set[bytes]) -> None:
+        assert_same_as_reference(list(digest_set))
+
+    check()
+
+
+@pytest.mark.usefixtures("either_path")
 @pytest.mark.parametrize("offset", [-1, 0, 1])
-def test_sizes_around_the_parallel_threshold_match_the_reference(offset: int) -> None:
-    n = merkle.PARALLEL_MIN + offset
+@pytest.mark.parametrize("threshold", ["PARALLEL_MIN", "NATIVE_THREADS_MIN"])
+def test_sizes_around_the_parallel_thresholds_match_the_reference(threshold: str, offset: int) -> None:
+    n = getattr(merkle, threshold) + offset
     assert_same_as_reference([keccak_256(i.to_bytes(4, "big") + b"t").digest() for i in range(n)])
+
+
+@pytest.mark.usefixtures("either_path")
+def test_digests_of_other_lengths_build_the_same_tree_on_both_paths() -> None:
+    """Digests not of 32 bytes (a caller's own leaves) take the in-process build; their proofs come from C."""
+    digests = [bytes([i]) * (1 + i % 40) for i in range(1, 90)]
+    assert_same_as_reference(digests)
 
 
 def test_random_sizes_on_the_parallel_path_match_the_reference(parallel_from_two: None) -> None:
@@ -176,8 +236,9 @@ def test_random_sizes_on_the_parallel_path_match_the_reference(parallel_from_two
     check()
 
 
-@pytest.mark.usefixtures("parallel_from_two")
-def test_duplicate_digest_is_refused_on_the_parallel_path() -> None:
+@pytest.mark.parametrize("path", ["parallel_from_two", "threads_from_two"])
+def test_duplicate_digest_is_refused_on_every_path(path: str, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue(path)
     digest = b"\x05" * 32
-    with pytest.raises(ValueError, match=f"duplicate leaf {leaf_hash(digest).hex()}"):
+    with pytest.raises(ValueError, match=f"^duplicate leaf {leaf_hash(digest).hex()}: every digest must be unique$"):
         MerkleTree.build([b"\x01" * 32, digest, b"\x02" * 32, digest])

@@ -1,0 +1,348 @@
+/* Keccak-256 and the Merkle tree of anchoring/merkle.py, in C: the tree's hashing, sorting and proofs.
+ *
+ * Optional: anchoring/merkle.py uses it when it is built (setup.py builds it wherever a C compiler is found)
+ * and falls back to its pure-Python path otherwise; tests/unit/test_keccak_native.py checks both paths give the
+ * same bytes. Hashing functions release the GIL, so Python threads run them on every core at once.
+ *
+ * The permutation is Keccak-f[1600] as FIPS 202 and the Keccak team's reference define it, written out
+ * (theta, rho and pi in one pass, chi, iota); the padding is Keccak's original 0x01 (Ethereum's keccak256),
+ * not SHA-3's 0x06. Lanes are read little-endian: x86-64 and arm64 only (setup.py builds nothing elsewhere).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "anchoring._keccak reads lanes little-endian"
+#endif
+
+#define ROL(a, n) (((a) << (n)) | ((a) >> (64 - (n))))
+#define RATE 136
+
+static const uint64_t RC[24] = {
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
+    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
+    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
+    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
+    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL};
+
+static void keccakf(uint64_t s[25]) {
+    uint64_t c0, c1, c2, c3, c4, d0, d1, d2, d3, d4, b[25];
+    for (int r = 0; r < 24; r++) {
+        c0 = s[0] ^ s[5] ^ s[10] ^ s[15] ^ s[20];
+        c1 = s[1] ^ s[6] ^ s[11] ^ s[16] ^ s[21];
+        c2 = s[2] ^ s[7] ^ s[12] ^ s[17] ^ s[22];
+        c3 = s[3] ^ s[8] ^ s[13] ^ s[18] ^ s[23];
+        c4 = s[4] ^ s[9] ^ s[14] ^ s[19] ^ s[24];
+        d0 = c4 ^ ROL(c1, 1);
+        d1 = c0 ^ ROL(c2, 1);
+        d2 = c1 ^ ROL(c3, 1);
+        d3 = c2 ^ ROL(c4, 1);
+        d4 = c3 ^ ROL(c0, 1);
+        /* rho and pi: lane (x, y) (index x + 5y), rotated by its offset, moves to (y, 2x + 3y mod 5) */
+        b[0] = s[0] ^ d0;
+        b[10] = ROL(s[1] ^ d1, 1);
+        b[20] = ROL(s[2] ^ d2, 62);
+        b[5] = ROL(s[3] ^ d3, 28);
+        b[15] = ROL(s[4] ^ d4, 27);
+        b[16] = ROL(s[5] ^ d0, 36);
+        b[1] = ROL(s[6] ^ d1, 44);
+        b[11] = ROL(s[7] ^ d2, 6);
+        b[21] = ROL(s[8] ^ d3, 55);
+        b[6] = ROL(s[9] ^ d4, 20);
+        b[7] = ROL(s[10] ^ d0, 3);
+        b[17] = ROL(s[11] ^ d1, 10);
+        b[2] = ROL(s[12] ^ d2, 43);
+        b[12] = ROL(s[13] ^ d3, 25);
+        b[22] = ROL(s[14] ^ d4, 39);
+        b[23] = ROL(s[15] ^ d0, 41);
+        b[8] = ROL(s[16] ^ d1, 45);
+        b[18] = ROL(s[17] ^ d2, 15);
+        b[3] = ROL(s[18] ^ d3, 21);
+        b[13] = ROL(s[19] ^ d4, 8);
+        b[14] = ROL(s[20] ^ d0, 18);
+        b[24] = ROL(s[21] ^ d1, 2);
+        b[9] = ROL(s[22] ^ d2, 61);
+        b[19] = ROL(s[23] ^ d3, 56);
+        b[4] = ROL(s[24] ^ d4, 14);
+        for (int y = 0; y < 25; y += 5) { /* chi */
+            s[y + 0] = b[y + 0] ^ (~b[y + 1] & b[y + 2]);
+            s[y + 1] = b[y + 1] ^ (~b[y + 2] & b[y + 3]);
+            s[y + 2] = b[y + 2] ^ (~b[y + 3] & b[y + 4]);
+            s[y + 3] = b[y + 3] ^ (~b[y + 4] & b[y + 0]);
+            s[y + 4] = b[y + 4] ^ (~b[y + 0] & b[y + 1]);
+        }
+        s[0] ^= RC[r]; /* iota */
+    }
+}
+
+static void absorb(uint64_t s[25], const uint8_t *block) {
+    for (int i = 0; i < RATE / 8; i++) {
+        uint64_t lane;
+        memcpy(&lane, block + 8 * i, 8);
+        s[i] ^= lane;
+    }
+    keccakf(s);
+}
+
+/* keccak256 of `len` bytes at `in`, any length. */
+static void keccak256(const uint8_t *in, size_t len, uint8_t out[32]) {
+    uint64_t s[25] = {0};
+    uint8_t last[RATE];
+    for (; len >= RATE; in += RATE, len -= RATE) absorb(s, in);
+    memset(last, 0, RATE);
+    memcpy(last, in, len);
+    last[len] ^= 0x01;
+    last[RATE - 1] ^= 0x80;
+    absorb(s, last);
+    memcpy(out, s, 32);
+}
+
+/* A parent: keccak256 of its two children, the smaller first (OpenZeppelin's commutative hash). */
+static void parent(const uint8_t *a, const uint8_t *b, uint8_t out[32]) {
+    uint8_t pair[64];
+    if (memcmp(a, b, 32) < 0) {
+        memcpy(pair, a, 32);
+        memcpy(pair + 32, b, 32);
+    } else {
+        memcpy(pair, b, 32);
+        memcpy(pair + 32, a, 32);
+    }
+    keccak256(pair, 64, out);
+}
+
+/* --- Python ------------------------------------------------------------------------------------------------ */
+
+static PyObject *py_keccak256(PyObject *self, PyObject *arg) {
+    Py_buffer data;
+    uint8_t out[32];
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
+    if (data.len >= 4096) {
+        Py_BEGIN_ALLOW_THREADS keccak256(data.buf, (size_t)data.len, out);
+        Py_END_ALLOW_THREADS
+    } else {
+        keccak256(data.buf, (size_t)data.len, out);
+    }
+    PyBuffer_Release(&data);
+    return PyBytes_FromStringAndSize((const char *)out, 32);
+}
+
+/* Checks that [lo, hi) lies within `count` items; sets ValueError and returns 0 otherwise. */
+static int in_range(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t count) {
+    if (lo < 0 || hi < lo || hi > count) {
+        PyErr_Format(PyExc_ValueError, "range [%zd, %zd) is not within %zd items", lo, hi, count);
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *py_leaves(PyObject *self, PyObject *args) {
+    Py_buffer src, dst;
+    Py_ssize_t lo, hi;
+    if (!PyArg_ParseTuple(args, "y*w*nn", &src, &dst, &lo, &hi)) return NULL;
+    PyObject *result = NULL;
+    if (src.len % 32 || dst.len != src.len) {
+        PyErr_SetString(PyExc_ValueError, "leaves: 32-byte digests in, as many 32-byte leaves out");
+    } else if (in_range(lo, hi, src.len / 32)) {
+        const uint8_t *in = src.buf;
+        uint8_t *out = dst.buf;
+        Py_BEGIN_ALLOW_THREADS for (Py_ssize_t i = lo; i < hi; i++) {
+            uint8_t once[32];
+            keccak256(in + 32 * i, 32, once);
+            keccak256(once, 32, out + 32 * i);
+        }
+        Py_END_ALLOW_THREADS result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    return result;
+}
+
+typedef struct {
+    uint8_t leaf[32];
+    uint32_t index;
+} record;
+
+static int descending(const void *a, const void *b) { return memcmp(((const record *)b)->leaf, ((const record *)a)->leaf, 32); }
+
+/* Record indices sorted by leaf, descending: counted into 65,536 buckets by the first two bytes (leaves are
+ * uniform, so about n / 65,536 a bucket), then each bucket sorted. Equal leaves end up next to each other. */
+static int sort_descending(const uint8_t *leaves, uint32_t n, uint32_t *order) {
+    record *records = malloc((size_t)n * sizeof(record));
+    size_t *start = calloc(65537, sizeof(size_t));
+    if (!records || !start) {
+        free(records);
+        free(start);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) start[65535 - (leaves[32 * (size_t)i] << 8 | leaves[32 * (size_t)i + 1]) + 1]++;
+    for (size_t b = 1; b <= 65536; b++) start[b] += start[b - 1];
+    for (uint32_t i = 0; i < n; i++) {
+        size_t b = 65535 - (leaves[32 * (size_t)i] << 8 | leaves[32 * (size_t)i + 1]);
+        record *r = &records[start[b]++];
+        memcpy(r->leaf, leaves + 32 * (size_t)i, 32);
+        r->index = i;
+    }
+    size_t lo = 0; /* start[b] is now the end of bucket b */
+    for (size_t b = 0; b < 65536; b++) {
+        size_t hi = start[b];
+        if (hi - lo > 1) qsort(records + lo, hi - lo, sizeof(record), descending);
+        lo = hi;
+    }
+    for (uint32_t k = 0; k < n; k++) order[k] = records[k].index;
+    free(records);
+    free(start);
+    return 1;
+}
+
+static PyObject *py_order(PyObject *self, PyObject *arg) {
+    Py_buffer leaves;
+    if (PyObject_GetBuffer(arg, &leaves, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = leaves.len / 32;
+    if (leaves.len % 32 || n > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "order: 32-byte leaves, fewer than 2**32");
+    } else if ((result = PyBytes_FromStringAndSize(NULL, 4 * n)) != NULL) {
+        int ok;
+        uint32_t *order = (uint32_t *)PyBytes_AS_STRING(result);
+        Py_BEGIN_ALLOW_THREADS ok = sort_descending(leaves.buf, (uint32_t)n, order);
+        Py_END_ALLOW_THREADS if (!ok) {
+            Py_CLEAR(result);
+            PyErr_NoMemory();
+        }
+    }
+    PyBuffer_Release(&leaves);
+    return result;
+}
+
+static PyObject *py_place(PyObject *self, PyObject *args) {
+    Py_buffer leaves, order, nodes, positions;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &leaves, &order, &nodes, &positions)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = leaves.len / 32;
+    if (leaves.len % 32 || order.len != 4 * n || positions.len != 4 * n || nodes.len != 32 * (2 * n - 1) || n == 0) {
+        PyErr_SetString(PyExc_ValueError, "place: n leaves, n orders, n positions and 2n - 1 nodes");
+    } else {
+        const uint8_t *leaf = leaves.buf;
+        const uint32_t *from = order.buf;
+        uint8_t *node = nodes.buf;
+        uint32_t *position = positions.buf;
+        Py_ssize_t duplicate = -1, k;
+        for (k = 0; k < n; k++) {
+            if (from[k] >= n) break;
+            memcpy(node + 32 * (n - 1 + k), leaf + 32 * (size_t)from[k], 32);
+            position[from[k]] = (uint32_t)(n - 1 + k);
+            if (duplicate < 0 && k > 0 && !memcmp(node + 32 * (n - 2 + k), node + 32 * (n - 1 + k), 32)) duplicate = n - 1 + k;
+        }
+        if (k < n)
+            PyErr_SetString(PyExc_ValueError, "place: an order names no leaf");
+        else
+            result = PyLong_FromSsize_t(duplicate);
+    }
+    PyBuffer_Release(&leaves);
+    PyBuffer_Release(&order);
+    PyBuffer_Release(&nodes);
+    PyBuffer_Release(&positions);
+    return result;
+}
+
+static PyObject *py_parents(PyObject *self, PyObject *args) {
+    Py_buffer nodes;
+    Py_ssize_t lo, hi;
+    if (!PyArg_ParseTuple(args, "w*nn", &nodes, &lo, &hi)) return NULL;
+    PyObject *result = NULL;
+    if (nodes.len % 32) {
+        PyErr_SetString(PyExc_ValueError, "parents: a node array of 32-byte nodes");
+    } else if (in_range(lo, hi, nodes.len / 32) && (hi == lo || in_range(2 * lo + 1, 2 * hi + 1, nodes.len / 32))) {
+        uint8_t *node = nodes.buf;
+        Py_BEGIN_ALLOW_THREADS for (Py_ssize_t j = hi - 1; j >= lo; j--)
+            parent(node + 32 * (2 * j + 1), node + 32 * (2 * j + 2), node + 32 * j);
+        Py_END_ALLOW_THREADS result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&nodes);
+    return result;
+}
+
+/* Every proof, walked up from each leaf in slot order (the sibling of one leaf's is the next leaf's, so the
+ * nodes are read and their objects made in order, not at random) and stored at the leaf's input index. */
+static PyObject *py_proofs(PyObject *self, PyObject *args) {
+    Py_buffer nodes, order;
+    if (!PyArg_ParseTuple(args, "y*y*", &nodes, &order)) return NULL;
+    PyObject *result = NULL, **shared = NULL;
+    Py_ssize_t n = order.len / 4, size = nodes.len / 32;
+    const uint32_t *index = order.buf;
+    if (order.len % 4 || nodes.len % 32 || size != 2 * n - 1 || n == 0) {
+        PyErr_SetString(PyExc_ValueError, "proofs: 2n - 1 nodes and n orders");
+        goto done;
+    }
+    if (!(shared = PyMem_Calloc(size, sizeof(PyObject *)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!(result = PyList_New(n))) goto done;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (index[k] >= n || PyList_GET_ITEM(result, index[k])) {
+            PyErr_SetString(PyExc_ValueError, "proofs: the order names an index twice or one outside the tree");
+            Py_CLEAR(result);
+            goto done;
+        }
+        size_t h = (size_t)(n + k); /* 1-based: the sibling of node h is h ^ 1, its parent h >> 1 */
+        Py_ssize_t depth = 0;
+        for (size_t up = h; up > 1; up >>= 1) depth++;
+        PyObject *proof = PyTuple_New(depth);
+        if (!proof) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, index[k], proof);
+        for (Py_ssize_t j = 0; h > 1; j++, h >>= 1) {
+            size_t s = (h ^ 1) - 1;
+            /* One bytes object a node, shared by every proof that holds it, as the pure path does. */
+            if (!shared[s] && !(shared[s] = PyBytes_FromStringAndSize((const char *)nodes.buf + 32 * s, 32))) {
+                Py_CLEAR(result);
+                goto done;
+            }
+            PyTuple_SET_ITEM(proof, j, Py_NewRef(shared[s]));
+        }
+        /* A tuple of bytes can hold no cycle: untracked now, as the collector would on its first pass, so a
+         * million new tuples give later collections nothing to walk. */
+        PyObject_GC_UnTrack(proof);
+    }
+done:
+    if (shared) {
+        for (Py_ssize_t s = 0; s < size; s++) Py_XDECREF(shared[s]);
+        PyMem_Free(shared);
+    }
+    PyBuffer_Release(&nodes);
+    PyBuffer_Release(&order);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"keccak256", py_keccak256, METH_O, "keccak256(data) -> the 32-byte Keccak-256 digest (Ethereum's)."},
+    {"leaves", py_leaves, METH_VARARGS,
+     "leaves(digests, out, lo, hi): out[i] = keccak256(keccak256(digests[i])) for 32-byte items i in [lo, hi)."},
+    {"order", py_order, METH_O,
+     "order(leaves) -> bytes: the leaves' indices (4-byte native unsigned ints) by leaf, descending."},
+    {"place", py_place, METH_VARARGS,
+     "place(leaves, order, nodes, positions) -> int: the leaves into the node array's tail in `order` and each "
+     "index's slot into positions; the first slot whose leaf equals the one before it, or -1."},
+    {"parents", py_parents, METH_VARARGS,
+     "parents(nodes, lo, hi): every inner node j in [lo, hi) from its children 2j+1 and 2j+2, last first."},
+    {"proofs", py_proofs, METH_VARARGS,
+     "proofs(nodes, order) -> list of tuples: every leaf's proof, by input index (order: the input index of each "
+     "leaf slot from n - 1 on)."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_keccak",
+    .m_doc = "Keccak-256 and the Merkle tree's bulk work in C (see anchoring/merkle.py).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__keccak(void) { return PyModule_Create(&module); }

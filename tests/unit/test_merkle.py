@@ -242,3 +242,20 @@ def test_duplicate_digest_is_refused_on_every_path(path: str, request: pytest.Fi
     digest = b"\x05" * 32
     with pytest.raises(ValueError, match=f"^duplicate leaf {leaf_hash(digest).hex()}: every digest must be unique$"):
         MerkleTree.build([b"\x01" * 32, digest, b"\x02" * 32, digest])
+
+
+def test_without_the_c_part_the_tree_takes_the_pure_path() -> None:
+    """A machine where setup.py found no C compiler: `anchoring._keccak` cannot be imported, and the same tree
+    comes out (checked in a fresh interpreter, where the module is blocked before anything imports it)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['anchoring._keccak'] = None\n"
+        "from anchoring import merkle\n"
+        "tree = merkle.MerkleTree.build([bytes([i]) * 32 for i in range(1, 40)])\n"
+        "print(merkle.native_built(), tree.root.hex(), len(tree.proofs()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    expected = MerkleTree.build([bytes([i]) * 32 for i in range(1, 40)])
+    assert done.stdout.split() == ["False", expected.root.hex(), "39"]

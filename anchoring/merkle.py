@@ -54,6 +54,17 @@ def node_hash(a: bytes, b: bytes) -> bytes:
     return node
 
 
+def leaf_hashes(digests: bytes) -> bytes:
+    """The leaf hash of each 32-byte digest of `digests` (concatenated), concatenated; in C when it is built."""
+    if len(digests) % 32:
+        raise ValueError(f"leaf hashes: digests of 32 bytes each, not {len(digests)} bytes in all")
+    if _native is not None:
+        leaves = bytearray(len(digests))
+        _native.leaves(digests, leaves, 0, len(digests) // 32)
+        return bytes(leaves)
+    return b"".join(leaf_hash(digests[o : o + 32]) for o in range(0, len(digests), 32))
+
+
 def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root that `proof` leads to from `leaf`."""
     computed = leaf

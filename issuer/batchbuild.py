@@ -28,7 +28,7 @@ from anchoring.dataintegrity import JCS, ProofFailed, Signer
 from anchoring.errors import InvalidInput
 from anchoring.hashing import keccak256
 from anchoring.jcs import canonicalize
-from anchoring.merkle import leaf_hash
+from anchoring.merkle import leaf_hashes
 from anchoring.workers import parallel_map
 from issuer.config import IssuerConfig
 from issuer.credentials import build_credential, issuer_profile
@@ -176,8 +176,8 @@ def build_range(span: tuple[int, int]) -> Chunk:
         ids.append(credential_id)
         digests.append(digest)
         documents.append(document)
-    leaves = b"".join(leaf_hash(d) for d in digests)
-    return Chunk(start, ids, b"".join(digests), leaves, documents)
+    every = b"".join(digests)
+    return Chunk(start, ids, every, leaf_hashes(every), documents)
 
 
 def build_chunks(job: BatchJob, *, chunk: int = CHUNK) -> Iterator[Chunk]:

@@ -259,3 +259,16 @@ def test_without_the_c_part_the_tree_takes_the_pure_path() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     expected = MerkleTree.build([bytes([i]) * 32 for i in range(1, 40)])
     assert done.stdout.split() == ["False", expected.root.hex(), "39"]
+
+
+@pytest.mark.usefixtures("either_path")
+@pytest.mark.parametrize("n", [0, 1, 2, 77])
+def test_leaf_hashes_of_concatenated_digests(n: int) -> None:
+    digests = [keccak_256(i.to_bytes(4, "big")).digest() for i in range(n)]
+    assert merkle.leaf_hashes(b"".join(digests)) == b"".join(map(leaf_hash, digests))
+
+
+@pytest.mark.usefixtures("either_path")
+def test_leaf_hashes_refuse_a_ragged_concatenation() -> None:
+    with pytest.raises(ValueError, match="^leaf hashes: digests of 32 bytes each, not 65 bytes in all$"):
+        merkle.leaf_hashes(bytes(65))

@@ -169,20 +169,26 @@ typedef struct {
 static int descending(const void *a, const void *b) { return memcmp(((const record *)b)->leaf, ((const record *)a)->leaf, 32); }
 
 /* Record indices sorted by leaf, descending: counted into 65,536 buckets by the first two bytes (leaves are
- * uniform, so about n / 65,536 a bucket), then each bucket sorted. Equal leaves end up next to each other. */
+ * uniform, so about n / 65,536 a bucket), then each bucket sorted. Equal leaves end up next to each other.
+ * Each leaf's bucket is read once, into `key`: the caller's buffer may change under us (the GIL is let go), and
+ * a bucket read twice could then overflow the one counted. */
 static int sort_descending(const uint8_t *leaves, uint32_t n, uint32_t *order) {
-    record *records = malloc((size_t)n * sizeof(record));
+    record *records = malloc((size_t)n * sizeof(record) + 1);
+    uint16_t *key = malloc((size_t)n * sizeof(uint16_t) + 1);
     size_t *start = calloc(65537, sizeof(size_t));
-    if (!records || !start) {
+    if (!records || !key || !start) {
         free(records);
+        free(key);
         free(start);
         return 0;
     }
-    for (uint32_t i = 0; i < n; i++) start[65535 - (leaves[32 * (size_t)i] << 8 | leaves[32 * (size_t)i + 1]) + 1]++;
+    for (uint32_t i = 0; i < n; i++) {
+        key[i] = (uint16_t)(65535 - (leaves[32 * (size_t)i] << 8 | leaves[32 * (size_t)i + 1]));
+        start[key[i] + 1]++;
+    }
     for (size_t b = 1; b <= 65536; b++) start[b] += start[b - 1];
     for (uint32_t i = 0; i < n; i++) {
-        size_t b = 65535 - (leaves[32 * (size_t)i] << 8 | leaves[32 * (size_t)i + 1]);
-        record *r = &records[start[b]++];
+        record *r = &records[start[key[i]]++];
         memcpy(r->leaf, leaves + 32 * (size_t)i, 32);
         r->index = i;
     }
@@ -192,8 +198,9 @@ static int sort_descending(const uint8_t *leaves, uint32_t n, uint32_t *order) {
         if (hi - lo > 1) qsort(records + lo, hi - lo, sizeof(record), descending);
         lo = hi;
     }
-    for (uint32_t k = 0; k < n; k++) order[k] = records[k].index;
+    for (uint32_t k = 0; k < n; k++) memcpy(order + k, &records[k].index, 4);
     free(records);
+    free(key);
     free(start);
     return 1;
 }
@@ -207,7 +214,7 @@ static PyObject *py_order(PyObject *self, PyObject *arg) {
         PyErr_SetString(PyExc_ValueError, "order: 32-byte leaves, fewer than 2**32");
     } else if ((result = PyBytes_FromStringAndSize(NULL, 4 * n)) != NULL) {
         int ok;
-        uint32_t *order = (uint32_t *)PyBytes_AS_STRING(result);
+        uint32_t *order = (uint32_t *)(void *)PyBytes_AS_STRING(result); /* bytes data is 8-byte aligned */
         Py_BEGIN_ALLOW_THREADS ok = sort_descending(leaves.buf, (uint32_t)n, order);
         Py_END_ALLOW_THREADS if (!ok) {
             Py_CLEAR(result);
@@ -218,30 +225,58 @@ static PyObject *py_order(PyObject *self, PyObject *arg) {
     return result;
 }
 
+#define MAX_LEAVES ((Py_ssize_t)1 << 31) /* slots run to 2n - 2, and must fit 4 bytes */
+
+/* A private copy of `order`, n 4-byte indices at any alignment, checked to name each index below n exactly once;
+ * NULL with ValueError (naming `what`) or MemoryError set otherwise. Every later read is of the copy, so nothing
+ * the caller does to its buffer meanwhile (another thread, a __del__ run by the collector) can move a write. */
+static uint32_t *permutation(const Py_buffer *order, Py_ssize_t n, const char *what) {
+    uint32_t *copy = PyMem_Malloc((size_t)n * 4 + 1);
+    uint8_t *seen = PyMem_Calloc((size_t)n / 8 + 1, 1);
+    if (!copy || !seen) {
+        PyMem_Free(copy);
+        PyMem_Free(seen);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(copy, order->buf, (size_t)n * 4);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint32_t i = copy[k];
+        if (i >= n || seen[i / 8] & (1 << i % 8)) {
+            PyErr_Format(PyExc_ValueError, "%s: the order must name each index below %zd once", what, n);
+            PyMem_Free(copy);
+            PyMem_Free(seen);
+            return NULL;
+        }
+        seen[i / 8] |= (uint8_t)(1 << i % 8);
+    }
+    PyMem_Free(seen);
+    return copy;
+}
+
 static PyObject *py_place(PyObject *self, PyObject *args) {
     Py_buffer leaves, order, nodes, positions;
     if (!PyArg_ParseTuple(args, "y*y*w*w*", &leaves, &order, &nodes, &positions)) return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = leaves.len / 32;
-    if (leaves.len % 32 || order.len != 4 * n || positions.len != 4 * n || nodes.len != 32 * (2 * n - 1) || n == 0) {
+    uint32_t *from = NULL;
+    if (leaves.len % 32 || order.len != 4 * n || positions.len != 4 * n || nodes.len != 32 * (2 * n - 1) || n == 0 ||
+        n > MAX_LEAVES) {
         PyErr_SetString(PyExc_ValueError, "place: n leaves, n orders, n positions and 2n - 1 nodes");
-    } else {
+    } else if ((from = permutation(&order, n, "place")) != NULL) {
         const uint8_t *leaf = leaves.buf;
-        const uint32_t *from = order.buf;
-        uint8_t *node = nodes.buf;
-        uint32_t *position = positions.buf;
-        Py_ssize_t duplicate = -1, k;
-        for (k = 0; k < n; k++) {
-            if (from[k] >= n) break;
-            memcpy(node + 32 * (n - 1 + k), leaf + 32 * (size_t)from[k], 32);
-            position[from[k]] = (uint32_t)(n - 1 + k);
-            if (duplicate < 0 && k > 0 && !memcmp(node + 32 * (n - 2 + k), node + 32 * (n - 1 + k), 32)) duplicate = n - 1 + k;
+        uint8_t *node = nodes.buf, *position = positions.buf;
+        Py_ssize_t duplicate = -1;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            uint32_t slot = (uint32_t)(n - 1 + k);
+            memmove(node + 32 * (size_t)slot, leaf + 32 * (size_t)from[k], 32); /* the buffers may overlap */
+            memcpy(position + 4 * (size_t)from[k], &slot, 4);
+            if (duplicate < 0 && k > 0 && !memcmp(node + 32 * ((size_t)slot - 1), node + 32 * (size_t)slot, 32))
+                duplicate = slot;
         }
-        if (k < n)
-            PyErr_SetString(PyExc_ValueError, "place: an order names no leaf");
-        else
-            result = PyLong_FromSsize_t(duplicate);
+        result = PyLong_FromSsize_t(duplicate);
     }
+    PyMem_Free(from);
     PyBuffer_Release(&leaves);
     PyBuffer_Release(&order);
     PyBuffer_Release(&nodes);
@@ -273,22 +308,18 @@ static PyObject *py_proofs(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*", &nodes, &order)) return NULL;
     PyObject *result = NULL, **shared = NULL;
     Py_ssize_t n = order.len / 4, size = nodes.len / 32;
-    const uint32_t *index = order.buf;
-    if (order.len % 4 || nodes.len % 32 || size != 2 * n - 1 || n == 0) {
+    uint32_t *index = NULL;
+    if (order.len % 4 || nodes.len % 32 || size != 2 * n - 1 || n == 0 || n > MAX_LEAVES) {
         PyErr_SetString(PyExc_ValueError, "proofs: 2n - 1 nodes and n orders");
         goto done;
     }
+    if (!(index = permutation(&order, n, "proofs"))) goto done;
     if (!(shared = PyMem_Calloc(size, sizeof(PyObject *)))) {
         PyErr_NoMemory();
         goto done;
     }
     if (!(result = PyList_New(n))) goto done;
     for (Py_ssize_t k = 0; k < n; k++) {
-        if (index[k] >= n || PyList_GET_ITEM(result, index[k])) {
-            PyErr_SetString(PyExc_ValueError, "proofs: the order names an index twice or one outside the tree");
-            Py_CLEAR(result);
-            goto done;
-        }
         size_t h = (size_t)(n + k); /* 1-based: the sibling of node h is h ^ 1, its parent h >> 1 */
         Py_ssize_t depth = 0;
         for (size_t up = h; up > 1; up >>= 1) depth++;
@@ -316,6 +347,7 @@ done:
         for (Py_ssize_t s = 0; s < size; s++) Py_XDECREF(shared[s]);
         PyMem_Free(shared);
     }
+    PyMem_Free(index);
     PyBuffer_Release(&nodes);
     PyBuffer_Release(&order);
     return result;

@@ -191,20 +191,22 @@ def test_small_build_matches_the_reference(digest_set: set[bytes]) -> None:
     assert_same_as_reference(list(digest_set))
 
 
-@pytest.mark.usefixtures("parallel_from_two")
+PARALLEL_PATHS = ["parallel_from_two", "threads_from_two"]
+"""Processes (pure Python) and threads (C), each taken by small trees too."""
+
+
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 31, 33, 100, 257, 1001])
-def test_parallel_build_matches_the_reference(n: int) -> None:
+def test_parallel_build_matches_the_reference(path: str, n: int, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue(path)
     assert_same_as_reference([keccak_256(i.to_bytes(4, "big")).digest() for i in range(n)])
 
 
-@pytest.mark.usefixtures("threads_from_two")
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 31, 33, 100, 257, 1001])
-def test_threaded_c_build_matches_the_reference(n: int) -> None:
-    assert_same_as_reference([keccak_256(i.to_bytes(4, "big")).digest() for i in range(n)])
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
+def test_random_sizes_on_the_parallel_paths_match_the_reference(path: str, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue(path)
 
-
-def test_random_sizes_on_the_threaded_c_path_match_the_reference(threads_from_two: None) -> None:
-    @settings(max_examples=25, deadline=None)
+    @settings(max_examples=20, deadline=None)
     @given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=150))
     def check(digest_set: set[bytes]) -> None:
         assert_same_as_reference(list(digest_set))
@@ -227,16 +229,7 @@ def test_digests_of_other_lengths_build_the_same_tree_on_both_paths() -> None:
     assert_same_as_reference(digests)
 
 
-def test_random_sizes_on_the_parallel_path_match_the_reference(parallel_from_two: None) -> None:
-    @settings(max_examples=15, deadline=None)
-    @given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=150))
-    def check(digest_set: set[bytes]) -> None:
-        assert_same_as_reference(list(digest_set))
-
-    check()
-
-
-@pytest.mark.parametrize("path", ["parallel_from_two", "threads_from_two"])
+@pytest.mark.parametrize("path", PARALLEL_PATHS)
 def test_duplicate_digest_is_refused_on_every_path(path: str, request: pytest.FixtureRequest) -> None:
     request.getfixturevalue(path)
     digest = b"\x05" * 32

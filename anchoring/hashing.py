@@ -1,21 +1,33 @@
 """keccak256 and the lowercase 0x-hex form every hash takes on the wire.
 
-keccak comes from safe-pysha3 directly: about 1 us a call against 11 us through eth-hash's default backend,
-which matters for million-leaf trees. Hex is always lowercase (OpenZeppelin's JS `verify` rejects upper case).
+keccak256 is the project's C function (`anchoring._keccak`) when it is built: one call, no hash object, about
+twice as fast as safe-pysha3 for a 32- or 64-byte input (measured: 0.6-0.75 us against 1.1-1.6 us). Without it,
+safe-pysha3 directly: about 1 us a call against 11 us through eth-hash's default backend. Hex is always
+lowercase (OpenZeppelin's JS `verify` rejects upper case).
 """
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from sha3 import keccak_256
+
+try:
+    from anchoring._keccak import keccak256 as _c_keccak256
+except ImportError:  # built without a C compiler
+    _c_keccak256 = None  # type: ignore[assignment]
 
 HASH32_PATTERN = r"^0x[0-9a-f]{64}$"
 _HASH32 = re.compile(HASH32_PATTERN)
 
 
-def keccak256(data: bytes) -> bytes:
+def pysha3_keccak256(data: bytes) -> bytes:
     digest: bytes = keccak_256(data).digest()
     return digest
+
+
+keccak256: Callable[[bytes], bytes] = _c_keccak256 if _c_keccak256 is not None else pysha3_keccak256
+"""The 32-byte Keccak-256 digest of `data` (Ethereum's keccak256, not SHA3-256)."""
 
 
 def to_hex(data: bytes) -> str:

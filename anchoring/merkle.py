@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Literal
 
 from sha3 import keccak_256
 
+from anchoring.hashing import keccak256
+
 try:
     from anchoring import _keccak as _native
 except ImportError:  # built without a C compiler: the pure paths below
@@ -45,13 +47,11 @@ SCHEME: Literal["oz-standard-v1"] = "oz-standard-v1"
 
 
 def leaf_hash(digest: bytes) -> bytes:
-    leaf: bytes = keccak_256(keccak_256(digest).digest()).digest()
-    return leaf
+    return keccak256(keccak256(digest))
 
 
 def node_hash(a: bytes, b: bytes) -> bytes:
-    node: bytes = keccak_256(a + b if a < b else b + a).digest()
-    return node
+    return keccak256(a + b if a < b else b + a)
 
 
 def leaf_hashes(digests: bytes) -> bytes:

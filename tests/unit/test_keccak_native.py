@@ -213,3 +213,12 @@ finally:
 print(every)
 """
     assert run_alone(script) == "True"
+
+
+def test_the_project_hashes_with_the_c_function_when_it_is_built() -> None:
+    """`anchoring.hashing.keccak256`, which every digest, leaf and node goes through, is the C function here."""
+    from anchoring import hashing
+
+    assert hashing.keccak256 is _keccak.keccak256
+    for data in (b"", b"abc", os.urandom(64), os.urandom(2300)):
+        assert hashing.keccak256(data) == hashing.pysha3_keccak256(data) == keccak_256(data).digest()

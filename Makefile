@@ -11,7 +11,7 @@ NODE_STAMP := hardhat-local/node_modules/.installed
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
-$(PY_STAMP): pyproject.toml requirements.lock setup.py anchoring/_keccak.c
+$(PY_STAMP): pyproject.toml requirements.lock setup.py anchoring/_keccak.c anchoring/_base58.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'

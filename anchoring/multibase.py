@@ -4,12 +4,18 @@ Invariants: `b58decode(b58encode(b)) == b` for all bytes, leading zero bytes as 
 nothing but the base58btc alphabet. A Multikey is `z` + base58btc(0xed 0x01 || 32-byte Ed25519 public key);
 a secret-key Multikey (as in the W3C test vectors) is `z` + base58btc(0x80 0x26 || 32-byte seed). Malformed
 keys raise `InvalidInput` naming what is wrong; a malformed multibase value raises `ValueError`, which
-callers turn into their own error.
+callers turn into their own error. Both directions run in C (`anchoring._base58`) when it is built, for
+inputs up to 1,024 bytes or 1,400 characters (a signature is 64 bytes): 0.3-0.5 us against 12-13 us here.
 """
 
 from functools import lru_cache
 
 from anchoring.errors import InvalidInput
+
+try:
+    from anchoring import _base58
+except ImportError:  # built without a C compiler
+    _base58 = None  # type: ignore[assignment]
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _DIGITS = bytes(ALPHABET.index(chr(c)) if chr(c) in ALPHABET else 255 for c in range(256))
@@ -25,6 +31,29 @@ quadratic in the length, so a hostile 200,000-character value would otherwise co
 
 
 def b58encode(data: bytes) -> str:
+    if _base58 is not None and len(data) <= C_MAX_BYTES:
+        return _base58.encode(data)
+    return pure_b58encode(data)
+
+
+def b58decode(text: str) -> bytes:
+    if _base58 is not None:
+        decoded = _base58.decode(text)  # None for a text over 1,400 characters or with any other character
+        if decoded is not None:
+            return decoded
+    return pure_b58decode(text)
+
+
+C_MAX_BYTES = 1024
+"""The longest input `anchoring._base58` encodes; longer ones (none in this project) take the pure path."""
+
+
+def native_built() -> bool:
+    """Whether `anchoring._base58` was built (setup.py, with a C compiler)."""
+    return _base58 is not None
+
+
+def pure_b58encode(data: bytes) -> str:
     zeros = len(data) - len(data.lstrip(b"\0"))
     number = int.from_bytes(data, "big")
     # Few big-integer divisions (one per ten digits), then machine-size ones: 3x faster than digit by digit.
@@ -42,7 +71,7 @@ def b58encode(data: bytes) -> str:
     return "1" * zeros + "".join(parts).lstrip("1")
 
 
-def b58decode(text: str) -> bytes:
+def pure_b58decode(text: str) -> bytes:
     if not text.isascii():
         bad = next(char for char in text if not char.isascii())
         raise ValueError(f"{bad!r} is not a base58btc character")

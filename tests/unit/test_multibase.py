@@ -1,11 +1,14 @@
-"""base58btc, multibase and Multikey: round trips, the published keys, and exact errors for bad input."""
+"""base58btc, multibase and Multikey: round trips, the published keys, and exact errors for bad input; the C
+functions (`anchoring._base58`) against the pure ones for every input."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from anchoring import multibase
 from anchoring.errors import InvalidInput
 from anchoring.multibase import (
+    ALPHABET,
     b58decode,
     b58encode,
     decode_multikey,
@@ -13,6 +16,8 @@ from anchoring.multibase import (
     encode_multikey,
     multibase_decode,
     multibase_encode,
+    pure_b58decode,
+    pure_b58encode,
 )
 from tests.unit.ob3_docs import OB3, VECTORS, load
 
@@ -24,6 +29,57 @@ W3C_PUBLIC_HEX = "b00d8d938e7f773d51565aad36a623f5344f7f5d1960f9cf3e8e12620ea281
 def test_base58_round_trip(data: bytes) -> None:
     assert b58decode(b58encode(data)) == data
     assert multibase_decode(multibase_encode(data)) == data
+
+
+def test_the_c_part_is_built() -> None:
+    """`make setup` builds `anchoring._base58` (setup.py): without it every signature would take the slow path."""
+    assert multibase.native_built()
+
+
+@given(st.binary(max_size=multibase.C_MAX_BYTES + 40))
+def test_c_and_pure_base58_agree_on_every_input(data: bytes) -> None:
+    text = pure_b58encode(data)
+    assert b58encode(data) == text
+    assert b58decode(text) == pure_b58decode(text) == data
+
+
+@pytest.mark.parametrize("zeros", [0, 1, 2, 64, 1024, 1025])
+@pytest.mark.parametrize("tail", [b"", b"\x01", b"\xff" * 64, b"\xff" * 1000])
+def test_c_and_pure_base58_agree_on_zeros_and_the_size_limits(zeros: int, tail: bytes) -> None:
+    data = b"\0" * zeros + tail
+    text = pure_b58encode(data)
+    assert b58encode(data) == text
+    assert b58decode(text) == data
+    assert b58decode("1" * zeros + text.lstrip("1")) == data
+
+
+@given(st.text(alphabet=ALPHABET, max_size=1500))
+def test_c_and_pure_base58_decode_agree_on_any_base58_text(text: str) -> None:
+    assert b58decode(text) == pure_b58decode(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("3mJr0", "^'0' is not a base58btc character$"),
+        ("abcOdef", "^'O' is not a base58btc character$"),
+        ("zz l", "^' ' is not a base58btc character$"),
+        ("11Il", "^'I' is not a base58btc character$"),
+        ("3mJ\u00e9", "^'\u00e9' is not a base58btc character$"),
+        ("3mJ\x00", r"^'\\x00' is not a base58btc character$"),
+        ("\x7f", r"^'\\x7f' is not a base58btc character$"),
+    ],
+)
+def test_base58_decode_names_the_first_bad_character(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        b58decode(text)
+    with pytest.raises(ValueError, match=message):
+        pure_b58decode(text)
+
+
+def test_base58_decode_takes_text_only() -> None:
+    with pytest.raises(TypeError, match="^base58 decode takes str, not bytes$"):
+        b58decode(b"3mJr")  # type: ignore[arg-type]
 
 
 def test_base58_known_values_and_leading_zeros() -> None:

@@ -21,7 +21,7 @@ static const char ALPHABET[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnop
 static int8_t DIGIT[128];
 
 #define LIMB 656356768u /* 58**5: five digits a limb, below 2**30 */
-#define WORDS_ROOM (MAX_CHARS / 5 + 2) * 32 / 30 /* 32-bit words of a number of MAX_CHARS digits, with room */
+#define WORDS_ROOM ((MAX_CHARS / 5 + 2) * 32 / 30) /* 32-bit words of a number of MAX_CHARS digits, with room */
 
 /* Leading zero bytes become leading '1's; the rest is the big-endian number in base 58, no leading zero digit.
  * The number is held as 32-bit words and divided by 58**5 a pass, so each pass gives five digits. */

@@ -5,7 +5,8 @@ nothing but the base58btc alphabet. A Multikey is `z` + base58btc(0xed 0x01 || 3
 a secret-key Multikey (as in the W3C test vectors) is `z` + base58btc(0x80 0x26 || 32-byte seed). Malformed
 keys raise `InvalidInput` naming what is wrong; a malformed multibase value raises `ValueError`, which
 callers turn into their own error. Both directions run in C (`anchoring._base58`) when it is built, for
-inputs up to 1,024 bytes or 1,400 characters (a signature is 64 bytes): about 1 us to encode a signature and 0.55 us to decode it, against 11-15 us here.
+inputs up to 1,024 bytes or 1,400 characters (a signature is 64 bytes): about 1 us to encode a signature
+and 0.55 us to decode it, against 11-15 us here.
 """
 
 from functools import lru_cache

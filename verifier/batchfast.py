@@ -26,8 +26,8 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -78,6 +78,10 @@ class Template:
 
     report: Report
     """The full report of the receipt learnt from."""
+    shared: dict[str, Any]
+    """Its fields but those each receipt's report has of its own (source, steps, credential id, receipt)."""
+    own_steps: "tuple[tuple[int, Callable[[Step, _Own, str], Step]], ...]"
+    """Where its steps whose text is each receipt's own are, and how to write them."""
     chain_id: int
     registry: str
     keys: frozenset[str]
@@ -96,14 +100,17 @@ class Template:
     public_key: bytes
     marks: dict[str, str]
     """A placeholder string for each shared member of the credential, with a random token no receipt can know:
-    the receipt's own parts are canonicalised with these in place of the shared ones, whose canonical bytes
-    (`spliced`) are then put in their place."""
+    the credential is canonicalised once with these in place of the shared members, whose canonical bytes are
+    then put in their place (`frame`)."""
+    frame: tuple[bytes, ...]
+    """The canonical bytes of the credential without its proof around its own members: `frame[0]`, the
+    canonical bytes of own member `frame_keys[0]`, `frame[1]`, ... (RFC 8785 is compositional: a value's
+    canonical bytes do not depend on where it sits)."""
+    frame_keys: tuple[str, ...]
     achievement_mark: str
-    """The placeholder of the subject's achievement (shared too)."""
-    spliced: dict[bytes, bytes]
-    """By a placeholder's number: the canonical bytes of the shared value it stands for."""
-    mark_pattern: re.Pattern[bytes]
-    """A placeholder's canonical bytes, its number captured."""
+    """The placeholder of the subject's achievement (shared too): each subject is canonicalised with it in
+    place of the achievement, whose canonical bytes (`achievement_canonical`) are then put in its place."""
+    achievement_canonical: bytes
     credential: dict[str, Any]
     """The verified receipt's credential without its proof (its shared members, for each receipt's own)."""
     layout: "Layout | None"
@@ -143,8 +150,10 @@ class Shortcut:
         if found is None:
             return None
         template, own = found
-        steps = tuple(_OWN_STEPS.get(step.name, _same_step)(step, own, template.root) for step in template.report.steps)
-        return replace(template.report, source=source, steps=steps, credential_id=own.ident, receipt=None)
+        steps = list(template.report.steps)
+        for at, write in template.own_steps:
+            steps[at] = write(steps[at], own, template.root)
+        return Report(**template.shared, source=source, steps=tuple(steps), credential_id=own.ident)
 
     def holds(self, data: bytes) -> bool:
         """Whether `check` gives `data` a report (what a self-check needs to know: the report itself is not made)."""
@@ -195,18 +204,13 @@ def _root_of(data: bytes) -> str | None:
     return found.group(1).decode() if found else None
 
 
-@dataclass(frozen=True)
-class _Own:
+class _Own(NamedTuple):
     """What a receipt checked by the shortcut has of its own, for its report."""
 
     ident: str
     digest: str
     leaf: str
     path_length: int
-
-
-def _same_step(step: Step, own: _Own, root: str) -> Step:
-    return step
 
 
 _OWN_STEPS: dict[str, Callable[[Step, _Own, str], Step]] = {
@@ -304,10 +308,21 @@ def _template(data: bytes, report: Report) -> Template | None:
     token = secrets.token_hex(16)
     shared = {key: value for key, value in credential.items() if key not in OWN}
     marks = {key: f"{token}-{number}" for number, key in enumerate(shared)}
-    values = [*shared.values(), subject["achievement"]]  # the achievement's placeholder is the last number
-    spliced = {str(number).encode(): jcs.canonicalize(value) for number, value in enumerate(values)}
+    spliced = {str(number).encode(): jcs.canonicalize(value) for number, value in enumerate(shared.values())}
+    mark_pattern = re.compile(b'"' + token.encode() + b'-([0-9]+)"')
+    own_marks = {key: f"{token}-{key}" for key in OWN - {"proof"}}
+    whole = _splice(jcs.canonicalize({**marks, **own_marks}), spliced, mark_pattern)
+    if whole is None:
+        return None
+    pieces = re.split(b'"' + token.encode() + b'-(id|credentialSubject)"', whole)
     return Template(
         report=report,
+        shared={
+            field.name: getattr(report, field.name)
+            for field in fields(report)
+            if field.name not in ("source", "steps", "credential_id", "receipt")
+        },
+        own_steps=tuple((at, _OWN_STEPS[step.name]) for at, step in enumerate(report.steps) if step.name in _OWN_STEPS),
         chain_id=receipt.anchor.chain_id,
         registry=receipt.anchor.registry,
         keys=frozenset(document),
@@ -319,9 +334,10 @@ def _template(data: bytes, report: Report) -> Template | None:
         achievement=orjson.dumps(subject["achievement"]),
         subject_depth=json_depth(subject, plain=True),
         marks=marks,
-        achievement_mark=f"{token}-{len(shared)}",
-        spliced=spliced,
-        mark_pattern=re.compile(b'"' + token.encode() + b'-([0-9]+)"'),
+        achievement_mark=f"{token}-achievement",
+        achievement_canonical=jcs.canonicalize(subject["achievement"]),
+        frame=tuple(pieces[0::2]),
+        frame_keys=tuple(key.decode() for key in pieces[1::2]),
         credential={key: value for key, value in credential.items() if key != "proof"},
         layout=_layout(data, document, evidence_bytes, token),
         options=orjson.dumps(options),
@@ -331,14 +347,11 @@ def _template(data: bytes, report: Report) -> Template | None:
     )
 
 
-def _splice(frame: bytes | None, template: Template) -> bytes | None:
+def _splice(frame: bytes, spliced: dict[bytes, bytes], mark_pattern: re.Pattern[bytes]) -> bytes | None:
     """The canonical bytes of the credential whose canonical `frame` holds each placeholder once (RFC 8785 is
     compositional: a value's canonical bytes do not depend on where it sits); None if any is not there once."""
-    if frame is None:
-        return None
-    parts = template.mark_pattern.split(frame)
+    parts = mark_pattern.split(frame)
     numbers = parts[1::2]
-    spliced = template.spliced
     if len(numbers) != len(spliced) or set(numbers) != spliced.keys():
         return None
     parts[1::2] = [spliced[number] for number in numbers]
@@ -354,8 +367,7 @@ def _holds(template: Template, data: bytes) -> _Own | None:
     return None if own is None else _own_holds(template, own)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     """A receipt's own values, read where everything else is as in the template (types not checked yet where
     the reading did not need them)."""
 
@@ -436,10 +448,7 @@ def _own_holds(template: Template, own: _Candidate) -> _Own | None:
     if type(value) is not str or len(path) > MAX_PROOF_LENGTH:
         return None
     # Its digest, leaf and path; its signature; its leaf's word in the evidence.
-    marks = template.marks
-    frame: dict[str, Any] = {key: marks.get(key, member) for key, member in own.credential.items()}
-    frame["credentialSubject"] = own_subject
-    canonical = _splice(canonical_or_none(frame), template)
+    canonical = _canonical(template, ident, own_subject)
     if canonical is None or to_hex(keccak256(canonical)) != digest:
         return None
     own_leaf = leaf_hash(bytes.fromhex(digest[2:]))
@@ -456,6 +465,26 @@ def _own_holds(template: Template, own: _Candidate) -> _Own | None:
     if walks is not None and not walks(leaf):
         return None
     return _Own(ident, digest, leaf, len(path))
+
+
+def _canonical(template: Template, ident: str, own_subject: dict[str, Any]) -> bytes | None:
+    """The canonical bytes of the credential without its proof: its own id and subject (whose achievement is
+    its placeholder, found there once: a value of its own could hold that text, were the token known)
+    canonicalised into the template's frame; None when they do not canonicalise."""
+    subject = canonical_or_none(own_subject)
+    ident_bytes = canonical_or_none(ident)
+    mark = b'"' + template.achievement_mark.encode() + b'"'
+    if subject is None or ident_bytes is None or subject.count(mark) != 1:
+        return None
+    own = {
+        "id": ident_bytes,
+        "credentialSubject": subject.replace(mark, template.achievement_canonical),
+    }
+    frame = template.frame
+    parts = [frame[0]]
+    for key, literal in zip(template.frame_keys, frame[1:], strict=True):
+        parts += (own[key], literal)
+    return b"".join(parts)
 
 
 @dataclass(frozen=True)
@@ -540,7 +569,9 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
     got: dict[str, bytes] = {}
     for kind, literal in zip(layout.kinds, literals[1:], strict=True):
         pattern = _TOKENS.get(kind)
-        if pattern is not None:
+        if kind == "path":  # checked below, hash by hash (faster than by the pattern): up to its closing bracket
+            end = body.find(b"]", at) + 1
+        elif pattern is not None:
             found = pattern.match(body, at)
             if found is None:
                 return None
@@ -559,15 +590,27 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
     subject = orjson.loads(subject_bytes)
     if type(subject) is not dict or orjson.dumps(subject) != subject_bytes:  # one object, exactly as orjson writes
         return None
+    path = _path(got["path"])
+    if path is None:
+        return None
     ident = got["id"][1:-1].decode()
-    path = got["path"][1:-1]
     return _Candidate(
         ident,
         subject,
         got["value"][1:-1].decode(),
         got["digest"][1:-1].decode(),
         got["leaf"][1:-1].decode(),
-        path.decode().replace('"', "").split(",") if path else [],
+        path,
         got.get("evidence"),
         {**template.credential, "id": ident, "credentialSubject": subject},
     )
+
+
+def _path(text: bytes) -> list[str] | None:
+    """The hashes of a path written `["0x…","0x…"]` (lowercase hex, nothing between them); None otherwise."""
+    if text == b"[]":
+        return []
+    if not text.startswith(b'["') or not text.endswith(b'"]'):
+        return None
+    hashes = text[2:-2].decode("latin-1").split('","')
+    return hashes if are_hashes(hashes) else None

@@ -271,6 +271,12 @@ def _after_subject() -> bytes:
         lambda b: re.sub(rb'"proof":\["0x([0-9a-f]{64})', lambda m: b'"proof":["0x' + m[1].upper(), b),
         lambda b: b.replace(b'"proof":["', b'"proof":[' + b'"0x' + b"00" * 32 + b'",' * 65 + b'"'),
         lambda b: b.replace(b'"leaf":"0x', b'"leaf":"0X'),
+        lambda b: b.replace(b'","0x', b'", "0x', 1),  # a space between two hashes of the path
+        lambda b: b.replace(b'","0x', b'",,"0x', 1),
+        lambda b: b.replace(b'"],"root"', b'",],"root"'),  # a comma after the path's last hash
+        lambda b: re.sub(rb'"proof":\[("0x[0-9a-f]{64}",?)+\]', b'"proof":[]', b, count=1),  # no path at all
+        lambda b: re.sub(rb'("proof":\["0x[0-9a-f]{64})', rb"\1]", b, count=1),  # a bracket inside a hash
+        lambda b: re.sub(rb'("proof":\["0x[0-9a-f]{63})[0-9a-f]', rb"\1", b, count=1),  # a hash one digit short
         lambda b: b.replace(b'"proofValue":"z', b'"proofValue":"\\u007a'),
         lambda b: b + b" ",
         lambda b: b + b"\n\n",

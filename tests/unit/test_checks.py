@@ -3,6 +3,7 @@ repeat the important cases on a real node)."""
 
 import copy
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from anchoring.hashing import to_hex
+from anchoring.merkle import MerkleTree, process_proof
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
+from verifier import checks
 from verifier.checks import RootView, Verdict
 from verifier.service import Session, exit_code
 from verifier.trust import TrustList, trusted
@@ -332,3 +336,22 @@ def test_audit_flags_anchors_and_revocations_by_accounts_without_the_role() -> N
         f"block 5 tx 0x0000…0005: revoked by {thief}, which did not hold the revoke role at block 5",
     )
     assert report.notices == (f"block 3 tx 0x0000…0003: role change: anchor role revoked from {issuer} by {issuer}",)
+
+
+def test_the_remembered_walk_answers_as_process_proof_and_never_for_another_sibling() -> None:
+    tree = MerkleTree.build([os.urandom(32) for _ in range(37)])
+    proofs = [[to_hex(node) for node in proof] for proof in tree.proofs()]
+    for _ in range(2):  # the second time, every level is remembered
+        for at, proof in enumerate(proofs):
+            leaf = tree.leaf(at)
+            assert checks.walk_proof(leaf, proof) == process_proof(leaf, [bytes.fromhex(p[2:]) for p in proof])
+            assert checks.walk_proof(leaf, proof) == tree.root
+    proof = proofs[5]
+    upper = [proof[0], proof[1].upper().replace("0X", "0x"), *proof[2:]]  # the same sibling written otherwise
+    assert checks.walk_proof(tree.leaf(5), upper) == tree.root
+    for level in range(len(proof)):
+        wrong = [*proof[:level], to_hex(os.urandom(32)), *proof[level + 1 :]]
+        assert checks.walk_proof(tree.leaf(5), wrong) != tree.root
+        assert checks.walk_proof(tree.leaf(5), proof) == tree.root  # the remembered siblings were replaced
+    assert checks.walk_proof(tree.leaf(5), proof[:-1]) != tree.root
+    assert checks.walk_proof(tree.leaf(5), [*proof, proof[-1]]) != tree.root

@@ -3,7 +3,9 @@
 Baseline: the code as it was on main before this work (commit BASELINE_COMMIT, extracted with `git archive`),
 run on the same receipts, node and machine in the same run, in a process of its own exactly like ours: one
 `Session` over one node (`ChainReader`), `verify_bytes` on each receipt's bytes one after the other, no workers;
-each report let go of once its verdict is counted, as the command does.
+each report let go of once its verdict is counted, as the command does. Ours and the baseline are measured
+alternately, VERIFYRATE_ROUNDS times (3), and each rate is the best of the rounds: a shared machine's slow
+moments only slow a run down, and one run of each measured 10-20% either way.
 
 - rate: 10,000 receipts of one batch issued by `credanchor issue` on a local Anvil node: version 2 (chain
   evidence) signed with eddsa-rdfc-2022 (the default) and with eddsa-jcs-2022, and version 1 (`[chain]
@@ -53,6 +55,8 @@ BASELINE_COMMIT = os.environ.get("VERIFYRATE_BASELINE", "9812256112a2603ddc86ee9
 """The code before the verification work; another commit (say, the last stop's) by VERIFYRATE_BASELINE."""
 CLI = [sys.executable, "-m", "credanchor"]
 SIGNATURE_SAMPLE = 2_000
+ROUNDS = int(os.environ.get("VERIFYRATE_ROUNDS", "3"))
+"""Each tree measured this many times, alternately, on the same receipts; each rate the best of them."""
 
 # Runs in the tree under test (ours or the baseline's): only APIs both have.
 MEASURE = r"""
@@ -236,15 +240,27 @@ def _rate(result: dict[str, Any], ed25519: float) -> dict[str, Any]:
     return found
 
 
+def _best(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first round's figures, each rate the best of all rounds (noise on a shared machine only slows)."""
+    best = dict(rounds[0])
+    for key in best:
+        if key.endswith("_per_s"):
+            best[key] = max(one[key] for one in rounds)
+    return best
+
+
 def bench_rate(folder: Path, baseline: Path, receipts: int) -> dict[str, Any]:
     where, batches = _issue_batches(folder, receipts)
     try:
         ed25519 = ed25519_cpu_s_each()
-        results: dict[str, Any] = {"ed25519_verify_us": round(ed25519 * 1e6, 1)}
+        results: dict[str, Any] = {"ed25519_verify_us": round(ed25519 * 1e6, 1), "rounds": ROUNDS}
         for name, files in batches.items():
             args = {**where, "files": [str(f) for f in files], "signature_sample": SIGNATURE_SAMPLE, "self_check": True}
-            before = _rate(_measure(baseline, folder, args), ed25519)
-            after = _rate(_measure(ROOT, folder, args), ed25519)
+            befores, afters = [], []
+            for _ in range(ROUNDS):  # alternated, so that a slow moment of the machine falls on both
+                befores.append(_rate(_measure(baseline, folder, args), ed25519))
+                afters.append(_rate(_measure(ROOT, folder, args), ed25519))
+            before, after = _best(befores), _best(afters)
             assert before["verdicts"] == after["verdicts"] == {"valid": receipts}, (before, after)
             results[name] = {
                 "baseline": before,

@@ -315,6 +315,8 @@ def _template(data: bytes, report: Report) -> Template | None:
     if whole is None:
         return None
     pieces = re.split(b'"' + token.encode() + b'-(id|credentialSubject)"', whole)
+    if len(pieces) != 2 * len(own_marks) + 1:
+        return None
     return Template(
         report=report,
         shared={

@@ -47,13 +47,12 @@ def issue_measured(args: list[str | Path]) -> dict[str, Any]:
     process = subprocess.Popen(  # noqa: S603
         [*CLI, "issue", *map(str, args), "--timings"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    peak = 0
+    samples: list[tuple[float, int]] = []
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_pss(process.pid))
+            samples.append((time.perf_counter() - started, tree_pss(process.pid)))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -65,11 +64,34 @@ def issue_measured(args: list[str | Path]) -> dict[str, Any]:
     if process.returncode != 0:
         raise RuntimeError(f"issue failed ({process.returncode}):\n{out}\n{err}")
     stages = re.findall(r"^\W*(\w[^│|]*?)\s*[│|]\s*([\d.]+)\s*[│|]\s*(\d+%)", err, re.MULTILINE)
+    table = {label.strip(): float(seconds) for label, seconds, _ in stages}
+    own = re.search(r"peak memory: ([\d,]+) MiB in this process, ([\d,]+) MiB in its largest worker", err)
     return {
         "wall_s": round(wall, 1),
-        "peak_tree_pss_mib": round(peak / 2**20),
-        "stages_s": {label.strip(): float(seconds) for label, seconds, _ in stages},
+        "peak_tree_pss_mib": round(max((pss for _, pss in samples), default=0) / 2**20),
+        "peak_rss_mib": {"issue": int(own[1].replace(",", "")), "largest_worker": int(own[2].replace(",", ""))}
+        if own
+        else None,
+        "peak_tree_pss_mib_by_stage": peak_by_stage(samples, table, wall),
+        "stages_s": table,
     }
+
+
+def peak_by_stage(samples: list[tuple[float, int]], table: dict[str, float], wall: float) -> dict[str, int]:
+    """The peak PSS (MiB) of the samples taken in each stage, the stages placed one after another by their
+    measured seconds, the first starting when the command's own clock did (the run less its table's total).
+    Approximate at the boundaries: the time between stages (a few seconds in all) is not placed."""
+    begin = wall - table.get("total", wall)
+    ends, start = [], begin
+    for label, seconds in table.items():
+        if label != "total" and not label.startswith("between stages"):
+            start += seconds
+            ends.append((start, label))
+    peaks: dict[str, int] = {}
+    for at, pss in samples:
+        label = "starting" if at < begin else next((name for end, name in ends if at < end), "after")
+        peaks[label] = max(peaks.get(label, 0), pss)
+    return {label: round(pss / 2**20) for label, pss in peaks.items()}
 
 
 def bench_million(folder: Path, records: int, cryptosuite: str, receipts: str | None = None) -> dict[str, Any]:
@@ -99,6 +121,8 @@ def bench_million(folder: Path, records: int, cryptosuite: str, receipts: str | 
         "end_to_end_s": big["wall_s"],
         "records_per_s": round(records / big["wall_s"]),
         "peak_memory_mib": big["peak_tree_pss_mib"],
+        "peak_memory_mib_by_stage": big["peak_tree_pss_mib_by_stage"],
+        "peak_rss_mib": big["peak_rss_mib"],
         "stages_s": big["stages_s"],
         "baseline_10000_records_s": small["wall_s"],
         "baseline_stages_s": small["stages_s"],

@@ -111,6 +111,8 @@ class Template:
     """The placeholder of the subject's achievement (shared too): each subject is canonicalised with it in
     place of the achievement, whose canonical bytes (`achievement_canonical`) are then put in its place."""
     achievement_canonical: bytes
+    achievement_quoted: bytes
+    """The placeholder's canonical bytes (as it appears in a canonical subject)."""
     credential: dict[str, Any]
     """The verified receipt's credential without its proof (its shared members, for each receipt's own)."""
     layout: "Layout | None"
@@ -338,6 +340,7 @@ def _template(data: bytes, report: Report) -> Template | None:
         marks=marks,
         achievement_mark=f"{token}-achievement",
         achievement_canonical=jcs.canonicalize(subject["achievement"]),
+        achievement_quoted=jcs.canonicalize(f"{token}-achievement"),
         frame=tuple(pieces[0::2]),
         frame_keys=tuple(key.decode() for key in pieces[1::2]),
         credential={key: value for key, value in credential.items() if key != "proof"},
@@ -475,7 +478,7 @@ def _canonical(template: Template, ident: str, own_subject: dict[str, Any]) -> b
     canonicalised into the template's frame; None when they do not canonicalise."""
     subject = canonical_or_none(own_subject)
     ident_bytes = canonical_or_none(ident)
-    mark = b'"' + template.achievement_mark.encode() + b'"'
+    mark = template.achievement_quoted
     if subject is None or ident_bytes is None or subject.count(mark) != 1:
         return None
     own = {
@@ -508,9 +511,9 @@ _TOKENS: dict[str, re.Pattern[bytes]] = {
     "value": re.compile(rb'"z[1-9A-HJ-NP-Za-km-z]+"'),
     "digest": re.compile(rb'"0x[0-9a-f]{64}"'),
     "leaf": re.compile(rb'"0x[0-9a-f]{64}"'),
-    "path": re.compile(rb'\[(?:(?:"0x[0-9a-f]{64}",)*"0x[0-9a-f]{64}")?\]'),
 }
-"""The own values read by pattern: strings without escapes, hashes in lowercase hex, a path of them."""
+"""The own values read by pattern: strings without escapes, hashes in lowercase hex (the path, a list of such
+hashes, is read up to its bracket and checked hash by hash: `_path`)."""
 
 
 def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token: str) -> Layout | None:
@@ -551,6 +554,8 @@ def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token
         k in _TOKENS and not _TOKENS[k].fullmatch(own[k]) for k in kinds
     ):
         return None
+    if _path(own["path"]) is None:
+        return None
     rebuilt = [literals[0]]
     for kind, literal in zip(kinds, literals[1:], strict=True):
         rebuilt += (own[kind], literal)
@@ -571,13 +576,13 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
     got: dict[str, bytes] = {}
     for kind, literal in zip(layout.kinds, literals[1:], strict=True):
         pattern = _TOKENS.get(kind)
-        if kind == "path":  # checked below, hash by hash (faster than by the pattern): up to its closing bracket
-            end = body.find(b"]", at) + 1
-        elif pattern is not None:
+        if pattern is not None:
             found = pattern.match(body, at)
             if found is None:
                 return None
             end = found.end()
+        elif kind == "path":  # checked below, hash by hash: up to its closing bracket
+            end = body.find(b"]", at) + 1
         elif kind == "subject":  # an object, parsed alone below: it ends where the next literal first starts
             end = body.find(literal, at)
         else:  # the evidence, last: up to the closing literal

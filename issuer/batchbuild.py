@@ -8,9 +8,9 @@ bounded memory, each chunk handed to `sink` (the database insert) as it arrives.
 Invariants: the chunk for records `[start, end)` holds exactly their credentials, in order; a credential's
 digest is keccak256 of the canonical bytes of the credential without its proof (`anchoring.credential.
 credential_digest`), and an eddsa-jcs-2022 signature covers those same bytes (eddsa-rdfc-2022 signs the RDF
-canonical form instead); the leaf is the tree's leaf hash of the digest. Workers fork, so they inherit the
-batch (held in `_JOB` only while `build_chunks` runs) and draw fresh randomness (ids, salts) from the
-operating system each.
+canonical form instead); the leaf is the tree's leaf hash of the digest. At most `WINDOW` chunks are built
+ahead of the caller. Workers fork, so they inherit the batch (held in `_JOB` only while `build_chunks` runs)
+and draw fresh randomness (ids, salts) from the operating system each.
 """
 
 import secrets
@@ -29,7 +29,7 @@ from anchoring.errors import InvalidInput
 from anchoring.hashing import keccak256
 from anchoring.jcs import canonicalize
 from anchoring.merkle import leaf_hashes
-from anchoring.workers import parallel_map
+from anchoring.workers import bounded_map
 from issuer.config import IssuerConfig
 from issuer.credentials import build_credential, issuer_profile
 from issuer.records import Record
@@ -46,6 +46,10 @@ def _dumps(value: Any) -> str:
 
 CHUNK = 1000
 """Credentials per job: 1-2 MB of documents back, small enough that both cores stay busy to the end."""
+
+WINDOW = 8
+"""Chunks submitted to the workers and not yet taken by the caller: a few MB held, enough to keep both cores
+busy while the caller stores the chunk before."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,9 @@ def build_chunks(job: BatchJob, *, chunk: int = CHUNK) -> Iterator[Chunk]:
             # The first credential is built here: that checks the template and the signer before any worker
             # starts, and the workers inherit the warm caches (the proof configuration's hash).
             yield build_range((0, 1))
+            # At most a few chunks in flight: workers that sign faster than the caller stores would otherwise
+            # pile their documents up in this process (a million-record batch: about 1.5 GB of JSON text).
             spans = [(s, min(s + chunk, len(job.records))) for s in range(1, len(job.records), chunk)]
-            yield from parallel_map(build_range, spans)
+            yield from bounded_map(build_range, spans, WINDOW)
         finally:
             _JOB = None

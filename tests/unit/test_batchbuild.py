@@ -3,6 +3,8 @@ is exactly what building, signing and hashing it the plain way gives."""
 
 import dataclasses
 import json
+import multiprocessing
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +14,8 @@ from anchoring.credential import credential_digest
 from anchoring.dataintegrity import JCS, RDFC, verify_proof
 from anchoring.errors import InvalidInput
 from anchoring.merkle import leaf_hash
-from issuer.batchbuild import BatchJob, Shared, _one, build_chunks, build_range
+from issuer import batchbuild
+from issuer.batchbuild import WINDOW, BatchJob, Chunk, Shared, _one, build_chunks, build_range
 from issuer.credentials import build_credential, issuer_profile
 from issuer.records import Record
 from tests.unit.test_credentials import ISSUER, template
@@ -106,3 +109,26 @@ def test_a_credential_holding_a_placeholder_is_encoded_the_plain_way() -> None:
     assert parsed["issuer"] == issuer_profile(ISSUER)
     assert digest == credential_digest(parsed)
     assert parsed["proof"] == [signer.sign(parsed)]
+
+
+_STARTED = multiprocessing.get_context("fork").Value("i", 0)  # inherited by the forked workers
+
+
+def _counting_build_range(span: tuple[int, int]) -> Chunk:
+    with _STARTED.get_lock():
+        _STARTED.value += 1
+    return build_range(span)
+
+
+def test_workers_build_only_a_window_ahead_of_a_slow_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the window the workers would build all 60 chunks while the caller stores the first few, and their
+    # documents would pile up in the caller (a million-record batch: about 1.5 GB).
+    monkeypatch.setattr(batchbuild, "build_range", _counting_build_range)
+    _STARTED.value = 0
+    taken = 0
+    for _ in build_chunks(job(121), chunk=2):
+        taken += 1
+        time.sleep(0.02)  # the caller storing the chunk
+        assert _STARTED.value <= taken + WINDOW
+    assert taken == 61
+    assert _STARTED.value == 61  # each chunk built once (the first in this process)

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -11,6 +12,13 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None, durable: b
     `durable=False` skips the per-file fsync, for writing thousands of files that the caller then makes
     durable at once with `os.sync()` before it records them as written.
     """
+    atomic_write_parts(path, (data,), mode=mode, durable=durable)
+
+
+def atomic_write_parts(path: Path, parts: Iterable[bytes], *, mode: int | None = None, durable: bool = True) -> None:
+    """`atomic_write` of the concatenation of `parts`, written as they come (a file of any size, made as it
+    is written, in bounded memory). If making a part fails, the temporary file is removed and `path` is left
+    as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if durable:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -23,7 +31,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None, durable: b
         if mode is not None:
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for part in parts:
+                handle.write(part)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())

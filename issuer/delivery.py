@@ -9,7 +9,7 @@ names the public address of its web verifier (`[share] base_url`): an invented U
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +50,18 @@ def deliveries(
     ]
 
 
-def delivery_csv(entries: Sequence[Delivery]) -> str:
+def delivery_csv(entries: Iterable[Delivery]) -> str:
     """The list as CSV (RFC 4180: comma-separated, CRLF line ends), header first."""
+    return "".join(delivery_csv_parts(entries))
+
+
+def delivery_csv_parts(entries: Iterable[Delivery], per_part: int = 5000) -> Iterator[str]:
+    """`delivery_csv` as consecutive parts of `per_part` entries (the first also holds the header), taking
+    `entries` as they come: a million-entry list is written without ever being whole in memory."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    for e in entries:
+    for count, e in enumerate(entries, 1):
         writer.writerow(
             [
                 e.row,
@@ -67,7 +73,12 @@ def delivery_csv(entries: Sequence[Delivery]) -> str:
                 cell(e.linkedin_url or ""),
             ]
         )
-    return buffer.getvalue()
+        if count % per_part == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
 
 
 def delivery_json(entries: Sequence[Delivery]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ accents or runs of spaces; emails match whole, once normalised as the records we
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -166,17 +166,20 @@ def batch_deliveries(store: Store, ref: str, base_url: str | None = None) -> tup
         raise InvalidInput(
             f"batch {batch.id} is {batch.state}: its receipts are not written yet; finish it with `credanchor resume`"
         )
-    return batch, delivery_entries(store, batch.id or 0, base_url)
+    return batch, list(delivery_entries(store, batch.id or 0, base_url))
 
 
-def delivery_entries(store: Store, batch_id: int, base_url: str | None) -> list[Delivery]:
-    """The batch's delivery list, with verification and LinkedIn URLs when a base URL is configured."""
-    links: dict[str, tuple[str, str]] = {}
-    if base_url is not None:  # the LinkedIn link names the certification, so it needs each credential
-        for cid, _, _, document in store.credential_rows(batch_id):
-            page = verification_url(base_url, cid)
-            links[cid] = (page, linkedin_url(json.loads(document), page))
-    return deliveries(store.deliveries(batch_id), links)
+def delivery_entries(store: Store, batch_id: int, base_url: str | None, *, chunk: int = 5000) -> Iterator[Delivery]:
+    """The batch's delivery list, with verification and LinkedIn URLs when a base URL is configured, read from
+    the store `chunk` credentials at a time (a million-credential batch's list, documents and all, is never
+    whole in memory)."""
+    for rows in store.delivery_chunks(batch_id, documents=base_url is not None, size=chunk):
+        links: dict[str, tuple[str, str]] = {}
+        for _, _, _, cid, _, document in rows:
+            if base_url is not None and document is not None:  # the LinkedIn link names the certification
+                page = verification_url(base_url, cid)
+                links[cid] = (page, linkedin_url(json.loads(document), page))
+        yield from deliveries([row[:5] for row in rows], links)
 
 
 def find_credentials(

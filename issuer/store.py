@@ -305,19 +305,40 @@ class Store:
 
     def deliveries(self, batch_id: int) -> list[tuple[int, str, str, str, str | None]]:
         """(records row, email, name, credential id, receipt path) of a batch's credentials in batch order."""
-        with self.session() as s:
-            query = (
-                sa_select(
+        return [row[:5] for rows in self.delivery_chunks(batch_id) for row in rows]
+
+    def delivery_chunks(
+        self, batch_id: int, *, documents: bool = False, size: int = 5000
+    ) -> Iterator[list[tuple[int, str, str, str, str | None, str | None]]]:
+        """`deliveries` `size` rows at a time (a million need not be in memory at once), each row with the
+        credential's signed document last when `documents` is true (else None)."""
+        joined = CredentialDocument.batch_id == Credential.batch_id
+        joined &= CredentialDocument.position == Credential.position
+        document = [col(CredentialDocument.document)] if documents else []
+        after = -1
+        while True:
+            with self.session() as s:
+                query = sa_select(
+                    col(Credential.position),
                     col(Credential.row),
                     col(Credential.email),
                     col(Credential.name),
                     col(Credential.id),
                     col(Credential.receipt_path),
+                    *document,
                 )
-                .where(col(Credential.batch_id) == batch_id)
-                .order_by(col(Credential.position))
-            )
-            return [(row, email, name, cid, path) for row, email, name, cid, path in s.execute(query).all()]
+                if documents:
+                    query = query.join(CredentialDocument, joined)  # type: ignore[arg-type]
+                query = (
+                    query.where(col(Credential.batch_id) == batch_id, col(Credential.position) > after)
+                    .order_by(col(Credential.position))
+                    .limit(size)
+                )
+                found = s.execute(query).all()
+            if not found:
+                return
+            after = found[-1][0]
+            yield [(r[1], r[2], r[3], r[4], r[5], r[6] if documents else None) for r in found]
 
     def digests(self, batch_id: int) -> list[str]:
         """The batch's credential digests in batch order."""

@@ -2,6 +2,7 @@
 store function, the raw SQL among them (ON CONFLICT upserts, deletes, the address forgetting), numbers past
 32 bits and timestamps read back as the instant written."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from issuer.lookup import delivery_entries
 from issuer.store import (
     Attempt,
     Batch,
@@ -103,6 +105,11 @@ def test_batches_and_their_credentials(store: Store) -> None:
         (3, "p1@a.example.org", "Person 1"),
         (4, "p2@a.example.org", "Person 2"),
     ]
+    every = [(*d, None) for d in store.deliveries(batch.id)]
+    assert list(store.delivery_chunks(batch.id, size=2)) == [every[:2], every[2:]]
+    with_documents = [(*d[:5], f'{{"id": {i}}}') for i, d in enumerate(every)]
+    assert list(store.delivery_chunks(batch.id, documents=True, size=2)) == [with_documents[:2], with_documents[2:]]
+    assert list(store.delivery_chunks(other.id or 0, documents=True, size=1))[1][0][5] == '{"id": 1}'
     assert store.issued_emails(ACHIEVEMENT, ["p1@a.example.org", "p0@b.example.org", "nobody@x.org"]) == {
         "p1@a.example.org": "urn:uuid:a0000001-0000-4000-8000-000000000000",
         "p0@b.example.org": "urn:uuid:b0000000-0000-4000-8000-000000000000",
@@ -287,3 +294,25 @@ def test_messages_claimed_once_and_addresses_forgotten(
             oid = connection.execute(text("SELECT oid FROM pg_database WHERE datname = current_database()")).scalar()
         files = b"".join(p.read_bytes() for p in (server.data / "base" / str(oid)).iterdir() if p.is_file())
     assert [email for email in emails if email.encode() in files] == []
+
+
+def test_the_delivery_list_is_read_a_chunk_at_a_time_with_its_links(store: Store) -> None:
+    # A million-credential batch's list (documents and all, for the LinkedIn links) is never whole in memory:
+    # read across several chunks, it is the list read at once.
+    batch = new_batch(store, 5)
+    with store.session() as s:
+        for i in range(5):
+            document: dict[str, Any] = {"id": f"urn:uuid:a{i:07d}-0000-4000-8000-000000000000", "name": f"Badge {i}"}
+            document |= {"validFrom": f"2026-0{i + 1}-01T00:00:00Z", "issuer": {"name": "Registrar"}}
+            s.execute(
+                text("UPDATE credentialdocument SET document = :d WHERE batch_id = :b AND position = :p"),
+                {"d": json.dumps(document), "b": batch.id, "p": i},
+            )
+        s.commit()
+    entries = list(delivery_entries(store, batch.id or 0, "https://verify.test.edu/"))
+    assert [e.row for e in entries] == [2, 3, 4, 5, 6]
+    assert entries[3].verification_url == "https://verify.test.edu/credentials/a0000003-0000-4000-8000-000000000000"
+    assert "issueMonth=4" in (entries[3].linkedin_url or "")
+    assert "name=Badge+3" in (entries[3].linkedin_url or "")
+    assert list(delivery_entries(store, batch.id or 0, "https://verify.test.edu/", chunk=2)) == entries
+    assert {e.verification_url for e in delivery_entries(store, batch.id or 0, None)} == {None}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from anchoring.errors import InvalidInput
-from issuer.delivery import COLUMNS, Delivery, deliveries, delivery_csv, delivery_json
+from issuer.delivery import COLUMNS, Delivery, deliveries, delivery_csv, delivery_csv_parts, delivery_json
 from issuer.lookup import Standing, batch_ref, fold, human_date, listing_json, matching_name, person_view, standing
 from issuer.store import Batch, Issued, State
 
@@ -182,3 +182,13 @@ def test_names_that_look_like_formulas_stay_text_in_the_delivery_list() -> None:
     (row,) = list(csv.reader(io.StringIO(delivery_csv(entries), newline="")))[1:]
     assert row[2] == '\'=HYPERLINK("http://evil.example","x")'
     assert delivery_json(entries)[0]["name"] == '=HYPERLINK("http://evil.example","x")'
+
+
+@pytest.mark.parametrize("per_part", [1, 2, 3, 5000])
+def test_the_csv_in_parts_is_the_csv_whole(per_part: int) -> None:
+    entries = [Delivery(i + 2, f"p{i}@example.org", f"=Person {i}", f"urn:uuid:{i}", f"{i}.json") for i in range(5)]
+    parts = list(delivery_csv_parts(iter(entries), per_part))  # entries taken as they come
+    assert "".join(parts) == delivery_csv(entries)
+    assert len(parts) == -(-5 // per_part)
+    assert parts[0].startswith(",".join(COLUMNS) + "\r\n")
+    assert list(delivery_csv_parts([])) == [",".join(COLUMNS) + "\r\n"]  # no entries: the header alone

@@ -31,7 +31,6 @@ from anchoring.chain import Chain
 from anchoring.errors import ChainUnavailable, CredanchorError, InvalidInput, TransactionFailed
 from anchoring.evidencecollect import BatchEvidence
 from anchoring.faults import fault
-from anchoring.files import atomic_write_parts
 from anchoring.hashing import to_hex
 from anchoring.jsonio import read_limited
 from anchoring.merkle import MerkleTree
@@ -44,10 +43,9 @@ from anchoring.receiptwrite import check_form
 from issuer.anchorjob import AnchorJob
 from issuer.baked import bake_batch
 from issuer.batchbuild import BatchJob, build_chunks
-from issuer.delivery import BOM, delivery_csv_parts
 from issuer.evidence import gather
 from issuer.locks import locks_for
-from issuer.lookup import delivery_entries
+from issuer.lookup import write_delivery_list
 from issuer.receipts import anchor_section, manifest_name, write_batch_receipts, write_manifest
 from issuer.records import Record, parse_table, read_table
 from issuer.store import (
@@ -574,14 +572,7 @@ class BatchIssuer:
     def _write_delivery_list(self, batch: Batch) -> Path:
         """Who gets which receipt, beside the receipts: personal data, so readable by its owner only."""
         path = Path(batch.out_dir) / DELIVERY_NAME
-        entries = delivery_entries(self.store, batch.id or 0, self.config.share.base_url)
-
-        def parts() -> Iterator[bytes]:  # written as read from the store: a million entries are never whole
-            yield BOM.encode()
-            for part in delivery_csv_parts(entries):
-                yield part.encode()
-
-        atomic_write_parts(path, parts(), mode=0o600)
+        write_delivery_list(path, self.store, batch.id or 0, self.config.share.base_url)
         return path
 
     def _outcome(self, batch: Batch, *, resumed: bool, already: bool) -> Outcome:

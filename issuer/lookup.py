@@ -12,11 +12,13 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from anchoring.errors import InvalidInput
+from anchoring.files import atomic_write_parts
 from anchoring.hashing import is_hash32
-from issuer.delivery import Delivery, deliveries
+from issuer.delivery import BOM, Delivery, deliveries, delivery_csv_parts
 from issuer.records import normalise_email
 from issuer.revoke import credential_key
 from issuer.sharing import linkedin_url, verification_url
@@ -167,6 +169,18 @@ def batch_deliveries(store: Store, ref: str, base_url: str | None = None) -> tup
             f"batch {batch.id} is {batch.state}: its receipts are not written yet; finish it with `credanchor resume`"
         )
     return batch, list(delivery_entries(store, batch.id or 0, base_url))
+
+
+def write_delivery_list(path: Path, store: Store, batch_id: int, base_url: str | None) -> None:
+    """The batch's delivery list as `delivery.csv` at `path`, written as it is read from the store (a million
+    entries are never whole in memory): personal data, so readable by its owner only."""
+
+    def parts() -> Iterator[bytes]:
+        yield BOM.encode()
+        for part in delivery_csv_parts(delivery_entries(store, batch_id, base_url)):
+            yield part.encode()
+
+    atomic_write_parts(path, parts(), mode=0o600)
 
 
 def delivery_entries(store: Store, batch_id: int, base_url: str | None, *, chunk: int = 5000) -> Iterator[Delivery]:

@@ -23,12 +23,11 @@ from typing import Any, Protocol
 
 from anchoring.errors import CredanchorError, InvalidInput, InvalidReceipt
 from anchoring.faults import fault
-from anchoring.files import atomic_write, atomic_write_text
+from anchoring.files import atomic_write
 from anchoring.progress import Progress, Silent
 from anchoring.receiptfiles import beside, location_file, read_receipt_at
-from issuer.delivery import BOM, delivery_csv
 from issuer.locks import locks_for
-from issuer.lookup import delivery_entries, human_date
+from issuer.lookup import human_date, write_delivery_list
 from issuer.mail import Attachment, Letter, build_message, message_id
 from issuer.sharing import linkedin_url, verification_url
 from issuer.store import Batch, Issued, Mailbox, Message, MessageState, State, Store
@@ -164,14 +163,14 @@ class Notifier:
         """Send the batch's messages that are due; the summary says what happened to each."""
         batch_id = _delivered(batch)
         with self._lock(batch_id):
-            issued, documents = self._credentials(batch_id)
+            issued = self._credentials(batch_id)
             self.mailbox.queue(batch_id, {i.id: message_id(i.id, self.sender) for i in issued})
             self.mailbox.interrupted(batch_id, INTERRUPTED)
             summary = Summary(batch_id)
             due = self._due(issued, self.mailbox.messages(batch_id), summary, retry_failed, resend_unknown)
             self.progress.stage(f"e-mailing the earners of batch {batch_id}", len(due))
             try:
-                self._send_all(due, documents, self.mailbox.messages(batch_id), transport, summary)
+                self._send_all(due, self.mailbox.messages(batch_id), transport, summary)
             finally:
                 transport.close()
             return summary
@@ -179,13 +178,13 @@ class Notifier:
     def dry_run(self, batch: Batch, folder: Path, *, retry_failed: bool, resend_unknown: bool) -> Summary:
         """Write the messages a run would send as `<receipt name>.eml` in `folder`; nothing is recorded."""
         batch_id = _delivered(batch)
-        issued, documents = self._credentials(batch_id)
+        issued = self._credentials(batch_id)
         summary = Summary(batch_id)
         messages = self.mailbox.messages(batch_id)
         due = self._due(issued, messages, summary, retry_failed, resend_unknown)
         folder.mkdir(parents=True, exist_ok=True)
         for credential in due:
-            outgoing = self._outgoing(credential, documents[credential.id], summary, messages.get(credential.id))
+            outgoing = self._outgoing(credential, self._document(credential.id), summary, messages.get(credential.id))
             if outgoing is not None:
                 path = folder / f"{outgoing.file_stem}.eml"
                 atomic_write(path, outgoing.data, mode=0o600)  # personal data
@@ -196,7 +195,7 @@ class Notifier:
         """Blank the batch's e-mail addresses in the database and its delivery list; how many were kept."""
         batch_id = _delivered(batch)
         with self._lock(batch_id):
-            issued, _ = self._credentials(batch_id)
+            issued = self._credentials(batch_id)
             messages = self.mailbox.messages(batch_id)
             unsent = [
                 i for i in issued if i.email and _live(i) and (i.id not in messages or messages[i.id].state != "sent")
@@ -209,13 +208,20 @@ class Notifier:
             forgotten = self.mailbox.forget_addresses(batch_id, sorted({i.email for i in issued if i.email}))
             listing = Path(batch.out_dir) / "delivery.csv"
             if listing.exists():
-                text = delivery_csv(delivery_entries(self.store, batch_id, self.base_url))
-                atomic_write_text(listing, BOM + text, mode=0o600)
+                write_delivery_list(listing, self.store, batch_id, self.base_url)
             return forgotten
 
-    def _credentials(self, batch_id: int) -> tuple[list[Issued], dict[str, dict[str, Any]]]:
-        documents = {cid: json.loads(doc) for cid, _, _, doc in self.store.credential_rows(batch_id)}
-        return self.store.find_credentials(batch_id=batch_id), documents
+    def _credentials(self, batch_id: int) -> list[Issued]:
+        return self.store.find_credentials(batch_id=batch_id)
+
+    def _document(self, credential_id: str) -> dict[str, Any]:
+        """The credential's signed document, read when its message is made (a batch's million documents are
+        never all in memory)."""
+        text = self.store.document(credential_id)
+        if text is None:
+            raise InvalidInput(f"{credential_id}: no such credential in this workspace")
+        document: dict[str, Any] = json.loads(text)
+        return document
 
     def _due(
         self,
@@ -273,7 +279,6 @@ class Notifier:
     def _send_all(
         self,
         due: Sequence[Issued],
-        documents: dict[str, dict[str, Any]],
         messages: dict[str, Message],
         transport: Transport,
         summary: Summary,
@@ -283,7 +288,7 @@ class Notifier:
         while queue:
             credential = queue[0]
             message = messages[credential.id]
-            outgoing = self._outgoing(credential, documents[credential.id], summary, message)
+            outgoing = self._outgoing(credential, self._document(credential.id), summary, message)
             if outgoing is None:
                 queue.pop(0)
                 self.progress.advance()

@@ -316,3 +316,51 @@ def test_the_delivery_list_is_read_a_chunk_at_a_time_with_its_links(store: Store
     assert "name=Badge+3" in (entries[3].linkedin_url or "")
     assert list(delivery_entries(store, batch.id or 0, "https://verify.test.edu/", chunk=2)) == entries
     assert {e.verification_url for e in delivery_entries(store, batch.id or 0, None)} == {None}
+
+
+def test_a_batch_is_copied_into_the_sqlite_file_behind_the_caller(tmp_path: Path) -> None:
+    # SQLite copies its write-ahead log into the database file only once the log passes 1,000 pages; a batch's
+    # insert (2.4 GB of log at a million) has it copied on a thread while issuing goes on, so anchoring does not
+    # wait for the copy. A batch this small would otherwise stay in the log alone.
+    path = tmp_path / "credanchor.db"
+    store = Store(f"sqlite:///{path}")
+    try:
+        before = path.stat().st_size
+        batch = new_batch(store, 50)
+        store.settle()
+        assert path.stat().st_size > before  # copied into the file, with connections still open (no close)
+        assert store.batch(batch.id or 0).count == 50
+        with store.session() as s:  # and the automatic checkpoint is on again for every other commit
+            assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+    finally:
+        store.close()
+
+
+def test_a_failed_batch_insert_leaves_the_automatic_checkpoint_on(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'credanchor.db'}")
+
+    def chunks() -> Iterator[list[dict[str, Any]]]:
+        raise OSError("the signing workers died")
+        yield []
+
+    try:
+        with pytest.raises(OSError, match="^the signing workers died$"):
+            store.add_batch_chunks(new_batch_row(), chunks())
+        assert store.batches() == []
+        with store.session() as s:
+            assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+    finally:
+        store.close()
+
+
+def new_batch_row() -> Batch:
+    return Batch(
+        input_key="f" * 64,
+        achievement="example",
+        achievement_id=ACHIEVEMENT,
+        root="0x" + "f" * 64,
+        count=1,
+        chain_id=31337,
+        registry_address="0x" + "11" * 20,
+        out_dir="/tmp/out",
+    )

@@ -143,14 +143,10 @@ class StoreError(CredanchorError):
     pass
 
 
-def _with_documents(*where: Any) -> Any:
-    """(id, digest, leaf, document) of the credentials matching `where`, each with its document."""
+def _with_documents(*columns: Any) -> Any:
+    """A query of credentials' `columns`, then each one's signed document (kept in a table of its own)."""
     joined = (CredentialDocument.batch_id == Credential.batch_id) & (CredentialDocument.position == Credential.position)
-    return (
-        select(Credential.id, Credential.digest, Credential.leaf, CredentialDocument.document)
-        .join(CredentialDocument, joined)  # type: ignore[arg-type]
-        .where(*where)
-    )
+    return sa_select(*columns, col(CredentialDocument.document)).join(CredentialDocument, joined)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -296,28 +292,27 @@ class Store:
             query = select(Credential).where(Credential.batch_id == batch_id).order_by(col(Credential.position))
             return s.exec(query).all()
 
-    def credential_rows(self, batch_id: int) -> list[tuple[str, str, str, str]]:
-        """(id, digest, leaf, document) of a batch's credentials in batch order: the columns delivery needs,
-        without building 100,000 ORM objects."""
-        with self.session() as s:
-            query = _with_documents(Credential.batch_id == batch_id).order_by(col(Credential.position))
-            return [tuple(row) for row in s.exec(query).all()]
-
-    def credential_chunks(self, batch_id: int, size: int = 2000) -> Iterator[list[tuple[str, str, str, str]]]:
-        """`credential_rows` a chunk at a time (a million documents need not be in memory at once)."""
+    def _pages(self, query: Any, size: int) -> Iterator[Sequence[Any]]:
+        """The rows of `query`, whose first column is `Credential.position`, `size` at a time in position
+        order. Keyset paging: each page starts after the last position seen, so no page re-reads the ones
+        before it and a million rows need not be in memory at once."""
         after = -1
         while True:
+            page = query.where(col(Credential.position) > after).order_by(col(Credential.position)).limit(size)
             with self.session() as s:
-                query = (
-                    _with_documents(Credential.batch_id == batch_id, col(Credential.position) > after)
-                    .order_by(col(Credential.position))
-                    .limit(size)
-                )
-                rows: list[tuple[str, str, str, str]] = [tuple(row) for row in s.exec(query).all()]
-            if not rows:
+                found = s.execute(page).all()
+            if not found:
                 return
-            after += len(rows)
-            yield rows
+            after = found[-1][0]
+            yield found
+
+    def credential_chunks(self, batch_id: int, size: int = 2000) -> Iterator[list[tuple[str, str, str, str]]]:
+        """(id, digest, leaf, document) of a batch's credentials in batch order, `size` at a time: the columns
+        receipts need, without building ORM objects."""
+        columns = (Credential.position, Credential.id, Credential.digest, Credential.leaf)
+        query = _with_documents(*map(col, columns)).where(col(Credential.batch_id) == batch_id)
+        for page in self._pages(query, size):
+            yield [(r[1], r[2], r[3], r[4]) for r in page]
 
     def leaves(self, batch_id: int) -> list[tuple[str, str]]:
         """(digest, leaf) of a batch's credentials in batch order."""
@@ -339,46 +334,21 @@ class Store:
     def document(self, credential_id: str) -> str | None:
         """A credential's signed document (JSON text), or None if there is no such credential."""
         with self.session() as s:
-            query = _with_documents(Credential.id == credential_id)
-            found = s.exec(query).first()
-            return None if found is None else str(found[3])
-
-    def deliveries(self, batch_id: int) -> list[tuple[int, str, str, str, str | None]]:
-        """(records row, email, name, credential id, receipt path) of a batch's credentials in batch order."""
-        return [row[:5] for rows in self.delivery_chunks(batch_id) for row in rows]
+            found = s.execute(_with_documents(col(Credential.id)).where(col(Credential.id) == credential_id)).first()
+            return None if found is None else str(found[1])
 
     def delivery_chunks(
         self, batch_id: int, *, documents: bool = False, size: int = 5000
     ) -> Iterator[list[tuple[int, str, str, str, str | None, str | None]]]:
-        """`deliveries` `size` rows at a time (a million need not be in memory at once), each row with the
-        credential's signed document last when `documents` is true (else None)."""
-        joined = CredentialDocument.batch_id == Credential.batch_id
-        joined &= CredentialDocument.position == Credential.position
-        document = [col(CredentialDocument.document)] if documents else []
-        after = -1
-        while True:
-            with self.session() as s:
-                query = sa_select(
-                    col(Credential.position),
-                    col(Credential.row),
-                    col(Credential.email),
-                    col(Credential.name),
-                    col(Credential.id),
-                    col(Credential.receipt_path),
-                    *document,
-                )
-                if documents:
-                    query = query.join(CredentialDocument, joined)  # type: ignore[arg-type]
-                query = (
-                    query.where(col(Credential.batch_id) == batch_id, col(Credential.position) > after)
-                    .order_by(col(Credential.position))
-                    .limit(size)
-                )
-                found = s.execute(query).all()
-            if not found:
-                return
-            after = found[-1][0]
-            yield [(r[1], r[2], r[3], r[4], r[5], r[6] if documents else None) for r in found]
+        """(records row, email, name, credential id, receipt path, document) of a batch's credentials in batch
+        order, `size` at a time; the signed document only when `documents` is true (else None)."""
+        fields = (Credential.position, Credential.row, Credential.email, Credential.name, Credential.id)
+        columns = [*map(col, fields), col(Credential.receipt_path)]
+        query = (_with_documents(*columns) if documents else sa_select(*columns)).where(
+            col(Credential.batch_id) == batch_id
+        )
+        for page in self._pages(query, size):
+            yield [(r[1], r[2], r[3], r[4], r[5], r[6] if documents else None) for r in page]
 
     def digests(self, batch_id: int) -> list[str]:
         """The batch's credential digests in batch order."""

@@ -16,6 +16,7 @@ from issuer.store import Store
 from issuer.workspace import Workspace
 from tests.conftest import Node, make_workspace, people, write_csv
 from tests.integration.invariants import check_anytime, check_finished
+from tests.integration.storerows import credential_rows
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 FAULT_POINTS = ["building-half", "prepared", "signed", "sent", "mined", "receipts-half", "receipts-written", "checked"]
@@ -85,7 +86,7 @@ def test_killed_at_each_transition_then_finished(
 
 def stored_credentials(ws: Workspace) -> list[tuple[str, str, str, str]]:
     store = Store(ws.database_url)
-    return [row for batch in store.batches() for row in store.credential_rows(batch.id or 0)]
+    return [row for batch in store.batches() for row in credential_rows(store, batch.id or 0)]
 
 
 def test_killed_at_random_moments(tmp_path: Path, node: Node, chain: Chain) -> None:

@@ -13,6 +13,7 @@ from anchoring.hashing import short
 from issuer.workspace import Workspace
 from tests.conftest import CliResult, Node, make_workspace, people, start_node, stop_node, write_csv
 from tests.integration.rpcproxy import FAKE_HASH, rpc_proxy
+from tests.integration.storerows import credential_rows
 
 pytestmark = pytest.mark.chain
 Cli = Callable[..., CliResult]
@@ -319,7 +320,7 @@ def test_state_proofs_that_do_not_prove_themselves_are_asked_again_then_refused(
 
     issue(cli, workspace, 2)
     (batch,) = Store(workspace.database_url).batches()
-    rows = Store(workspace.database_url).credential_rows(batch.id or 0)
+    rows = credential_rows(Store(workspace.database_url), batch.id or 0)
     url = workspace.config.chain.rpc_url
     with rpc_proxy(url, lie="proof", times=1) as once:
         chain = Chain(once)
@@ -362,7 +363,7 @@ def test_proofs_from_different_states_of_the_registry_are_asked_again(
     issue(cli, workspace, 3)
     store = Store(workspace.database_url)
     (batch,) = store.batches()
-    rows = store.credential_rows(batch.id or 0)
+    rows = credential_rows(store, batch.id or 0)
     leaves = [row[2] for row in rows]
     method = json.loads(rows[0][3])["proof"][0]["verificationMethod"]
     keys = [to_hex(decode_multikey(method.partition("#")[2]))]

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 from issuer.migrations import FOLDER, HEAD
 from issuer.store import Attempt, Batch, Credential, Mailbox, MessageState, State, Store, StoreError, daily_counts
 from tests.conftest import ASSETS
+from tests.integration.storerows import credential_rows
 
 BEFORE_MIGRATIONS = ASSETS / "databases" / "before-migrations.db"
 """Made by the code of main before migrations (`create_all`): one delivered batch of two credentials, an
@@ -68,7 +69,7 @@ def test_a_database_made_before_migrations_is_upgraded_in_place(tmp_path: Path) 
     # The signed documents moved to their own table (0005), each still with its credential.
     assert len(documents) == 2
     assert [document for *_, document in documents] == ["{}", "{}"]
-    assert store.credential_rows(batch.id or 0) == documents
+    assert credential_rows(store, batch.id or 0) == documents
     assert [store.document(cid) for cid, *_ in documents] == [document for *_, document in documents]
     assert [(a.nonce, a.tx_hash) for a in store.attempts(batch.id or 0)] == [(7, "0x" + "cc" * 32)]
     messages = Mailbox(store).messages(batch.id or 0)

@@ -13,6 +13,7 @@ from anchoring.localnode import LocalNode, free_port
 from anchoring.receipt import Receipt
 from issuer.evidence import signing_keys_of
 from tests.conftest import CliResult, issue_killed_at, people, write_csv
+from tests.integration.storerows import credential_rows
 
 pytestmark = pytest.mark.chain
 Cli = Callable[..., CliResult]
@@ -63,7 +64,7 @@ def test_evidence_comes_from_a_newer_block_when_the_node_forgot_the_old_state(cl
     from issuer.store import Store
 
     store = Store(ws.database_url)
-    credentials = store.credential_rows(rows[0]["id"])
+    credentials = credential_rows(store, rows[0]["id"])
     leaves = [leaf for _, _, leaf, _ in credentials]
     gathered = collect(
         chain, ws.config.chain.registry, rows[0]["root"], leaves, signing_keys_of(credentials[0][3]), anchored_in

@@ -34,6 +34,7 @@ from issuer.store import (
     update_record,
     withdraw_page,
 )
+from tests.integration.storerows import credential_rows, deliveries
 from tests.pgserver import PostgresServer
 
 BIG_CHAIN = 11_297_108_109  # a real chain id past 2**31
@@ -95,17 +96,17 @@ def test_batches_and_their_credentials(store: Store) -> None:
     assert [b.id for b in store.batches()] == [batch.id, other.id]
     assert [c.position for c in store.credentials(batch.id)] == [0, 1, 2]
     assert store.digests(batch.id) == ["0x" + "a" + f"{i:063x}" for i in range(3)]
-    rows = store.credential_rows(batch.id)
+    rows = credential_rows(store, batch.id)
     assert rows[1] == ("urn:uuid:a0000001-0000-4000-8000-000000000000", "0xa" + f"{1:063x}", f"0x{1:064x}", '{"id": 1}')
-    assert [row[3] for row in store.credential_rows(other.id or 0)] == ['{"id": 0}', '{"id": 1}']  # each batch its own
+    assert [row[3] for row in credential_rows(store, other.id or 0)] == ['{"id": 0}', '{"id": 1}']  # each batch its own
     assert store.document("urn:uuid:b0000001-0000-4000-8000-000000000000") == '{"id": 1}'
     assert list(store.credential_chunks(batch.id, size=2)) == [rows[:2], rows[2:]]
-    assert [d[:3] for d in store.deliveries(batch.id)] == [
+    assert [d[:3] for d in deliveries(store, batch.id)] == [
         (2, "p0@a.example.org", "Person 0"),
         (3, "p1@a.example.org", "Person 1"),
         (4, "p2@a.example.org", "Person 2"),
     ]
-    every = [(*d, None) for d in store.deliveries(batch.id)]
+    every = [(*d, None) for d in deliveries(store, batch.id)]
     assert list(store.delivery_chunks(batch.id, size=2)) == [every[:2], every[2:]]
     with_documents = [(*d[:5], f'{{"id": {i}}}') for i, d in enumerate(every)]
     assert list(store.delivery_chunks(batch.id, documents=True, size=2)) == [with_documents[:2], with_documents[2:]]
@@ -280,7 +281,7 @@ def test_messages_claimed_once_and_addresses_forgotten(
     }
     emails = [f"p{i}@a.example.org" for i in range(3)]
     assert mailbox.forget_addresses(batch_id, emails) == 3
-    assert [d[1] for d in store.deliveries(batch_id)] == ["", "", ""]
+    assert [d[1] for d in deliveries(store, batch_id)] == ["", "", ""]
     assert mailbox.messages(batch_id)[ids[0]].reply == "550 <address forgotten> unknown"
     assert mailbox.unsent() == {}
     if database is None:

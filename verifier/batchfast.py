@@ -117,6 +117,9 @@ class Template:
     """The verified receipt's credential without its proof (its shared members, for each receipt's own)."""
     layout: "Layout | None"
     """Its bytes around its own values, when they are as the issuer writes receipts (None: parse each)."""
+    fine: "Fine | None"
+    """The same with each string of the subject an own value too, and the canonical credential assembled
+    from them (eddsa-jcs-2022 receipts whose strings need no escape; None: read by `layout`)."""
 
 
 class Shortcut:
@@ -155,7 +158,11 @@ class Shortcut:
         steps = list(template.report.steps)
         for at, write in template.own_steps:
             steps[at] = write(steps[at], own, template.root)
-        return Report(**template.shared, source=source, steps=tuple(steps), credential_id=own.ident)
+        # As `Report(**template.shared, source=..., ...)`, without a frozen dataclass's assignments one by one:
+        # every value is the verified report's or checked here.
+        report: Report = object.__new__(Report)
+        report.__dict__.update(template.shared, source=source, steps=tuple(steps), credential_id=own.ident)
+        return report
 
     def holds(self, data: bytes) -> bool:
         """Whether `check` gives `data` a report (what a self-check needs to know: the report itself is not made)."""
@@ -178,12 +185,20 @@ def shortcut_verify(verify: Verify, revocation: Revocation) -> Verify:
     """`verify`, with the receipts of a batch after its first valid one given their reports by a `Shortcut`
     (one per batch root, for the last few roots seen)."""
     shortcuts: dict[str, Shortcut] = {}
+    last: Shortcut | None = None
 
     def checked(data: bytes, source: str) -> Report:
+        nonlocal last
+        # The shortcut that answered last, tried first: it gives a report only to a receipt of its own root (so
+        # a run of one batch's receipts needs no reading of each one's root).
+        report = last.check(data, source) if last is not None else None
+        if report is not None:
+            return report
         root = _root_of(data)
         shortcut = shortcuts.get(root) if root is not None else None
-        report = shortcut.check(data, source) if shortcut is not None else None
+        report = shortcut.check(data, source) if shortcut is not None and shortcut is not last else None
         if report is not None:
+            last = shortcut
             return report
         report = verify(data, source)
         if root is not None and report.verdict == Verdict.VALID:
@@ -192,6 +207,7 @@ def shortcut_verify(verify: Verify, revocation: Revocation) -> Verify:
                     shortcuts.pop(next(iter(shortcuts)))
                 shortcut = shortcuts[root] = Shortcut({Verdict.VALID}, revocation)
             shortcut.learn(data, report)
+            last = shortcut
         return report
 
     return checked
@@ -345,6 +361,7 @@ def _template(data: bytes, report: Report) -> Template | None:
         frame_keys=tuple(key.decode() for key in pieces[1::2]),
         credential={key: value for key, value in credential.items() if key != "proof"},
         layout=_layout(data, document, evidence_bytes, token),
+        fine=_fine(data, document, evidence_bytes, token, pieces) if suite == JCS else None,
         options=orjson.dumps(options),
         suite=suite,
         config_hash=hashlib.sha256(config).digest(),
@@ -366,9 +383,7 @@ def _splice(frame: bytes, spliced: dict[bytes, bytes], mark_pattern: re.Pattern[
 def _holds(template: Template, data: bytes) -> _Own | None:
     """What the receipt has of its own when everything but its leaf's own revocation surely holds as in the
     template; None otherwise."""
-    own = _read_laid_out(template, data)
-    if own is None:
-        own = _read_parsed(template, data)
+    own = _read_fine(template, data) or _read_laid_out(template, data) or _read_parsed(template, data)
     return None if own is None else _own_holds(template, own)
 
 
@@ -383,8 +398,12 @@ class _Candidate(NamedTuple):
     leaf: str
     path: list[str]
     evidence: bytes | None
-    credential: dict[str, Any]
-    """Its credential without the proof: the template's shared members, its own id and subject."""
+    credential: dict[str, Any] | None
+    """Its credential without the proof: the template's shared members, its own id and subject (None where
+    `canonical` is given)."""
+    canonical: bytes | None = None
+    """The canonical bytes of its credential without the proof, where the fine layout assembled them (then its
+    subject, None here, is the learnt one's but for strings the canonical bytes hold)."""
 
 
 def _read_parsed(template: Template, data: bytes) -> _Candidate | None:
@@ -436,11 +455,41 @@ def _read_parsed(template: Template, data: bytes) -> _Candidate | None:
 def _own_holds(template: Template, own: _Candidate) -> _Own | None:
     """The checks of a receipt's own values (the models' checks of them; digest, leaf, path; signature; the
     leaf's word in the evidence)."""
-    ident, subject, value, digest, leaf, path = own.ident, own.subject, own.value, own.digest, own.leaf, own.path
+    ident, value, digest, leaf, path = own.ident, own.value, own.digest, own.leaf, own.path
     if own.evidence not in template.walkers:  # a variant not learnt yet (or none of the batch's)
         return None
     if type(ident) is not str or not 0 < len(ident) <= MAX_URI:
         return None
+    if type(value) is not str or len(path) > MAX_PROOF_LENGTH:
+        return None
+    canonical = own.canonical if own.canonical is not None else _subject_canonical(template, ident, own.subject)
+    # Its digest, leaf and path; its signature; its leaf's word in the evidence.
+    if canonical is None or to_hex(keccak256(canonical)) != digest:
+        return None
+    own_leaf = leaf_hash(bytes.fromhex(digest[2:]))
+    if to_hex(own_leaf) != leaf or to_hex(walk_proof(own_leaf, path)) != template.root:
+        return None
+    signature = multibase_decode(value)
+    if len(signature) != SIGNATURE_LENGTH:
+        return None
+    if template.suite == JCS:
+        signed = canonical
+    elif own.credential is not None:
+        signed = canonical_document(own.credential, RDFC)
+    else:
+        return None
+    signed_data = template.config_hash + hashlib.sha256(signed).digest()
+    if not ed25519_verifies(template.public_key, signature, signed_data):
+        return None
+    walks = template.walkers[own.evidence]
+    if walks is not None and not walks(leaf):
+        return None
+    return _Own(ident, digest, leaf, len(path))
+
+
+def _subject_canonical(template: Template, ident: str, subject: Any) -> bytes | None:
+    """The canonical credential of a receipt whose subject was parsed: its subject checked as the models check
+    it (the achievement the learnt one's; plain terms, no deeper than the learnt one), then canonicalised."""
     if type(subject) is not dict or "achievement" not in subject:
         return None
     if orjson.dumps(subject["achievement"]) != template.achievement:
@@ -450,26 +499,7 @@ def _own_holds(template: Template, own: _Candidate) -> _Own | None:
     own_subject = {**subject, "achievement": template.achievement_mark}
     if json_depth(own_subject, plain=True) > template.subject_depth:
         return None
-    if type(value) is not str or len(path) > MAX_PROOF_LENGTH:
-        return None
-    # Its digest, leaf and path; its signature; its leaf's word in the evidence.
-    canonical = _canonical(template, ident, own_subject)
-    if canonical is None or to_hex(keccak256(canonical)) != digest:
-        return None
-    own_leaf = leaf_hash(bytes.fromhex(digest[2:]))
-    if to_hex(own_leaf) != leaf or to_hex(walk_proof(own_leaf, path)) != template.root:
-        return None
-    signature = multibase_decode(value)
-    if len(signature) != SIGNATURE_LENGTH:
-        return None
-    signed = canonical if template.suite == JCS else canonical_document(own.credential, RDFC)
-    signed_data = template.config_hash + hashlib.sha256(signed).digest()
-    if not ed25519_verifies(template.public_key, signature, signed_data):
-        return None
-    walks = template.walkers[own.evidence]
-    if walks is not None and not walks(leaf):
-        return None
-    return _Own(ident, digest, leaf, len(path))
+    return _canonical(template, ident, own_subject)
 
 
 def _canonical(template: Template, ident: str, own_subject: dict[str, Any]) -> bytes | None:
@@ -504,8 +534,36 @@ class Layout:
 
     literals: tuple[bytes, ...]
     kinds: tuple[str, ...]
+    patterns: tuple[re.Pattern[bytes] | None, ...]
+    """The pattern each own value is read by (None: the path, the subject, the evidence; see `_spans`)."""
 
 
+@dataclass(frozen=True)
+class Fine:
+    """The layout of a batch whose subjects differ only in their strings: each string of the subject (outside
+    its achievement) is an own value `text0`, `text1`, ... read as a string that needs no escape, and the
+    credential's canonical bytes (without its proof) are `canonical[0]`, own value `canonical_kinds[0]`,
+    `canonical[1]`, ... A string that needs no escape is the same bytes in RFC 8785 as in the receipt, and RFC
+    8785 sorts members by name, not value: a receipt laid out so has the verified one's subject but for those
+    strings (the same members, nesting, numbers and achievement), so the models' checks of it passed there,
+    and its canonical bytes are assembled without parsing or canonicalising anything."""
+
+    layout: Layout
+    canonical: tuple[bytes, ...]
+    canonical_kinds: tuple[str, ...]
+    whole: re.Pattern[bytes]
+    """The layout as one pattern, each own value a group (no value here is found by searching: the text
+    patterns stop at their closing quote, the path's at its bracket, and the evidence is what is left)."""
+    groups: dict[str, int]
+    """The group of each own value."""
+    canonical_groups: tuple[int, ...]
+    """The group of each of `canonical_kinds`."""
+
+
+_PATH = re.compile(rb'\[(?:"0x[0-9a-f]{64}"(?:,"0x[0-9a-f]{64}")*)?\]')
+"""A Merkle path as the issuer writes it: hashes in lowercase hex, nothing between them."""
+_TEXT = re.compile(rb'"[^"\\\x00-\x1f]*"')
+"""A JSON string that needs no escape (its bytes are its text, as orjson and RFC 8785 both write it)."""
 _TOKENS: dict[str, re.Pattern[bytes]] = {
     "id": re.compile(rb'"[^"\\\x00-\x1f]+"'),
     "value": re.compile(rb'"z[1-9A-HJ-NP-Za-km-z]+"'),
@@ -513,18 +571,31 @@ _TOKENS: dict[str, re.Pattern[bytes]] = {
     "leaf": re.compile(rb'"0x[0-9a-f]{64}"'),
 }
 """The own values read by pattern: strings without escapes, hashes in lowercase hex (the path, a list of such
-hashes, is read up to its bracket and checked hash by hash: `_path`)."""
+hashes, is read up to its bracket and checked hash by hash: `_path`); a subject's strings, `_TEXT`."""
 
 
-def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token: str) -> Layout | None:
-    """The layout of a verified receipt's `data` (`document` without its `evidence`), when its bytes are its
-    values written as orjson writes them (as the issuer's compact JSON is); None otherwise."""
+def _laid(literals: tuple[bytes, ...], kinds: tuple[str, ...]) -> Layout:
+    patterns = tuple(_TEXT if kind.startswith("text") else _TOKENS.get(kind) for kind in kinds)
+    return Layout(literals, kinds, patterns)
+
+
+def _marked(
+    data: bytes,
+    document: dict[str, Any],
+    evidence: bytes | None,
+    token: str,
+    subject: Any,
+    subject_own: dict[str, bytes],
+) -> Layout | None:
+    """The layout of a verified receipt's `data` (`document` without its `evidence`) with its own values marked,
+    `subject` written in place of its subject (a mark, or the subject with its strings marked) and the bytes of
+    its own values in `subject_own`, when its bytes are its values written as orjson writes them (as the
+    issuer's compact JSON is); None otherwise."""
     body = data.removesuffix(b"\n")
     credential = document["credential"]
     [proof] = credential["proof"]
     places = {
         "id": credential["id"],
-        "subject": credential["credentialSubject"],
         "value": proof["proofValue"],
         "digest": document["digest"],
         "leaf": document["merkle"]["leaf"],
@@ -535,23 +606,27 @@ def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token
         "credential": {
             **credential,
             "id": f"{token}-id",
-            "credentialSubject": f"{token}-subject",
+            "credentialSubject": subject,
             "proof": [{**proof, "proofValue": f"{token}-value"}],
         },
         "digest": f"{token}-digest",
         "merkle": {**document["merkle"], "leaf": f"{token}-leaf", "proof": f"{token}-path"},
     }
-    own = {kind: orjson.dumps(value) for kind, value in places.items()}
+    own = {kind: orjson.dumps(value) for kind, value in places.items()} | subject_own
     if evidence is not None:
         marked["evidence"] = f"{token}-evidence"
         own["evidence"] = evidence
-    pieces = re.split(b'"' + token.encode() + b'-([a-z]+)"', orjson.dumps(marked))
+    pieces = re.split(b'"' + token.encode() + b'-([a-z0-9]+)"', orjson.dumps(marked))
     kinds = tuple(kind.decode() for kind in pieces[1::2])
     literals = tuple(pieces[0::2])
+    if "subject" in kinds and not literals[kinds.index("subject") + 1]:
+        return None
     if sorted(kinds) != sorted(own) or (evidence is not None and kinds[-1] != "evidence"):
         return None
-    if not literals[kinds.index("subject") + 1] or any(
-        k in _TOKENS and not _TOKENS[k].fullmatch(own[k]) for k in kinds
+    layout = _laid(literals, kinds)
+    if any(
+        pattern is not None and not pattern.fullmatch(own[kind])
+        for kind, pattern in zip(kinds, layout.patterns, strict=True)
     ):
         return None
     if _path(own["path"]) is None:
@@ -559,14 +634,76 @@ def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token
     rebuilt = [literals[0]]
     for kind, literal in zip(kinds, literals[1:], strict=True):
         rebuilt += (own[kind], literal)
-    return Layout(literals, kinds) if b"".join(rebuilt) == body else None
+    return layout if b"".join(rebuilt) == body else None
 
 
-def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
-    """The own values of a receipt laid out as the template; None when it is not, or the template learnt no
-    layout (then it is parsed whole)."""
-    layout = template.layout
-    if layout is None or len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES:
+def _layout(data: bytes, document: dict[str, Any], evidence: bytes | None, token: str) -> Layout | None:
+    """The layout with the subject one own value (an object, parsed alone)."""
+    subject = orjson.dumps(document["credential"]["credentialSubject"])
+    return _marked(data, document, evidence, token, f"{token}-subject", {"subject": subject})
+
+
+def _mark_texts(value: Any, token: str, found: list[str]) -> Any:
+    """`value` with each string in it (not member names) a mark `{token}-text<n>`, its text appended to `found`
+    (in the order orjson writes them)."""
+    kind = type(value)
+    if kind is str:
+        found.append(value)
+        return f"{token}-text{len(found) - 1}"
+    if kind is dict:
+        return {key: _mark_texts(member, token, found) for key, member in value.items()}
+    if kind is list:
+        return [_mark_texts(item, token, found) for item in value]
+    return value
+
+
+def _fine(data: bytes, document: dict[str, Any], evidence: bytes | None, token: str, frame: list[bytes]) -> Fine | None:
+    """The fine layout of a verified eddsa-jcs-2022 receipt; `frame`: the template's canonical credential
+    split at its own members (`_template`). None when the receipt is not laid out so (a string with an
+    escape, say)."""
+    subject = document["credential"]["credentialSubject"]
+    found: list[str] = []
+    marked = {
+        key: value if key == "achievement" else _mark_texts(value, token, found) for key, value in subject.items()
+    }
+    texts = {f"text{number}": orjson.dumps(text) for number, text in enumerate(found)}
+    layout = _marked(data, document, evidence, token, marked, texts)
+    if layout is None:
+        return None
+    # The canonical subject: its achievement's canonical bytes spliced in at its mark, its strings marked.
+    achievement = f"{token}-achievement"
+    canonical_subject = jcs.canonicalize({**marked, "achievement": achievement})
+    quoted = jcs.canonicalize(achievement)
+    if canonical_subject.count(quoted) != 1:
+        return None
+    canonical_subject = canonical_subject.replace(quoted, jcs.canonicalize(subject["achievement"]))
+    own = {b"id": b'"' + token.encode() + b'-id"', b"credentialSubject": canonical_subject}
+    whole = [frame[0]]
+    for key, literal in zip(frame[1::2], frame[2::2], strict=True):
+        whole += (own[key], literal)
+    pieces = re.split(b'"' + token.encode() + b'-([a-z0-9]+)"', b"".join(whole))
+    kinds = tuple(kind.decode() for kind in pieces[1::2])
+    if sorted(kinds) != sorted(["id", *(f"text{n}" for n in range(len(found)))]):
+        return None
+    sources = {"path": _PATH.pattern, "evidence": rb".*"}
+    whole = [re.escape(layout.literals[0])]
+    for kind, pattern, literal in zip(layout.kinds, layout.patterns, layout.literals[1:], strict=True):
+        whole += (b"(" + (sources[kind] if pattern is None else pattern.pattern) + b")", re.escape(literal))
+    groups = {kind: number for number, kind in enumerate(layout.kinds)}
+    return Fine(
+        layout,
+        tuple(pieces[0::2]),
+        kinds,
+        re.compile(b"".join(whole), re.DOTALL),
+        groups,
+        tuple(groups[kind] for kind in kinds),
+    )
+
+
+def _spans(layout: Layout, data: bytes) -> dict[str, bytes] | None:
+    """The bytes of each own value of `data` laid out as `layout` (each string with its quotes); None when it
+    is not laid out so."""
+    if len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES:
         return None
     body = data.removesuffix(b"\n")
     literals = layout.literals
@@ -574,16 +711,15 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
         return None
     at = len(literals[0])
     got: dict[str, bytes] = {}
-    for kind, literal in zip(layout.kinds, literals[1:], strict=True):
-        pattern = _TOKENS.get(kind)
+    for kind, pattern, literal in zip(layout.kinds, layout.patterns, literals[1:], strict=True):
         if pattern is not None:
             found = pattern.match(body, at)
             if found is None:
                 return None
             end = found.end()
-        elif kind == "path":  # checked below, hash by hash: up to its closing bracket
+        elif kind == "path":  # checked by the caller, hash by hash: up to its closing bracket
             end = body.find(b"]", at) + 1
-        elif kind == "subject":  # an object, parsed alone below: it ends where the next literal first starts
+        elif kind == "subject":  # an object, parsed alone by the caller: it ends where the next literal first starts
             end = body.find(literal, at)
         else:  # the evidence, last: up to the closing literal
             end = len(body) - len(literal)
@@ -591,7 +727,47 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
             return None
         got[kind] = body[at:end]
         at = end + len(literal)
-    if at != len(body):
+    return got if at == len(body) else None
+
+
+def _read_fine(template: Template, data: bytes) -> _Candidate | None:
+    """The own values of a receipt laid out as the template's fine layout, with its canonical credential;
+    None when it is not (or there is no fine layout)."""
+    fine = template.fine
+    if fine is None or len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES:
+        return None
+    found = fine.whole.fullmatch(data.removesuffix(b"\n"))
+    if found is None:
+        return None
+    got, at = found.groups(), fine.groups
+    parts = [fine.canonical[0]]
+    for number, literal in zip(fine.canonical_groups, fine.canonical[1:], strict=True):
+        parts += (got[number], literal)
+    canonical = b"".join(parts)
+    try:
+        canonical.decode()  # its strings are UTF-8, as a parser requires
+    except UnicodeDecodeError:
+        return None
+    path = got[at["path"]]
+    evidence = at.get("evidence")
+    return _Candidate(
+        got[at["id"]][1:-1].decode(),
+        None,
+        got[at["value"]][1:-1].decode(),
+        got[at["digest"]][1:-1].decode(),
+        got[at["leaf"]][1:-1].decode(),
+        path[2:-2].decode().split('","') if len(path) > 2 else [],
+        None if evidence is None else got[evidence],
+        None,
+        canonical,
+    )
+
+
+def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
+    """The own values of a receipt laid out as the template; None when it is not, or the template learnt no
+    layout (then it is parsed whole)."""
+    got = None if template.layout is None else _spans(template.layout, data)
+    if got is None:
         return None
     subject_bytes = got["subject"]
     subject = orjson.loads(subject_bytes)
@@ -615,9 +791,6 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
 
 def _path(text: bytes) -> list[str] | None:
     """The hashes of a path written `["0x…","0x…"]` (lowercase hex, nothing between them); None otherwise."""
-    if text == b"[]":
-        return []
-    if not text.startswith(b'["') or not text.endswith(b'"]'):
+    if _PATH.fullmatch(text) is None:
         return None
-    hashes = text[2:-2].decode("latin-1").split('","')
-    return hashes if are_hashes(hashes) else None
+    return text[2:-2].decode().split('","') if len(text) > 2 else []

@@ -114,12 +114,11 @@ def leaf_walker(
     _, pool, storage = _prove_shared(evidence, root, public_keys, layout)
     if storage is None:
         raise ProofInvalid("evidence: the registry has no account")
-    raw_root = bytes.fromhex(root[2:])
-    slot = layout.revoked_leaves.slot
+    slot = layout.revoked_leaves.slots_under(bytes.fromhex(root[2:]))
 
     def walks(leaf: str) -> bool:
         try:
-            pool.storage(storage, slot(raw_root, bytes.fromhex(leaf[2:])))
+            pool.storage(storage, slot(bytes.fromhex(leaf[2:])))
         except (ProofInvalid, ValueError):
             return False
         return True

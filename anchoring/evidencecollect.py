@@ -173,9 +173,10 @@ def _collect(
     # tuples, which writer processes that inherit them read without copying a million objects' pages).
     distinct: dict[str, str] = {}
     paths: dict[tuple[str, ...], tuple[str, ...]] = {}
+    slot = layout.revoked_leaves.slots_under(raw_root)
     for start in range(0, len(leaves), LEAF_CHUNK):
         chunk = leaves[start : start + LEAF_CHUNK]
-        slots = [layout.revoked_leaves.slot(raw_root, bytes.fromhex(leaf[2:])) for leaf in chunk]
+        slots = [slot(bytes.fromhex(leaf[2:])) for leaf in chunk]
         found = _proof(chain, registry, slots, block)
         if found.get("storageHash") != storage_root:
             raise _Moved

@@ -8,13 +8,12 @@ no longer fits one word, a member of another type) is refused, so a contract cha
 what a proof is read as.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
-from sha3 import keccak_256
-
+from anchoring.hashing import keccak256
 from contracts import load_artifact
 
 ANCHORS: Final = "_anchors"
@@ -49,11 +48,28 @@ class MappingSlots:
 
     def slot(self, *keys: bytes) -> bytes:
         """The storage slot of `mapping[keys[0]][keys[1]]…` (each key 32 bytes)."""
-        if len(keys) != self.depth or any(len(k) != 32 for k in keys):
+        if len(keys) != self.depth:
             raise ValueError(f"this mapping takes {self.depth} keys of 32 bytes")
-        slot = self.base.to_bytes(32, "big")
+        return self._fold(self.base.to_bytes(32, "big"), keys)
+
+    def slots_under(self, *outer: bytes) -> Callable[[bytes], bytes]:
+        """`key -> slot(*outer, key)`, the outer keys folded in once: the slots of many leaves of one root."""
+        if len(outer) != self.depth - 1:
+            raise ValueError(f"this mapping takes {self.depth} keys of 32 bytes")
+        under = self._fold(self.base.to_bytes(32, "big"), outer)
+
+        def slot(key: bytes) -> bytes:
+            if len(key) != 32:
+                raise ValueError(f"this mapping takes {self.depth} keys of 32 bytes")
+            return keccak256(key + under)
+
+        return slot
+
+    def _fold(self, slot: bytes, keys: Sequence[bytes]) -> bytes:
         for key in keys:
-            slot = keccak_256(key + slot).digest()
+            if len(key) != 32:
+                raise ValueError(f"this mapping takes {self.depth} keys of 32 bytes")
+            slot = keccak256(key + slot)
         return slot
 
     def decode(self, word: int) -> dict[str, int]:
@@ -107,7 +123,7 @@ class StringSlots:
         length = (head_word - 1) // 2
         if length > MAX_STRING_BYTES:
             raise ValueError(f"string of {length} bytes is longer than {MAX_STRING_BYTES}")
-        first = int.from_bytes(keccak_256(self.head).digest(), "big")
+        first = int.from_bytes(keccak256(self.head), "big")
         return [((first + i) % 2**256).to_bytes(32, "big") for i in range((length + 31) // 32)]
 
     def decode(self, head_word: int, data_words: list[int]) -> bytes:

@@ -552,8 +552,12 @@ class Fine:
     canonical: tuple[bytes, ...]
     canonical_kinds: tuple[str, ...]
     whole: re.Pattern[bytes]
-    """The layout as one pattern, each own value a group (no value here is found by searching: the text
-    patterns stop at their closing quote, the path's at its bracket, and the evidence is what is left)."""
+    """The layout as one pattern: each literal as any bytes of its length (matched in one step, not byte by
+    byte), each own value a group (none is found by searching: the text patterns stop at their closing quote,
+    the path's at its bracket, and the evidence is what is left). The literals are then compared at once: the
+    receipt is its literals around its own values exactly when it is `parts` with the groups in their places."""
+    parts: tuple[bytes, ...]
+    """The literals with a place between each two for an own value (`parts[1::2] = groups`)."""
     groups: dict[str, int]
     """The group of each own value."""
     canonical_groups: tuple[int, ...]
@@ -571,7 +575,7 @@ _TOKENS: dict[str, re.Pattern[bytes]] = {
     "leaf": re.compile(rb'"0x[0-9a-f]{64}"'),
 }
 """The own values read by pattern: strings without escapes, hashes in lowercase hex (the path, a list of such
-hashes, is read up to its bracket and checked hash by hash: `_path`); a subject's strings, `_TEXT`."""
+hashes, is read up to its bracket and checked by `_path`); a subject's strings, `_TEXT`."""
 
 
 def _laid(literals: tuple[bytes, ...], kinds: tuple[str, ...]) -> Layout:
@@ -686,15 +690,19 @@ def _fine(data: bytes, document: dict[str, Any], evidence: bytes | None, token: 
     if sorted(kinds) != sorted(["id", *(f"text{n}" for n in range(len(found)))]):
         return None
     sources = {"path": _PATH.pattern, "evidence": rb".*"}
-    whole = [re.escape(layout.literals[0])]
+    whole = [b".{%d}" % len(layout.literals[0])]
     for kind, pattern, literal in zip(layout.kinds, layout.patterns, layout.literals[1:], strict=True):
-        whole += (b"(" + (sources[kind] if pattern is None else pattern.pattern) + b")", re.escape(literal))
+        whole += (b"(" + (sources[kind] if pattern is None else pattern.pattern) + b")", b".{%d}" % len(literal))
+    parts = [layout.literals[0]]
+    for literal in layout.literals[1:]:
+        parts += (b"", literal)
     groups = {kind: number for number, kind in enumerate(layout.kinds)}
     return Fine(
         layout,
         tuple(pieces[0::2]),
         kinds,
         re.compile(b"".join(whole), re.DOTALL),
+        tuple(parts),
         groups,
         tuple(groups[kind] for kind in kinds),
     )
@@ -717,7 +725,7 @@ def _spans(layout: Layout, data: bytes) -> dict[str, bytes] | None:
             if found is None:
                 return None
             end = found.end()
-        elif kind == "path":  # checked by the caller, hash by hash: up to its closing bracket
+        elif kind == "path":  # checked by the caller (`_path`): up to its closing bracket
             end = body.find(b"]", at) + 1
         elif kind == "subject":  # an object, parsed alone by the caller: it ends where the next literal first starts
             end = body.find(literal, at)
@@ -736,10 +744,15 @@ def _read_fine(template: Template, data: bytes) -> _Candidate | None:
     fine = template.fine
     if fine is None or len(data) > MAX_STRING or len(data) > MAX_RECEIPT_BYTES:
         return None
-    found = fine.whole.fullmatch(data.removesuffix(b"\n"))
+    body = data.removesuffix(b"\n")
+    found = fine.whole.fullmatch(body)
     if found is None:
         return None
     got, at = found.groups(), fine.groups
+    rebuilt = list(fine.parts)
+    rebuilt[1::2] = got
+    if b"".join(rebuilt) != body:  # a literal that is not the learnt one's
+        return None
     parts = [fine.canonical[0]]
     for number, literal in zip(fine.canonical_groups, fine.canonical[1:], strict=True):
         parts += (got[number], literal)

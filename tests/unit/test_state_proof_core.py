@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sha3 import keccak_256
 
 from anchoring.blockheader import FORK_FIELDS, encode_header, parse_header
 from anchoring.errors import InvalidInput
@@ -144,6 +145,29 @@ def test_the_committed_layout_puts_the_registry_where_the_source_says() -> None:
         "revokedTimestamp": 10,
         "leafCount": 11,
     }
+
+
+def keccak(data: bytes) -> bytes:
+    digest: bytes = keccak_256(data).digest()  # pysha3's, not the project's C function
+    return digest
+
+
+def test_the_slots_of_many_leaves_of_one_root_are_the_slots_one_by_one() -> None:
+    """`slots_under(root)` folds the root in once; each slot is still keccak256(leaf ++ keccak256(root ++ p))."""
+    revoked = committed_layout().revoked_leaves
+    root = bytes.fromhex("ab" * 32)
+    slot = revoked.slots_under(root)
+    inner = keccak(root + (5).to_bytes(32, "big"))
+    for leaf in (bytes(32), bytes([1]) * 32, bytes(range(32))):
+        assert slot(leaf) == revoked.slot(root, leaf) == keccak(leaf + inner)
+    with pytest.raises(ValueError, match="^this mapping takes 2 keys of 32 bytes$"):
+        slot(bytes(31))
+    with pytest.raises(ValueError, match="^this mapping takes 2 keys of 32 bytes$"):
+        revoked.slots_under(root, root)
+    with pytest.raises(ValueError, match="^this mapping takes 2 keys of 32 bytes$"):
+        revoked.slots_under(bytes(33))
+    with pytest.raises(ValueError, match="^this mapping takes 2 keys of 32 bytes$"):
+        revoked.slot(root, bytes(31))
 
 
 def test_a_layout_that_moved_is_refused() -> None:

@@ -27,6 +27,8 @@ import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -231,11 +233,15 @@ class _Own(NamedTuple):
     path_length: int
 
 
+@lru_cache(maxsize=4096)
+def _proof_step(path_length: int, root: str) -> Step:
+    """The proof step of a receipt (the same few for a whole batch: the paths differ in length by one at most)."""
+    return Step("proof", True, f"proof of {path_length} hashes leads to root {short(root)}")
+
+
 _OWN_STEPS: dict[str, Callable[[Step, _Own, str], Step]] = {
     "digest": lambda step, own, root: Step("digest", True, f"credential hashes to {short(own.digest)}"),
-    "proof": lambda step, own, root: Step(
-        "proof", True, f"proof of {own.path_length} hashes leads to root {short(root)}"
-    ),
+    "proof": lambda step, own, root: _proof_step(own.path_length, root),
 }
 """The steps whose text is the receipt's own (as `verifier.checks.offline_checks` writes them)."""
 
@@ -560,8 +566,10 @@ class Fine:
     """The literals with a place between each two for an own value (`parts[1::2] = groups`)."""
     groups: dict[str, int]
     """The group of each own value."""
-    canonical_groups: tuple[int, ...]
-    """The group of each of `canonical_kinds`."""
+    canonical_groups: Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
+    """The groups of `canonical_kinds`, in their order, from all the groups."""
+    canonical_parts: tuple[bytes, ...]
+    """`canonical` with a place between each two for an own value (`canonical_parts[1::2] = ...`)."""
 
 
 _PATH = re.compile(rb'\[(?:"0x[0-9a-f]{64}"(?:,"0x[0-9a-f]{64}")*)?\]')
@@ -693,19 +701,33 @@ def _fine(data: bytes, document: dict[str, Any], evidence: bytes | None, token: 
     whole = [b".{%d}" % len(layout.literals[0])]
     for kind, pattern, literal in zip(layout.kinds, layout.patterns, layout.literals[1:], strict=True):
         whole += (b"(" + (sources[kind] if pattern is None else pattern.pattern) + b")", b".{%d}" % len(literal))
-    parts = [layout.literals[0]]
-    for literal in layout.literals[1:]:
-        parts += (b"", literal)
+    parts = _with_places(layout.literals)
     groups = {kind: number for number, kind in enumerate(layout.kinds)}
+    canonical = tuple(pieces[0::2])
     return Fine(
         layout,
-        tuple(pieces[0::2]),
+        canonical,
         kinds,
         re.compile(b"".join(whole), re.DOTALL),
-        tuple(parts),
+        parts,
         groups,
-        tuple(groups[kind] for kind in kinds),
+        _picker(tuple(groups[kind] for kind in kinds)),
+        _with_places(canonical),
     )
+
+
+def _with_places(literals: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """`literals` with an empty place between each two (for the own values: `[1::2] = values`)."""
+    placed = [literals[0]]
+    for literal in literals[1:]:
+        placed += (b"", literal)
+    return tuple(placed)
+
+
+def _picker(numbers: tuple[int, ...]) -> Callable[[tuple[bytes, ...]], tuple[bytes, ...]]:
+    """The items at `numbers` of a tuple, as a tuple (even for one number)."""
+    pick = itemgetter(*numbers)
+    return (lambda got: (pick(got),)) if len(numbers) == 1 else pick
 
 
 def _spans(layout: Layout, data: bytes) -> dict[str, bytes] | None:
@@ -753,9 +775,8 @@ def _read_fine(template: Template, data: bytes) -> _Candidate | None:
     rebuilt[1::2] = got
     if b"".join(rebuilt) != body:  # a literal that is not the learnt one's
         return None
-    parts = [fine.canonical[0]]
-    for number, literal in zip(fine.canonical_groups, fine.canonical[1:], strict=True):
-        parts += (got[number], literal)
+    parts = list(fine.canonical_parts)
+    parts[1::2] = fine.canonical_groups(got)
     canonical = b"".join(parts)
     try:
         canonical.decode()  # its strings are UTF-8, as a parser requires

@@ -163,7 +163,8 @@ class Shortcut:
         # As `Report(**template.shared, source=..., ...)`, without a frozen dataclass's assignments one by one:
         # every value is the verified report's or checked here.
         report: Report = object.__new__(Report)
-        report.__dict__.update(template.shared, source=source, steps=tuple(steps), credential_id=own.ident)
+        own_fields = {"source": source, "steps": tuple(steps), "credential_id": own.ident, "receipt": None}
+        report.__dict__.update(template.shared, **own_fields)
         return report
 
     def holds(self, data: bytes) -> bool:

@@ -142,9 +142,14 @@ def test_the_batch_verifies_in_full_and_every_other_receipt_gets_its_full_report
     assert shortcut.template is not None
     for data in RECEIPTS[1:]:
         report = shortcut.check(data, "r.jsonl#0")
-        assert report == verify(data)  # every step's text, the credential id, the notes (not the parsed receipt)
+        expected = verify(data)
+        assert report == expected  # every step's text, the credential id, the notes (not the parsed receipt)
         assert report is not None
         assert report.receipt is None
+        # Made without the dataclass's __init__, it is still a whole Report: every field, its hash, its text.
+        assert report.__dict__.keys() == {field.name for field in dataclasses.fields(Report)}
+        assert (hash(report), report.reason) == (hash(expected), expected.reason)
+        assert dataclasses.replace(report, source="other").source == "other"
 
 
 REVOKED_EVENT = RegistryEvent("CredentialRevoked", BLOCK + 1, "0x" + "cc" * 32, "0x" + "dd" * 32, 0, {})

@@ -8,7 +8,8 @@ checking only what is its own:
 
 - the shared parts are byte for byte those of the verified receipt, and every member is where it was: a
   receipt laid out as the verified one (as the issuer writes them: `Layout`) is read as its literal bytes
-  around its own values, and nothing shared is parsed; any other is parsed whole and each shared value
+  around its own values, and nothing shared is parsed (in an eddsa-jcs-2022 batch whose subjects differ
+  only in their strings, nothing at all: `Fine`); any other is parsed whole and each shared value
   compared as orjson's bytes (so `1`, `1.0` and `true` differ; the evidence's own bytes);
 - its own parts pass the checks the receipt model makes (hashes, the id, the subject's plain terms, depth);
 - its canonical credential hashes to its digest, whose leaf is its leaf, whose path leads to the root;
@@ -549,14 +550,13 @@ class Layout:
 class Fine:
     """The layout of a batch whose subjects differ only in their strings: each string of the subject (outside
     its achievement) is an own value `text0`, `text1`, ... read as a string that needs no escape, and the
-    credential's canonical bytes (without its proof) are `canonical[0]`, own value `canonical_kinds[0]`,
-    `canonical[1]`, ... A string that needs no escape is the same bytes in RFC 8785 as in the receipt, and RFC
+    credential's canonical bytes (without its proof) are `canonical_parts` with own values `canonical_kinds` in
+    its places. A string that needs no escape is the same bytes in RFC 8785 as in the receipt, and RFC
     8785 sorts members by name, not value: a receipt laid out so has the verified one's subject but for those
     strings (the same members, nesting, numbers and achievement), so the models' checks of it passed there,
     and its canonical bytes are assembled without parsing or canonicalising anything."""
 
     layout: Layout
-    canonical: tuple[bytes, ...]
     canonical_kinds: tuple[str, ...]
     whole: re.Pattern[bytes]
     """The layout as one pattern: each literal as any bytes of its length (matched in one step, not byte by
@@ -570,7 +570,7 @@ class Fine:
     canonical_groups: Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
     """The groups of `canonical_kinds`, in their order, from all the groups."""
     canonical_parts: tuple[bytes, ...]
-    """`canonical` with a place between each two for an own value (`canonical_parts[1::2] = ...`)."""
+    """The canonical credential's literals with a place between each two for an own value (`[1::2] = ...`)."""
 
 
 _PATH = re.compile(rb'\[(?:"0x[0-9a-f]{64}"(?:,"0x[0-9a-f]{64}")*)?\]')
@@ -704,16 +704,14 @@ def _fine(data: bytes, document: dict[str, Any], evidence: bytes | None, token: 
         whole += (b"(" + (sources[kind] if pattern is None else pattern.pattern) + b")", b".{%d}" % len(literal))
     parts = _with_places(layout.literals)
     groups = {kind: number for number, kind in enumerate(layout.kinds)}
-    canonical = tuple(pieces[0::2])
     return Fine(
         layout,
-        canonical,
         kinds,
         re.compile(b"".join(whole), re.DOTALL),
         parts,
         groups,
         _picker(tuple(groups[kind] for kind in kinds)),
-        _with_places(canonical),
+        _with_places(tuple(pieces[0::2])),
     )
 
 

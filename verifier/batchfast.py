@@ -629,9 +629,7 @@ def _marked(
     if evidence is not None:
         marked["evidence"] = f"{token}-evidence"
         own["evidence"] = evidence
-    pieces = re.split(b'"' + token.encode() + b'-([a-z0-9]+)"', orjson.dumps(marked))
-    kinds = tuple(kind.decode() for kind in pieces[1::2])
-    literals = tuple(pieces[0::2])
+    literals, kinds = _at_marks(orjson.dumps(marked), token)
     if "subject" in kinds and not literals[kinds.index("subject") + 1]:
         return None
     if sorted(kinds) != sorted(own) or (evidence is not None and kinds[-1] != "evidence"):
@@ -691,11 +689,10 @@ def _fine(data: bytes, document: dict[str, Any], evidence: bytes | None, token: 
         return None
     canonical_subject = canonical_subject.replace(quoted, jcs.canonicalize(subject["achievement"]))
     own = {b"id": b'"' + token.encode() + b'-id"', b"credentialSubject": canonical_subject}
-    whole = [frame[0]]
+    credential = [frame[0]]
     for key, literal in zip(frame[1::2], frame[2::2], strict=True):
-        whole += (own[key], literal)
-    pieces = re.split(b'"' + token.encode() + b'-([a-z0-9]+)"', b"".join(whole))
-    kinds = tuple(kind.decode() for kind in pieces[1::2])
+        credential += (own[key], literal)
+    canonical, kinds = _at_marks(b"".join(credential), token)
     if sorted(kinds) != sorted(["id", *(f"text{n}" for n in range(len(found)))]):
         return None
     sources = {"path": _PATH.pattern, "evidence": rb".*"}
@@ -711,8 +708,14 @@ def _fine(data: bytes, document: dict[str, Any], evidence: bytes | None, token: 
         parts,
         groups,
         _picker(tuple(groups[kind] for kind in kinds)),
-        _with_places(tuple(pieces[0::2])),
+        _with_places(canonical),
     )
+
+
+def _at_marks(text: bytes, token: str) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
+    """`text` split at its marks `"{token}-<kind>"`: the literals around them, and the kinds in order."""
+    pieces = re.split(b'"' + token.encode() + b'-([a-z0-9]+)"', text)
+    return tuple(pieces[0::2]), tuple(kind.decode() for kind in pieces[1::2])
 
 
 def _with_places(literals: tuple[bytes, ...]) -> tuple[bytes, ...]:
@@ -789,7 +792,7 @@ def _read_fine(template: Template, data: bytes) -> _Candidate | None:
         got[at["value"]][1:-1].decode(),
         got[at["digest"]][1:-1].decode(),
         got[at["leaf"]][1:-1].decode(),
-        path[2:-2].decode().split('","') if len(path) > 2 else [],
+        _hashes(path),
         None if evidence is None else got[evidence],
         None,
         canonical,
@@ -824,6 +827,9 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
 
 def _path(text: bytes) -> list[str] | None:
     """The hashes of a path written `["0x…","0x…"]` (lowercase hex, nothing between them); None otherwise."""
-    if _PATH.fullmatch(text) is None:
-        return None
-    return text[2:-2].decode().split('","') if len(text) > 2 else []
+    return None if _PATH.fullmatch(text) is None else _hashes(text)
+
+
+def _hashes(path: bytes) -> list[str]:
+    """The hashes of a path `_PATH` matches."""
+    return path[2:-2].decode().split('","') if len(path) > 2 else []

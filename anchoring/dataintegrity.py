@@ -225,14 +225,19 @@ class Signer:
     def sign_canonical(self, document: Mapping[str, Any], canonical: bytes) -> dict[str, Any]:
         """`sign(document)` for eddsa-jcs-2022, given the document's canonical bytes (RFC 8785, without its
         proof) that the caller has made already: a batch canonicalises each credential once."""
-        if self.cryptosuite != JCS:
-            raise InvalidInput(f"{self.cryptosuite} signs the RDF canonical form, not given bytes")
+        proof_value = self.proof_value(document, canonical)
         proof = dict(self.options)
         if "@context" in document:
             proof["@context"] = _copy_json(document["@context"])
-        digest = hashlib.sha256(canonical).digest()
-        proof["proofValue"] = multibase_encode(_sign(self._config_hash(document) + digest, self._secret))
+        proof["proofValue"] = proof_value
         return proof
+
+    def proof_value(self, document: Mapping[str, Any], canonical: bytes) -> str:
+        """The `proofValue` of `sign_canonical(document, canonical)` (of `document`, only its `@context` counts)."""
+        if self.cryptosuite != JCS:
+            raise InvalidInput(f"{self.cryptosuite} signs the RDF canonical form, not given bytes")
+        digest = hashlib.sha256(canonical).digest()
+        return multibase_encode(_sign(self._config_hash(document) + digest, self._secret))
 
 
 def ed25519_verifies(public_key: bytes, signature: bytes, data: bytes) -> bool:

@@ -1,41 +1,38 @@
 """Building, signing and hashing a batch's credentials on every core, a chunk at a time.
 
-Each worker builds its chunk's credentials, canonicalises each (RFC 8785) once, hashes and signs it, and
-sends back bytes and strings only: the ids, the 32-byte digests and leaf hashes, and the signed documents
-as JSON text. The parent never holds the credentials as objects, so a million of them pass through in
-bounded memory, each chunk handed to `sink` (the database insert) as it arrives.
+Each worker makes its chunk's credentials, hashes and signs each, and sends back bytes and strings only:
+the ids, the 32-byte digests and leaf hashes, and the signed documents as JSON text. The parent never holds
+the credentials as objects, so a million of them pass through in bounded memory, each chunk handed to
+`sink` (the database insert) as it arrives.
 
 Invariants: the chunk for records `[start, end)` holds exactly their credentials, in order; a credential's
 digest is keccak256 of the canonical bytes of the credential without its proof (`anchoring.credential.
 credential_digest`), and an eddsa-jcs-2022 signature covers those same bytes (eddsa-rdfc-2022 signs the RDF
 canonical form instead); the leaf is the tree's leaf hash of the digest. At most `WINDOW` chunks are built
 ahead of the caller. Workers fork, so they inherit the batch (held in `_JOB` only while `build_chunks` runs)
-and draw fresh randomness (ids, salts) from the operating system each.
+and draw fresh randomness (ids, salts) from the operating system each. An eddsa-jcs-2022 credential is written
+from a stencil (`issuer.stencil`: its canonical form and stored text with the record's values written in,
+never built as objects or canonicalised); an eddsa-rdfc-2022 one is built whole, for its RDF.
 """
 
-import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
 from anchoring.batchsign import SignerSpec
-from anchoring.credential import canonical_bytes
-from anchoring.dataintegrity import JCS, ProofFailed, Signer
+from anchoring.dataintegrity import JCS, Signer
 from anchoring.errors import InvalidInput
-from anchoring.hashing import keccak256
-from anchoring.jcs import canonicalize
 from anchoring.merkle import leaf_hashes
 from anchoring.workers import bounded_map
 from issuer.config import IssuerConfig
-from issuer.credentials import build_credential, issuer_profile
+from issuer.credentials import assemble_credential, credential_fields, issuer_profile
 from issuer.records import Record
+from issuer.stencil import Stencils, signed
 from issuer.templates import Template
-
-_T = TypeVar("_T", str, bytes)
 
 
 def _dumps(value: Any) -> str:
@@ -88,79 +85,19 @@ _JOB: BatchJob | None = None
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def signed(credential: dict[str, Any], signer: Signer) -> tuple[bytes, dict[str, Any]]:
-    """The credential's digest, and the credential with its proof added (canonicalised once for jcs)."""
-    try:
-        canonical = canonical_bytes(credential)
-    except ValueError as exc:
-        raise ProofFailed(f"the document cannot be canonicalised with RFC 8785: {exc}") from None
-    proof = signer.sign_canonical(credential, canonical) if signer.cryptosuite == JCS else signer.sign(credential)
-    credential["proof"] = [proof]
-    return keccak256(canonical), credential
+def _writer(job: BatchJob, signer: Signer) -> Callable[[dict[str, Any]], tuple[str, bytes, str]]:
+    """What makes (id, digest, signed document text) of the credential holding given fields: stencils for
+    eddsa-jcs-2022; for eddsa-rdfc-2022, which signs the RDF of the credential, the credential built whole."""
+    if signer.cryptosuite == JCS:
+        return Stencils(job.template, job.issuer, job.achievement, signer).one
+    profile = issuer_profile(job.issuer)
 
-
-class Shared:
-    """The parts every credential of a batch shares (the achievement, the issuer profile), canonicalised and
-    encoded once: a credential is encoded with a placeholder string in their place, which is then replaced
-    by their text. JCS and JSON encodings are compositional (an object's canonical form does not depend on
-    where it sits), so the result is the encoding of the whole credential, byte for byte. The placeholders
-    carry a random token, so no record's text can be one; a credential whose encoding does not hold each
-    placeholder exactly once is encoded the plain way."""
-
-    def __init__(self, achievement: dict[str, Any], issuer: dict[str, Any]) -> None:
-        token = secrets.token_hex(16)
-        self.marks = {"achievement": f"credanchor-shared-a-{token}", "issuer": f"credanchor-shared-i-{token}"}
-        self._values = {"achievement": achievement, "issuer": issuer}
-        self._canonical = {k: (f'"{m}"'.encode(), canonicalize(self._values[k])) for k, m in self.marks.items()}
-        self._text = {k: (f'"{m}"', _dumps(self._values[k])) for k, m in self.marks.items()}
-
-    def mark(self, credential: dict[str, Any]) -> None:
-        credential["issuer"] = self.marks["issuer"]
-        credential["credentialSubject"]["achievement"] = self.marks["achievement"]
-
-    def unmark(self, credential: dict[str, Any]) -> None:
-        credential["issuer"] = self._values["issuer"]
-        credential["credentialSubject"]["achievement"] = self._values["achievement"]
-
-    def canonical(self, credential: dict[str, Any]) -> bytes:
-        found = canonical_bytes(credential)
-        for mark, text in self._canonical.values():
-            found = _splice(found, mark, text)
-        return found
-
-    def text(self, credential: dict[str, Any]) -> str:
-        found = _dumps(credential)
-        for mark, text in self._text.values():
-            found = _splice(found, mark, text)
-        return found
-
-
-def _splice(whole: _T, mark: _T, text: _T) -> _T:
-    parts = whole.split(mark)
-    if len(parts) != 2:
-        raise _Plain
-    return parts[0] + text + parts[1]
-
-
-class _Plain(Exception):
-    """This credential is encoded without the shared parts' placeholders."""
-
-
-def _one(credential: dict[str, Any], shared: Shared, signer: Signer) -> tuple[str, bytes, str]:
-    """(id, digest, signed document text) of one credential, canonicalised once."""
-    if signer.cryptosuite != JCS:
+    def whole(fields: dict[str, Any]) -> tuple[str, bytes, str]:
+        credential = assemble_credential(fields, job.template, job.issuer, job.achievement, profile)
         digest, credential = signed(credential, signer)
         return credential["id"], digest, _dumps(credential)
-    shared.mark(credential)
-    try:
-        canonical = shared.canonical(credential)
-        credential["proof"] = [signer.sign_canonical(credential, canonical)]
-        return credential["id"], keccak256(canonical), shared.text(credential)
-    except _Plain:
-        shared.unmark(credential)
-        credential.pop("proof", None)
-        digest, credential = signed(credential, signer)
-        return credential["id"], digest, _dumps(credential)
+
+    return whole
 
 
 def build_range(span: tuple[int, int]) -> Chunk:
@@ -169,14 +106,13 @@ def build_range(span: tuple[int, int]) -> Chunk:
     job = _JOB
     if job is None:
         raise RuntimeError("build_range runs only while build_chunks does")
-    signer = job.spec.signer()
-    shared = Shared(job.achievement, issuer_profile(job.issuer))
+    write = _writer(job, job.spec.signer())
+    template, issued_at = job.template, job.issued_at
     ids: list[str] = []
     digests: list[bytes] = []
     documents: list[str] = []
     for record in job.records[start:end]:
-        credential = build_credential(record, job.template, job.issuer, job.achievement, job.issued_at)
-        credential_id, digest, document = _one(credential, shared, signer)
+        credential_id, digest, document = write(credential_fields(record, template, issued_at))
         ids.append(credential_id)
         digests.append(digest)
         documents.append(document)

@@ -15,8 +15,7 @@ from anchoring.dataintegrity import JCS, RDFC, verify_proof
 from anchoring.errors import InvalidInput
 from anchoring.merkle import leaf_hash
 from issuer import batchbuild
-from issuer.batchbuild import WINDOW, BatchJob, Chunk, Shared, _one, build_chunks, build_range
-from issuer.credentials import build_credential, issuer_profile
+from issuer.batchbuild import WINDOW, BatchJob, Chunk, build_chunks, build_range
 from issuer.records import Record
 from tests.unit.test_credentials import ISSUER, template
 
@@ -94,21 +93,6 @@ def test_no_records_no_batch() -> None:
 def test_a_range_is_built_only_inside_build_chunks() -> None:
     with pytest.raises(RuntimeError, match="^build_range runs only while build_chunks does$"):
         build_range((0, 1))
-
-
-def test_a_credential_holding_a_placeholder_is_encoded_the_plain_way() -> None:
-    batch = job(1)
-    shared = Shared(batch.achievement, issuer_profile(ISSUER))
-    signer = batch.spec.signer()
-    credential = build_credential(batch.records[0], batch.template, ISSUER, batch.achievement, ISSUED)
-    credential["name"] = shared.marks["achievement"]  # as if a record could hold the random token
-    credential_id, digest, document = _one(credential, shared, signer)
-    assert credential_id == credential["id"]
-    parsed = json.loads(document)
-    assert parsed["credentialSubject"]["achievement"] == batch.achievement
-    assert parsed["issuer"] == issuer_profile(ISSUER)
-    assert digest == credential_digest(parsed)
-    assert parsed["proof"] == [signer.sign(parsed)]
 
 
 _STARTED = multiprocessing.get_context("fork").Value("i", 0)  # inherited by the forked workers

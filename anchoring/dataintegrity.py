@@ -15,9 +15,10 @@ Invariants:
 
 import copy
 import hashlib
+import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -248,6 +249,33 @@ def ed25519_verifies(public_key: bytes, signature: bytes, data: bytes) -> bool:
     except CryptoError:  # BadSignatureError; any other refusal of the key or signature by libsodium too
         return False
     return True
+
+
+SignatureCheck = Callable[[bytes, bytes, bytes], bool]
+"""(public key, signature, signed data) -> whether the signature verifies: `ed25519_verifies`, `OwnSignatures`."""
+
+
+class OwnSignatures:
+    """`ed25519_verifies`, at about a third of its cost for the signatures of one key whose private key is at
+    hand (the issuer's self-check of the batch it has just signed).
+
+    Ed25519 signing is deterministic (RFC 8032, 5.1.6: the nonce is a hash of the key and the message), so a
+    signature equal to the one the key makes of the same bytes verifies under its public key; making it takes
+    about a third of the time of verifying it. Any other signature, or a signature under any other key, is
+    verified: the answer is always `ed25519_verifies`'s."""
+
+    def __init__(self, private_key: bytes) -> None:
+        if len(private_key) != KEY_LENGTH:
+            raise InvalidInput(f"an Ed25519 private key has {KEY_LENGTH} bytes, not {len(private_key)}")
+        self.public_key, self._secret = crypto_sign_seed_keypair(private_key)
+
+    def __call__(self, public_key: bytes, signature: bytes, data: bytes) -> bool:
+        if public_key == self.public_key and hmac.compare_digest(_sign(data, self._secret), signature):
+            return True
+        return ed25519_verifies(public_key, signature, data)
+
+    def __repr__(self) -> str:
+        return f"OwnSignatures(public key {self.public_key.hex()})"  # never the private key
 
 
 def _sign(message: bytes, secret: bytes) -> bytes:

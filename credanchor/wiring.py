@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from eth_account.signers.local import LocalAccount
 
+    from anchoring.dataintegrity import OwnSignatures
     from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer, SelfCheck
     from issuer.config import ChainConfig
@@ -335,7 +336,12 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
 
     config = workspace.config
 
-    def check(locations: Sequence[str], root: str, chains: Sequence[tuple[Chain, str]]) -> None:
+    def check(
+        locations: Sequence[str],
+        root: str,
+        chains: Sequence[tuple[Chain, str]],
+        signatures: OwnSignatures | None = None,
+    ) -> None:
         # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
         # stop the issuer from being built); each chain is read here, once per batch.
         trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
@@ -343,7 +349,13 @@ def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
         first = Receipt.from_json(read_receipt_at(locations[0]), source=locations[0]) if locations else None
         readers = {chain.chain_id: batch_reader(chain, registry, root, own_key, first) for chain, registry in chains}
         failed = verify_batch(
-            locations, readers, trust, datetime.now(UTC), on_done=progress.advance, passing=ACCEPTED_BY_SELF_CHECK
+            locations,
+            readers,
+            trust,
+            datetime.now(UTC),
+            on_done=progress.advance,
+            passing=ACCEPTED_BY_SELF_CHECK,
+            signatures=signatures,
         )
         if failed:
             first_failed = failed[0]

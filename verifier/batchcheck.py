@@ -8,12 +8,14 @@ reader per chain id, and every anchor of the receipt must hold (`required` = how
 
 import gc
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from anchoring.dataintegrity import SignatureCheck
 from anchoring.errors import CredanchorError
 from anchoring.faults import fault
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
@@ -96,8 +98,15 @@ def _checking(run: _Run) -> tuple[Verifier, Shortcut]:
         other = Session(None, trust, now, no_node="the self-check read no chain of that id")
         verifier = Verifier(other, ByChain(sessions, other), run.required)
         # After one receipt verified in full, the others need only their own parts checked (verifier.batchfast).
-        kept = _KEPT = (run.key, verifier, Shortcut(run.passing, verifier.known_revocation))
+        shortcut = Shortcut(run.passing, verifier.known_revocation, signatures=_SIGNATURES)
+        kept = _KEPT = (run.key, verifier, shortcut)
     return kept[1], kept[2]
+
+
+_SIGNATURES: SignatureCheck | None = None
+"""What checks signatures in the shortcut of the running `verify_batch` (held only while it runs; its worker
+processes inherit it as they fork, so a private key it holds is never sent to them)."""
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _verify_chunk(run: _Run, locations: list[str]) -> tuple[int, list[Report]]:
@@ -139,19 +148,27 @@ def verify_batch(
     on_done: Callable[[int], None] | None = None,
     chunk: int = 1000,
     passing: frozenset[Verdict] = frozenset(),
+    signatures: SignatureCheck | None = None,
 ) -> list[Report]:
     """Verify a batch's receipts on every core; reports in the order of `locations` (a receipt file, a line of
     a JSON Lines file or a zip member: `anchoring.receiptfiles`; a `Path` is a receipt file). With one reader
     per chain id, every anchor of every receipt must hold on its chain. Reports with a verdict in `passing`
-    are counted, not returned (a million valid reports need not be kept to find the few that are not)."""
+    are counted, not returned (a million valid reports need not be kept to find the few that are not).
+    `signatures`: what checks the signatures of the receipts after the first (`Shortcut`)."""
+    global _SIGNATURES
     readers = {reader.chain: reader} if isinstance(reader, BatchReader) else dict(reader)
     where = [str(location) for location in locations]
     chunks = (where[i : i + chunk] for i in range(0, len(where), chunk))
     reports: list[Report] = []
     run = _Run(secrets.token_hex(16), readers, len(readers), trust, now, passing)
-    for count, kept in bounded_map(partial(_verify_chunk, run), chunks):
-        reports += kept
-        if on_done:
-            on_done(count)
-        fault("verifying")
+    with _ONE_AT_A_TIME:
+        _SIGNATURES = signatures
+        try:
+            for count, kept in bounded_map(partial(_verify_chunk, run), chunks):
+                reports += kept
+                if on_done:
+                    on_done(count)
+                fault("verifying")
+        finally:
+            _SIGNATURES = None
     return reports

@@ -39,6 +39,7 @@ from anchoring.credential import MAX_URI
 from anchoring.dataintegrity import (
     JCS,
     RDFC,
+    SignatureCheck,
     canonical_document,
     canonical_proof_config,
     ed25519_verifies,
@@ -128,11 +129,20 @@ class Template:
 class Shortcut:
     """`check(data, source)` for the receipts of one batch, once `learn` has a receipt verified in full."""
 
-    def __init__(self, accepted: Collection[Verdict], revocation: Revocation, *, attempts: int = 8) -> None:
+    def __init__(
+        self,
+        accepted: Collection[Verdict],
+        revocation: Revocation,
+        *,
+        attempts: int = 8,
+        signatures: SignatureCheck | None = None,
+    ) -> None:
         """`accepted`: the verdicts a receipt to learn from may have; `revocation`: what the verifier has
-        already read of a leaf's own revocation (`Verifier.known_revocation`)."""
+        already read of a leaf's own revocation (`Verifier.known_revocation`); `signatures`: what checks a
+        receipt's signature (default `ed25519_verifies`; the issuer's self-check gives `OwnSignatures`)."""
         self.accepted = frozenset(accepted)
         self.revocation = revocation
+        self.signatures = signatures
         self.template: Template | None = None
         self._attempts = attempts
 
@@ -177,7 +187,7 @@ class Shortcut:
         if template is None:
             return None
         try:
-            own = _holds(template, data)
+            own = _holds(template, data, self.signatures)
         except Exception:  # not sure is the answer to anything unforeseen: verify it in full
             return None
         if own is None or self.revocation(template.chain_id, template.registry, template.root, own.leaf) is not False:
@@ -388,11 +398,11 @@ def _splice(frame: bytes, spliced: dict[bytes, bytes], mark_pattern: re.Pattern[
     return b"".join(parts)
 
 
-def _holds(template: Template, data: bytes) -> _Own | None:
+def _holds(template: Template, data: bytes, signatures: SignatureCheck | None = None) -> _Own | None:
     """What the receipt has of its own when everything but its leaf's own revocation surely holds as in the
     template; None otherwise."""
     own = _read_fine(template, data) or _read_laid_out(template, data) or _read_parsed(template, data)
-    return None if own is None else _own_holds(template, own)
+    return None if own is None else _own_holds(template, own, signatures)
 
 
 class _Candidate(NamedTuple):
@@ -460,7 +470,7 @@ def _read_parsed(template: Template, data: bytes) -> _Candidate | None:
     )
 
 
-def _own_holds(template: Template, own: _Candidate) -> _Own | None:
+def _own_holds(template: Template, own: _Candidate, signatures: SignatureCheck | None) -> _Own | None:
     """The checks of a receipt's own values (the models' checks of them; digest, leaf, path; signature; the
     leaf's word in the evidence)."""
     ident, value, digest, leaf, path = own.ident, own.value, own.digest, own.leaf, own.path
@@ -487,7 +497,7 @@ def _own_holds(template: Template, own: _Candidate) -> _Own | None:
     else:
         return None
     signed_data = template.config_hash + hashlib.sha256(signed).digest()
-    if not ed25519_verifies(template.public_key, signature, signed_data):
+    if not (signatures or ed25519_verifies)(template.public_key, signature, signed_data):
         return None
     walks = template.walkers[own.evidence]
     if walks is not None and not walks(leaf):

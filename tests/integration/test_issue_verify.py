@@ -4,7 +4,7 @@ import copy
 import json
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -467,3 +467,26 @@ def test_issuing_lets_go_of_the_records_once_the_batch_is_prepared(workspace: Wo
     outcome = issuer.issue(plan, workspace.root / "out")
     assert outcome.receipts == 5
     assert plan.records == []  # in the store now; a million of them would be about 300 MB held for nothing
+
+
+def test_the_self_check_is_given_the_key_that_signed_the_batch(workspace: Workspace) -> None:
+    from anchoring.dataintegrity import OwnSignatures
+    from anchoring.multibase import decode_multikey
+    from anchoring.progress import Silent
+    from credanchor import wiring
+    from issuer.batch import plan_batch
+    from issuer.signing import signing_multikey
+
+    plan = plan_batch(workspace, write_csv(workspace.root / "records.csv", people(3)), "example", {})
+    issuer = wiring.batch_issuer(workspace, Store(workspace.database_url), None, Silent())
+    check, given = issuer.self_check, []
+
+    def spy(locations: Sequence[str], root: str, chains: Sequence[Any], signatures: OwnSignatures | None) -> None:
+        given.append(signatures)
+        check(locations, root, chains, signatures)
+
+    issuer.self_check = spy
+    assert issuer.issue(plan, workspace.root / "out").receipts == 3
+    (own,) = given  # signs again what this process signed (`OwnSignatures`), verified by every receipt's self-check
+    assert isinstance(own, OwnSignatures)
+    assert own.public_key == decode_multikey(signing_multikey(workspace.signing_key_path))

@@ -319,7 +319,7 @@ def test_the_self_check_verifies_every_anchor_on_its_chain(cli: Cli, world: TwoC
     check = wiring.self_check(world.ws, Silent())
 
     def both(paths: list[Path], root: str) -> None:
-        check([str(p) for p in paths], root, [home, (world.chain, world.registry.address)])
+        check([str(p) for p in paths], root, [home, (world.chain, world.registry.address)], None)
 
     both(world.receipts, root)
 
@@ -345,7 +345,7 @@ def test_the_self_check_verifies_every_anchor_on_its_chain(cli: Cli, world: TwoC
     with pytest.raises(VerificationFailed, match=r"untrusted-issuer: 2 anchors required, the receipt has 1$"):
         both([single], root)
     # The workspace's one chain alone (as before several chains): the second anchor is not its business.
-    check([str(p) for p in world.receipts], root, [home])
+    check([str(p) for p in world.receipts], root, [home], None)
 
 
 def test_each_chains_registry_audits_clean_with_version_3_manifests(cli: Cli, world: TwoChains, tmp_path: Path) -> None:

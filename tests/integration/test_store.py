@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from issuer.lookup import delivery_entries
 from issuer.store import (
@@ -331,13 +332,21 @@ def test_a_batch_is_copied_into_the_sqlite_file_behind_the_caller(tmp_path: Path
         store.settle()
         assert path.stat().st_size > before  # copied into the file, with connections still open (no close)
         assert store.batch(batch.id or 0).count == 50
-        with store.session() as s:  # and the automatic checkpoint is on again for every other commit
+        with store.session() as s:  # and the automatic checkpoint and foreign keys are on again for every other commit
             assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+            assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            # the insert made without looking references up made none that fails them
+            assert s.execute(text("PRAGMA foreign_key_check")).all() == []
+            with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+                s.execute(
+                    text("INSERT INTO credentialdocument (batch_id, position, document) VALUES (:b, 99, '{}')"),
+                    {"b": batch.id},
+                )
     finally:
         store.close()
 
 
-def test_a_failed_batch_insert_leaves_the_automatic_checkpoint_on(tmp_path: Path) -> None:
+def test_a_failed_batch_insert_leaves_the_automatic_checkpoint_and_foreign_keys_on(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'credanchor.db'}")
 
     def chunks() -> Iterator[list[dict[str, Any]]]:
@@ -350,6 +359,7 @@ def test_a_failed_batch_insert_leaves_the_automatic_checkpoint_on(tmp_path: Path
         assert store.batches() == []
         with store.session() as s:
             assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+            assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         store.close()
 

@@ -1,16 +1,21 @@
 """The issuer's self-check reads receipts at their locations: a file, a line of a JSON Lines file, a zip member."""
 
 import itertools
+import json
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from anchoring import dataintegrity
+from anchoring.dataintegrity import OwnSignatures, ed25519_verifies
 from anchoring.hashing import to_hex
+from anchoring.multibase import multibase_decode
 from anchoring.onchain import SigningKeyStatus
 from tests.unit import test_batchfast as batch
 from tests.unit.test_checks import BLOCK, NOW, RECEIPTS, REGISTRY, ROOT, TRUST, anchored_view
-from tests.unit.test_dataintegrity import PUBLIC
+from tests.unit.test_dataintegrity import OTHER_SEED, PUBLIC, SEED
+from verifier import batchcheck, batchfast
 from verifier.batchcheck import BatchReader, _Run, _verify_chunk, verify_batch
 from verifier.checks import Report, Verdict
 from verifier.multichain import Verifier
@@ -84,3 +89,40 @@ def test_the_chunks_of_one_run_share_what_the_shortcut_learnt(tmp_path: Path, mo
     count, failed = _verify_chunk(runs[1], where[3:])
     assert count == len(where) - 3
     assert [(report.source, report.verdict) for report in failed] == [(where[5], Verdict.INVALID)]
+
+
+@pytest.mark.parametrize("seed", [SEED, OTHER_SEED])
+def test_the_issuers_own_key_makes_the_signatures_again_with_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: bytes
+) -> None:
+    """Given the key that signed the batch, the self-check signs each receipt's bytes again instead of verifying
+    (`OwnSignatures`); a signature that differs, or another key, is verified, so every verdict is the same."""
+    lines = tmp_path / "receipts.jsonl"
+    value = json.loads(batch.RECEIPTS[4])["credential"]["proof"][0]["proofValue"]
+    forged = value[:-3] + ("A" if value[-3] != "A" else "B") + value[-2:]
+    every = [*batch.RECEIPTS[:4], batch.RECEIPTS[4].replace(value.encode(), forged.encode()), *batch.RECEIPTS[5:]]
+    lines.write_bytes(b"\n".join(every) + b"\n")
+    where = [f"{lines}#{start}" for start in [0, *itertools.accumulate(len(data) + 1 for data in every[:-1])]]
+    keys = {to_hex(PUBLIC): SigningKeyStatus(to_hex(PUBLIC), 1, 0)}
+    reader = BatchReader(31337, batch.BLOCK + 3, batch.REGISTRY, batch.ROOT, batch.view(), keys)
+    passing = frozenset({Verdict.VALID})
+    verified: list[bytes] = []
+
+    def counted(public_key: bytes, signature: bytes, data: bytes) -> bool:
+        verified.append(signature)
+        return ed25519_verifies(public_key, signature, data)
+
+    monkeypatch.setattr(batchfast, "ed25519_verifies", counted)
+    monkeypatch.setattr(dataintegrity, "ed25519_verifies", counted)
+    signatures = [multibase_decode(json.loads(data)["credential"]["proof"][0]["proofValue"]) for data in every]
+    _, plain = _verify_chunk(_Run("plain", {31337: reader}, 1, batch.TRUST, batch.NOW, passing), where)
+    assert set(verified) == set(signatures)
+    verified.clear()
+    monkeypatch.setattr(batchcheck, "_SIGNATURES", OwnSignatures(seed))
+    _, own = _verify_chunk(_Run("own", {31337: reader}, 1, batch.TRUST, batch.NOW, passing), where)
+    assert [(r.source, r.verdict, r.reason) for r in own] == [(r.source, r.verdict, r.reason) for r in plain]
+    assert [(r.source, r.verdict) for r in own] == [(where[4], Verdict.INVALID)]
+    if seed == SEED:  # made again and equal: verified only in the first receipt's full verification
+        assert set(verified) == {signatures[0], signatures[4]}
+    else:  # another key makes other signatures: each is verified, as without it
+        assert set(verified) == set(signatures)

@@ -9,15 +9,18 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
+from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp
 
 from anchoring.dataintegrity import (
     JCS,
     RDFC,
+    OwnSignatures,
     ProofFailed,
     Signer,
     canonical_document,
     canonical_proof_config,
     created_text,
+    ed25519_verifies,
     hash_data,
     proofs_of,
     verify_proof,
@@ -307,3 +310,50 @@ def test_deeply_nested_input_is_refused_before_it_is_walked() -> None:
             verify_proof({**EXAMPLE, "name": deep}, {**EXAMPLE["proof"], "cryptosuite": suite}, EXAMPLE_KEY)
         with pytest.raises(UnsafeJsonLd, match=f"^{message}$"):
             Signer(SEED, suite, METHOD, CREATED).sign({**EXAMPLE, "@context": [*EXAMPLE["@context"], deep]})
+
+
+def _other_signature(seed: bytes, data: bytes) -> bytes:
+    """A valid signature of `data` by `seed`'s key that is not the deterministic one (another nonce r): what
+    any holder of the key can make, and any verifier accepts."""
+    order = 2**252 + 27742317777372353535851937790883648493
+    base = crypto_scalarmult_ed25519_base_noclamp
+    expanded = hashlib.sha512(seed).digest()
+    scalar = int.from_bytes(bytearray(expanded[:32]), "little")
+    scalar = (scalar & ((1 << 254) - 8)) | (1 << 254)
+    nonce = int.from_bytes(hashlib.sha512(b"another nonce" + data).digest(), "little") % order
+    r_point = base(nonce.to_bytes(32, "little"))
+    k = int.from_bytes(hashlib.sha512(r_point + PUBLIC + data).digest(), "little") % order
+    return r_point + ((nonce + k * scalar) % order).to_bytes(32, "little")
+
+
+def test_own_signatures_give_the_verdicts_of_verification() -> None:
+    own = OwnSignatures(SEED)
+    other_public = (
+        Ed25519PrivateKey.from_private_bytes(OTHER_SEED).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
+    data = hashlib.sha256(b"config").digest() + hashlib.sha256(b"document").digest()
+    made = Ed25519PrivateKey.from_private_bytes(SEED).sign(data)
+    by_other = Ed25519PrivateKey.from_private_bytes(OTHER_SEED).sign(data)
+    other_nonce = _other_signature(SEED, data)
+    assert other_nonce != made
+    flipped = bytes([made[0] ^ 1]) + made[1:]
+    cases = [
+        (PUBLIC, made, data, True),  # made again, equal
+        (PUBLIC, other_nonce, data, True),  # not the one made again, but valid: verified
+        (PUBLIC, flipped, data, False),
+        (PUBLIC, made, data[:-1] + b"\0", False),
+        (PUBLIC, made[:63], data, False),
+        (other_public, by_other, data, True),  # another key: verified
+        (other_public, made, data, False),
+        (PUBLIC, by_other, data, False),
+    ]
+    for public_key, signature, signed, valid in cases:
+        assert own(public_key, signature, signed) is valid
+        assert ed25519_verifies(public_key, signature, signed) is valid
+    assert repr(own) == f"OwnSignatures(public key {PUBLIC.hex()})"
+    assert SEED.hex() not in repr(own)
+
+
+def test_own_signatures_need_a_whole_private_key() -> None:
+    with pytest.raises(InvalidInput, match="^an Ed25519 private key has 32 bytes, not 31$"):
+        OwnSignatures(SEED[:31])

@@ -15,7 +15,8 @@ from anchoring.blockheader import NOT_HEADER
 from anchoring.chain import Chain, redact_url
 from anchoring.errors import ChainUnavailable
 from anchoring.evidence import prove_state
-from anchoring.hashing import checksum_address, to_hex
+from anchoring.hashing import checksum_address, keccak256, to_hex
+from anchoring.mpt import proof_path
 from anchoring.receipt import Evidence
 from anchoring.storagelayout import RegistryLayout, committed_layout
 
@@ -88,6 +89,32 @@ def _proof(chain: Chain, registry: str, slots: Sequence[bytes], block: int) -> d
     if not isinstance(found, dict) or len(found.get("storageProof", [])) != len(slots):
         raise ChainUnavailable(f"node at {redact_url(chain.url)} gave an eth_getProof answer without every slot")
     return found
+
+
+class _Nodes:
+    """Storage-trie nodes an `eth_getProof` answer gave, by hash, each kept as the node wrote it."""
+
+    def __init__(self, nodes: Sequence[str] = ()) -> None:
+        self.raw: dict[bytes, bytes] = {}
+        self.text: dict[bytes, str] = {}
+        self.add(nodes)
+
+    def add(self, nodes: Sequence[str]) -> None:
+        for node in nodes:
+            try:
+                raw = bytes.fromhex(node[2:]) if node.startswith("0x") else None
+            except (AttributeError, ValueError):  # not a node: left to the checks of what the node gave
+                raw = None
+            if raw is None:
+                continue
+            digest = keccak256(raw)
+            if digest not in self.text:
+                self.raw[digest], self.text[digest] = raw, node
+
+    def proof(self, root: bytes, key_hash: bytes) -> list[str] | None:
+        """`eth_getProof`'s nodes for the key, walked over these nodes; None when one is missing."""
+        path = proof_path(self.raw, root, key_hash)
+        return None if path is None else [self.text[digest] for digest in path]
 
 
 ATTEMPTS = 3
@@ -173,15 +200,27 @@ def _collect(
     # tuples, which writer processes that inherit them read without copying a million objects' pages).
     distinct: dict[str, str] = {}
     paths: dict[tuple[str, ...], tuple[str, ...]] = {}
+    # A leaf's proof is the walk of its slot's key through the storage trie: walked here over the nodes the
+    # node has given so far (the trie of a registry with few revocations is a handful of nodes), and asked
+    # of the node, a chunk at a time, only where a node is missing. Every receipt's proof is checked again by
+    # the self-check.
+    known = _Nodes(nodes[len(shared["accountProof"]) :])
     slot = layout.revoked_leaves.slots_under(raw_root)
+    trie_root = bytes.fromhex(str(storage_root)[2:])
     for start in range(0, len(leaves), LEAF_CHUNK):
         chunk = leaves[start : start + LEAF_CHUNK]
         slots = [slot(bytes.fromhex(leaf[2:])) for leaf in chunk]
-        found = _proof(chain, registry, slots, block)
-        if found.get("storageHash") != storage_root:
-            raise _Moved
-        for leaf, entry in zip(chunk, found["storageProof"], strict=True):
-            path = tuple([distinct.setdefault(node, node) for node in entry["proof"]])
+        walked: list[list[str] | None] = [known.proof(trie_root, keccak256(s)) for s in slots]
+        if any(proof is None for proof in walked):
+            found = _proof(chain, registry, slots, block)
+            if found.get("storageHash") != storage_root:
+                raise _Moved
+            answered: list[list[str]] = [entry["proof"] for entry in found["storageProof"]]
+            for given in answered:
+                known.add(given)
+            walked = [*answered]
+        for leaf, proof in zip(chunk, walked, strict=True):
+            path = tuple([distinct.setdefault(node, node) for node in proof or ()])
             by_leaf[leaf] = paths.setdefault(path, path)
         if on_progress is not None:
             on_progress(len(chunk))

@@ -10,7 +10,7 @@ account that does not exist, a slot that holds zero).
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
@@ -159,6 +159,38 @@ def _plain_walk(db: "_Reading", root: bytes, key_hash: bytes) -> bytes:
                 raise _Unsure
             else:
                 return b""
+
+
+def proof_path(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> list[bytes] | None:
+    """The hashes of the nodes a proof of the 32-byte `key_hash` holds, root first, as `eth_getProof` gives
+    them: every node the walk reads, to where the key's path ends (its leaf, the leaf or extension it parts
+    from, or an empty branch slot). None when `nodes` lack one, or the trie has a shape the plain walk
+    leaves to py-trie (inline nodes, odd paths): then ask the node."""
+    rest = _nibbles(key_hash)
+    pointer: object = root
+    path: list[bytes] = []
+    try:
+        while True:
+            if pointer == b"" and path:
+                return path
+            if not isinstance(pointer, bytes) or len(pointer) != 32 or pointer not in nodes or pointer == EMPTY_ROOT:
+                return None
+            path.append(pointer)
+            kind, part, item = _parse(pointer, nodes[pointer])
+            if kind == _BRANCH:
+                if not rest:
+                    return None
+                pointer, rest = item[rest[0]], rest[1:]
+            elif kind == _LEAF:
+                return path
+            elif rest[: len(part)] == part and len(rest) > len(part):
+                pointer, rest = item, rest[len(part) :]
+            elif len(rest) <= len(part) or not part:
+                return None
+            else:
+                return path
+    except (_Unsure, rlpcodec.DecodingError):
+        return None
 
 
 class _Reading(dict[bytes, bytes]):

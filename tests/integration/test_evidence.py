@@ -379,6 +379,7 @@ def test_proofs_from_different_states_of_the_registry_are_asked_again(
         return found
 
     monkeypatch.setattr(evidencecollect, "_proof", answer)
+    monkeypatch.setattr(evidencecollect._Nodes, "proof", lambda self, root, key: None)  # every leaf asked
     gathered = evidencecollect.collect(chain, batch.registry_address, batch.root, leaves, keys, batch.block_number or 0)
     assert gathered.fallback_note is not None
     assert "disagreed on the registry's state" in gathered.fallback_note
@@ -390,3 +391,67 @@ def test_proofs_from_different_states_of_the_registry_are_asked_again(
     assert str(refused.value).endswith(
         f"gave proofs from different states of the registry {evidencecollect.ATTEMPTS} times"
     )
+
+
+def test_leaf_proofs_walked_over_the_nodes_given_are_the_nodes_own_answers(
+    cli: Cli, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each leaf's revocation proof is walked over the storage-trie nodes the node has already given, and asked
+    only where one is missing: the proofs are the ones `eth_getProof` gives, in a trie with revoked leaves."""
+    import secrets
+
+    from anchoring import evidencecollect
+    from anchoring.chain import Chain
+    from anchoring.evidencecollect import _Nodes, _proof, collect
+    from anchoring.hashing import keccak256, to_hex
+    from anchoring.multibase import decode_multikey
+    from issuer.store import Store
+
+    for i, count in enumerate((5, 40)):
+        csv = write_csv(workspace.root / f"records-{i}.csv", people(count, f"b{i}.example.org"))
+        assert cli("issue", csv, "--achievement", "example", "-w", workspace.root).code == 0
+    store = Store(workspace.database_url)
+    batches = store.batches()
+    first = credential_rows(store, batches[0].id or 0)
+    chain = Chain(workspace.config.chain.rpc_url or "")
+    keys = [to_hex(decode_multikey(json.loads(first[0][3])["proof"][0]["verificationMethod"].partition("#")[2]))]
+    asked: list[int] = []
+    real = evidencecollect._proof
+
+    def counted(chain: Chain, registry: str, slots: Any, block: int) -> dict[str, Any]:
+        asked.append(len(slots))
+        return real(chain, registry, slots, block)
+
+    monkeypatch.setattr(evidencecollect, "_proof", counted)
+    monkeypatch.setattr(evidencecollect, "LEAF_CHUNK", 5)
+    leaves = [row[2] for row in credential_rows(store, batches[1].id or 0)]
+    collect(chain, batches[1].registry_address, batches[1].root, leaves, keys, chain.block_number())
+    # The storage trie of a registry with no leaf revoked is a few dozen nodes: once some leaves have been
+    # asked, the other leaves' paths are walked over the nodes given (at a million leaves, after the first
+    # chunk of 1,000 nearly always).
+    assert asked.count(5) < 8
+    for row in first[:3]:  # revoked leaves make the storage trie deeper than the anchors alone
+        assert cli("revoke", row[0], "--reason", "issued in error", "-w", workspace.root).code == 0
+    registry = batches[0].registry_address
+    block = chain.block_number()
+    slots = [secrets.token_bytes(32) for _ in range(150)]
+    answer = _proof(chain, registry, slots, block)
+    known = _Nodes([node for entry in answer["storageProof"] for node in entry["proof"]])
+    trie_root = bytes.fromhex(answer["storageHash"][2:])
+    for slot, entry in zip(slots, answer["storageProof"], strict=True):
+        assert known.proof(trie_root, keccak256(slot)) == entry["proof"]
+    assert _Nodes().proof(trie_root, keccak256(slots[0])) is None  # a missing node: asked of the node
+    walking, plain_asks = 0, 0
+    for batch in batches:
+        leaves = [row[2] for row in credential_rows(store, batch.id or 0)]
+        asked.clear()
+        walked = collect(chain, registry, batch.root, leaves, keys, block)
+        walking += asked.count(5)
+        asked.clear()
+        with monkeypatch.context() as every_leaf_asked:
+            every_leaf_asked.setattr(_Nodes, "proof", lambda self, root, key: None)
+            plain = collect(chain, registry, batch.root, leaves, keys, block)
+        plain_asks += asked.count(5)
+        assert (walked.by_leaf, walked.shared, walked.header) == (plain.by_leaf, plain.shared, plain.header)
+    assert plain_asks == 1 + 8  # every chunk of five leaves
+    assert walking < plain_asks

@@ -131,16 +131,34 @@ def _parse(node_hash: bytes, raw: bytes) -> tuple[int, tuple[int, ...], Any]:
     return found
 
 
-def _plain_walk(db: "_Reading", root: bytes, key_hash: bytes) -> bytes:
+def _plain_walk(db: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> bytes:
     """What py-trie's `HexaryTrie(db, root).get` returns for a 32-byte key hash, for tries made only of nodes
     referenced by hash; `_Unsure` for anything else (inline nodes, a missing node, odd paths)."""
+    return _walk(db, root, key_hash)[0]
+
+
+def proof_path(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> list[bytes] | None:
+    """The hashes of the nodes a proof of the 32-byte `key_hash` holds, root first, as `eth_getProof` gives
+    them: every node the walk reads, to where the key's path ends (its leaf, the leaf or extension it parts
+    from, or an empty branch slot). None when `nodes` lack one, or the trie has a shape the plain walk
+    leaves to py-trie (inline nodes, odd paths), or is empty: then ask the node."""
+    try:
+        return _walk(nodes, root, key_hash)[1] or None
+    except (_Unsure, rlpcodec.DecodingError):
+        return None
+
+
+def _walk(db: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> tuple[bytes, list[bytes]]:
+    """`_plain_walk`'s value, and the hashes of the nodes it read, root first."""
     rest = _nibbles(key_hash)
     pointer = root
+    read: list[bytes] = []
     while True:
         if pointer == b"" or pointer == EMPTY_ROOT:
-            return b""
+            return b"", read
         if not isinstance(pointer, bytes) or len(pointer) != 32 or pointer not in db:
             raise _Unsure
+        read.append(pointer)
         kind, path, item = _parse(pointer, db[pointer])
         if kind == _BRANCH:
             if not rest:
@@ -148,9 +166,9 @@ def _plain_walk(db: "_Reading", root: bytes, key_hash: bytes) -> bytes:
             pointer, rest = item[rest[0]], rest[1:]
         elif kind == _LEAF:
             if rest == path and isinstance(item, bytes):
-                return item
+                return item, read
             if rest != path:
-                return b""
+                return b"", read
             raise _Unsure
         else:
             if rest[: len(path)] == path and len(rest) > len(path):
@@ -158,39 +176,7 @@ def _plain_walk(db: "_Reading", root: bytes, key_hash: bytes) -> bytes:
             elif len(rest) <= len(path) or not path:
                 raise _Unsure
             else:
-                return b""
-
-
-def proof_path(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> list[bytes] | None:
-    """The hashes of the nodes a proof of the 32-byte `key_hash` holds, root first, as `eth_getProof` gives
-    them: every node the walk reads, to where the key's path ends (its leaf, the leaf or extension it parts
-    from, or an empty branch slot). None when `nodes` lack one, or the trie has a shape the plain walk
-    leaves to py-trie (inline nodes, odd paths): then ask the node."""
-    rest = _nibbles(key_hash)
-    pointer: object = root
-    path: list[bytes] = []
-    try:
-        while True:
-            if pointer == b"" and path:
-                return path
-            if not isinstance(pointer, bytes) or len(pointer) != 32 or pointer not in nodes or pointer == EMPTY_ROOT:
-                return None
-            path.append(pointer)
-            kind, part, item = _parse(pointer, nodes[pointer])
-            if kind == _BRANCH:
-                if not rest:
-                    return None
-                pointer, rest = item[rest[0]], rest[1:]
-            elif kind == _LEAF:
-                return path
-            elif rest[: len(part)] == part and len(rest) > len(part):
-                pointer, rest = item, rest[len(part) :]
-            elif len(rest) <= len(part) or not part:
-                return None
-            else:
-                return path
-    except (_Unsure, rlpcodec.DecodingError):
-        return None
+                return b"", read
 
 
 class _Reading(dict[bytes, bytes]):

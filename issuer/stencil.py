@@ -47,10 +47,8 @@ class _Cut:
             literals.append(whole[at:place])
             at = place + length
         literals.append(whole[at:])
-        self.literals = literals
-        self.order = [i for _, i, _ in places]
         self._pieces: list[str] = [piece for literal in literals for piece in (literal, "")][:-1]
-        self._pick = itemgetter(*self.order)  # a credential has four values of its own at least
+        self._pick = itemgetter(*[i for _, i, _ in places])  # a credential has four values of its own at least
 
     def fill(self, values: Sequence[str]) -> str:
         """The text with `values[i]` (JSON text) in the holes of value `i`."""

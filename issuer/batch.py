@@ -20,7 +20,6 @@ or PostgreSQL advisory locks that hold between machines sharing the database).
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -518,14 +517,9 @@ class BatchIssuer:
         # Nor is the evidence (its nodes for each of a million leaves, about 300 MB) by the self-check's workers.
         del every, evidences
         fault("receipts-written")
+        self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
-        # The receipts' locations are recorded (one transaction; a million rows take seconds) on a thread of
-        # this process, which has nothing else to do while the self-check runs on the worker processes. Both
-        # are done before the batch goes on: the `with` waits for the thread, and its failure is raised.
-        with ThreadPoolExecutor(max_workers=1) as recorder:
-            recorded = recorder.submit(self.store.set_receipt_paths, paths)
-            self.self_check(list(paths.values()), batch.root, asked, self._signed.get(batch.root))
-            recorded.result()
+        self.self_check(list(paths.values()), batch.root, asked, self._signed.get(batch.root))
         fault("checked")
         if self.bake:
             bake_batch(self.workspace, batch.achievement, paths, self.bake, self.progress)

@@ -490,31 +490,3 @@ def test_the_self_check_is_given_the_key_that_signed_the_batch(workspace: Worksp
     (own,) = given  # signs again what this process signed (`OwnSignatures`), verified by every receipt's self-check
     assert isinstance(own, OwnSignatures)
     assert own.public_key == decode_multikey(signing_multikey(workspace.signing_key_path))
-
-
-def test_receipt_locations_are_recorded_beside_the_self_check_and_their_failure_stops_delivery(
-    workspace: Workspace,
-) -> None:
-    import threading
-
-    from anchoring.progress import Silent
-    from credanchor import wiring
-    from issuer.batch import plan_batch
-    from issuer.store import StoreError
-
-    plan = plan_batch(workspace, write_csv(workspace.root / "records.csv", people(3)), "example", {})
-    store = Store(workspace.database_url)
-    issuer = wiring.batch_issuer(workspace, store, None, Silent())
-    threads: list[str] = []
-
-    def fails(paths: dict[str, str]) -> None:
-        threads.append(threading.current_thread().name)
-        assert len(paths) == 3
-        raise StoreError("database is locked")
-
-    issuer.store.set_receipt_paths = fails  # type: ignore[method-assign, assignment]
-    with pytest.raises(StoreError, match="^database is locked$"):
-        issuer.issue(plan, workspace.root / "out")
-    assert threads != [threading.current_thread().name]  # on a thread of its own, while the self-check runs
-    (batch,) = Store(workspace.database_url).batches()
-    assert batch.state == State.CONFIRMED  # not delivered: `resume` writes, records and checks them again

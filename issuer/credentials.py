@@ -42,10 +42,11 @@ def identity_hash(email: str, salt: str) -> str:
     return "sha256$" + hashlib.sha256((email + salt).encode("utf-8")).hexdigest()
 
 
-def email_identity(email: str, salt: str) -> dict[str, Any]:
+def email_identifier(hashed: str, salt: str) -> dict[str, Any]:
+    """The OB3 `IdentityObject` of a recipient's email, given its `identity_hash` with `salt`."""
     return {
         "type": "IdentityObject",
-        "identityHash": identity_hash(email, salt),
+        "identityHash": hashed,
         "identityType": "emailAddress",
         "hashed": True,
         "salt": salt,
@@ -129,15 +130,7 @@ def assemble_credential(
 ) -> dict[str, Any]:
     """The OpenBadgeCredential holding `fields` (`credential_fields`); `achievement` is the template's rendered
     Achievement and `profile` the issuer's (`issuer_profile` when not given), both shared by the batch."""
-    identifiers = [
-        {
-            "type": "IdentityObject",
-            "identityHash": fields["identityHash"],
-            "identityType": "emailAddress",
-            "hashed": True,
-            "salt": fields["salt"],
-        }
-    ]
+    identifiers = [email_identifier(fields["identityHash"], fields["salt"])]
     if "name" in fields:
         identifiers.append(
             {"type": "IdentityObject", "identityHash": fields["name"], "identityType": "name", "hashed": False}

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from anchoring.onchain import RegistryEvent, SigningKeyStatus
 from credanchor.web.chart import daily_chart
 from credanchor.web.uploads import UploadError, check_type, parse_form, sniff
-from issuer.credentials import email_identity
+from issuer.credentials import email_identifier, identity_hash
 from issuer.records import normalise_email as issuer_normalise
 from tests.unit.test_architecture import ROOT, imports
 from verifier.cached import CachedReader
@@ -28,7 +28,7 @@ def test_pure_parts_do_no_io(module: str) -> None:
 
 
 def credential_for(email: str, salt: str = "a1" * 16) -> dict[str, object]:
-    return {"credentialSubject": {"identifier": [email_identity(issuer_normalise(email), salt)]}}
+    return {"credentialSubject": {"identifier": [email_identifier(identity_hash(issuer_normalise(email), salt), salt)]}}
 
 
 @given(st.emails(), st.sampled_from(["", " ", "\t"]))

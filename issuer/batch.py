@@ -69,8 +69,8 @@ from issuer.workspace import Workspace
 SelfCheck = Callable[[Sequence[str], str, Sequence[tuple[Chain, str]], OwnSignatures | None], None]
 """Verifies a batch's written receipts (their locations, `anchoring.receiptfiles`) and its root against the
 chains given (each with its registry), one read of each per batch; raises `CredanchorError` if any does not
-check out. Given the key that signed the batch (in this process), it checks the signatures by making them
-again, at a third of a verification's cost (`OwnSignatures`); the verdicts are the same."""
+check out. Given the key that signed the batch in this process and the tags of the signatures it made, it
+knows those signatures by a hash and a look-up (`OwnSignatures`); the verdicts are the same."""
 
 
 class Signing(Protocol):
@@ -203,8 +203,9 @@ class BatchIssuer:
         self._pending: dict[int, str] = {}
         self._home_checked = False
         self._trees: dict[str, MerkleTree] = {}
-        self._signed: dict[str, OwnSignatures] = {}
-        """The key of the batch this process has signed, by root: its self-check makes the signatures again."""
+        self._signed: dict[str, tuple[bytes, bytes]] = {}
+        """By root, for the batch this process built: the key that signed it, and the tags of the signatures
+        it made (`OwnSignatures`)."""
         self.locks = locks_for(store.engine, workspace.root)  # file locks, or the database's on PostgreSQL
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.
@@ -405,6 +406,7 @@ class BatchIssuer:
             self.signer.spec(issued_at),
         )
         digests: list[bytes] = []
+        made: list[bytes] = []
 
         def rows() -> Iterator[list[dict[str, Any]]]:
             self.progress.stage(f"building and signing ({self.config.signing.cryptosuite})", len(plan.records))
@@ -426,6 +428,7 @@ class BatchIssuer:
                     )
                 ]
                 digests.append(chunk.digests)
+                made.append(chunk.made)
                 self.progress.advance(len(chunk.ids))
                 if 2 * (chunk.start + len(chunk.ids)) >= len(plan.records):
                     fault("building-half")  # a crash here rolls the whole batch back: nothing was sent
@@ -436,7 +439,7 @@ class BatchIssuer:
             tree = MerkleTree.build([blob[o : o + 32] for o in range(0, len(blob), 32)])
             root = to_hex(tree.root)
             self._trees = {root: tree}  # delivery in this process needs it again
-            self._signed = {root: OwnSignatures(job.spec.private_key)}
+            self._signed = {root: (job.spec.private_key, b"".join(made))}
             self.progress.stage("saving the batch")
             folder = out_dir or self.workspace.receipts_dir / f"{plan.template.key}-{root[2:10]}"
             return {"root": root, "out_dir": str(folder.resolve())}
@@ -519,7 +522,9 @@ class BatchIssuer:
         fault("receipts-written")
         self.store.set_receipt_paths(paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
-        self.self_check(list(paths.values()), batch.root, asked, self._signed.get(batch.root))
+        signed = self._signed.get(batch.root)  # known here: its signatures are checked by their tags
+        own = OwnSignatures(*signed) if signed is not None else None
+        self.self_check(list(paths.values()), batch.root, asked, own)
         fault("checked")
         if self.bake:
             bake_batch(self.workspace, batch.achievement, paths, self.bake, self.progress)

@@ -1,7 +1,8 @@
 """Building, signing and hashing a batch's credentials on every core, a chunk at a time.
 
 Each worker makes its chunk's credentials, hashes and signs each, and sends back bytes and strings only:
-the ids, the 32-byte digests and leaf hashes, and the signed documents as JSON text. The parent never holds
+the ids, the 32-byte digests and leaf hashes, the signed documents as JSON text, and a 16-byte tag of each
+signature made (which lets the self-check know them without signing again). The parent never holds
 the credentials as objects, so a million of them pass through in bounded memory, each chunk handed to
 `sink` (the database insert) as it arrives.
 
@@ -73,6 +74,8 @@ class Chunk:
     """The tree's leaf hash of each digest, 32 bytes each."""
     documents: list[str]
     """Each signed credential as compact JSON text, as the store keeps it."""
+    made: bytes
+    """The `signature_tag` of each signature made (for the self-check: `OwnSignatures`)."""
 
     def digest(self, i: int) -> bytes:
         return self.digests[32 * i : 32 * i + 32]
@@ -106,7 +109,9 @@ def build_range(span: tuple[int, int]) -> Chunk:
     job = _JOB
     if job is None:
         raise RuntimeError("build_range runs only while build_chunks does")
-    write = _writer(job, job.spec.signer())
+    signer = job.spec.signer()
+    signer.made = bytearray()
+    write = _writer(job, signer)
     template, issued_at = job.template, job.issued_at
     ids: list[str] = []
     digests: list[bytes] = []
@@ -117,7 +122,7 @@ def build_range(span: tuple[int, int]) -> Chunk:
         digests.append(digest)
         documents.append(document)
     every = b"".join(digests)
-    return Chunk(start, ids, every, leaf_hashes(every), documents)
+    return Chunk(start, ids, every, leaf_hashes(every), documents, bytes(signer.made))
 
 
 def build_chunks(job: BatchJob, *, chunk: int = CHUNK) -> Iterator[Chunk]:

@@ -75,8 +75,7 @@ class Stencil:
         credential = assemble_credential(dict(zip(names, marks, strict=False)), template, issuer, achievement)
         self.canonical = _Cut(canonicalize(credential).decode(), marks[:-1])
         self.context = {"@context": credential["@context"]}
-        proof = signer.sign_canonical(credential, b"")
-        credential["proof"] = [{**proof, "proofValue": marks[-1]}]
+        credential["proof"] = [{**signer.proof_options(credential), "proofValue": marks[-1]}]
         self.text = _Cut(orjson.dumps(credential).decode(), marks)
 
 

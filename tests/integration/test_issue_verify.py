@@ -487,6 +487,7 @@ def test_the_self_check_is_given_the_key_that_signed_the_batch(workspace: Worksp
 
     issuer.self_check = spy
     assert issuer.issue(plan, workspace.root / "out").receipts == 3
-    (own,) = given  # signs again what this process signed (`OwnSignatures`), verified by every receipt's self-check
+    (own,) = given  # knows what this process signed (`OwnSignatures`), as every receipt's self-check verifies
     assert isinstance(own, OwnSignatures)
     assert own.public_key == decode_multikey(signing_multikey(workspace.signing_key_path))
+    assert own.known == 3  # the tags of the three signatures the batch's workers made

@@ -49,6 +49,7 @@ def test_chunks_hold_every_credential_in_order_signed_and_hashed(suite: str) -> 
     assert len(documents) == 23
     assert len({d["id"] for d in documents}) == 23
     signer = batch.spec.signer()
+    signer.made = bytearray()
     for i, (chunk, document) in enumerate((c, d) for c in chunks for d in c.documents):
         credential = json.loads(document)
         at = chunk.ids.index(credential["id"])
@@ -62,6 +63,9 @@ def test_chunks_hold_every_credential_in_order_signed_and_hashed(suite: str) -> 
         (proof,) = credential["proof"]
         verify_proof(credential, proof, signer.public_key)
         assert proof == signer.sign(credential)  # Ed25519 is deterministic: the one-pass proof is the plain one
+    # Each chunk's tags are those of its signatures, in order (what the self-check knows them by).
+    assert [len(c.made) for c in chunks] == [16 * len(c.ids) for c in chunks]
+    assert b"".join(c.made for c in chunks) == bytes(signer.made)
 
 
 def test_the_canonical_form_signed_is_the_one_hashed() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from anchoring import dataintegrity
-from anchoring.dataintegrity import OwnSignatures, ed25519_verifies
+from anchoring.dataintegrity import OwnSignatures, ed25519_verifies, signature_tag
 from anchoring.hashing import to_hex
 from anchoring.multibase import multibase_decode
 from anchoring.onchain import SigningKeyStatus
@@ -92,11 +92,13 @@ def test_the_chunks_of_one_run_share_what_the_shortcut_learnt(tmp_path: Path, mo
 
 
 @pytest.mark.parametrize("seed", [SEED, OTHER_SEED])
-def test_the_issuers_own_key_makes_the_signatures_again_with_the_same_verdicts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: bytes
+@pytest.mark.parametrize("tagged", [False, True])
+def test_the_issuers_own_key_knows_its_signatures_with_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: bytes, tagged: bool
 ) -> None:
-    """Given the key that signed the batch, the self-check signs each receipt's bytes again instead of verifying
-    (`OwnSignatures`); a signature that differs, or another key, is verified, so every verdict is the same."""
+    """Given the key that signed the batch, the self-check knows each receipt's signature by its tag among
+    those the signer made, or else signs its bytes again, instead of verifying (`OwnSignatures`); a signature
+    that differs, or another key, is verified, so every verdict is the same."""
     lines = tmp_path / "receipts.jsonl"
     value = json.loads(batch.RECEIPTS[4])["credential"]["proof"][0]["proofValue"]
     forged = value[:-3] + ("A" if value[-3] != "A" else "B") + value[-2:]
@@ -107,9 +109,11 @@ def test_the_issuers_own_key_makes_the_signatures_again_with_the_same_verdicts(
     reader = BatchReader(31337, batch.BLOCK + 3, batch.REGISTRY, batch.ROOT, batch.view(), keys)
     passing = frozenset({Verdict.VALID})
     verified: list[bytes] = []
+    checked: list[tuple[bytes, bytes, bytes]] = []
 
     def counted(public_key: bytes, signature: bytes, data: bytes) -> bool:
         verified.append(signature)
+        checked.append((public_key, data, signature))
         return ed25519_verifies(public_key, signature, data)
 
     monkeypatch.setattr(batchfast, "ed25519_verifies", counted)
@@ -117,12 +121,24 @@ def test_the_issuers_own_key_makes_the_signatures_again_with_the_same_verdicts(
     signatures = [multibase_decode(json.loads(data)["credential"]["proof"][0]["proofValue"]) for data in every]
     _, plain = _verify_chunk(_Run("plain", {31337: reader}, 1, batch.TRUST, batch.NOW, passing), where)
     assert set(verified) == set(signatures)
+    # The tags a signer of these receipts made: each valid one's (the forged one was never made).
+    made = b"".join(signature_tag(*triple) for triple in checked if triple[2] != signatures[4]) if tagged else b""
     verified.clear()
-    monkeypatch.setattr(batchcheck, "_SIGNATURES", OwnSignatures(seed))
+    signed_again: list[bytes] = []
+    sign = dataintegrity._sign
+
+    def signing(message: bytes, secret: bytes) -> bytes:
+        signed_again.append(message)
+        return sign(message, secret)
+
+    monkeypatch.setattr(dataintegrity, "_sign", signing)
+    monkeypatch.setattr(batchcheck, "_SIGNATURES", OwnSignatures(seed, made))
     _, own = _verify_chunk(_Run("own", {31337: reader}, 1, batch.TRUST, batch.NOW, passing), where)
     assert [(r.source, r.verdict, r.reason) for r in own] == [(r.source, r.verdict, r.reason) for r in plain]
     assert [(r.source, r.verdict) for r in own] == [(where[4], Verdict.INVALID)]
-    if seed == SEED:  # made again and equal: verified only in the first receipt's full verification
+    if seed == SEED:  # known or made again: verified only in the first receipt's full verification
         assert set(verified) == {signatures[0], signatures[4]}
-    else:  # another key makes other signatures: each is verified, as without it
+        # known by their tags: only the forged one is signed again (to compare); else every one after the first
+        assert len(signed_again) == (1 if tagged else len(every) - 1)
+    else:  # another key makes other signatures, and its tags are not theirs: each is verified, as without it
         assert set(verified) == set(signatures)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
 from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp
 
+from anchoring import dataintegrity
 from anchoring.dataintegrity import (
     JCS,
     RDFC,
@@ -23,6 +24,7 @@ from anchoring.dataintegrity import (
     ed25519_verifies,
     hash_data,
     proofs_of,
+    signature_tag,
     verify_proof,
     without_proof,
 )
@@ -350,8 +352,72 @@ def test_own_signatures_give_the_verdicts_of_verification() -> None:
     for public_key, signature, signed, valid in cases:
         assert own(public_key, signature, signed) is valid
         assert ed25519_verifies(public_key, signature, signed) is valid
-    assert repr(own) == f"OwnSignatures(public key {PUBLIC.hex()})"
+    assert repr(own) == f"OwnSignatures(public key {PUBLIC.hex()}, 0 signatures made)"
     assert SEED.hex() not in repr(own)
+
+
+def test_signatures_a_signer_made_are_known_by_their_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    signer = Signer(SEED, JCS, METHOD, CREATED)
+    signer.made = bytearray()
+    documents = [{**EXAMPLE, "name": f"credential {i}"} for i in range(5)]
+    proofs = [signer.sign(document) for document in documents[:3]]
+    proofs += [signer.sign_canonical(document, canonical_document(document, JCS)) for document in documents[3:]]
+    config = canonical_proof_config({**signer.options, "@context": EXAMPLE["@context"]}, JCS)
+    pairs = [
+        (hash_data(config, canonical_document(document, JCS)), multibase_decode(proof["proofValue"]))
+        for document, proof in zip(documents, proofs, strict=True)
+    ]
+    assert bytes(signer.made) == b"".join(signature_tag(PUBLIC, data, signature) for data, signature in pairs)
+    own = OwnSignatures(SEED, made=bytes(signer.made))
+    assert own.known == 5
+    assert repr(own) == f"OwnSignatures(public key {PUBLIC.hex()}, 5 signatures made)"
+
+    # A signature the signer made is known by its tag: nothing is signed or verified for it.
+    def refused(*args: object) -> object:
+        raise AssertionError("signed or verified again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dataintegrity, "_sign", refused)
+        patch.setattr(dataintegrity, "ed25519_verifies", refused)
+        for data, signature in pairs:
+            assert own(PUBLIC, signature, data) is True
+    # Anything else gets verification's verdict: a made signature with other data, another key, a flipped bit,
+    # a signature made but not seen (signed again), a valid one with another nonce (verified).
+    (first_data, first), (second_data, _) = pairs[:2]
+    other_public = (
+        Ed25519PrivateKey.from_private_bytes(OTHER_SEED).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
+    unseen = hashlib.sha256(b"config").digest() + hashlib.sha256(b"unseen").digest()
+    cases = [
+        (PUBLIC, first, second_data, False),
+        (PUBLIC, bytes([first[0] ^ 1]) + first[1:], first_data, False),
+        (other_public, first, first_data, False),
+        (other_public, Ed25519PrivateKey.from_private_bytes(OTHER_SEED).sign(first_data), first_data, True),
+        (PUBLIC, Ed25519PrivateKey.from_private_bytes(SEED).sign(unseen), unseen, True),
+        (PUBLIC, _other_signature(SEED, second_data), second_data, True),
+    ]
+    for public_key, signature, signed, valid in cases:
+        assert own(public_key, signature, signed) is valid
+        assert ed25519_verifies(public_key, signature, signed) is valid
+
+
+def test_tags_of_another_keys_signatures_prove_nothing() -> None:
+    """Tags given by mistake from another key's signer: its signatures are still verified under the key named."""
+    other = Signer(OTHER_SEED, JCS, METHOD, CREATED)
+    other.made = bytearray()
+    proof = other.sign(EXAMPLE)
+    config = canonical_proof_config({**other.options, "@context": EXAMPLE["@context"]}, JCS)
+    data = hash_data(config, canonical_document(EXAMPLE, JCS))
+    signature = multibase_decode(proof["proofValue"])
+    own = OwnSignatures(SEED, made=bytes(other.made))
+    assert own.known == 1
+    assert own(PUBLIC, signature, data) is False
+    assert ed25519_verifies(PUBLIC, signature, data) is False
+
+
+def test_own_signatures_refuse_tags_of_the_wrong_length() -> None:
+    with pytest.raises(InvalidInput, match="^signature tags have 16 bytes each; 33 bytes is not a whole number$"):
+        OwnSignatures(SEED, made=bytes(33))
 
 
 def test_own_signatures_need_a_whole_private_key() -> None:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Engine,
     ForeignKeyConstraint,
     Index,
@@ -141,6 +143,40 @@ class Attempt(SignedTransaction, table=True):
 
 class StoreError(CredanchorError):
     pass
+
+
+_BATCH_CREDENTIAL = ("batch_id", "id", "position", "row", "email", "name", "digest", "leaf")
+"""The columns of a credential `add_batch_chunks` inserts (its row dicts give all but the batch's id)."""
+
+
+class _InsertMany:
+    """Rows (tuples of `columns`) inserted into `model`'s table with the driver's `executemany`, straight.
+
+    A batch's million credentials are stored by the one process the signing workers feed, and the ORM's
+    bulk insert cost about as much again as SQLite's own work (measured at 300,000 credentials: 17.8 s
+    through the ORM, 10.6 s straight). The values are plain strings and integers, as the columns take them."""
+
+    def __init__(self, connection: Connection, model: type[SQLModel], columns: Sequence[str]) -> None:
+        quote = connection.dialect.identifier_preparer.quote
+        table = model.__table__.name  # type: ignore[attr-defined]
+        marks = ", ".join([_placeholder(connection)] * len(columns))
+        # Names from the model, quoted by the dialect; every value a parameter.
+        self._sql = f"INSERT INTO {quote(table)} ({', '.join(map(quote, columns))}) VALUES ({marks})"  # noqa: S608
+        self._connection = connection
+
+    def __call__(self, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self._connection.exec_driver_sql(self._sql, rows)
+
+
+def _placeholder(connection: Connection) -> str:
+    """A positional parameter in the driver's own SQL: `?` for sqlite3, `%s` for psycopg."""
+    style = connection.dialect.paramstyle
+    if style == "qmark":
+        return "?"
+    if style in ("format", "pyformat"):
+        return "%s"
+    raise StoreError(f"no positional parameters for the database driver's style {style!r}")
 
 
 def _with_documents(*columns: Any) -> Any:
@@ -447,15 +483,13 @@ class Store:
             s.flush()
             for chain_id, registry in also_on:
                 s.add(ChainAnchor(batch_id=batch.id or 0, chain_id=chain_id, registry_address=registry))
+            connection, batch_id = s.connection(), batch.id
+            credentials = _InsertMany(connection, Credential, _BATCH_CREDENTIAL)
+            documents = _InsertMany(connection, CredentialDocument, ("batch_id", "position", "document"))
+            values = itemgetter(*_BATCH_CREDENTIAL[1:])
             for rows in chunks:
-                documents = []
-                for row in rows:
-                    row["batch_id"] = batch.id
-                    document = row.pop("document")
-                    documents.append({"batch_id": batch.id, "position": row["position"], "document": document})
-                for start in range(0, len(rows), 5000):
-                    s.execute(insert(Credential), rows[start : start + 5000])
-                    s.execute(insert(CredentialDocument), documents[start : start + 5000])
+                credentials([(batch_id, *values(row)) for row in rows])
+                documents([(batch_id, row["position"], row["document"]) for row in rows])
             for key, value in (complete() if complete else {}).items():
                 setattr(batch, key, value)
             s.add(batch)
@@ -528,11 +562,13 @@ class Store:
 
     def set_receipt_paths(self, paths: dict[str, str], *, chunk: int = 10_000) -> None:
         """One transaction, sent `chunk` rows at a time (a million rows' parameters are not built at once)."""
-        update = text("UPDATE credential SET receipt_path = :path WHERE id = :id")
         items = iter(paths.items())
         with self.session() as s:
-            while rows := [{"id": cid, "path": path} for cid, path in islice(items, chunk)]:
-                s.execute(update, rows)
+            connection = s.connection()
+            mark = _placeholder(connection)
+            update = f"UPDATE credential SET receipt_path = {mark} WHERE id = {mark}"  # noqa: S608 (no value in it)
+            while rows := [(path, cid) for cid, path in islice(items, chunk)]:
+                connection.exec_driver_sql(update, rows)
             s.commit()
 
     def mark_credential_revoked(self, credential_id: str, reason: str, tx_hash: str) -> None:

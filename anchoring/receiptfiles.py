@@ -78,7 +78,7 @@ def read_receipts_at(locations: Iterable[str]) -> Iterator[tuple[str, bytes | In
                     continue
                 handle = handles.get(found["path"])
                 if handle is None:
-                    handle = _open_jsonl(Path(found["path"]), location)
+                    handle = _open_jsonl(Path(found["path"]), location, READ_AHEAD)
                     handles[found["path"]] = handle
                 yield location, _line_at(handle, int(found["offset"]), location)
             except InvalidReceipt as exc:
@@ -88,9 +88,14 @@ def read_receipts_at(locations: Iterable[str]) -> Iterator[tuple[str, bytes | In
             handle.close()
 
 
-def _open_jsonl(path: Path, location: str) -> BinaryIO:
+READ_AHEAD = 1 << 20
+"""Bytes read at a time from a JSON Lines file whose lines are read one after another (about 130 receipts
+with evidence: a seek within them costs no system call, where the default 8 KiB held about one)."""
+
+
+def _open_jsonl(path: Path, location: str, buffering: int = -1) -> BinaryIO:
     try:
-        return path.open("rb")
+        return path.open("rb", buffering=buffering)
     except FileNotFoundError:
         raise InvalidReceipt(f"{location}: no such file") from None
     except OSError as exc:

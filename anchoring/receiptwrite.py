@@ -1,8 +1,9 @@
 """Streaming a batch's receipts into one container: a JSON Lines file or a zip archive of receipt files.
 
-Workers encode chunks of receipts into container bytes (`encode_chunk`: each receipt as one line of compact
-JSON; in a zip, that line deflated, with its CRC); the parent appends them in large sequential writes
-(`ContainerWriter`).
+Workers encode chunks of receipts into container entries (`encode_chunk`: each receipt as one line of
+compact JSON; in a zip, that line deflated, with its CRC and local header) and write each chunk to a file of
+its own; the parent appends them in order, in large sequential copies (`ContainerWriter`), and knows where
+each receipt is from the entries' sizes alone.
 
 Invariants: the container is written under a temporary dot-name beside its final name, flushed with one
 fsync and renamed over the final name only when complete, so a crash leaves the old container (or none),
@@ -11,8 +12,10 @@ receipt as it, in compact JSON (one line, as in the JSON Lines form: a third of 
 parse to re-indent it); the locations returned are those of `anchoring.receiptfiles`.
 """
 
+import errno
 import json
 import os
+import shutil
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,14 +42,20 @@ def check_form(value: str) -> Form:
 
 @dataclass(frozen=True)
 class Encoded:
-    """A chunk of receipts as container bytes: entry i is `blob[sum(sizes[:i]):][:sizes[i]]`."""
+    """A chunk of receipts as container entries (a JSON Lines line; a zip member's local header and data):
+    entry i is bytes `sum(spans[:i])` to `sum(spans[:i + 1])` of `blob`, or of the file `part` when the
+    encoder wrote them there (then `blob` is empty)."""
 
     ids: list[str]
     names: list[str]
+    spans: list[int]
+    """Each entry's bytes (a zip member's local header included)."""
     sizes: list[int]
+    """Each receipt's bytes as stored (deflated, in a zip)."""
     raw_sizes: list[int]
     crcs: list[int]
     blob: bytes
+    part: str | None = None
 
 
 def compact_receipt(document: dict[str, Any], credential: str) -> bytes:
@@ -62,37 +71,57 @@ _MARK = "\x00credential\x00"
 _MARK_JSON = json.dumps(_MARK)
 
 
-def encode_chunk(form: Form, receipts: list[tuple[str, str, bytes]]) -> Encoded:
-    """(credential id, file name, receipt as one line of JSON) -> container bytes for `form` ("jsonl", "zip")."""
-    ids, names, sizes, raw_sizes, crcs, parts = [], [], [], [], [], []
+def encode_chunk(
+    form: Form, receipts: list[tuple[str, str, bytes]], when: tuple[int, int], part: Path | None = None
+) -> Encoded:
+    """(credential id, file name, receipt as one line of JSON) -> container entries for `form` ("jsonl",
+    "zip"; `when`: the zip members' DOS time, `ContainerWriter.when`), written to the file `part` if given
+    (a worker's chunk then goes to the container without passing through a pipe and the parent's memory)."""
+    ids, names, spans, sizes, raw_sizes, crcs, parts = [], [], [], [], [], [], []
     for credential_id, name, line in receipts:
         data = line + b"\n"
         if form == "jsonl":
-            stored, crc = data, 0
+            stored, crc, header = data, 0, b""
         else:
             packer = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
             stored, crc = packer.compress(data) + packer.flush(), zlib.crc32(data)
+            header = zipwrite.local_header(name.encode("utf-8"), crc, len(data), len(stored), when)
+            parts.append(header)
         ids.append(credential_id)
         names.append(name)
+        spans.append(len(header) + len(stored))
         sizes.append(len(stored))
         raw_sizes.append(len(data))
         crcs.append(crc)
         parts.append(stored)
-    return Encoded(ids, names, sizes, raw_sizes, crcs, b"".join(parts))
+    if part is None:
+        return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"".join(parts))
+    with part.open("wb") as handle:
+        handle.write(b"".join(parts))
+    return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"", str(part))
 
 
 def temp_name(path: Path) -> Path:
     return path.parent / f".{path.name}.{os.getpid()}.tmp"
 
 
+def parts_folder(path: Path) -> Path:
+    """Where this process's workers write the chunks it appends to the container at `path`."""
+    return path.parent / f".{path.name}.{os.getpid()}.parts"
+
+
 def remove_stale_temps(path: Path) -> None:
-    """Temporary containers left by a killed run (any process's)."""
+    """Temporary containers and folders of chunks left by a killed run (any process's)."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
+    for folder in path.parent.glob(f".{path.name}.*.parts"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class ContainerWriter:
-    """Appends encoded chunks to a temporary file; `finish` completes it and renames it into place."""
+    """Appends encoded chunks to a temporary file; `finish` completes it and renames it into place. Workers
+    may write their chunks to files in `parts` (`encode_chunk(..., part=)`): each is copied in and removed as
+    it is added (`os.copy_file_range`, in the kernel where the file system allows)."""
 
     def __init__(self, path: Path, form: Form, when: datetime | None = None) -> None:
         if form not in CONTAINER_NAMES:
@@ -100,56 +129,80 @@ class ContainerWriter:
         self.path = path
         self.form = form
         moment = (when or datetime.now(UTC)).astimezone(UTC)
-        self._when = zipwrite.dos_time(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+        self.when = zipwrite.dos_time(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+        """The zip members' modification time (DOS date and time), for their local headers and the directory."""
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(path)
         self._temp = temp_name(path)
+        self.parts = parts_folder(path)
+        self.parts.mkdir()
         self._handle: BinaryIO = self._temp.open("wb")
         self._offset = 0
         self._members: list[zipwrite.Member] = []
 
     def add(self, chunk: Encoded) -> dict[str, str]:
-        """Append one chunk (one large write); credential id -> location of each receipt in it."""
+        """Append one chunk (one large write or copy); credential id -> location of each receipt in it."""
         locations: dict[str, str] = {}
+        start = at = self._offset
         if self.form == "jsonl":
-            at = self._offset
-            for credential_id, size in zip(chunk.ids, chunk.sizes, strict=True):
+            for credential_id, span in zip(chunk.ids, chunk.spans, strict=True):
                 locations[credential_id] = jsonl_location(self.path, at)
-                at += size
+                at += span
+        else:
+            for credential_id, name, span, size, raw, crc in zip(
+                chunk.ids, chunk.names, chunk.spans, chunk.sizes, chunk.raw_sizes, chunk.crcs, strict=True
+            ):
+                self._members.append(zipwrite.Member(name, crc, raw, size, at))
+                locations[credential_id] = zip_location(self.path, name)
+                at += span
+        if chunk.part is None:
             self._write(chunk.blob)
-            return locations
-        parts: list[bytes | memoryview] = []
-        view = memoryview(chunk.blob)
-        at, start = self._offset, 0
-        for credential_id, name, size, raw, crc in zip(
-            chunk.ids, chunk.names, chunk.sizes, chunk.raw_sizes, chunk.crcs, strict=True
-        ):
-            header = zipwrite.local_header(name.encode("utf-8"), crc, raw, size, self._when)
-            self._members.append(zipwrite.Member(name, crc, raw, size, at))
-            parts += [header, view[start : start + size]]
-            at += len(header) + size
-            start += size
-            locations[credential_id] = zip_location(self.path, name)
-        self._write(b"".join(parts))
+        else:
+            self._append(Path(chunk.part))
+        if self._offset != at:
+            held, listed = self._offset - start, at - start
+            raise ValueError(f"a chunk of {len(chunk.ids)} receipts held {held} bytes, not the {listed} listed")
         return locations
 
     def _write(self, data: bytes) -> None:
         self._handle.write(data)
         self._offset += len(data)
 
+    def _append(self, part: Path) -> None:
+        """The bytes of the file `part` appended, then the file removed."""
+        self._handle.flush()  # what is buffered goes first: the copy writes at the file's own position
+        with part.open("rb") as source:
+            size = os.fstat(source.fileno()).st_size
+            left = size
+            try:
+                while left:
+                    copied = os.copy_file_range(source.fileno(), self._handle.fileno(), left)
+                    if copied == 0:
+                        raise OSError(f"{part} ended {left} bytes early")
+                    left -= copied
+            except OSError as exc:  # no copy between these files here (EXDEV, ENOSYS, ...): read and write the rest
+                if exc.errno not in _NO_COPY:
+                    raise
+                shutil.copyfileobj(source, self._handle, 1 << 20)
+                self._handle.flush()
+            self._offset += size
+        part.unlink()
+
     def finish(self) -> None:
         """Complete the container, flush it to disk and rename it over the final name."""
         if self.form == "zip":
-            self._write(zipwrite.central_directory(self._members, self._when, self._offset))
+            self._write(zipwrite.central_directory(self._members, self.when, self._offset))
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
         os.replace(self._temp, self.path)
         fsync_dir(self.path.parent)
+        shutil.rmtree(self.parts, ignore_errors=True)
 
     def abort(self) -> None:
         self._handle.close()
         self._temp.unlink(missing_ok=True)
+        shutil.rmtree(self.parts, ignore_errors=True)
 
     def __enter__(self) -> "ContainerWriter":
         return self
@@ -159,3 +212,7 @@ class ContainerWriter:
     ) -> None:
         if kind is not None:
             self.abort()
+
+
+_NO_COPY = frozenset((errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF))
+"""What `copy_file_range` answers where the kernel or file system does not copy between the two files."""

@@ -1,8 +1,8 @@
 """Writing a batch's receipts and manifest: one receipt per credential, in large chunks on every core.
 
 Receipts go out in one of three forms (`issue --receipts`): `dir`, a file per credential written by the
-workers; `jsonl` and `zip`, one container (`receipts.jsonl`, `receipts.zip`) the workers encode chunks of
-and the parent appends in large sequential writes (`anchoring.receiptwrite`).
+workers; `jsonl` and `zip`, one container (`receipts.jsonl`, `receipts.zip`) the workers encode chunks of,
+each into a file of its own, which the parent appends in order (`anchoring.receiptwrite`).
 
 Invariants: receipts are written (atomically, each file or the whole container) before any of them is
 recorded in the database, and flushed with one sync; every receipt lists every anchor it is given (the home
@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from anchoring.errors import CredanchorError
 from anchoring.evidencecollect import BatchEvidence
@@ -63,9 +64,8 @@ def write_batch_receipts(
     with _ONE_AT_A_TIME:
         _WRITING = (envelope, tree)
         try:
-            jobs = _jobs(form, out_dir, chunks)
             if form == "dir":
-                for written in bounded_map(write_receipts, jobs):
+                for written in bounded_map(write_receipts, _jobs(form, out_dir, chunks)):
                     locations.update(written)
                     progress.advance(len(written))
                     if len(locations) >= half:
@@ -73,7 +73,8 @@ def write_batch_receipts(
                 os.sync()  # one flush for every receipt written above, before any of them is recorded as written
                 return locations
             with ContainerWriter(out_dir / CONTAINER_NAMES[form], form) as writer:
-                for encoded in bounded_map(encode_receipts, jobs):
+                # Each chunk goes from its worker to a file of its own, which the writer copies in.
+                for encoded in bounded_map(encode_receipts, _jobs(form, writer.parts, chunks, writer.when)):
                     locations.update(writer.add(encoded))
                     progress.advance(len(encoded.ids))
                     if len(locations) >= half:
@@ -84,17 +85,27 @@ def write_batch_receipts(
             _WRITING = None
 
 
-Job = tuple[Form, Path, int, list[Row]]
-"""(form, folder, position of the chunk's first credential, its rows)."""
+class Job(NamedTuple):
+    """A chunk of a batch's receipts to write."""
+
+    form: Form
+    folder: Path
+    """Where its receipts' files go (`dir`), or the file of the container's entries it makes."""
+    position: int
+    """Of its first credential in the batch."""
+    rows: list[Row]
+    when: tuple[int, int]
+    """The zip members' DOS time."""
+
 
 _WRITING: tuple[Envelope, MerkleTree] | None = None
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def _jobs(form: Form, out_dir: Path, chunks: Iterable[list[Row]]) -> Iterator[Job]:
+def _jobs(form: Form, folder: Path, chunks: Iterable[list[Row]], when: tuple[int, int] = (0, 0)) -> Iterator[Job]:
     position = 0
     for rows in chunks:
-        yield form, out_dir, position, rows
+        yield Job(form, folder, position, rows, when)
         position += len(rows)
 
 
@@ -103,14 +114,13 @@ def _receipts(job: Job) -> Iterator[tuple[str, bytes]]:
     if _WRITING is None:
         raise RuntimeError("receipts are assembled only while write_batch_receipts runs")
     envelope, tree = _WRITING
-    _, _, position, rows = job
-    for i, (credential_id, digest, leaf, document) in enumerate(rows, position):
+    for i, (credential_id, digest, leaf, document) in enumerate(job.rows, job.position):
         yield credential_id, envelope.receipt(document, digest, leaf, tree.proof(i))
 
 
 def write_receipts(job: Job) -> dict[str, str]:
     """Write one chunk of a batch's receipts as files (in a worker process for large batches): id -> path."""
-    out_dir = job[1]
+    out_dir = job.folder
     written = {}
     for credential_id, data in _receipts(job):
         path = out_dir / receipt_name(credential_id)
@@ -120,8 +130,10 @@ def write_receipts(job: Job) -> dict[str, str]:
 
 
 def encode_receipts(job: Job) -> Encoded:
-    """One chunk of a batch's receipts as container bytes (in a worker process for large batches)."""
-    return encode_chunk(job[0], [(cid, receipt_name(cid), data.rstrip(b"\n")) for cid, data in _receipts(job)])
+    """One chunk of a batch's receipts as container entries, written to a file of its own in `job.folder`
+    (in a worker process for large batches): 15 MB a chunk need not be pickled through a pipe."""
+    receipts = [(cid, receipt_name(cid), data.rstrip(b"\n")) for cid, data in _receipts(job)]
+    return encode_chunk(job.form, receipts, job.when, job.folder / f"{job.position:012d}.part")
 
 
 def write_manifest(

@@ -135,9 +135,11 @@ def test_killed_while_writing_the_container_then_resumed(cli: Cli, tmp_path: Pat
     out = Path(batch.out_dir)
     container = out / f"receipts.{form}"
     assert not container.exists()  # only a temporary name, which no reader takes for a finished container
-    # the manifest is written before the receipts; of them, only the temporary file is there
-    written = [p.name for p in out.iterdir() if p.name != "manifest"]
-    assert [n.startswith(f".receipts.{form}.") and n.endswith(".tmp") for n in written] == [True]
+    # the manifest is written before the receipts; of them, only the temporary file is there, and the folder
+    # of the chunks the workers wrote for it (which the next writer clears)
+    written = sorted(p.name for p in out.iterdir() if p.name != "manifest")
+    assert [re.fullmatch(rf"\.receipts\.{form}\.[0-9]+\.(parts|tmp)", n) is not None for n in written] == [True, True]
+    assert [n.rsplit(".", 1)[1] for n in written] == ["parts", "tmp"]
     # resumed with the other form configured: the batch keeps the form it was issued with
     ws = open_workspace(ws.root).set("earner", "receipts", "zip" if form == "jsonl" else "jsonl")
     resumed = cli("resume", "-w", ws.root)

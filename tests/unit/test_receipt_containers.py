@@ -1,7 +1,9 @@
 """Receipt containers without a chain: the JSON Lines and zip writers, what `verify` and `extract` read out
 of a container, and every kind of bad container refused with its exact message."""
 
+import errno
 import json
+import os
 import re
 import struct
 import zipfile
@@ -49,19 +51,19 @@ def documents(n: int) -> list[Doc]:
     return [(cid, receipt_file_name(cid), {"type": "CredentialReceipt", "credential": {"id": cid}}) for cid in ids]
 
 
-def encoded(form: str, docs: list[Doc]) -> Encoded:
+def encoded(form: str, docs: list[Doc], writer: ContainerWriter, part: Path | None = None) -> Encoded:
     lines = []
     for cid, name, doc in docs:
         credential = json.dumps({"id": cid, "name": "Zoë\n"}, ensure_ascii=False, indent=1)  # spliced in, one line
         lines.append((cid, name, compact_receipt({**doc, "credential": None}, credential)))
-    return encode_chunk(check_form(form), lines)
+    return encode_chunk(check_form(form), lines, writer.when, part)
 
 
 def write(path: Path, form: str, docs: list[Doc], chunk: int = 1000) -> dict[str, str]:
     locations: dict[str, str] = {}
     with ContainerWriter(path, check_form(form)) as writer:
         for i in range(0, len(docs), chunk):
-            locations.update(writer.add(encoded(form, docs[i : i + chunk])))
+            locations.update(writer.add(encoded(form, docs[i : i + chunk], writer)))
         writer.finish()
     return locations
 
@@ -121,7 +123,7 @@ def test_a_container_being_written_has_only_a_temporary_name(tmp_path: Path) -> 
     stale.write_bytes(b"half a container from a killed run")
     writer = ContainerWriter(path, "jsonl")
     assert not stale.exists()  # a killed run's leftovers are cleared first
-    writer.add(encoded("jsonl", documents(3)))
+    writer.add(encoded("jsonl", documents(3), writer))
     assert not path.exists()
     assert temp_name(path).exists()
     assert container_kind(path) is None
@@ -130,13 +132,78 @@ def test_a_container_being_written_has_only_a_temporary_name(tmp_path: Path) -> 
     remove_stale_temps(path)
 
 
+@pytest.mark.parametrize("form", ["jsonl", "zip"])
+@pytest.mark.parametrize("copy", ["kernel", "read and write"])
+def test_chunks_written_to_files_make_the_same_container(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str, copy: str
+) -> None:
+    """A worker's chunk written to a file of its own (copied in by the writer, which then removes it) makes the
+    container byte for byte as the chunk's bytes handed over would; where the kernel will not copy between the
+    files, they are read and written."""
+    docs, when = documents(2500), datetime(2026, 6, 30, 12, 0, 7, tzinfo=UTC)
+    (tmp_path / "given").mkdir()
+    (tmp_path / "files").mkdir()
+    given, files = tmp_path / "given" / f"receipts.{form}", tmp_path / "files" / f"receipts.{form}"
+    with ContainerWriter(given, check_form(form), when) as writer:
+        expected_locations = {}
+        for i in range(0, 2500, 1000):
+            expected_locations.update(writer.add(encoded(form, docs[i : i + 1000], writer)))
+        writer.finish()
+    if copy != "kernel":
+
+        def refused(*args: object) -> int:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refused)
+    locations = {}
+    with ContainerWriter(files, check_form(form), when) as writer:
+        assert writer.parts.is_dir()
+        assert writer.parts.parent == files.parent
+        for i in range(0, 2500, 1000):
+            part = writer.parts / f"{i:012d}.part"
+            chunk = encoded(form, docs[i : i + 1000], writer, part)
+            assert (chunk.blob, chunk.part) == (b"", str(part))
+            assert part.stat().st_size == sum(chunk.spans)
+            locations.update(writer.add(chunk))
+            assert not part.exists()  # copied in, then removed
+        writer.finish()
+    assert files.read_bytes() == given.read_bytes()
+    assert list(files.parent.iterdir()) == [files]  # the folder of chunks is gone with the temporary name
+    assert {cid: location.replace(str(files), str(given)) for cid, location in locations.items()} == expected_locations
+    for cid, _, document in docs[::97]:
+        assert json.loads(read_receipt_at(locations[cid])) == expected(document)
+
+
+def test_a_chunk_file_that_is_not_what_its_entries_say_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    writer = ContainerWriter(path, "jsonl")
+    part = writer.parts / "0.part"
+    chunk = encoded("jsonl", documents(3), writer, part)
+    part.write_bytes(b"0123456789")
+    with pytest.raises(ValueError, match=f"^a chunk of 3 receipts held 10 bytes, not the {sum(chunk.spans)} listed$"):
+        writer.add(chunk)
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []  # nothing left: neither the temporary container nor its chunks
+
+
+def test_a_killed_runs_chunk_files_are_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.zip"
+    stale = tmp_path / ".receipts.zip.1234.parts"
+    stale.mkdir()
+    (stale / "000000001000.part").write_bytes(b"a chunk of a killed run")
+    writer = ContainerWriter(path, "zip")
+    assert not stale.exists()
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_container_written_again_replaces_the_old_one_whole(tmp_path: Path) -> None:
     path = tmp_path / "receipts.zip"
     write(path, "zip", documents(3))
 
     def killed_halfway() -> None:
         with ContainerWriter(path, "zip") as writer:
-            writer.add(encoded("zip", documents(5)))
+            writer.add(encoded("zip", documents(5), writer))
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):

@@ -90,7 +90,8 @@ class Job(NamedTuple):
 
     form: Form
     folder: Path
-    """Where its receipts' files go (`dir`), or the file of the container's entries it makes."""
+    """Where its receipts' files go (`dir`), or where the file of its container entries goes (the writer's
+    `parts` folder)."""
     position: int
     """Of its first credential in the batch."""
     rows: list[Row]

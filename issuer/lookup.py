@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from anchoring.errors import InvalidInput
 from anchoring.files import atomic_write_parts
 from anchoring.hashing import is_hash32
@@ -192,7 +194,7 @@ def delivery_entries(store: Store, batch_id: int, base_url: str | None, *, chunk
         for _, _, _, cid, _, document in rows:
             if base_url is not None and document is not None:  # the LinkedIn link names the certification
                 page = verification_url(base_url, cid)
-                links[cid] = (page, linkedin_url(json.loads(document), page))
+                links[cid] = (page, linkedin_url(orjson.loads(document), page))  # a fourth of `json`'s time
         yield from deliveries([row[:5] for row in rows], links)
 
 

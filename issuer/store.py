@@ -329,15 +329,45 @@ class Store:
             query = select(Credential).where(Credential.batch_id == batch_id).order_by(col(Credential.position))
             return s.exec(query).all()
 
-    def _pages(self, query: Any, size: int) -> Iterator[Sequence[Any]]:
-        """The rows of `query`, whose first column is `Credential.position`, `size` at a time in position
-        order. Keyset paging: each page starts after the last position seen, so no page re-reads the ones
-        before it and a million rows need not be in memory at once."""
+    def _pages(
+        self, batch_id: int, columns: Sequence[str], size: int, *, documents: bool = False
+    ) -> Iterator[Sequence[Any]]:
+        """(position, *`columns`[, document]) of a batch's credentials (`columns` of the credential table, then
+        the signed document when `documents`), `size` at a time in position order, as the driver's tuples.
+
+        Keyset paging: each page starts after the last position seen, so no page re-reads the ones before it
+        and a million rows need not be in memory at once; each page in a read of its own, so a long walk holds
+        no transaction open. Straight to the driver, as `_InsertMany` inserts them: the ORM's rows cost as much
+        again as the database's own work (measured at 300,000 credentials: 1.4-1.6 s through the ORM for the
+        delivery list's columns, 0.7-0.8 s straight; with the documents 2.7-2.9 s against 1.4-1.6 s)."""
         after = -1
+        with self.session() as s:
+            connection = s.connection()
+            quote, mark = connection.dialect.identifier_preparer.quote, _placeholder(connection)
+        credential = quote(Credential.__table__.name)  # type: ignore[attr-defined]
+        document = quote(CredentialDocument.__table__.name)  # type: ignore[attr-defined]
+        batch, position = quote("batch_id"), quote("position")
+        names = [f"{credential}.{quote(name)}" for name in ("position", *columns)]
+        source = credential
+        if documents:
+            names.append(f"{document}.{quote('document')}")
+            source += (
+                f" JOIN {document} ON {document}.{batch} = {credential}.{batch}"
+                f" AND {document}.{position} = {credential}.{position}"
+            )
+        # Names from the model, quoted by the dialect; every value a parameter.
+        sql = (
+            f"SELECT {', '.join(names)} FROM {source} WHERE {credential}.{batch} = {mark} "  # noqa: S608
+            f"AND {credential}.{position} > {mark} ORDER BY {credential}.{position} LIMIT {mark}"
+        )
         while True:
-            page = query.where(col(Credential.position) > after).order_by(col(Credential.position)).limit(size)
             with self.session() as s:
-                found = s.execute(page).all()
+                cursor = s.connection().connection.cursor()  # the driver's own: plain tuples, no result objects
+                try:
+                    cursor.execute(sql, (batch_id, after, size))
+                    found = cursor.fetchall()
+                finally:
+                    cursor.close()
             if not found:
                 return
             after = found[-1][0]
@@ -346,9 +376,7 @@ class Store:
     def credential_chunks(self, batch_id: int, size: int = 2000) -> Iterator[list[tuple[str, str, str, str]]]:
         """(id, digest, leaf, document) of a batch's credentials in batch order, `size` at a time: the columns
         receipts need, without building ORM objects."""
-        columns = (Credential.position, Credential.id, Credential.digest, Credential.leaf)
-        query = _with_documents(*map(col, columns)).where(col(Credential.batch_id) == batch_id)
-        for page in self._pages(query, size):
+        for page in self._pages(batch_id, ("id", "digest", "leaf"), size, documents=True):
             yield [(r[1], r[2], r[3], r[4]) for r in page]
 
     def leaves(self, batch_id: int) -> list[tuple[str, str]]:
@@ -379,12 +407,8 @@ class Store:
     ) -> Iterator[list[tuple[int, str, str, str, str | None, str | None]]]:
         """(records row, email, name, credential id, receipt path, document) of a batch's credentials in batch
         order, `size` at a time; the signed document only when `documents` is true (else None)."""
-        fields = (Credential.position, Credential.row, Credential.email, Credential.name, Credential.id)
-        columns = [*map(col, fields), col(Credential.receipt_path)]
-        query = (_with_documents(*columns) if documents else sa_select(*columns)).where(
-            col(Credential.batch_id) == batch_id
-        )
-        for page in self._pages(query, size):
+        columns = ("row", "email", "name", "id", "receipt_path")
+        for page in self._pages(batch_id, columns, size, documents=documents):
             yield [(r[1], r[2], r[3], r[4], r[5], r[6] if documents else None) for r in page]
 
     def digests(self, batch_id: int) -> list[str]:

@@ -2,13 +2,14 @@
 
 import csv
 import io
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from anchoring.errors import InvalidInput
-from issuer.delivery import COLUMNS, Delivery, deliveries, delivery_csv, delivery_csv_parts, delivery_json
+from issuer.delivery import COLUMNS, Delivery, cell, deliveries, delivery_csv, delivery_csv_parts, delivery_json
 from issuer.lookup import Standing, batch_ref, fold, human_date, listing_json, matching_name, person_view, standing
 from issuer.store import Batch, Issued, State
 
@@ -192,3 +193,28 @@ def test_the_csv_in_parts_is_the_csv_whole(per_part: int) -> None:
     assert len(parts) == -(-5 // per_part)
     assert parts[0].startswith(",".join(COLUMNS) + "\r\n")
     assert list(delivery_csv_parts([])) == [",".join(COLUMNS) + "\r\n"]  # no entries: the header alone
+
+
+def test_the_csv_is_what_the_csv_module_writes_for_any_text() -> None:
+    """Rows that need no quotes are written directly; any other goes through the csv module: the text is the
+    module's either way, for names with commas, quotes, line breaks, formula starts and any other character."""
+    rng = random.Random(20261201)
+    alphabet = ["a", "Z", " ", ",", '"', "\r", "\n", "=", "+", "-", "@", "\t", "'", "é", "\x00", ";", "#", "\u2028"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6)))
+
+    entries = [
+        Delivery(i, text(), text(), f"urn:uuid:{i}", text(), rng.choice([None, "", text()]), rng.choice([None, text()]))
+        for i in range(3000)
+    ]
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    writer.writerow(COLUMNS)
+    for e in entries:
+        row = [e.row, e.email, e.name, e.credential_id, e.receipt_file, e.verification_url or "", e.linkedin_url or ""]
+        writer.writerow([row[0], *(cell(str(value)) if i != 2 else value for i, value in enumerate(row[1:]))])
+    assert delivery_csv(entries) == expected.getvalue()
+    assert "".join(delivery_csv_parts(entries, 7)) == expected.getvalue()
+    back = list(csv.reader(io.StringIO(expected.getvalue(), newline="")))[1:]
+    assert [row[2] for row in back] == [cell(e.name) for e in entries]

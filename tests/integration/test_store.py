@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from issuer.lookup import delivery_entries
 from issuer.store import (
+    CACHE_KIB,
     Attempt,
     Batch,
     Mailbox,
@@ -335,6 +336,7 @@ def test_a_batch_is_copied_into_the_sqlite_file_behind_the_caller(tmp_path: Path
         with store.session() as s:  # and the automatic checkpoint and foreign keys are on again for every other commit
             assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
             assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert s.execute(text("PRAGMA cache_size")).scalar() == CACHE_KIB  # the batch's larger cache given back
             # the insert made without looking references up made none that fails them
             assert s.execute(text("PRAGMA foreign_key_check")).all() == []
             with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
@@ -360,6 +362,7 @@ def test_a_failed_batch_insert_leaves_the_automatic_checkpoint_and_foreign_keys_
         with store.session() as s:
             assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
             assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert s.execute(text("PRAGMA cache_size")).scalar() == CACHE_KIB
     finally:
         store.close()
 

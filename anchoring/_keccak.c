@@ -353,6 +353,41 @@ done:
     return result;
 }
 
+/* One leaf's proof as the text of a JSON array's items, "0x<64 hex digits>" each, comma-separated: what a
+ * receipt holds, written here from the node array (slot: the leaf's 0-based node index). */
+static PyObject *py_proof_json(PyObject *self, PyObject *args) {
+    static const char hex[] = "0123456789abcdef";
+    Py_buffer nodes;
+    Py_ssize_t slot;
+    if (!PyArg_ParseTuple(args, "y*n", &nodes, &slot)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t size = nodes.len / 32;
+    if (nodes.len % 32 || slot < 0 || slot >= size) {
+        PyErr_SetString(PyExc_ValueError, "proof_json: a slot of the node array");
+        goto done;
+    }
+    size_t h = (size_t)slot + 1; /* 1-based: the sibling of node h is h ^ 1, its parent h >> 1 */
+    Py_ssize_t depth = 0;
+    for (size_t up = h; up > 1; up >>= 1) depth++;
+    if (!(result = PyUnicode_New(depth ? 69 * depth - 1 : 0, 127))) goto done;
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(result);
+    for (Py_ssize_t j = 0; h > 1; j++, h >>= 1) {
+        const unsigned char *node = (const unsigned char *)nodes.buf + 32 * ((h ^ 1) - 1);
+        if (j) *out++ = ',';
+        *out++ = '"';
+        *out++ = '0';
+        *out++ = 'x';
+        for (int b = 0; b < 32; b++) {
+            *out++ = hex[node[b] >> 4];
+            *out++ = hex[node[b] & 15];
+        }
+        *out++ = '"';
+    }
+done:
+    PyBuffer_Release(&nodes);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"keccak256", py_keccak256, METH_O, "keccak256(data) -> the 32-byte Keccak-256 digest (Ethereum's)."},
     {"leaves", py_leaves, METH_VARARGS,
@@ -367,6 +402,9 @@ static PyMethodDef methods[] = {
     {"proofs", py_proofs, METH_VARARGS,
      "proofs(nodes, order) -> list of tuples: every leaf's proof, by input index (order: the input index of each "
      "leaf slot from n - 1 on)."},
+    {"proof_json", py_proof_json, METH_VARARGS,
+     "proof_json(nodes, slot) -> str: the proof of the leaf in node slot `slot` as JSON array items, "
+     "\"0x...\" comma-separated."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {

@@ -447,6 +447,13 @@ class MerkleTree:
             h >>= 1
         return out
 
+    def proof_json(self, i: int) -> str:
+        """`proof(i)` as a receipt writes it: the items of a JSON array, `"0x<64 hex digits>"` each, comma-separated
+        (in C: a tenth of the time of writing each hash's hex in Python, 10 us a receipt at a million leaves)."""
+        if _native is not None:
+            return _native.proof_json(self._buf, self._positions[i])
+        return ",".join(f'"0x{p.hex()}"' for p in self.proof(i))
+
     def proofs(self) -> list[tuple[bytes, ...]]:
         """Every proof, in input order.
 

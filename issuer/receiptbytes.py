@@ -57,9 +57,12 @@ class Envelope:
 
     def receipt(self, document: str, digest: str, leaf: str, proof: Sequence[bytes]) -> bytes:
         """One receipt: `document` is the credential's stored JSON text; `proof` its Merkle proof."""
+        return self.receipt_of(document, digest, leaf, ",".join(f'"0x{p.hex()}"' for p in proof))
+
+    def receipt_of(self, document: str, digest: str, leaf: str, hashes: str) -> bytes:
+        """`receipt` with the proof already written as its JSON array's items (`MerkleTree.proof_json`)."""
         if "\n" in document or "\r" in document:  # not as the batch builder writes it: one line again
             document = _dumps(json.loads(document))
-        hashes = ",".join(f'"0x{p.hex()}"' for p in proof)
         text = (
             f'{self._start}{document},"digest":"{digest}",{self._merkle}"{leaf}","proof":[{hashes}]'
             f"{self._root}{self._tail}"

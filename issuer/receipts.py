@@ -116,7 +116,7 @@ def _receipts(job: Job) -> Iterator[tuple[str, bytes]]:
         raise RuntimeError("receipts are assembled only while write_batch_receipts runs")
     envelope, tree = _WRITING
     for i, (credential_id, digest, leaf, document) in enumerate(job.rows, job.position):
-        yield credential_id, envelope.receipt(document, digest, leaf, tree.proof(i))
+        yield credential_id, envelope.receipt_of(document, digest, leaf, tree.proof_json(i))
 
 
 def write_receipts(job: Job) -> dict[str, str]:

@@ -58,6 +58,7 @@ def test_root_proofs_and_tree_match_openzeppelin(case: dict[str, Any]) -> None:
         assert "0x" + leaf_hash(digests[i]).hex() == expected["leaf_hash"]
         assert tree.tree_index(i) == expected["tree_index"]
         assert hexed(tree.proof(i)) == expected["proof"]
+        assert tree.proof_json(i) == ",".join(f'"{h}"' for h in expected["proof"])  # as a receipt holds it
         assert hexed(all_proofs[i]) == expected["proof"]
         assert verify_proof(tree.leaf(i), tree.proof(i), tree.root)
 
@@ -265,3 +266,24 @@ def test_leaf_hashes_of_concatenated_digests(n: int) -> None:
 def test_leaf_hashes_refuse_a_ragged_concatenation() -> None:
     with pytest.raises(ValueError, match="^leaf hashes: digests of 32 bytes each, not 65 bytes in all$"):
         merkle.leaf_hashes(bytes(65))
+
+
+@pytest.mark.parametrize(
+    ("nodes", "slot"),
+    [(bytes(96), -1), (bytes(96), 3), (bytes(95), 0), (b"", 0)],
+    ids=["below", "past", "ragged", "none"],
+)
+def test_the_c_proof_text_refuses_a_slot_outside_the_nodes(nodes: bytes, slot: int) -> None:
+    from anchoring import _keccak
+
+    with pytest.raises(ValueError, match="^proof_json: a slot of the node array$"):
+        _keccak.proof_json(nodes, slot)
+
+
+@pytest.mark.usefixtures("either_path")
+@given(st.sets(st.binary(min_size=32, max_size=32), min_size=1, max_size=300))
+@settings(max_examples=30, deadline=None)
+def test_every_proof_text_is_the_proof_in_hex(digest_set: set[bytes]) -> None:
+    tree = MerkleTree.build(list(digest_set))
+    for i in range(len(tree)):
+        assert json.loads(f"[{tree.proof_json(i)}]") == hexed(tree.proof(i))

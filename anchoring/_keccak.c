@@ -1,4 +1,4 @@
-/* Keccak-256 and the Merkle tree of anchoring/merkle.py, in C: the tree's hashing, sorting and proofs.
+/* Keccak-256 and the Merkle tree of anchoring/merkle.py, in C: the tree's hashing, sorting, proofs and their walks.
  *
  * Optional: anchoring/merkle.py uses it when it is built (setup.py builds it wherever a C compiler is found)
  * and falls back to its pure-Python path otherwise; tests/unit/test_keccak_native.py checks both paths give the
@@ -388,6 +388,67 @@ done:
     return result;
 }
 
+static int hex_digit(Py_UCS1 c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The parents walks have hashed, by child: a direct-mapped table of (child, sibling, parent), each slot picked
+ * by the child's first bytes (hashes, so spread evenly). The receipts of one batch share their proofs' upper
+ * nodes: each of those is hashed once, then found here with two comparisons. A parent is only ever stored as
+ * computed, so a hit gives what hashing would. 2^17 slots, 12 MiB, allocated on the first walk. */
+#define CLIMB_SLOTS (1u << 17)
+typedef struct {
+    uint8_t child[32], sibling[32], parent[32];
+} climb;
+static climb *climbs;
+
+static void climb_up(uint8_t node[32], const uint8_t sibling[32]) {
+    uint64_t key;
+    memcpy(&key, node, 8);
+    climb *slot = climbs ? &climbs[key & (CLIMB_SLOTS - 1)] : NULL;
+    if (slot && !memcmp(slot->child, node, 32) && !memcmp(slot->sibling, sibling, 32)) {
+        memcpy(node, slot->parent, 32);
+        return;
+    }
+    if (slot) {
+        memcpy(slot->child, node, 32);
+        memcpy(slot->sibling, sibling, 32);
+    }
+    parent(node, sibling, node); /* parent() copies both children before it writes */
+    if (slot) memcpy(slot->parent, node, 32);
+}
+
+/* A 32-byte leaf walked up its Merkle proof to the root: each item of the list `proof` a str "0x" and 64 hex
+ * digits (what bytes.fromhex reads them as). None for anything else (a leaf of another length, an item of
+ * another form): the caller walks it in Python, whose answer or error stands. */
+static PyObject *py_walk(PyObject *self, PyObject *args) {
+    Py_buffer leaf;
+    PyObject *proof;
+    if (!PyArg_ParseTuple(args, "y*O", &leaf, &proof)) return NULL;
+    uint8_t node[32], sibling[32];
+    int whole = leaf.len == 32 && PyList_Check(proof);
+    if (whole) memcpy(node, leaf.buf, 32);
+    PyBuffer_Release(&leaf);
+    if (!whole) Py_RETURN_NONE;
+    if (!climbs) climbs = PyMem_RawCalloc(CLIMB_SLOTS, sizeof(climb)); /* NULL: walks without the table */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(proof); i++) {
+        PyObject *item = PyList_GET_ITEM(proof, i);
+        if (!PyUnicode_Check(item) || !PyUnicode_IS_ASCII(item) || PyUnicode_GET_LENGTH(item) != 66) Py_RETURN_NONE;
+        const Py_UCS1 *text = PyUnicode_1BYTE_DATA(item);
+        if (text[0] != '0' || text[1] != 'x') Py_RETURN_NONE;
+        for (int b = 0; b < 32; b++) {
+            int high = hex_digit(text[2 + 2 * b]), low = hex_digit(text[3 + 2 * b]);
+            if (high < 0 || low < 0) Py_RETURN_NONE;
+            sibling[b] = (uint8_t)(high << 4 | low);
+        }
+        climb_up(node, sibling);
+    }
+    return PyBytes_FromStringAndSize((const char *)node, 32);
+}
+
 static PyMethodDef methods[] = {
     {"keccak256", py_keccak256, METH_O, "keccak256(data) -> the 32-byte Keccak-256 digest (Ethereum's)."},
     {"leaves", py_leaves, METH_VARARGS,
@@ -402,6 +463,9 @@ static PyMethodDef methods[] = {
     {"proofs", py_proofs, METH_VARARGS,
      "proofs(nodes, order) -> list of tuples: every leaf's proof, by input index (order: the input index of each "
      "leaf slot from n - 1 on)."},
+    {"walk", py_walk, METH_VARARGS,
+     "walk(leaf, proof) -> bytes | None: the root a 32-byte leaf's proof (a list of \"0x\" + 64 hex digits) leads "
+     "to; None when the leaf or an item is of any other form."},
     {"proof_json", py_proof_json, METH_VARARGS,
      "proof_json(nodes, slot) -> str: the proof of the leaf in node slot `slot` as JSON array items, "
      "\"0x...\" comma-separated."},

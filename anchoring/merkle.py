@@ -24,7 +24,7 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice, pairwise
@@ -38,6 +38,10 @@ try:
     from anchoring import _keccak as _native
 except ImportError:  # built without a C compiler: the pure paths below
     _native = None  # type: ignore[assignment]
+
+native_walk: Callable[[bytes, object], bytes | None] | None = _native.walk if _native is not None else None
+"""The root a 32-byte leaf's proof (hex strings) leads to, in C with a table of the parents it has hashed
+(`verifier.checks.walk_proof`); None for a proof in another form. None itself where the C part is not built."""
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor

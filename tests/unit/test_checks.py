@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anchoring.hashing import to_hex
-from anchoring.merkle import MerkleTree, process_proof
+from anchoring.merkle import MerkleTree, native_walk, process_proof
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from verifier import checks
 from verifier.checks import RootView, Verdict
@@ -338,7 +340,13 @@ def test_audit_flags_anchors_and_revocations_by_accounts_without_the_role() -> N
     assert report.notices == (f"block 3 tx 0x0000…0003: role change: anchor role revoked from {issuer} by {issuer}",)
 
 
-def test_the_remembered_walk_answers_as_process_proof_and_never_for_another_sibling() -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
+def test_the_remembered_walk_answers_as_process_proof_and_never_for_another_sibling(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert native_walk is not None, "anchoring._keccak is not built: `make setup` builds it"
+    if not native:
+        monkeypatch.setattr(checks, "native_walk", None)
     tree = MerkleTree.build([os.urandom(32) for _ in range(37)])
     proofs = [[to_hex(node) for node in proof] for proof in tree.proofs()]
     for _ in range(2):  # the second time, every level is remembered
@@ -355,3 +363,54 @@ def test_the_remembered_walk_answers_as_process_proof_and_never_for_another_sibl
         assert checks.walk_proof(tree.leaf(5), proof) == tree.root  # the remembered siblings were replaced
     assert checks.walk_proof(tree.leaf(5), proof[:-1]) != tree.root
     assert checks.walk_proof(tree.leaf(5), [*proof, proof[-1]]) != tree.root
+
+
+def test_the_c_walk_leaves_any_other_form_to_python() -> None:
+    """`native_walk` answers only for a 32-byte leaf and a list of "0x" + 64 hex digits; for anything else it gives
+    None and `walk_proof` walks it in Python, so the answer (or the error) is the same as before."""
+    walk = native_walk
+    assert walk is not None
+    tree = MerkleTree.build([os.urandom(32) for _ in range(9)])
+    leaf, proof = tree.leaf(3), [to_hex(node) for node in tree.proof(3)]
+    assert walk(leaf, proof) == tree.root
+    for other in (
+        (leaf[:31], proof),
+        (leaf, tuple(proof)),
+        (leaf, [*proof[:-1], proof[-1].replace("0x", "0X")]),
+        (leaf, [*proof[:-1], proof[-1][:-1]]),
+        (leaf, [*proof[:-1], proof[-1] + "0"]),
+        (leaf, [*proof[:-1], proof[-1][:-1] + "g"]),
+        (leaf, [*proof[:-1], proof[-1][:-1] + "é"]),
+        (leaf, [*proof[:-1], bytes.fromhex(proof[-1][2:])]),
+    ):
+        assert walk(*other) is None
+    spaced = [*proof[:-1], "0x" + " ".join(proof[-1][i : i + 2] for i in range(2, 66, 2))]  # bytes.fromhex reads it
+    assert checks.walk_proof(leaf, spaced) == tree.root
+    with pytest.raises(ValueError, match="non-hexadecimal number"):
+        checks.walk_proof(leaf, [*proof[:-1], proof[-1][:-1] + "g"])
+
+
+def test_the_c_walk_never_answers_for_another_child_in_the_same_slot() -> None:
+    """The C table keeps one (child, sibling, parent) a slot, picked by the child's first eight bytes: children
+    that share them, and one child with other siblings, each get their own parent."""
+    walk = native_walk
+    assert walk is not None
+    prefix = os.urandom(8)
+    children = [prefix + os.urandom(24) for _ in range(4)]
+    siblings = [to_hex(os.urandom(32)) for _ in range(3)]
+    pairs = [(child, sibling) for child in children for sibling in siblings]
+    pairs += [(child, sibling) for sibling in siblings for child in children]  # a slot's sibling, another child
+    for child, sibling in pairs * 2:
+        assert walk(child, [sibling]) == process_proof(child, [bytes.fromhex(sibling[2:])])
+        assert walk(child, [sibling, sibling]) == process_proof(child, [bytes.fromhex(sibling[2:])] * 2)
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=200, unique=True))
+@settings(max_examples=40, deadline=None)
+def test_the_c_walk_is_process_proof(digests: list[bytes]) -> None:
+    walk = native_walk
+    assert walk is not None
+    tree = MerkleTree.build(digests)
+    for at in range(len(digests)):
+        proof = tree.proof(at)
+        assert walk(tree.leaf(at), [to_hex(node) for node in proof]) == process_proof(tree.leaf(at), proof) == tree.root

@@ -5,6 +5,7 @@ evidence's per-leaf walk answers as `prove_state`."""
 import copy
 import dataclasses
 import json
+import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from tests.unit.ob3_docs import knob_credential
 from tests.unit.test_dataintegrity import CREATED, METHOD, PUBLIC, SEED
 from verifier import batchfast
 from verifier.batchcheck import BatchReader, _same
-from verifier.batchfast import Revocation, Shortcut, shortcut_verify
+from verifier.batchfast import _PATH, Revocation, Shortcut, _hashes, _path, shortcut_verify
 from verifier.checks import Report, RootView, Verdict
 from verifier.multichain import ByChain, Verifier
 from verifier.service import Session
@@ -493,3 +494,28 @@ def test_a_shared_value_orjson_reads_otherwise_than_json_teaches_nothing() -> No
     assert changed != receipts[1]
     assert shortcut.check(changed, "r.jsonl#0") is None
     assert verify(changed).verdict == Verdict.MALFORMED
+
+
+def test_a_path_is_read_by_position_as_its_pattern_reads_it() -> None:
+    """`_path` checks a path's form by where a hash's quotes, 0x and commas must be, not by `_PATH`: the same
+    answer for valid paths of 0 to 4 hashes and for every edit of them (a byte changed, added or taken out)."""
+    rng = random.Random(20261201)
+    edits = b'"x0aAfgG],[ \\\n9X'
+    valid = 0
+    for _ in range(20_000):
+        text = bytearray(
+            ("[" + ",".join(f'"0x{rng.randbytes(32).hex()}"' for _ in range(rng.randrange(5))) + "]").encode()
+        )
+        for _ in range(rng.randrange(3)):
+            kind = rng.randrange(3)
+            if kind == 0 and text:
+                text[rng.randrange(len(text))] = rng.choice(edits)
+            elif kind == 1:
+                text.insert(rng.randrange(len(text) + 1), rng.choice(edits))
+            elif text:
+                del text[rng.randrange(len(text))]
+        path = bytes(text)
+        expected = None if _PATH.fullmatch(path) is None else _hashes(path)
+        assert _path(path) == expected, path
+        valid += expected is not None
+    assert 5_000 < valid < 15_000  # both answers were given many times

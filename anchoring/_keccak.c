@@ -395,30 +395,46 @@ static int hex_digit(Py_UCS1 c) {
     return -1;
 }
 
-/* The parents walks have hashed, by child: a direct-mapped table of (child, sibling, parent), each slot picked
- * by the child's first bytes (hashes, so spread evenly). The receipts of one batch share their proofs' upper
- * nodes: each of those is hashed once, then found here with two comparisons. A parent is only ever stored as
- * computed, so a hit gives what hashing would. 2^17 slots, 12 MiB, allocated on the first walk. */
+/* The parents walks have hashed, by child: a direct-mapped table of (child, sibling as written, parent), each
+ * slot picked by the child's first bytes (hashes, so spread evenly). The receipts of one batch share their
+ * proofs' upper nodes: each of those is hashed once, then found here by comparing the child and the sibling's
+ * text, with no hex read. A parent is only ever stored as computed from that child and that text, so a hit gives
+ * what hashing would. 2^17 slots, 16 MiB, allocated on the first walk. */
 #define CLIMB_SLOTS (1u << 17)
 typedef struct {
-    uint8_t child[32], sibling[32], parent[32];
+    uint8_t child[32], parent[32];
+    Py_UCS1 sibling[64];
 } climb;
 static climb *climbs;
 
-static void climb_up(uint8_t node[32], const uint8_t sibling[32]) {
+/* The 32 bytes of 64 hex digits (either case, as bytes.fromhex reads them); 0 if any is not a digit. */
+static int read_hex(const Py_UCS1 *text, uint8_t out[32]) {
+    for (int b = 0; b < 32; b++) {
+        int high = hex_digit(text[2 * b]), low = hex_digit(text[2 * b + 1]);
+        if (high < 0 || low < 0) return 0;
+        out[b] = (uint8_t)(high << 4 | low);
+    }
+    return 1;
+}
+
+/* One level up from `node` with the sibling written as 64 hex digits; 0 if they are not digits. */
+static int climb_up(uint8_t node[32], const Py_UCS1 *digits) {
     uint64_t key;
     memcpy(&key, node, 8);
     climb *slot = climbs ? &climbs[key & (CLIMB_SLOTS - 1)] : NULL;
-    if (slot && !memcmp(slot->child, node, 32) && !memcmp(slot->sibling, sibling, 32)) {
+    if (slot && !memcmp(slot->child, node, 32) && !memcmp(slot->sibling, digits, 64)) {
         memcpy(node, slot->parent, 32);
-        return;
+        return 1;
     }
+    uint8_t sibling[32];
+    if (!read_hex(digits, sibling)) return 0;
     if (slot) {
         memcpy(slot->child, node, 32);
-        memcpy(slot->sibling, sibling, 32);
+        memcpy(slot->sibling, digits, 64);
     }
     parent(node, sibling, node); /* parent() copies both children before it writes */
     if (slot) memcpy(slot->parent, node, 32);
+    return 1;
 }
 
 /* A 32-byte leaf walked up its Merkle proof to the root: each item of the list `proof` a str "0x" and 64 hex
@@ -428,7 +444,7 @@ static PyObject *py_walk(PyObject *self, PyObject *args) {
     Py_buffer leaf;
     PyObject *proof;
     if (!PyArg_ParseTuple(args, "y*O", &leaf, &proof)) return NULL;
-    uint8_t node[32], sibling[32];
+    uint8_t node[32];
     int whole = leaf.len == 32 && PyList_Check(proof);
     if (whole) memcpy(node, leaf.buf, 32);
     PyBuffer_Release(&leaf);
@@ -438,13 +454,7 @@ static PyObject *py_walk(PyObject *self, PyObject *args) {
         PyObject *item = PyList_GET_ITEM(proof, i);
         if (!PyUnicode_Check(item) || !PyUnicode_IS_ASCII(item) || PyUnicode_GET_LENGTH(item) != 66) Py_RETURN_NONE;
         const Py_UCS1 *text = PyUnicode_1BYTE_DATA(item);
-        if (text[0] != '0' || text[1] != 'x') Py_RETURN_NONE;
-        for (int b = 0; b < 32; b++) {
-            int high = hex_digit(text[2 + 2 * b]), low = hex_digit(text[3 + 2 * b]);
-            if (high < 0 || low < 0) Py_RETURN_NONE;
-            sibling[b] = (uint8_t)(high << 4 | low);
-        }
-        climb_up(node, sibling);
+        if (text[0] != '0' || text[1] != 'x' || !climb_up(node, text + 2)) Py_RETURN_NONE;
     }
     return PyBytes_FromStringAndSize((const char *)node, 32);
 }

@@ -244,8 +244,9 @@ MAX_CLIMBS = 1 << 17
 def walk_proof(leaf: bytes, proof: list[str]) -> bytes:
     """`merkle.process_proof`, remembering each node's sibling and their parent: the proofs of one batch share
     their upper nodes, so a batch costs about one hash per node instead of one per level and receipt, and a
-    level met before costs a look-up and a comparison. In C when it is built (`merkle.native_walk`: 12.7-13.3
-    us a receipt of a 300,000-leaf batch, against 20.4 us here), for proofs of "0x" and 64 hex digits each."""
+    level met before costs a look-up and a comparison. In C when it is built (`merkle.native_walk`, for proofs
+    of "0x" and 64 hex digits each): 9.6-10.0 us a receipt over a 300,000-leaf batch's proofs in batch order,
+    against 20.4 us here; 1.1-1.2 us against 2.2-2.5 us over a 5,000-leaf batch's, every level met before."""
     if native_walk is not None:
         found = native_walk(leaf, proof)
         if found is not None:

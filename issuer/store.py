@@ -170,9 +170,9 @@ class _InsertMany:
             self._connection.exec_driver_sql(self._sql, rows)
 
 
-def _placeholder(connection: Connection) -> str:
+def _placeholder(bind: Connection | Engine) -> str:
     """A positional parameter in the driver's own SQL: `?` for sqlite3, `%s` for psycopg."""
-    style = connection.dialect.paramstyle
+    style = bind.dialect.paramstyle
     if style == "qmark":
         return "?"
     if style in ("format", "pyformat"):
@@ -223,7 +223,7 @@ CACHE_KIB = -65536
 BATCH_CACHE_KIB = -262144
 """The page cache of a batch's insert, while it lasts: a million credentials' indexes on id, digest and e-mail
 outgrow 64 MiB, and each insert then reads pages back from the file (measured, a million rows straight with
-sqlite3: 47-48 s with 64 MiB, 36.5 s with 256 MiB, 33.8 s with 512 MiB)."""
+sqlite3: 47-48 s with 64 MiB, 30-36.5 s with 256 MiB, 33.8 s with 512 MiB)."""
 
 
 def return_freed_memory() -> bool:
@@ -364,11 +364,9 @@ class Store:
         and a million rows need not be in memory at once; each page in a read of its own, so a long walk holds
         no transaction open. Straight to the driver, as `_InsertMany` inserts them: the ORM's rows cost as much
         again as the database's own work (measured at 300,000 credentials: 1.4-1.6 s through the ORM for the
-        delivery list's columns, 0.7-0.8 s straight; with the documents 2.7-2.9 s against 1.4-1.6 s)."""
+        delivery list's columns, 0.8-1.0 s straight; with the documents 2.7-2.9 s against 1.7-1.9 s)."""
         after = -1
-        with self.session() as s:
-            connection = s.connection()
-            quote, mark = connection.dialect.identifier_preparer.quote, _placeholder(connection)
+        quote, mark = self.engine.dialect.identifier_preparer.quote, _placeholder(self.engine)
         credential = quote(Credential.__table__.name)  # type: ignore[attr-defined]
         document = quote(CredentialDocument.__table__.name)  # type: ignore[attr-defined]
         batch, position = quote("batch_id"), quote("position")

@@ -844,13 +844,14 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
 
 
 def _path(text: bytes) -> list[str] | None:
-    """The hashes of a path written `["0x…","0x…"]` (lowercase hex, nothing between them: what `_PATH` matches);
-    None otherwise. Checked by position instead of by the pattern (1.5 us against 5.7 us for twenty hashes):
-    the quotes, `0x` and commas each where a hash of 64 digits puts them, and only hex digits besides."""
+    """The hashes of a path written `["0x…","0x…"]` (lowercase hex, nothing between them: what `_PATH` matches)
+    of at most MAX_PROOF_LENGTH hashes (no longer one passes the shortcut); None otherwise. Checked by position
+    instead of by the pattern: the quotes, `0x` and commas each where a hash of 64 digits puts them, and only hex
+    digits besides (with the split into hashes, 6.5-7.3 us against 10.1-10.3 us for a path of twenty)."""
     if text == b"[]":
         return []
     count, extra = divmod(len(text) - 1, _HASH_STEP)
-    if extra or not count or text[0] != 0x5B or text[-1] != 0x5D:  # [ and ]
+    if extra or not 0 < count <= MAX_PROOF_LENGTH or text[0] != 0x5B or text[-1] != 0x5D:  # [ and ]
         return None
     body = text[1:-1]
     quotes, zeros, exes, commas, rest = _path_form(count)

@@ -25,7 +25,7 @@ from anchoring.hashing import to_hex
 from anchoring.merkle import MerkleTree
 from anchoring.mpt import ProofInvalid
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
-from anchoring.receipt import Receipt, hex_list, receipt_document
+from anchoring.receipt import MAX_PROOF_LENGTH, Receipt, hex_list, receipt_document
 from tests.unit.ob3_docs import knob_credential
 from tests.unit.test_dataintegrity import CREATED, METHOD, PUBLIC, SEED
 from verifier import batchfast
@@ -519,3 +519,6 @@ def test_a_path_is_read_by_position_as_its_pattern_reads_it() -> None:
         assert _path(path) == expected, path
         valid += expected is not None
     assert 5_000 < valid < 15_000  # both answers were given many times
+    longest = ("[" + ",".join([f'"0x{"ab" * 32}"'] * MAX_PROOF_LENGTH) + "]").encode()
+    assert _path(longest) == [f"0x{'ab' * 32}"] * MAX_PROOF_LENGTH
+    assert _path(longest[:-1] + f',"0x{"ab" * 32}"]'.encode()) is None  # longer than any path the shortcut takes

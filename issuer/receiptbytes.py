@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anchoring.evidencecollect import BatchEvidence
-from anchoring.merkle import SCHEME
+from anchoring.merkle import SCHEME, proof_json
 from anchoring.receipt import EVIDENCE_RECEIPT_VERSION, MULTI_ANCHOR_RECEIPT_VERSION, RECEIPT_VERSION
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -57,7 +57,7 @@ class Envelope:
 
     def receipt(self, document: str, digest: str, leaf: str, proof: Sequence[bytes]) -> bytes:
         """One receipt: `document` is the credential's stored JSON text; `proof` its Merkle proof."""
-        return self.receipt_of(document, digest, leaf, ",".join(f'"0x{p.hex()}"' for p in proof))
+        return self.receipt_of(document, digest, leaf, proof_json(proof))
 
     def receipt_of(self, document: str, digest: str, leaf: str, hashes: str) -> bytes:
         """`receipt` with the proof already written as its JSON array's items (`MerkleTree.proof_json`)."""

@@ -91,6 +91,10 @@ def test_stuck_transaction_is_replaced_with_bumped_fees_at_the_same_nonce(
     node.rpc("evm_setAutomine", False)
     process = issue(ws, write_csv(tmp_path / "records.csv", people(20)))
     wait_until(lambda: len(attempts(ws)) >= 2, 60, "a replacement transaction")
+    # An attempt is recorded before it is sent: mine only once the node holds the replacement, or the block
+    # could take the first transaction (seen once in a fresh clone's run).
+    sent = attempts(ws)[-1][0]
+    wait_until(lambda: node.rpc("eth_getTransactionByHash", sent) is not None, 60, "the replacement sent")
     node.rpc("evm_mine")
     code, text = finish(process)
     assert code == 0, text

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-HEAD = "0005"
+HEAD = "0006"
 FOLDER = Path(__file__).parent
 VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock key: the first 8 bytes of sha256("credanchor:migrate"), as a signed 64-bit number.

@@ -12,8 +12,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from issuer.migrations import FOLDER, HEAD
@@ -35,6 +36,40 @@ def schema_differences(store: Store) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
 
 
+def digest_constraints(engine: Engine) -> list[dict[str, object]]:
+    """The unique constraints and indexes on `credential.digest` (0006 dropped the one there was)."""
+    found = inspect(engine)
+    uniques = [dict(u) for u in found.get_unique_constraints("credential") if u["column_names"] == ["digest"]]
+    return uniques + [dict(i) for i in found.get_indexes("credential") if "digest" in i["column_names"]]
+
+
+def foreign_key_violations(path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as raw:
+        return raw.execute("PRAGMA foreign_key_check").fetchall()
+
+
+def downgrade_sqlite(path: Path, target: str) -> None:
+    """Downgrade the SQLite database at `path` to `target`, in one transaction with foreign keys on, as
+    `issuer.migrations.upgrade` upgrades."""
+    config = Config()
+    config.set_main_option("script_location", str(FOLDER))
+    script = ScriptDirectory.from_config(config)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        def steps(revision: object, _context: object) -> object:
+            return script._downgrade_revs(target, revision)  # type: ignore[arg-type]
+
+        with EnvironmentContext(config, script, fn=steps, destination_rev=target) as environment:
+            environment.configure(connection=connection)
+            with environment.begin_transaction():
+                environment.run_migrations()
+        connection.commit()
+    engine.dispose()
+
+
 def revision(store: Store) -> str:
     with store.engine.connect() as connection:
         return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
@@ -50,6 +85,7 @@ def test_migrations_make_the_models_schema(database: str | None, tmp_path: Path)
     store = Store(url_of(database, tmp_path))
     assert revision(store) == HEAD
     assert schema_differences(store) == []
+    assert digest_constraints(store.engine) == []
     store.close()
 
 
@@ -62,6 +98,8 @@ def test_a_database_made_before_migrations_is_upgraded_in_place(tmp_path: Path) 
     store = Store(f"sqlite:///{copy}")
     assert revision(store) == HEAD
     assert schema_differences(store) == []
+    assert digest_constraints(store.engine) == []  # its table rebuilt (0006), every reference to it holding
+    assert foreign_key_violations(copy) == []
     (batch,) = store.batches()
     assert (batch.state, batch.count, batch.block_number, batch.block_timestamp) == (State.DELIVERED, 2, 12, 1764480000)
     assert batch.delivered_at is not None
@@ -77,6 +115,37 @@ def test_a_database_made_before_migrations_is_upgraded_in_place(tmp_path: Path) 
     assert [(c.day, c.count) for c in daily_counts(store, "2026-01-01")] == [("2026-11-29", 3)]
     store.close()
     assert Store(f"sqlite:///{copy}").batches() == [batch]  # opened again: nothing left to do
+
+
+def test_the_digest_constraint_goes_and_comes_back_with_every_row_and_reference(tmp_path: Path) -> None:
+    """0006 rebuilds SQLite's credential table without the unique constraint on digest, and its downgrade
+    rebuilds it with it, while documents, messages, page withdrawals and daily counts refer to its rows."""
+    copy = tmp_path / "credanchor.db"
+    shutil.copyfile(BEFORE_MIGRATIONS, copy)
+    Store(f"sqlite:///{copy}").close()
+
+    def rows() -> list[tuple[object, ...]]:
+        with sqlite3.connect(copy) as raw:
+            tables = ("credential", "credentialdocument", "message", "pagewithdrawal", "dailycount")
+            return [row for table in tables for row in raw.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]  # noqa: S608
+
+    at_head = rows()
+    assert len(at_head) == 7
+    downgrade_sqlite(copy, "0005")
+    engine = create_engine(f"sqlite:///{copy}")  # not a Store, which would upgrade it again
+    assert digest_constraints(engine) == [{"name": None, "column_names": ["digest"]}]
+    engine.dispose()
+    assert rows() == at_head
+    assert foreign_key_violations(copy) == []
+    with sqlite3.connect(copy) as raw:
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005",)
+        indexes = {row[1] for row in raw.execute("PRAGMA index_list(credential)")}
+    assert {"ix_credential_email", "ix_credential_batch_position"} <= indexes
+    store = Store(f"sqlite:///{copy}")  # upgraded again
+    assert (revision(store), digest_constraints(store.engine), schema_differences(store)) == (HEAD, [], [])
+    store.close()
+    assert rows() == at_head
+    assert foreign_key_violations(copy) == []
 
 
 def test_a_database_from_an_older_release_gets_its_missing_tables(tmp_path: Path) -> None:

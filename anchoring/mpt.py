@@ -142,20 +142,28 @@ def proof_path(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> li
     them: every node the walk reads, to where the key's path ends (its leaf, the leaf or extension it parts
     from, or an empty branch slot). None when `nodes` lack one, or the trie has a shape the plain walk
     leaves to py-trie (inline nodes, odd paths), or is empty: then ask the node."""
+    return proof_path_decided(nodes, root, key_hash)[0]
+
+
+def proof_path_decided(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> tuple[list[bytes] | None, int]:
+    """`proof_path`, and how many of the key's first nibbles decided it: every key that starts with those
+    nibbles has the same proof path, over the same nodes (64 when it took the whole key, or failed)."""
     try:
-        return _walk(nodes, root, key_hash)[1] or None
+        _, read, decided = _walk(nodes, root, key_hash)
     except (_Unsure, rlpcodec.DecodingError):
-        return None
+        return None, 64
+    return (read or None), decided if read else 64
 
 
-def _walk(db: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> tuple[bytes, list[bytes]]:
-    """`_plain_walk`'s value, and the hashes of the nodes it read, root first."""
+def _walk(db: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> tuple[bytes, list[bytes], int]:
+    """`_plain_walk`'s value, the hashes of the nodes it read (root first), and how many of the key's first
+    nibbles decided which nodes it read and that it did not fail (the rest may decide the value)."""
     rest = _nibbles(key_hash)
     pointer = root
     read: list[bytes] = []
     while True:
         if pointer == b"" or pointer == EMPTY_ROOT:
-            return b"", read
+            return b"", read, 64 - len(rest)
         if not isinstance(pointer, bytes) or len(pointer) != 32 or pointer not in db:
             raise _Unsure
         read.append(pointer)
@@ -165,18 +173,19 @@ def _walk(db: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> tuple[byte
                 raise _Unsure
             pointer, rest = item[rest[0]], rest[1:]
         elif kind == _LEAF:
-            if rest == path and isinstance(item, bytes):
-                return item, read
-            if rest != path:
-                return b"", read
-            raise _Unsure
+            if not isinstance(item, bytes):  # matched, `_Unsure`; not, b"": the whole key decides which
+                if rest == path:
+                    raise _Unsure
+                return b"", read, 64
+            # The same nodes were read whatever the rest of the key: it decides only the value.
+            return (item if rest == path else b""), read, 64 - len(rest)
         else:
             if rest[: len(path)] == path and len(rest) > len(path):
                 pointer, rest = item, rest[len(path) :]
             elif len(rest) <= len(path) or not path:
                 raise _Unsure
             else:
-                return b"", read
+                return b"", read, 64 - len(rest) + len(path)
 
 
 class _Reading(dict[bytes, bytes]):

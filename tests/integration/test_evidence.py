@@ -439,7 +439,7 @@ def test_leaf_proofs_walked_over_the_nodes_given_are_the_nodes_own_answers(
     known = _Nodes([node for entry in answer["storageProof"] for node in entry["proof"]])
     trie_root = bytes.fromhex(answer["storageHash"][2:])
     for slot, entry in zip(slots, answer["storageProof"], strict=True):
-        assert known.proof(trie_root, keccak256(slot)) == entry["proof"]
+        assert known.proof(trie_root, keccak256(slot)) == tuple(entry["proof"])
     assert _Nodes().proof(trie_root, keccak256(slots[0])) is None  # a missing node: asked of the node
     walking, plain_asks = 0, 0
     for batch in batches:

@@ -245,3 +245,42 @@ def test_orjson_writes_strings_as_rfc8785() -> None:
 
     texts = [chr(c) for c in range(0x3000) if not 0xD800 <= c < 0xE000] + ["\U0001f600", "\ue000", os.urandom(8).hex()]
     assert [orjson.dumps(t) for t in texts] == [rfc8785.dumps(t) for t in texts]
+
+
+# The collector's remembered walks: a proof found by a walk the first bytes of a key decided, given again for
+# every key that starts with those bytes, is the proof a walk of that key finds, which is py-trie's.
+prefixed = st.tuples(st.integers(0, 7), st.integers(0, 32), st.binary(min_size=32, max_size=32))
+"""A 32-byte key: the first 0-32 bytes of one of eight seeds, the rest random (keys sharing prefixes make
+extension nodes and deep branches)."""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seeds=st.lists(st.binary(min_size=32, max_size=32), min_size=8, max_size=8),
+    stored=st.lists(prefixed, min_size=1, max_size=40),
+    asked=st.lists(prefixed, max_size=60),
+    value_size=st.integers(1, 40),
+)
+def test_remembered_walks_give_the_proof_a_walk_gives(
+    seeds: list[bytes],
+    stored: list[tuple[int, int, bytes]],
+    asked: list[tuple[int, int, bytes]],
+    value_size: int,
+) -> None:
+    from anchoring.evidencecollect import _Nodes
+
+    def key(which: int, shared: int, noise: bytes) -> bytes:
+        return seeds[which][:shared] + noise[shared:]
+
+    trie = HexaryTrie({})
+    stored_keys = [key(*k) for k in stored]
+    for stored_key in stored_keys:
+        trie.set(stored_key, rlp.encode(stored_key[:8].ljust(value_size, b"v")))  # type: ignore[no-untyped-call]
+    remembering = _Nodes(["0x" + node.hex() for node in trie.db.values()])
+    for asked_key in [key(*k) for k in asked] + stored_keys:
+        walked, _ = mpt.proof_path_decided(remembering.raw, trie.root_hash, asked_key)
+        expected = None if walked is None else tuple(remembering.text[h] for h in walked)
+        assert remembering.proof(trie.root_hash, asked_key) == expected
+        if expected is not None:
+            given_by_py_trie = trie.get_proof(asked_key)  # type: ignore[no-untyped-call]
+            assert expected == tuple("0x" + rlp.encode(node).hex() for node in given_by_py_trie)

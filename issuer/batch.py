@@ -520,7 +520,7 @@ class BatchIssuer:
         # Nor is the evidence (its nodes for each of a million leaves, about 300 MB) by the self-check's workers.
         del every, evidences
         fault("receipts-written")
-        self.store.set_receipt_paths(paths)
+        self.store.set_receipt_paths(batch.id or 0, paths)
         self.progress.stage("verifying every receipt against the chain", len(paths))
         signed = self._signed.get(batch.root)  # known here: its signatures are checked by their tags
         own = OwnSignatures(*signed) if signed is not None else None

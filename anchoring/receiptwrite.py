@@ -74,12 +74,13 @@ _MARK_JSON = json.dumps(_MARK)
 def encode_chunk(
     form: Form, receipts: list[tuple[str, str, bytes]], when: tuple[int, int], part: Path | None = None
 ) -> Encoded:
-    """(credential id, file name, receipt as one line of JSON) -> container entries for `form` ("jsonl",
-    "zip"; `when`: the zip members' DOS time, `ContainerWriter.when`), written to the file `part` if given
-    (a worker's chunk then goes to the container without passing through a pipe and the parent's memory)."""
+    """(credential id, file name, receipt as one line of JSON, with or without its line break) -> container
+    entries for `form` ("jsonl", "zip"; `when`: the zip members' DOS time, `ContainerWriter.when`), written
+    to the file `part` if given (a worker's chunk then goes to the container without passing through a pipe
+    and the parent's memory, and without being joined into one buffer first)."""
     ids, names, spans, sizes, raw_sizes, crcs, parts = [], [], [], [], [], [], []
     for credential_id, name, line in receipts:
-        data = line + b"\n"
+        data = line if line.endswith(b"\n") else line + b"\n"
         if form == "jsonl":
             stored, crc, header = data, 0, b""
         else:
@@ -96,9 +97,25 @@ def encode_chunk(
         parts.append(stored)
     if part is None:
         return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"".join(parts))
-    with part.open("wb") as handle:
-        handle.write(b"".join(parts))
+    with part.open("wb", buffering=0) as handle:
+        write_all(handle.fileno(), parts)
     return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"", str(part))
+
+
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16
+"""How many buffers one `writev` takes."""
+
+
+def write_all(fd: int, parts: list[bytes]) -> None:
+    """`parts` written to `fd` in order, `IOV_MAX` at a time with `writev` (no copy into one buffer first),
+    whatever a write leaves unwritten written after it."""
+    for start in range(0, len(parts), IOV_MAX):
+        group = parts[start : start + IOV_MAX]
+        written = os.writev(fd, group)
+        if written < sum(map(len, group)):
+            rest = memoryview(b"".join(group))[written:]
+            while rest:
+                rest = rest[os.write(fd, rest) :]
 
 
 def temp_name(path: Path) -> Path:

@@ -133,7 +133,7 @@ def write_receipts(job: Job) -> dict[str, str]:
 def encode_receipts(job: Job) -> Encoded:
     """One chunk of a batch's receipts as container entries, written to a file of its own in `job.folder`
     (in a worker process for large batches): 15 MB a chunk need not be pickled through a pipe."""
-    receipts = [(cid, receipt_name(cid), data.rstrip(b"\n")) for cid, data in _receipts(job)]
+    receipts = [(cid, receipt_name(cid), data) for cid, data in _receipts(job)]  # each a line with its break
     return encode_chunk(job.form, receipts, job.when, job.folder / f"{job.position:012d}.part")
 
 

@@ -6,12 +6,13 @@ import json
 import os
 import re
 import struct
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchoring import zipwrite
@@ -35,6 +36,7 @@ from anchoring.receiptwrite import (
     encode_chunk,
     remove_stale_temps,
     temp_name,
+    write_all,
 )
 from verifier.inputs import receipt_inputs, sniffed
 from verifier.service import Session
@@ -172,6 +174,35 @@ def test_chunks_written_to_files_make_the_same_container(
     assert {cid: location.replace(str(files), str(given)) for cid, location in locations.items()} == expected_locations
     for cid, _, document in docs[::97]:
         assert json.loads(read_receipt_at(locations[cid])) == expected(document)
+
+
+@pytest.mark.parametrize("short", [False, True], ids=["whole writes", "short writes"])
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.binary(max_size=40), max_size=2600))
+def test_a_chunks_parts_are_written_in_order_whatever_each_write_takes(short: bool, parts: list[bytes]) -> None:
+    """`write_all` writes the parts as one buffer would (IOV_MAX at a time), also where each write takes only
+    some of its bytes."""
+
+    def takes_seven(fd: int, buffers: list[bytes]) -> int:
+        return os.write(fd, b"".join(buffers)[:7])
+
+    with tempfile.TemporaryFile(buffering=0) as handle, pytest.MonkeyPatch.context() as patch:
+        if short:
+            patch.setattr(os, "writev", takes_seven)
+        write_all(handle.fileno(), parts)
+        handle.seek(0)
+        assert handle.read() == b"".join(parts)
+
+
+@pytest.mark.parametrize("form", ["jsonl", "zip"])
+def test_lines_given_with_their_line_break_are_stored_as_those_without(tmp_path: Path, form: str) -> None:
+    lines = [(cid, name, json.dumps(doc).encode()) for cid, name, doc in documents(5)]
+    with ContainerWriter(tmp_path / f"r.{form}", check_form(form)) as writer:
+        bare = encode_chunk(check_form(form), lines, writer.when)
+        broken = encode_chunk(check_form(form), [(c, n, line + b"\n") for c, n, line in lines], writer.when)
+        writer.abort()
+    assert bare == broken
+    assert bare.raw_sizes == [len(line) + 1 for _, _, line in lines]
 
 
 def test_a_chunk_file_that_is_not_what_its_entries_say_is_refused(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import orjson
 from anchoring.blockheader import Header, parse_header
 from anchoring.errors import InvalidInput
 from anchoring.hashing import to_hex
-from anchoring.mpt import NodePool, ProofInvalid
+from anchoring.mpt import NodePool, ProofInvalid, StorageWalks
 from anchoring.onchain import OnChainAnchor, SigningKeyStatus
 from anchoring.receipt import MAX_EVIDENCE_NODES, Evidence
 from anchoring.storagelayout import RegistryLayout, committed_layout
@@ -115,13 +115,13 @@ def leaf_walker(
     if storage is None:
         raise ProofInvalid("evidence: the registry has no account")
     slot = layout.revoked_leaves.slots_under(bytes.fromhex(root[2:]))
+    whole = StorageWalks(pool, storage)
 
     def walks(leaf: str) -> bool:
         try:
-            pool.storage(storage, slot(bytes.fromhex(leaf[2:])))
-        except (ProofInvalid, ValueError):
+            return whole(slot(bytes.fromhex(leaf[2:])))
+        except ValueError:
             return False
-        return True
 
     return walks
 

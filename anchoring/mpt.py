@@ -293,16 +293,66 @@ class NodePool:
         """The word in storage `slot` (32 bytes) of an account whose storage root is `storage_root`."""
         if len(slot) != 32:
             raise ProofInvalid(f"a storage slot is 32 bytes, not {len(slot)}")
-        value = self.get(storage_root, slot, f"storage proof of slot 0x{slot.hex()}")
-        if value == b"":
-            return 0
+        return _word(self.get(storage_root, slot, f"storage proof of slot 0x{slot.hex()}"), slot)
+
+
+def _word(value: bytes, slot: bytes) -> int:
+    """A storage trie's value as the word it holds (b"": none, 0)."""
+    if value == b"":
+        return 0
+    try:
+        word = rlpcodec.decode(value)
+    except rlpcodec.DecodingError:
+        raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not RLP") from None
+    if not isinstance(word, bytes) or len(word) > 32 or word[:1] == b"\x00":
+        raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not a minimal 32-byte word")
+    return int.from_bytes(word, "big")
+
+
+class StorageWalks:
+    """`pool.storage(storage_root, slot)` answering without an error, for many slots of one account (a batch's
+    leaves' revocation words, each walked over the same nodes): remembered by the first byte or two of a
+    slot's key hash where those decide it. A registry's storage trie of few revocations is a handful of
+    nodes, where a key's first nibble or two lead it to an empty branch slot or to a leaf."""
+
+    def __init__(self, pool: NodePool, storage_root: bytes) -> None:
+        self.pool = pool
+        self.storage_root = storage_root
+        self.whole: set[bytes] = set()
+        """Prefixes of key hashes whose every slot the pool's nodes answer for."""
+
+    def __call__(self, slot: bytes) -> bool:
+        key_hash = keccak_256(slot).digest()
+        if len(slot) == 32 and (key_hash[:1] in self.whole or key_hash[:2] in self.whole):
+            return True
         try:
-            word = rlpcodec.decode(value)
-        except rlpcodec.DecodingError:
-            raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not RLP") from None
-        if not isinstance(word, bytes) or len(word) > 32 or word[:1] == b"\x00":
-            raise ProofInvalid(f"slot 0x{slot.hex()}: the proven value is not a minimal 32-byte word")
-        return int.from_bytes(word, "big")
+            self.pool.storage(self.storage_root, slot)
+        except ProofInvalid:
+            return False
+        decided = _whole_decided(self.pool.db, self.storage_root, key_hash)
+        if decided is not None and decided <= 4:
+            self.whole.add(key_hash[: max(1, (decided + 1) // 2)])
+        return True
+
+
+def _whole_decided(db: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> int | None:
+    """How many of the key's first nibbles decide that the storage walk answers: every key that starts with
+    them is walked over the same nodes, to an empty branch slot, away from an extension, or to a leaf whose
+    value is a word (which the key then holds, or not: either way an answer). None where the walk is not
+    plain, or ends at a leaf whose value is not a word."""
+    try:
+        _, read, decided = _walk(db, root, key_hash)
+    except (_Unsure, rlpcodec.DecodingError):
+        return None
+    if not read:
+        return None
+    kind, _, item = _parse(read[-1], db[read[-1]])
+    if kind == _LEAF:
+        try:
+            _word(item, key_hash)
+        except ProofInvalid:
+            return None
+    return decided
 
 
 def prove_account(state_root: bytes, address: bytes, proof: Sequence[object]) -> Account | None:

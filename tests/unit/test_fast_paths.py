@@ -5,6 +5,7 @@ receipt that differs from its batch in any member is never given the batch's rem
 import copy
 import json
 import os
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,72 @@ def test_remembered_walks_give_the_proof_a_walk_gives(
         if expected is not None:
             given_by_py_trie = trie.get_proof(asked_key)  # type: ignore[no-untyped-call]
             assert expected == tuple("0x" + rlp.encode(node).hex() for node in given_by_py_trie)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seeds=st.lists(st.binary(min_size=32, max_size=32), min_size=8, max_size=8),
+    stored=st.lists(prefixed, min_size=1, max_size=40),
+    asked=st.lists(prefixed, min_size=1, max_size=60),
+)
+def test_a_walk_decided_by_its_first_nibbles_is_decided_so_for_every_key_starting_so(
+    seeds: list[bytes], stored: list[tuple[int, int, bytes]], asked: list[tuple[int, int, bytes]]
+) -> None:
+    """Where `_whole_decided` says n nibbles decide a key's walk, every key that starts with those nibbles is
+    walked over the same nodes, and gets no value or a word (stored keys among them)."""
+
+    def key(which: int, shared: int, noise: bytes) -> bytes:
+        return seeds[which][:shared] + noise[shared:]
+
+    trie = HexaryTrie({})
+    stored_keys = [key(*k) for k in stored]
+    for i, stored_key in enumerate(stored_keys):
+        value = rlp.encode(b"\x01" + stored_key[:4]) if i % 3 else b"\x00\x01"  # some not a word
+        trie.set(stored_key, value)  # type: ignore[no-untyped-call]
+    db = dict(trie.db)
+    keys = [key(*k) for k in asked] + stored_keys
+    for one in keys:
+        decided = mpt._whole_decided(db, trie.root_hash, one)
+        if decided is None:
+            continue
+        _, read, _ = mpt._walk(db, trie.root_hash, one)
+        prefix = one[: (decided + 1) // 2]
+        for other in keys:
+            if other.startswith(prefix):
+                value, other_read, _ = mpt._walk(db, trie.root_hash, other)
+                assert other_read == read
+                mpt._word(value, other)  # no error
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    count=st.integers(1, 60),
+    drops=st.integers(0, 4),
+    asked=st.lists(st.binary(min_size=31, max_size=33), max_size=20),
+    seed=st.integers(0, 2**32),
+)
+def test_remembered_storage_walks_answer_as_the_pool(count: int, drops: int, asked: list[bytes], seed: int) -> None:
+    """`StorageWalks` says a slot's word is proven exactly where `NodePool.storage` gives it without an error,
+    for a pool missing some nodes too, stored slots and others asked in any order (2,000 at random, so that
+    many keys share their first byte, and walks end at every depth)."""
+    chosen = random.Random(seed)
+    stored = [chosen.randbytes(32) for _ in range(count)]
+    trie = HexaryTrie({}, prune=True)  # only the nodes of the trie as it ends, some of which are dropped
+    for i, slot in enumerate(stored):  # every third value not a word (a leading zero byte)
+        word = slot[:5].lstrip(b"\0") or b"\x01" if i % 3 else b"\x00\x01"
+        trie.set(keccak_256(slot).digest(), rlp.encode(word))  # type: ignore[no-untyped-call]
+    every = ["0x" + raw.hex() for raw in trie.db.values()]
+    dropped = set(chosen.sample(range(len(every)), min(drops, len(every) - 1)))
+    mpt._proven.clear()
+    pool = mpt.NodePool([node for i, node in enumerate(every) if i not in dropped], "evidence", limit=512)
+    walks = mpt.StorageWalks(pool, trie.root_hash)
+
+    def answers(slot: bytes) -> bool:
+        try:
+            pool.storage(trie.root_hash, slot)
+        except mpt.ProofInvalid:
+            return False
+        return True
+
+    for slot in [chosen.randbytes(32) for _ in range(2000)] + asked + stored:
+        assert walks(slot) == answers(slot)

@@ -16,7 +16,7 @@ from anchoring.chain import Chain, redact_url
 from anchoring.errors import ChainUnavailable
 from anchoring.evidence import prove_state
 from anchoring.hashing import checksum_address, keccak256, to_hex
-from anchoring.mpt import proof_path_decided
+from anchoring.mpt import deciding_prefix, proof_path_decided, remembered
 from anchoring.receipt import Evidence
 from anchoring.storagelayout import RegistryLayout, committed_layout
 
@@ -98,8 +98,8 @@ class _Nodes:
         self.raw: dict[bytes, bytes] = {}
         self.text: dict[bytes, str] = {}
         self.walked: dict[bytes, dict[bytes, tuple[str, ...]]] = {}
-        """By trie root: proofs by the first one or two bytes of the keys whose walks those decided. Nodes
-        added later cannot change a walk that found every node it read."""
+        """By trie root: proofs by the `deciding_prefix` of the keys walked. Nodes added later cannot change a
+        walk that found every node it read."""
         self.add(nodes)
 
     def add(self, nodes: Sequence[str]) -> None:
@@ -121,17 +121,16 @@ class _Nodes:
         nibble or two of a key decide its whole walk: such a walk is remembered for the keys that start the
         same, and most of a million proofs are found without walking."""
         walked = self.walked.setdefault(root, {})
-        found = walked.get(key_hash[:1])
-        if found is None:
-            found = walked.get(key_hash[:2])
+        found = remembered(walked, key_hash)
         if found is not None:
             return found
         path, decided = proof_path_decided(self.raw, root, key_hash)
         if path is None:
             return None
         proof = tuple([self.text[digest] for digest in path])
-        if decided <= 4:
-            walked[key_hash[: max(1, (decided + 1) // 2)]] = proof
+        prefix = deciding_prefix(key_hash, decided)
+        if prefix is not None:
+            walked[prefix] = proof
         return proof
 
 

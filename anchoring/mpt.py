@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sha3 import keccak_256
 
@@ -97,6 +97,7 @@ class _Unsure(Exception):
     """A shape the plain walk leaves to py-trie (which then answers or fails as it always did)."""
 
 
+V = TypeVar("V")
 _parsed: dict[bytes, tuple[int, tuple[int, ...], Any]] = {}
 _BRANCH, _LEAF, _EXTENSION = 0, 1, 2
 
@@ -309,6 +310,18 @@ def _word(value: bytes, slot: bytes) -> int:
     return int.from_bytes(word, "big")
 
 
+def deciding_prefix(key_hash: bytes, decided: int) -> bytes | None:
+    """The first byte or two of `key_hash` that hold its first `decided` nibbles (those that decided a walk of
+    it): what the walk is remembered by, for every key that starts the same; None where that takes more."""
+    return key_hash[: max(1, (decided + 1) // 2)] if decided <= 4 else None
+
+
+def remembered(memory: Mapping[bytes, V], key_hash: bytes) -> V | None:
+    """What `memory` holds for the `deciding_prefix` of `key_hash`, or None."""
+    found = memory.get(key_hash[:1])
+    return found if found is not None else memory.get(key_hash[:2])
+
+
 class StorageWalks:
     """`pool.storage(storage_root, slot)` answering without an error, for many slots of one account (a batch's
     leaves' revocation words, each walked over the same nodes): remembered by the first byte or two of a
@@ -318,20 +331,21 @@ class StorageWalks:
     def __init__(self, pool: NodePool, storage_root: bytes) -> None:
         self.pool = pool
         self.storage_root = storage_root
-        self.whole: set[bytes] = set()
-        """Prefixes of key hashes whose every slot the pool's nodes answer for."""
+        self.whole: dict[bytes, bool] = {}
+        """Prefixes of key hashes whose every slot the pool's nodes answer for (`deciding_prefix`)."""
 
     def __call__(self, slot: bytes) -> bool:
         key_hash = keccak_256(slot).digest()
-        if len(slot) == 32 and (key_hash[:1] in self.whole or key_hash[:2] in self.whole):
+        if len(slot) == 32 and remembered(self.whole, key_hash):
             return True
         try:
             self.pool.storage(self.storage_root, slot)
         except ProofInvalid:
             return False
         decided = _whole_decided(self.pool.db, self.storage_root, key_hash)
-        if decided is not None and decided <= 4:
-            self.whole.add(key_hash[: max(1, (decided + 1) // 2)])
+        prefix = None if decided is None else deciding_prefix(key_hash, decided)
+        if prefix is not None:
+            self.whole[prefix] = True
         return True
 
 

@@ -70,16 +70,13 @@ class Envelope:
         if "\n" in document or "\r" in document:  # not as the batch builder writes it: one line again
             document = _dumps(json.loads(document))
         evidence = self._evidence
-        if len(evidence) == 1:  # the usual case, without a list or a join
-            part = evidence[0]
-            return (
-                f'{self._start}{document},"digest":"{digest}",{self._merkle}"{leaf}","proof":[{hashes}]'
-                f"{self._root}{self._tail}{part.head}{part.own(leaf)}]}}]}}\n"
-            ).encode()
-        proven = ",".join(part.text(leaf) for part in evidence) + "]" if evidence else ""
+        if len(evidence) == 1:  # the usual case: its shared part put in as it is, not joined into a copy first
+            head, rest = evidence[0].head, evidence[0].own(leaf) + "]}]"
+        else:
+            head, rest = (",".join(part.text(leaf) for part in evidence) + "]" if evidence else ""), ""
         return (
             f'{self._start}{document},"digest":"{digest}",{self._merkle}"{leaf}","proof":[{hashes}]'
-            f"{self._root}{self._tail}{proven}}}\n"
+            f"{self._root}{self._tail}{head}{rest}}}\n"
         ).encode()
 
 

@@ -138,17 +138,13 @@ def _plain_walk(db: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> byte
     return _walk(db, root, key_hash)[0]
 
 
-def proof_path(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> list[bytes] | None:
+def proof_path_decided(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> tuple[list[bytes] | None, int]:
     """The hashes of the nodes a proof of the 32-byte `key_hash` holds, root first, as `eth_getProof` gives
     them: every node the walk reads, to where the key's path ends (its leaf, the leaf or extension it parts
     from, or an empty branch slot). None when `nodes` lack one, or the trie has a shape the plain walk
-    leaves to py-trie (inline nodes, odd paths), or is empty: then ask the node."""
-    return proof_path_decided(nodes, root, key_hash)[0]
-
-
-def proof_path_decided(nodes: Mapping[bytes, bytes], root: bytes, key_hash: bytes) -> tuple[list[bytes] | None, int]:
-    """`proof_path`, and how many of the key's first nibbles decided it: every key that starts with those
-    nibbles has the same proof path, over the same nodes (64 when it took the whole key, or failed)."""
+    leaves to py-trie (inline nodes, odd paths), or is empty: then ask the node. And how many of the key's
+    first nibbles decided the path: every key that starts with them has the same one (64 when it took the
+    whole key, or failed)."""
     try:
         _, read, decided = _walk(nodes, root, key_hash)
     except (_Unsure, rlpcodec.DecodingError):

@@ -1,9 +1,10 @@
 """Streaming a batch's receipts into one container: a JSON Lines file or a zip archive of receipt files.
 
 Workers encode chunks of receipts into container entries (`encode_chunk`: each receipt as one line of
-compact JSON; in a zip, that line deflated, with its CRC and local header) and write each chunk to a file of
-its own; the parent appends them in order, in large sequential copies (`ContainerWriter`), and knows where
-each receipt is from the entries' sizes alone.
+compact JSON; in a zip, that line deflated, with its CRC and local header) and write each chunk straight into
+the container, at the range the chunks before it leave (`Slots`: ranges handed out in chunk order); the
+parent (`ContainerWriter`) knows where each receipt is from the entries' sizes alone, and adds the zip
+directory at the end.
 
 Invariants: the container is written under a temporary dot-name beside its final name, flushed with one
 fsync and renamed over the final name only when complete, so a crash leaves the old container (or none),
@@ -12,8 +13,8 @@ receipt as it, in compact JSON (one line, as in the JSON Lines form: a third of 
 parse to re-indent it); the locations returned are those of `anchoring.receiptfiles`.
 """
 
-import errno
 import json
+import multiprocessing
 import os
 import shutil
 import zlib
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 from anchoring import zipwrite
 from anchoring.files import fsync_dir
@@ -43,8 +44,8 @@ def check_form(value: str) -> Form:
 @dataclass(frozen=True)
 class Encoded:
     """A chunk of receipts as container entries (a JSON Lines line; a zip member's local header and data):
-    entry i is bytes `sum(spans[:i])` to `sum(spans[:i + 1])` of `blob`, or of the file `part` when the
-    encoder wrote them there (then `blob` is empty)."""
+    entry i is bytes `sum(spans[:i])` to `sum(spans[:i + 1])` of `blob`, or of the container from `offset`
+    when the encoder wrote them there (then `blob` is empty)."""
 
     ids: list[str]
     names: list[str]
@@ -55,7 +56,7 @@ class Encoded:
     raw_sizes: list[int]
     crcs: list[int]
     blob: bytes
-    part: str | None = None
+    offset: int | None = None
 
 
 def compact_receipt(document: dict[str, Any], credential: str) -> bytes:
@@ -72,12 +73,12 @@ _MARK_JSON = json.dumps(_MARK)
 
 
 def encode_chunk(
-    form: Form, receipts: list[tuple[str, str, bytes]], when: tuple[int, int], part: Path | None = None
+    form: Form, receipts: list[tuple[str, str, bytes]], when: tuple[int, int], slot: "tuple[Slots, int] | None" = None
 ) -> Encoded:
     """(credential id, file name, receipt as one line of JSON, with or without its line break) -> container
-    entries for `form` ("jsonl", "zip"; `when`: the zip members' DOS time, `ContainerWriter.when`), written
-    to the file `part` if given (a worker's chunk then goes to the container without passing through a pipe
-    and the parent's memory, and without being joined into one buffer first)."""
+    entries for `form` ("jsonl", "zip"; `when`: the zip members' DOS time, `ContainerWriter.when`); with
+    `slot` (the writer's `Slots` and the chunk's number), written straight into the container (a worker's
+    chunk then passes neither through a pipe and the parent's memory, nor through a file of its own)."""
     ids, names, spans, sizes, raw_sizes, crcs, parts = [], [], [], [], [], [], []
     for credential_id, name, line in receipts:
         data = line if line.endswith(b"\n") else line + b"\n"
@@ -95,40 +96,86 @@ def encode_chunk(
         raw_sizes.append(len(data))
         crcs.append(crc)
         parts.append(stored)
-    if part is None:
+    if slot is None:
         return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"".join(parts))
-    with part.open("wb", buffering=0) as handle:
-        write_all(handle.fileno(), parts)
-    return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"", str(part))
+    slots, number = slot
+    return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"", slots.write(number, parts))
+
+
+class Slots:
+    """Consecutive byte ranges of one file, handed to numbered chunks in their order (0, 1, ...) by whichever
+    process writes each, in any process forked after this is made: a chunk waits for the one before it to
+    take its range, then writes its bytes at its own while the next takes the range after it.
+
+    Invariant: a chunk that will not be written (its encoding failed) must `give_up`, or the chunks after it
+    would wait for it forever; they then fail too."""
+
+    def __init__(self, path: Path) -> None:
+        context = multiprocessing.get_context("fork")
+        self.path = path
+        self._turn = context.Condition()
+        self._next = context.RawValue("q", 0)
+        self._end = context.RawValue("q", 0)
+        self._broken = context.RawValue("b", 0)
+
+    def write(self, number: int, parts: list[bytes]) -> int:
+        """`parts` written at the range after chunk `number - 1`'s; where that range starts."""
+        size = sum(map(len, parts))
+        with self._turn:
+            while self._next.value != number:
+                if self._broken.value:
+                    raise ChunkNotWritten(f"chunk {number} of the container was not written: one before it failed")
+                self._turn.wait(0.5)
+            start: int = self._end.value
+            self._end.value = start + size
+            self._next.value = number + 1
+            self._turn.notify_all()
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            write_all(fd, parts, start)
+        finally:
+            os.close(fd)
+        return start
+
+    def give_up(self) -> None:
+        """A chunk will not be written: those waiting for it, and any after it, fail."""
+        with self._turn:
+            self._broken.value = 1
+            self._turn.notify_all()
+
+
+class ChunkNotWritten(RuntimeError):
+    """A chunk of a container could not take its range (one before it failed)."""
 
 
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16
 """How many buffers one `writev` takes."""
 
 
-def write_all(fd: int, parts: list[bytes]) -> None:
-    """`parts` written to `fd` in order, `IOV_MAX` at a time with `writev` (no copy into one buffer first),
-    whatever a write leaves unwritten written after it."""
+def write_all(fd: int, parts: list[bytes], offset: int | None = None) -> None:
+    """`parts` written to `fd` in order (at `offset`, if given, else at its position), `IOV_MAX` at a time
+    (no copy into one buffer first), whatever a write leaves unwritten written after it."""
+    at = offset
     for start in range(0, len(parts), IOV_MAX):
         group = parts[start : start + IOV_MAX]
-        written = os.writev(fd, group)
-        if written < sum(map(len, group)):
+        written = os.writev(fd, group) if at is None else os.pwritev(fd, group, at)
+        total = sum(map(len, group))
+        if written < total:
             rest = memoryview(b"".join(group))[written:]
             while rest:
-                rest = rest[os.write(fd, rest) :]
+                done = os.write(fd, rest) if at is None else os.pwrite(fd, rest, at + total - len(rest))
+                rest = rest[done:]
+        if at is not None:
+            at += total
 
 
 def temp_name(path: Path) -> Path:
     return path.parent / f".{path.name}.{os.getpid()}.tmp"
 
 
-def parts_folder(path: Path) -> Path:
-    """Where this process's workers write the chunks it appends to the container at `path`."""
-    return path.parent / f".{path.name}.{os.getpid()}.parts"
-
-
 def remove_stale_temps(path: Path) -> None:
-    """Temporary containers and folders of chunks left by a killed run (any process's)."""
+    """Temporary containers left by a killed run (any process's), and the folders of chunk files that earlier
+    versions wrote beside them."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
     for folder in path.parent.glob(f".{path.name}.*.parts"):
@@ -137,8 +184,8 @@ def remove_stale_temps(path: Path) -> None:
 
 class ContainerWriter:
     """Appends encoded chunks to a temporary file; `finish` completes it and renames it into place. Workers
-    may write their chunks to files in `parts` (`encode_chunk(..., part=)`): each is copied in and removed as
-    it is added (`os.copy_file_range`, in the kernel where the file system allows)."""
+    forked after it is made may write their chunks straight into it (`encode_chunk(..., slot=(writer.slots,
+    number))`); the chunks are then added in their order, each where its worker wrote it."""
 
     def __init__(self, path: Path, form: Form, when: datetime | None = None) -> None:
         if form not in CONTAINER_NAMES:
@@ -151,16 +198,20 @@ class ContainerWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(path)
         self._temp = temp_name(path)
-        self.parts = parts_folder(path)
-        self.parts.mkdir()
-        self._handle: BinaryIO = self._temp.open("wb")
+        self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        self.slots = Slots(self._temp)
         self._offset = 0
         self._members: list[zipwrite.Member] = []
 
     def add(self, chunk: Encoded) -> dict[str, str]:
-        """Append one chunk (one large write or copy); credential id -> location of each receipt in it."""
+        """Add one chunk (written by its worker, or here in one write); credential id -> location of each
+        receipt in it."""
+        if chunk.offset is not None and chunk.offset != self._offset:
+            raise ValueError(
+                f"a chunk of {len(chunk.ids)} receipts was written at byte {chunk.offset}, not at {self._offset}"
+            )
         locations: dict[str, str] = {}
-        start = at = self._offset
+        at = self._offset
         if self.form == "jsonl":
             for credential_id, span in zip(chunk.ids, chunk.spans, strict=True):
                 locations[credential_id] = jsonl_location(self.path, at)
@@ -172,54 +223,34 @@ class ContainerWriter:
                 self._members.append(zipwrite.Member(name, crc, raw, size, at))
                 locations[credential_id] = zip_location(self.path, name)
                 at += span
-        if chunk.part is None:
-            self._write(chunk.blob)
-        else:
-            self._append(Path(chunk.part))
-        if self._offset != at:
-            held, listed = self._offset - start, at - start
-            raise ValueError(f"a chunk of {len(chunk.ids)} receipts held {held} bytes, not the {listed} listed")
+        if chunk.offset is None:
+            if len(chunk.blob) != at - self._offset:
+                held, listed = len(chunk.blob), at - self._offset
+                raise ValueError(f"a chunk of {len(chunk.ids)} receipts held {held} bytes, not the {listed} listed")
+            write_all(self._fd, [chunk.blob], self._offset)
+        self._offset = at
         return locations
-
-    def _write(self, data: bytes) -> None:
-        self._handle.write(data)
-        self._offset += len(data)
-
-    def _append(self, part: Path) -> None:
-        """The bytes of the file `part` appended, then the file removed."""
-        self._handle.flush()  # what is buffered goes first: the copy writes at the file's own position
-        with part.open("rb") as source:
-            size = os.fstat(source.fileno()).st_size
-            left = size
-            try:
-                while left:
-                    copied = os.copy_file_range(source.fileno(), self._handle.fileno(), left)
-                    if copied == 0:
-                        raise OSError(f"{part} ended {left} bytes early")
-                    left -= copied
-            except OSError as exc:  # no copy between these files here (EXDEV, ENOSYS, ...): read and write the rest
-                if exc.errno not in _NO_COPY:
-                    raise
-                shutil.copyfileobj(source, self._handle, 1 << 20)
-                self._handle.flush()
-            self._offset += size
-        part.unlink()
 
     def finish(self) -> None:
         """Complete the container, flush it to disk and rename it over the final name."""
         if self.form == "zip":
-            self._write(zipwrite.central_directory(self._members, self.when, self._offset))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
+            directory = zipwrite.central_directory(self._members, self.when, self._offset)
+            write_all(self._fd, [directory], self._offset)
+            self._offset += len(directory)
+        held = os.fstat(self._fd).st_size
+        if held != self._offset:
+            raise ValueError(f"the container holds {held} bytes, not the {self._offset} its chunks listed")
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
         os.replace(self._temp, self.path)
         fsync_dir(self.path.parent)
-        shutil.rmtree(self.parts, ignore_errors=True)
 
     def abort(self) -> None:
-        self._handle.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         self._temp.unlink(missing_ok=True)
-        shutil.rmtree(self.parts, ignore_errors=True)
 
     def __enter__(self) -> "ContainerWriter":
         return self
@@ -229,7 +260,3 @@ class ContainerWriter:
     ) -> None:
         if kind is not None:
             self.abort()
-
-
-_NO_COPY = frozenset((errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF))
-"""What `copy_file_range` answers where the kernel or file system does not copy between the two files."""

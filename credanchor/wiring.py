@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from anchoring.chain import Chain
-from anchoring.errors import InvalidInput, VerificationFailed
+from anchoring.errors import InvalidInput
 from anchoring.hashing import checksum_address, to_hex
 from anchoring.multibase import decode_multikey
 from anchoring.progress import Progress
 from anchoring.receipt import Receipt
 from verifier.checkpoints import load_checkpoints
-from verifier.checks import Verdict
+from verifier.checks import Report, Verdict
 from verifier.evidencecheck import block_of
 from verifier.multichain import NodeGroups, OneSession, Route, Verifier
 from verifier.service import ChainReader, Session
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from issuer.anchorjob import AnchorJob
     from issuer.batch import BatchIssuer, SelfCheck
     from issuer.config import ChainConfig
+    from issuer.receipts import ChunkCheck
     from issuer.revoke import Revoker
     from issuer.sign import WorkspaceSigner
     from issuer.store import Store
@@ -321,55 +323,103 @@ is the issuer's own decision, read from the chain, and the receipt is still well
 
 
 def self_check(workspace: Workspace, progress: Progress) -> SelfCheck:
-    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registries.
+    """Verify freshly written receipts exactly as a verifier would, trusting only this workspace's registries."""
+    return WorkspaceSelfCheck(workspace, progress)
+
+
+class WorkspaceSelfCheck:
+    """The issuer's self-check (`issuer.batch.SelfCheck`), trusting only this workspace's registries.
 
     `chains` (given with each batch): each chain whose anchor the receipts carry and that can be asked now,
     with the workspace's registry there; each of those anchors must hold on its chain (one chain: as before).
 
-    The batch root is read from each chain once; the files are checked on every core, each receipt on every
-    anchor (all must hold). Receipts of back-dated or future-dated records are accepted as expired / not yet
-    valid: the validity window is the record's business, not the anchor's.
+    The batch root is read from each chain once; the receipts are checked on every core, each on every anchor
+    (all must hold): read from their locations, or from their bytes as the workers make them. Receipts of
+    back-dated or future-dated records are accepted as expired / not yet valid: the validity window is the
+    record's business, not the anchor's.
     """
-    from anchoring.receiptfiles import read_receipt_at
-    from issuer.signing import signing_multikey
-    from verifier.batchcheck import verify_batch
 
-    config = workspace.config
+    def __init__(self, workspace: Workspace, progress: Progress) -> None:
+        self.workspace = workspace
+        self.progress = progress
 
-    def check(
+    def __call__(
+        self,
         locations: Sequence[str],
         root: str,
         chains: Sequence[tuple[Chain, str]],
         signatures: OwnSignatures | None = None,
     ) -> None:
+        from anchoring.receiptfiles import read_receipt_at
+        from issuer.receipts import check_failed
+        from verifier.batchcheck import verify_batch
+
         # Nothing is asked of any node before receipts are written (a chain that is down at start-up must not
         # stop the issuer from being built); each chain is read here, once per batch.
-        trust = TrustList(tuple(trusted(c.chain_id, r, config.issuer.name, config.issuer.id) for c, r in chains))
-        own_key = to_hex(decode_multikey(signing_multikey(workspace.signing_key_path)))
         first = Receipt.from_json(read_receipt_at(locations[0]), source=locations[0]) if locations else None
-        readers = {chain.chain_id: batch_reader(chain, registry, root, own_key, first) for chain, registry in chains}
+        blocks: dict[int, int] = {}
+        for proof in (first.evidence or ()) if first else ():
+            number = block_of(proof)
+            if number is not None:
+                blocks.setdefault(proof.chain_id, number)
         failed = verify_batch(
             locations,
-            readers,
-            trust,
+            self._readers(root, chains, blocks),
+            self._trust(chains),
             datetime.now(UTC),
-            on_done=progress.advance,
+            on_done=self.progress.advance,
             passing=ACCEPTED_BY_SELF_CHECK,
             signatures=signatures,
         )
         if failed:
-            first_failed = failed[0]
-            raise VerificationFailed(
-                f"self-check failed for {len(failed)} of {len(locations)} receipts; first: {first_failed.source}: "
-                f"{first_failed.verdict}: {first_failed.reason}"
+            raise check_failed(
+                [(report.source, f"{report.verdict}: {report.reason}") for report in failed], len(locations)
             )
 
-    return check
+    @contextmanager
+    def checking(
+        self,
+        root: str,
+        chains: Sequence[tuple[Chain, str]],
+        signatures: OwnSignatures | None,
+        blocks: Mapping[int, int],
+    ) -> Iterator[ChunkCheck]:
+        from verifier.batchcheck import checking
+
+        readers = self._readers(root, chains, blocks)
+        now = datetime.now(UTC)
+        with checking(
+            readers, self._trust(chains), now, passing=ACCEPTED_BY_SELF_CHECK, signatures=signatures
+        ) as batch:
+
+            def check(receipts: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+                return [(report.source, f"{report.verdict}: {report.reason}") for report in batch.check(receipts)]
+
+            yield check
+
+    def _trust(self, chains: Sequence[tuple[Chain, str]]) -> TrustList:
+        issuer = self.workspace.config.issuer
+        return TrustList(tuple(trusted(c.chain_id, r, issuer.name, issuer.id) for c, r in chains))
+
+    def _readers(
+        self, root: str, chains: Sequence[tuple[Chain, str]], blocks: Mapping[int, int]
+    ) -> dict[int, BatchReader]:
+        from issuer.signing import signing_multikey
+
+        own_key = to_hex(decode_multikey(signing_multikey(self.workspace.signing_key_path)))
+        return {
+            chain.chain_id: batch_reader(chain, registry, root, own_key, blocks.get(chain.chain_id))
+            for chain, registry in chains
+        }
 
 
-def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: Receipt | None) -> BatchReader:
-    """What one chain says of the batch's root, read once for every worker; with the hashes of the blocks the
-    sample receipt's evidence on this chain rests on."""
+def _failures(reports: Sequence[Report]) -> list[tuple[str, str]]:
+    return [(report.source, f"{report.verdict}: {report.reason}") for report in reports]
+
+
+def batch_reader(chain: Chain, registry: str, root: str, own_key: str, block: int | None) -> BatchReader:
+    """What one chain says of the batch's root, read once for every worker; with the hash of the block the
+    batch's evidence on this chain rests on, if any."""
     from verifier.batchcheck import BatchReader
 
     registry = checksum_address(registry)
@@ -378,11 +428,7 @@ def batch_reader(chain: Chain, registry: str, root: str, own_key: str, sample: R
     view = chain_reader.root_view(registry, root, head)
     keys = {own_key: chain_reader.signing_key(registry, own_key, head)}
     hashes = {}
-    for proof in (sample.evidence or ()) if sample else ():
-        number = block_of(proof)
-        if proof.chain_id != chain.chain_id or number is None:
-            continue
-        hash_ = chain_reader.block_hash(number)
-        if hash_ is not None:
-            hashes[number] = hash_
+    hash_ = chain_reader.block_hash(block) if block is not None else None
+    if block is not None and hash_ is not None:
+        hashes[block] = hash_
     return BatchReader(chain.chain_id, head, registry, root, view, keys, hashes)

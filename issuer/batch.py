@@ -19,7 +19,7 @@ or PostgreSQL advisory locks that hold between machines sharing the database).
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,7 +47,16 @@ from issuer.batchbuild import BatchJob, build_chunks
 from issuer.evidence import gather
 from issuer.locks import locks_for
 from issuer.lookup import write_delivery_list
-from issuer.receipts import anchor_section, manifest_name, write_batch_receipts, write_manifest
+from issuer.receipts import (
+    ChunkCheck,
+    anchor_section,
+    check_failed,
+    check_sample_ids,
+    manifest_name,
+    read_back_sample,
+    write_batch_receipts,
+    write_manifest,
+)
 from issuer.records import Record, parse_table, read_table
 from issuer.store import (
     AnchorRecord,
@@ -66,11 +75,28 @@ from issuer.store import (
 from issuer.templates import ResultSpec, Template, load_template
 from issuer.workspace import Workspace
 
-SelfCheck = Callable[[Sequence[str], str, Sequence[tuple[Chain, str]], OwnSignatures | None], None]
-"""Verifies a batch's written receipts (their locations, `anchoring.receiptfiles`) and its root against the
-chains given (each with its registry), one read of each per batch; raises `CredanchorError` if any does not
-check out. Given the key that signed the batch in this process and the tags of the signatures it made, it
-knows those signatures by a hash and a look-up (`OwnSignatures`); the verdicts are the same."""
+
+class SelfCheck(Protocol):
+    """Verifies a batch's receipts and its root against the chains given (each with its registry), one read of
+    each per batch, as a verifier would. Given the key that signed the batch in this process and the tags of
+    the signatures it made, it knows those signatures by a hash and a look-up (`OwnSignatures`); the verdicts
+    are the same."""
+
+    def __call__(
+        self, locations: Sequence[str], root: str, chains: Sequence[tuple[Chain, str]], signatures: OwnSignatures | None
+    ) -> None:
+        """The receipts read from where they were written (`anchoring.receiptfiles`); raises `CredanchorError`
+        if any does not check out."""
+
+    def checking(
+        self,
+        root: str,
+        chains: Sequence[tuple[Chain, str]],
+        signatures: OwnSignatures | None,
+        blocks: Mapping[int, int],
+    ) -> AbstractContextManager[ChunkCheck]:
+        """What checks the receipts from their bytes as the workers forked inside it make them; `blocks`: the
+        block each chain's evidence is from, by chain id (its hash is read once, here)."""
 
 
 class Signing(Protocol):
@@ -507,7 +533,7 @@ class BatchIssuer:
             return self.store.batch(batch.id or 0)  # nothing confirmed to deliver with: left for `resume`
         out_dir = Path(batch.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.progress.stage("writing receipts", len(leaves))
+        self.progress.stage("writing receipts, each checked against the chain", len(leaves))
         every = [e for e in evidences if e is not None]
         # The form the batch was issued with (on `resume` too); one delivered before forms existed: files.
         form = check_form(batch.receipts or ("dir" if batch.delivered_at is not None else self.receipts))
@@ -516,15 +542,25 @@ class BatchIssuer:
         manifest = write_manifest(self.workspace, batch, tree, anchors, [digest for digest, _ in stored], evidences)
         del stored, leaves  # a million (digest, leaf) pairs are not needed by what follows
         chunks = self.store.credential_chunks(batch.id or 0)
-        paths = write_batch_receipts(out_dir, chunks, tree, batch.root, anchors, every, self.progress, form)
-        # Nor is the evidence (its nodes for each of a million leaves, about 300 MB) by the self-check's workers.
-        del every, evidences
-        fault("receipts-written")
-        self.store.set_receipt_paths(batch.id or 0, paths)
-        self.progress.stage("verifying every receipt against the chain", len(paths))
         signed = self._signed.get(batch.root)  # known here: its signatures are checked by their tags
         own = OwnSignatures(*signed) if signed is not None else None
-        self.self_check(list(paths.values()), batch.root, asked, own)
+        blocks = {e.chain_id: e.block_number() for e in every}
+        # Each receipt is verified by the worker that made it, from the bytes it wrote, before any is recorded.
+        with self.self_check.checking(batch.root, asked, own, blocks) as check:
+            written = write_batch_receipts(
+                out_dir, chunks, tree, batch.root, anchors, every, self.progress, form, check
+            )
+        del every, evidences
+        fault("receipts-written")
+        paths = written.locations
+        self.store.set_receipt_paths(batch.id or 0, paths)
+        if written.failures:
+            raise check_failed(written.failures, len(paths))
+        # What the store now says of each receipt's place, read back as a verifier reads it, for a sample.
+        sample = read_back_sample(list(paths.items()))
+        self.progress.stage("reading receipts back from their locations", len(sample))
+        self.self_check([location for _, location in sample], batch.root, asked, own)
+        check_sample_ids(sample)
         fault("checked")
         if self.bake:
             bake_batch(self.workspace, batch.achievement, paths, self.bake, self.progress)

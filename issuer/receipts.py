@@ -2,22 +2,26 @@
 
 Receipts go out in one of three forms (`issue --receipts`): `dir`, a file per credential written by the
 workers; `jsonl` and `zip`, one container (`receipts.jsonl`, `receipts.zip`) the workers encode chunks of,
-each into a file of its own, which the parent appends in order (`anchoring.receiptwrite`).
+each written straight into it at the range the chunks before it leave (`anchoring.receiptwrite`). The
+issuer's self-check runs in the same workers, on each chunk's bytes as they are written.
 
 Invariants: receipts are written (atomically, each file or the whole container) before any of them is
-recorded in the database, and flushed with one sync; every receipt lists every anchor it is given (the home
+recorded in the database, and flushed with one sync; a check sees exactly the bytes a reader gets at the
+receipt's location; every receipt lists every anchor it is given (the home
 chain's first) with that anchor's evidence; the manifest names the batch root, every digest in tree leaf
 order and every anchor, and holds no personal data.
 """
 
+import json
 import os
+import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from anchoring.errors import CredanchorError
+from anchoring.errors import CredanchorError, VerificationFailed
 from anchoring.evidencecollect import BatchEvidence
 from anchoring.faults import fault
 from anchoring.files import atomic_write, atomic_write_text
@@ -30,8 +34,8 @@ from anchoring.receipt import (
     ManifestAnchor,
     utc_seconds,
 )
-from anchoring.receiptfiles import receipt_file_name
-from anchoring.receiptwrite import CONTAINER_NAMES, ContainerWriter, Encoded, Form, encode_chunk
+from anchoring.receiptfiles import read_receipt_at, receipt_file_name
+from anchoring.receiptwrite import CONTAINER_NAMES, ContainerWriter, Encoded, Form, Slots, encode_chunk
 from anchoring.workers import bounded_map
 from issuer.receiptbytes import Envelope
 from issuer.store import AnchorRecord, Batch
@@ -39,6 +43,21 @@ from issuer.workspace import Workspace
 
 Row = tuple[str, str, str, str]
 """(credential id, digest, leaf, document) as the store gives them."""
+
+
+Failure = tuple[str, str]
+"""A receipt that did not check out: (where it is, its verdict and why, as "verdict: reason")."""
+
+ChunkCheck = Callable[[list[tuple[str, bytes]]], list[Failure]]
+"""Checks receipts ((source, bytes)) as a verifier would, in the worker process that made them: the failures,
+in order. The workers inherit it as they fork: it is never pickled."""
+
+
+class Written(NamedTuple):
+    locations: dict[str, str]
+    """Credential id -> where its receipt is (`anchoring.receiptfiles`)."""
+    failures: list[Failure]
+    """The receipts that did not check out, by location, in batch order (none when nothing was checked)."""
 
 
 def write_batch_receipts(
@@ -50,39 +69,76 @@ def write_batch_receipts(
     evidence: Sequence[BatchEvidence],
     progress: Progress,
     form: Form = "dir",
-) -> dict[str, str]:
+    check: ChunkCheck | None = None,
+) -> Written:
     """Write every receipt of the batch in `form` (`chunks`: the store's rows in batch order, a chunk at a
-    time), then flush them all to disk: credential id -> location (`anchoring.receiptfiles`).
+    time), then flush them all to disk; with `check`, each worker checks the receipts it made, from the bytes
+    it wrote, before it hands its chunk back.
 
     Workers assemble each chunk's receipts around the stored credential text (`issuer.receiptbytes`); they
-    inherit the batch's envelope and tree as they fork, and at most a few chunks are in flight, so a million
-    receipts pass through in bounded memory."""
+    inherit the batch's envelope, tree and check as they fork, and at most a few chunks are in flight, so a
+    million receipts pass through in bounded memory."""
     global _WRITING
     envelope = Envelope(root, [a.model_dump(mode="json") for a in anchors], evidence)
     half = len(tree) // 2
     locations: dict[str, str] = {}
+    failures: list[Failure] = []
+
+    def done(written: dict[str, str], failed: list[Failure]) -> None:
+        locations.update(written)
+        failures.extend((written[credential_id], why) for credential_id, why in failed)
+        progress.advance(len(written))
+        if len(locations) >= half:
+            fault("receipts-half")
+        if check is not None:
+            fault("verifying")
+
     with _ONE_AT_A_TIME:
-        _WRITING = (envelope, tree)
+        _WRITING = (envelope, tree, check, None)
         try:
             if form == "dir":
-                for written in bounded_map(write_receipts, _jobs(form, out_dir, chunks)):
-                    locations.update(written)
-                    progress.advance(len(written))
-                    if len(locations) >= half:
-                        fault("receipts-half")
+                for written, failed in bounded_map(write_receipts, _jobs(form, out_dir, chunks)):
+                    done(written, failed)
                 os.sync()  # one flush for every receipt written above, before any of them is recorded as written
-                return locations
+                return Written(locations, failures)
             with ContainerWriter(out_dir / CONTAINER_NAMES[form], form) as writer:
-                # Each chunk goes from its worker to a file of its own, which the writer copies in.
-                for encoded in bounded_map(encode_receipts, _jobs(form, writer.parts, chunks, writer.when)):
-                    locations.update(writer.add(encoded))
-                    progress.advance(len(encoded.ids))
-                    if len(locations) >= half:
-                        fault("receipts-half")
+                _WRITING = (envelope, tree, check, writer.slots)  # each worker writes its chunk into the container
+                for encoded, failed in bounded_map(encode_receipts, _jobs(form, out_dir, chunks, writer.when)):
+                    done(writer.add(encoded), failed)
                 writer.finish()  # one fsync, then the rename: only a complete container has the final name
-            return locations
+            return Written(locations, failures)
         finally:
             _WRITING = None
+
+
+def check_failed(failures: Sequence[Failure], total: int) -> VerificationFailed:
+    """The self-check's error: how many receipts failed, and the first of them."""
+    where, why = failures[0]
+    return VerificationFailed(f"self-check failed for {len(failures)} of {total} receipts; first: {where}: {why}")
+
+
+READ_BACK = 64
+"""Receipts of a batch read back from their locations after it is written (the first, the last, and others
+at random): each location the store records is a sum of the sizes of the receipts before it."""
+
+
+def read_back_sample(locations: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(credential id, location) of the receipts to read back, in batch order."""
+    if len(locations) <= READ_BACK:
+        return list(locations)
+    inner = secrets.SystemRandom().sample(range(1, len(locations) - 1), READ_BACK - 2)
+    return [locations[i] for i in sorted({0, len(locations) - 1, *inner})]
+
+
+def check_sample_ids(sample: Sequence[tuple[str, str]]) -> None:
+    """Each receipt read back is the one of the credential the store records at its location."""
+    for credential_id, location in sample:
+        try:
+            found = json.loads(read_receipt_at(location)).get("credential", {}).get("id")
+        except (CredanchorError, ValueError, AttributeError) as exc:
+            raise VerificationFailed(f"self-check: {location} cannot be read back: {exc}") from None
+        if found != credential_id:
+            raise VerificationFailed(f"self-check: {location} holds the receipt of {found}, not of {credential_id}")
 
 
 class Job(NamedTuple):
@@ -90,8 +146,9 @@ class Job(NamedTuple):
 
     form: Form
     folder: Path
-    """Where its receipts' files go (`dir`), or where the file of its container entries goes (the writer's
-    `parts` folder)."""
+    """Where its receipts' files go (`dir`; a container's chunks go into the container, `Slots`)."""
+    number: int
+    """Of the chunk in the batch (0, 1, ...): the order of the container's ranges."""
     position: int
     """Of its first credential in the batch."""
     rows: list[Row]
@@ -99,42 +156,65 @@ class Job(NamedTuple):
     """The zip members' DOS time."""
 
 
-_WRITING: tuple[Envelope, MerkleTree] | None = None
+_WRITING: tuple[Envelope, MerkleTree, ChunkCheck | None, Slots | None] | None = None
 _ONE_AT_A_TIME = threading.Lock()
 
 
 def _jobs(form: Form, folder: Path, chunks: Iterable[list[Row]], when: tuple[int, int] = (0, 0)) -> Iterator[Job]:
     position = 0
-    for rows in chunks:
-        yield Job(form, folder, position, rows, when)
+    for number, rows in enumerate(chunks):
+        yield Job(form, folder, number, position, rows, when)
         position += len(rows)
 
 
-def _receipts(job: Job) -> Iterator[tuple[str, bytes]]:
+def _receipts(job: Job) -> list[tuple[str, bytes]]:
     """(credential id, receipt bytes) of a job's rows."""
     if _WRITING is None:
         raise RuntimeError("receipts are assembled only while write_batch_receipts runs")
-    envelope, tree = _WRITING
-    for i, (credential_id, digest, leaf, document) in enumerate(job.rows, job.position):
-        yield credential_id, envelope.receipt_of(document, digest, leaf, tree.proof_json(i))
+    envelope, tree, _, _ = _WRITING
+    return [
+        (credential_id, envelope.receipt_of(document, digest, leaf, tree.proof_json(i)))
+        for i, (credential_id, digest, leaf, document) in enumerate(job.rows, job.position)
+    ]
 
 
-def write_receipts(job: Job) -> dict[str, str]:
-    """Write one chunk of a batch's receipts as files (in a worker process for large batches): id -> path."""
+def _checked(receipts: list[tuple[str, bytes]]) -> list[Failure]:
+    """The failures among a chunk's receipts (by credential id), if the batch is checked as it is written."""
+    check = _WRITING[2] if _WRITING is not None else None
+    return check(receipts) if check is not None else []
+
+
+def write_receipts(job: Job) -> tuple[dict[str, str], list[Failure]]:
+    """Write one chunk of a batch's receipts as files (in a worker process for large batches): id -> path,
+    and the failures of the check."""
     out_dir = job.folder
     written = {}
-    for credential_id, data in _receipts(job):
+    receipts = _receipts(job)
+    for credential_id, data in receipts:
         path = out_dir / receipt_name(credential_id)
         atomic_write(path, data, durable=False)
         written[credential_id] = str(path)
-    return written
+    return written, _checked(receipts)
 
 
-def encode_receipts(job: Job) -> Encoded:
-    """One chunk of a batch's receipts as container entries, written to a file of its own in `job.folder`
-    (in a worker process for large batches): 15 MB a chunk need not be pickled through a pipe."""
-    receipts = [(cid, receipt_name(cid), data) for cid, data in _receipts(job)]  # each a line with its break
-    return encode_chunk(job.form, receipts, job.when, job.folder / f"{job.position:012d}.part")
+def encode_receipts(job: Job) -> tuple[Encoded, list[Failure]]:
+    """One chunk of a batch's receipts as container entries, written straight into the container (in a worker
+    process for large batches: 15 MB a chunk need not be pickled through a pipe), and the failures of the
+    check."""
+    slots = _WRITING[3] if _WRITING is not None else None
+    if slots is None:
+        raise RuntimeError("container entries are written only while write_batch_receipts runs")
+    try:
+        receipts = _receipts(job)  # each a line with its break
+        named = [(credential_id, receipt_name(credential_id), data) for credential_id, data in receipts]
+        encoded = encode_chunk(job.form, named, job.when, (slots, job.number))
+    except BaseException:
+        slots.give_up()  # the chunks after this one must not wait for one that will not come
+        raise
+    del named
+    if job.form == "jsonl":  # checked as a reader of the line gets it: without its break
+        receipts = [(credential_id, data[:-1]) for credential_id, data in receipts]
+    return encoded, _checked(receipts)
 
 
 def write_manifest(

@@ -1,5 +1,6 @@
-"""The issuer's self-check: a freshly written batch's receipts verified on every core, against the batch's
-root as the parent read it from each chain it is anchored on.
+"""The issuer's self-check: a batch's receipts verified on every core, against the batch's root as the parent
+read it from each chain it is anchored on: read back from where they were written (`verify_batch`), or
+checked by the workers that make them, from the bytes they write (`checking`).
 
 Invariants: the same `Session` steps a verifier runs, over `BatchReader`s that answer only for the batch's own
 root; worker processes ask no node. A batch anchored on several chains is checked on every anchor: one
@@ -9,7 +10,8 @@ reader per chain id, and every anchor of the receipt must hold (`required` = how
 import gc
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -110,6 +112,12 @@ _ONE_AT_A_TIME = threading.Lock()
 
 
 def _verify_chunk(run: _Run, locations: list[str]) -> tuple[int, list[Report]]:
+    return len(locations), _check(run, read_receipts_at(locations))
+
+
+def _check(run: _Run, receipts: Iterable[tuple[str, bytes | CredanchorError]]) -> list[Report]:
+    """The reports of `receipts` ((source, its bytes or why they could not be read)) whose verdict is not in
+    the run's `passing`, in order."""
     passing = run.passing
     verifier, shortcut = _checking(run)
     reports = []
@@ -118,13 +126,13 @@ def _verify_chunk(run: _Run, locations: list[str]) -> tuple[int, list[Report]]:
     paused = gc.isenabled()
     gc.disable()
     try:
-        for location, data in read_receipts_at(locations):
+        for source, data in receipts:
             if isinstance(data, CredanchorError):
-                reports.append(malformed(location, str(data)))
+                reports.append(malformed(source, str(data)))
                 continue
             if shortcut.holds(data):
                 continue
-            report = verifier.verify_bytes(data, location)
+            report = verifier.verify_bytes(data, source)
             if report.verdict not in passing:
                 reports.append(report)
             else:
@@ -132,11 +140,45 @@ def _verify_chunk(run: _Run, locations: list[str]) -> tuple[int, list[Report]]:
     finally:
         if paused:
             gc.enable()
-    return len(locations), reports
+    return reports
 
 
 def _same(reader: BatchReader) -> BatchReader:
     return reader
+
+
+@dataclass(frozen=True)
+class BatchChecking:
+    """A batch's receipts being checked as they are made (`checking`): `check` runs in any process forked
+    while it is open, which inherits the readers and what checks the signatures."""
+
+    run: _Run
+
+    def check(self, receipts: Iterable[tuple[str, bytes | CredanchorError]]) -> list[Report]:
+        """The reports of `receipts` ((source, bytes)) whose verdict is not passing, in order."""
+        return _check(self.run, receipts)
+
+
+@contextmanager
+def checking(
+    reader: BatchReader | Mapping[int, BatchReader],
+    trust: TrustList,
+    now: datetime,
+    *,
+    passing: frozenset[Verdict] = frozenset(),
+    signatures: SignatureCheck | None = None,
+) -> Iterator[BatchChecking]:
+    """What `verify_batch` checks each chunk of receipts with, given their bytes (the issuer's self-check as
+    it writes them: no second read of what it has just made). One at a time in a process; worker processes
+    must be forked inside it."""
+    global _SIGNATURES
+    readers = {reader.chain: reader} if isinstance(reader, BatchReader) else dict(reader)
+    with _ONE_AT_A_TIME:
+        _SIGNATURES = signatures
+        try:
+            yield BatchChecking(_Run(secrets.token_hex(16), readers, len(readers), trust, now, passing))
+        finally:
+            _SIGNATURES = None
 
 
 def verify_batch(
@@ -155,20 +197,13 @@ def verify_batch(
     per chain id, every anchor of every receipt must hold on its chain. Reports with a verdict in `passing`
     are counted, not returned (a million valid reports need not be kept to find the few that are not).
     `signatures`: what checks the signatures of the receipts after the first (`Shortcut`)."""
-    global _SIGNATURES
-    readers = {reader.chain: reader} if isinstance(reader, BatchReader) else dict(reader)
     where = [str(location) for location in locations]
     chunks = (where[i : i + chunk] for i in range(0, len(where), chunk))
     reports: list[Report] = []
-    run = _Run(secrets.token_hex(16), readers, len(readers), trust, now, passing)
-    with _ONE_AT_A_TIME:
-        _SIGNATURES = signatures
-        try:
-            for count, kept in bounded_map(partial(_verify_chunk, run), chunks):
-                reports += kept
-                if on_done:
-                    on_done(count)
-                fault("verifying")
-        finally:
-            _SIGNATURES = None
+    with checking(reader, trust, now, passing=passing, signatures=signatures) as batch:
+        for count, kept in bounded_map(partial(_verify_chunk, batch.run), chunks):
+            reports += kept
+            if on_done:
+                on_done(count)
+            fault("verifying")
     return reports

@@ -4,16 +4,19 @@ import copy
 import json
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from anchoring.chain import Chain
+from anchoring.dataintegrity import OwnSignatures
 from anchoring.hashing import to_hex
 from anchoring.merkle import MerkleTree
 from anchoring.sender import TxSender
+from issuer.receipts import ChunkCheck
 from issuer.store import State, Store
 from issuer.workspace import Workspace
 from tests.conftest import CliResult, Node, deploy, funded, issue_killed_at, people, write_csv
@@ -445,8 +448,8 @@ def test_timings_say_where_the_time_went(cli: Callable[..., CliResult], workspac
         "saving the batch",
         "anchoring the root",
         "collecting the anchor's chain evidence",
-        "writing receipts",
-        "verifying every receipt against the chain",
+        "writing receipts, each checked against the chain",
+        "reading receipts back from their locations",
         "total",
     ]
     positions = [table.index(stage) for stage in stages]
@@ -470,7 +473,6 @@ def test_issuing_lets_go_of_the_records_once_the_batch_is_prepared(workspace: Wo
 
 
 def test_the_self_check_is_given_the_key_that_signed_the_batch(workspace: Workspace) -> None:
-    from anchoring.dataintegrity import OwnSignatures
     from anchoring.multibase import decode_multikey
     from anchoring.progress import Silent
     from credanchor import wiring
@@ -481,13 +483,70 @@ def test_the_self_check_is_given_the_key_that_signed_the_batch(workspace: Worksp
     issuer = wiring.batch_issuer(workspace, Store(workspace.database_url), None, Silent())
     check, given = issuer.self_check, []
 
-    def spy(locations: Sequence[str], root: str, chains: Sequence[Any], signatures: OwnSignatures | None) -> None:
-        given.append(signatures)
-        check(locations, root, chains, signatures)
+    class Spy:
+        def __call__(
+            self, locations: Sequence[str], root: str, chains: Sequence[Any], signatures: OwnSignatures | None
+        ) -> None:
+            given.append(("read back", signatures))
+            check(locations, root, chains, signatures)
 
-    issuer.self_check = spy
+        def checking(
+            self, root: str, chains: Sequence[Any], signatures: OwnSignatures | None, blocks: Mapping[int, int]
+        ) -> AbstractContextManager[ChunkCheck]:
+            given.append(("as written", signatures))
+            return check.checking(root, chains, signatures, blocks)
+
+    issuer.self_check = Spy()
     assert issuer.issue(plan, workspace.root / "out").receipts == 3
-    (own,) = given  # knows what this process signed (`OwnSignatures`), as every receipt's self-check verifies
+    # Checked as the workers write them, then read back: each knows what this process signed (`OwnSignatures`).
+    assert [when for when, _ in given] == ["as written", "read back"]
+    own = given[0][1]
+    assert given[1][1] is own
     assert isinstance(own, OwnSignatures)
     assert own.public_key == decode_multikey(signing_multikey(workspace.signing_key_path))
     assert own.known == 3  # the tags of the three signatures the batch's workers made
+
+
+@pytest.mark.parametrize("form", ["jsonl", "dir"])
+def test_a_receipt_failing_as_its_worker_checks_it_leaves_the_batch_undelivered(
+    workspace: Workspace, form: str
+) -> None:
+    """Receipts checked by the workers that write them, against a root no receipt names: the run fails, naming
+    the first receipt by where it was written; nothing is delivered, and `resume` with the right root does."""
+    from anchoring.errors import VerificationFailed
+    from anchoring.progress import Silent
+    from credanchor import wiring
+    from issuer.batch import plan_batch
+
+    plan = plan_batch(workspace, write_csv(workspace.root / "records.csv", people(25)), "example", {})
+    store = Store(workspace.database_url)
+    issuer = wiring.batch_issuer(workspace, store, None, Silent(), receipts=form)
+    check = issuer.self_check
+    other_root = "0x" + "ab" * 32
+
+    class Misled:
+        def __call__(
+            self, locations: Sequence[str], root: str, chains: Sequence[Any], signatures: OwnSignatures | None
+        ) -> None:
+            check(locations, root, chains, signatures)
+
+        def checking(
+            self, root: str, chains: Sequence[Any], signatures: OwnSignatures | None, blocks: Mapping[int, int]
+        ) -> AbstractContextManager[ChunkCheck]:
+            return check.checking(other_root, chains, signatures, blocks)
+
+    issuer.self_check = Misled()
+    with pytest.raises(VerificationFailed) as failed:
+        issuer.issue(plan, workspace.root / "out")
+    (batch,) = store.batches()
+    first = store.credential_chunks(batch.id or 0).__next__()[0][0]
+    (where,) = [c.receipt_path for c in store.credentials(batch.id or 0) if c.id == first]
+    assert str(failed.value) == (
+        f"self-check failed for 25 of 25 receipts; first: {where}: invalid: root {batch.root[:6]}…{batch.root[-4:]} "
+        f"is not anchored in registry {batch.registry_address}"
+    )
+    assert batch.state == State.CONFIRMED
+    assert not (workspace.root / "out" / "delivery.csv").exists()
+    resumed = wiring.batch_issuer(workspace, store, None, Silent(), receipts=form).resume(batch)
+    assert resumed.receipts == 25
+    assert store.batch(batch.id or 0).state == State.DELIVERED

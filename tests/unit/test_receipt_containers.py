@@ -1,13 +1,15 @@
 """Receipt containers without a chain: the JSON Lines and zip writers, what `verify` and `extract` read out
 of a container, and every kind of bad container refused with its exact message."""
 
-import errno
 import json
+import multiprocessing
 import os
 import re
 import struct
 import tempfile
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,8 +31,10 @@ from anchoring.receiptfiles import (
     receipt_file_name,
 )
 from anchoring.receiptwrite import (
+    ChunkNotWritten,
     ContainerWriter,
     Encoded,
+    Slots,
     check_form,
     compact_receipt,
     encode_chunk,
@@ -53,12 +57,12 @@ def documents(n: int) -> list[Doc]:
     return [(cid, receipt_file_name(cid), {"type": "CredentialReceipt", "credential": {"id": cid}}) for cid in ids]
 
 
-def encoded(form: str, docs: list[Doc], writer: ContainerWriter, part: Path | None = None) -> Encoded:
+def encoded(form: str, docs: list[Doc], writer: ContainerWriter, slot: tuple[Slots, int] | None = None) -> Encoded:
     lines = []
     for cid, name, doc in docs:
         credential = json.dumps({"id": cid, "name": "Zoë\n"}, ensure_ascii=False, indent=1)  # spliced in, one line
         lines.append((cid, name, compact_receipt({**doc, "credential": None}, credential)))
-    return encode_chunk(check_form(form), lines, writer.when, part)
+    return encode_chunk(check_form(form), lines, writer.when, slot)
 
 
 def write(path: Path, form: str, docs: list[Doc], chunk: int = 1000) -> dict[str, str]:
@@ -134,64 +138,88 @@ def test_a_container_being_written_has_only_a_temporary_name(tmp_path: Path) -> 
     remove_stale_temps(path)
 
 
+_WRITER: ContainerWriter | None = None
+"""The writer the processes of a test's pool write their chunks into (inherited as they fork)."""
+
+
+def write_chunk(form: str, number: int, docs: list[Doc]) -> Encoded:
+    assert _WRITER is not None
+    return encoded(form, docs, _WRITER, (_WRITER.slots, number))
+
+
 @pytest.mark.parametrize("form", ["jsonl", "zip"])
-@pytest.mark.parametrize("copy", ["kernel", "read and write"])
-def test_chunks_written_to_files_make_the_same_container(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str, copy: str
-) -> None:
-    """A worker's chunk written to a file of its own (copied in by the writer, which then removes it) makes the
-    container byte for byte as the chunk's bytes handed over would; where the kernel will not copy between the
-    files, they are read and written."""
+def test_chunks_written_by_their_workers_make_the_same_container(tmp_path: Path, form: str) -> None:
+    """Chunks written straight into the container by worker processes, started last chunk first, make it byte
+    for byte as the chunks' bytes handed to the writer would: each waits for the range of the one before it."""
+    global _WRITER
     docs, when = documents(2500), datetime(2026, 6, 30, 12, 0, 7, tzinfo=UTC)
     (tmp_path / "given").mkdir()
-    (tmp_path / "files").mkdir()
-    given, files = tmp_path / "given" / f"receipts.{form}", tmp_path / "files" / f"receipts.{form}"
+    (tmp_path / "written").mkdir()
+    given, written = tmp_path / "given" / f"receipts.{form}", tmp_path / "written" / f"receipts.{form}"
     with ContainerWriter(given, check_form(form), when) as writer:
         expected_locations = {}
         for i in range(0, 2500, 1000):
             expected_locations.update(writer.add(encoded(form, docs[i : i + 1000], writer)))
         writer.finish()
-    if copy != "kernel":
-
-        def refused(*args: object) -> int:
-            raise OSError(errno.EXDEV, "Invalid cross-device link")
-
-        monkeypatch.setattr(os, "copy_file_range", refused)
     locations = {}
-    with ContainerWriter(files, check_form(form), when) as writer:
-        assert writer.parts.is_dir()
-        assert writer.parts.parent == files.parent
-        for i in range(0, 2500, 1000):
-            part = writer.parts / f"{i:012d}.part"
-            chunk = encoded(form, docs[i : i + 1000], writer, part)
-            assert (chunk.blob, chunk.part) == (b"", str(part))
-            assert part.stat().st_size == sum(chunk.spans)
+    with ContainerWriter(written, check_form(form), when) as writer:
+        _WRITER = writer
+        try:
+            with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = [pool.submit(write_chunk, form, n, docs[n * 1000 : n * 1000 + 1000]) for n in (2, 1, 0)]
+                chunks = [future.result(timeout=60) for future in reversed(futures)]
+        finally:
+            _WRITER = None
+        for chunk in chunks:
+            assert chunk.blob == b""
             locations.update(writer.add(chunk))
-            assert not part.exists()  # copied in, then removed
+        assert [chunk.offset for chunk in chunks] == [0, sum(chunks[0].spans), sum(chunks[0].spans + chunks[1].spans)]
         writer.finish()
-    assert files.read_bytes() == given.read_bytes()
-    assert list(files.parent.iterdir()) == [files]  # the folder of chunks is gone with the temporary name
-    assert {cid: location.replace(str(files), str(given)) for cid, location in locations.items()} == expected_locations
+    assert written.read_bytes() == given.read_bytes()
+    assert list(written.parent.iterdir()) == [written]
+    assert {
+        cid: location.replace(str(written), str(given)) for cid, location in locations.items()
+    } == expected_locations
     for cid, _, document in docs[::97]:
         assert json.loads(read_receipt_at(locations[cid])) == expected(document)
 
 
+def test_a_chunk_that_gives_up_fails_those_after_it_instead_of_keeping_them_waiting(tmp_path: Path) -> None:
+    with ContainerWriter(tmp_path / "receipts.jsonl", "jsonl") as writer:
+        assert writer.slots.write(0, [b"first\n"]) == 0
+        writer.slots.give_up()  # chunk 1 will not come
+        with pytest.raises(ChunkNotWritten, match=r"^chunk 2 of the container was not written: one before it failed$"):
+            writer.slots.write(2, [b"third\n"])
+        writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("short", [False, True], ids=["whole writes", "short writes"])
+@pytest.mark.parametrize("at", [None, 5], ids=["at its position", "at an offset"])
 @settings(max_examples=60, deadline=None)
 @given(parts=st.lists(st.binary(max_size=40), max_size=2600))
-def test_a_chunks_parts_are_written_in_order_whatever_each_write_takes(short: bool, parts: list[bytes]) -> None:
-    """`write_all` writes the parts as one buffer would (IOV_MAX at a time), also where each write takes only
-    some of its bytes."""
+def test_a_chunks_parts_are_written_in_order_whatever_each_write_takes(
+    short: bool, at: int | None, parts: list[bytes]
+) -> None:
+    """`write_all` writes the parts as one buffer would (IOV_MAX at a time), at the file's position or at an
+    offset, also where each write takes only some of its bytes."""
 
     def takes_seven(fd: int, buffers: list[bytes]) -> int:
         return os.write(fd, b"".join(buffers)[:7])
 
+    def takes_seven_at(fd: int, buffers: list[bytes], offset: int) -> int:
+        return os.pwrite(fd, b"".join(buffers)[:7], offset)
+
     with tempfile.TemporaryFile(buffering=0) as handle, pytest.MonkeyPatch.context() as patch:
         if short:
             patch.setattr(os, "writev", takes_seven)
-        write_all(handle.fileno(), parts)
+            patch.setattr(os, "pwritev", takes_seven_at)
+        handle.write(b"#####")  # what is before the offset stays
+        if at is not None:
+            handle.seek(0)  # and the position is not where an offset write goes
+        write_all(handle.fileno(), parts, at)
         handle.seek(0)
-        assert handle.read() == b"".join(parts)
+        assert handle.read() == b"#####" + b"".join(parts)
 
 
 @pytest.mark.parametrize("form", ["jsonl", "zip"])
@@ -205,16 +233,23 @@ def test_lines_given_with_their_line_break_are_stored_as_those_without(tmp_path:
     assert bare.raw_sizes == [len(line) + 1 for _, _, line in lines]
 
 
-def test_a_chunk_file_that_is_not_what_its_entries_say_is_refused(tmp_path: Path) -> None:
+def test_a_chunk_that_is_not_what_its_entries_say_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "receipts.jsonl"
     writer = ContainerWriter(path, "jsonl")
-    part = writer.parts / "0.part"
-    chunk = encoded("jsonl", documents(3), writer, part)
-    part.write_bytes(b"0123456789")
-    with pytest.raises(ValueError, match=f"^a chunk of 3 receipts held 10 bytes, not the {sum(chunk.spans)} listed$"):
-        writer.add(chunk)
+    chunk = encoded("jsonl", documents(3), writer)
+    listed = sum(chunk.spans)
+    with pytest.raises(ValueError, match=f"^a chunk of 3 receipts held 10 bytes, not the {listed} listed$"):
+        writer.add(replace(chunk, blob=b"0123456789"))
+    with pytest.raises(ValueError, match="^a chunk of 3 receipts was written at byte 5, not at 0$"):
+        writer.add(replace(chunk, blob=b"", offset=5))
+    writer.add(encoded("jsonl", documents(3), writer, (writer.slots, 0)))
+    writer.slots.write(1, [b"a chunk its writer never added\n"])
+    with pytest.raises(
+        ValueError, match=f"^the container holds {listed + 31} bytes, not the {listed} its chunks listed$"
+    ):
+        writer.finish()
     writer.abort()
-    assert list(tmp_path.iterdir()) == []  # nothing left: neither the temporary container nor its chunks
+    assert list(tmp_path.iterdir()) == []  # nothing left: no temporary container
 
 
 def test_a_killed_runs_chunk_files_are_cleared(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None, durable: bool = True) -> None:
@@ -53,3 +54,43 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class StagedFile:
+    """A file written a part at a time, for as long as its maker needs, under a temporary name beside `path`
+    (named after this process), and put in place only by `commit`: until then `path` is as it was. A killed
+    run's temporary file is removed when the next one starts (one writer of `path` at a time)."""
+
+    def __init__(self, path: Path, *, mode: int | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        self.path = path
+        self._temp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+        fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
+        if mode is not None:
+            os.fchmod(fd, mode)  # whatever the umask
+        self._handle = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+
+    def commit(self) -> None:
+        """Flush the file to disk and rename it over `path`."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self._temp, self.path)
+
+    def abort(self) -> None:
+        self._handle.close()
+        self._temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "StagedFile":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if not self._handle.closed:
+            self.abort()  # not committed: an error, or the maker chose not to

@@ -46,7 +46,7 @@ from issuer.baked import bake_batch
 from issuer.batchbuild import BatchJob, build_chunks
 from issuer.evidence import gather
 from issuer.locks import locks_for
-from issuer.lookup import write_delivery_list
+from issuer.lookup import DeliveryListWriter
 from issuer.receipts import (
     ChunkCheck,
     anchor_section,
@@ -541,35 +541,40 @@ class BatchIssuer:
             batch = self.store.update_batch(batch.id or 0, receipts=form)
         manifest = write_manifest(self.workspace, batch, tree, anchors, [digest for digest, _ in stored], evidences)
         del stored, leaves  # a million (digest, leaf) pairs are not needed by what follows
-        chunks = self.store.credential_chunks(batch.id or 0)
         signed = self._signed.get(batch.root)  # known here: its signatures are checked by their tags
         own = OwnSignatures(*signed) if signed is not None else None
         blocks = {e.chain_id: e.block_number() for e in every}
-        # Each receipt is verified by the worker that made it, from the bytes it wrote, before any is recorded.
-        with self.self_check.checking(batch.root, asked, own, blocks) as check:
-            written = write_batch_receipts(
-                out_dir, chunks, tree, batch.root, anchors, every, self.progress, form, check
-            )
-        del every, evidences
-        fault("receipts-written")
-        paths = written.locations
-        self.store.set_receipt_paths(batch.id or 0, paths)
-        if written.failures:
-            raise check_failed(written.failures, len(paths))
-        # What the store now says of each receipt's place, read back as a verifier reads it, for a sample.
-        sample = read_back_sample(list(paths.items()))
-        self.progress.stage("reading receipts back from their locations", len(sample))
-        self.self_check([location for _, location in sample], batch.root, asked, own)
-        check_sample_ids(sample)
-        fault("checked")
-        if self.bake:
-            bake_batch(self.workspace, batch.achievement, paths, self.bake, self.progress)
-        if self.pdf:  # before `delivered`: a crash here leaves the batch for `resume`, which makes the rest
-            from issuer.certificates import batch_certificates
+        # Who gets which receipt, written as the receipts are; put in place once every receipt checks out.
+        listing = DeliveryListWriter(out_dir / DELIVERY_NAME, self.config.share.base_url)
+        try:
+            # Each receipt is verified by the worker that made it, from the bytes it wrote, before any is recorded.
+            with self.self_check.checking(batch.root, asked, own, blocks) as check:
+                root, progress = batch.root, self.progress
+                rows, listed = listing.receipt_rows(self.store, batch.id or 0), listing.written
+                written = write_batch_receipts(out_dir, rows, tree, root, anchors, every, progress, form, check, listed)
+            del every, evidences
+            fault("receipts-written")
+            paths = written.locations
+            self.store.set_receipt_paths(batch.id or 0, paths)
+            if written.failures:
+                raise check_failed(written.failures, len(paths))
+            # What the store now says of each receipt's place, read back as a verifier reads it, for a sample.
+            sample = read_back_sample(list(paths.items()))
+            self.progress.stage("reading receipts back from their locations", len(sample))
+            self.self_check([location for _, location in sample], batch.root, asked, own)
+            check_sample_ids(sample)
+            fault("checked")
+            if self.bake:
+                bake_batch(self.workspace, batch.achievement, paths, self.bake, self.progress)
+            if self.pdf:  # before `delivered`: a crash here leaves the batch for `resume`, which makes the rest
+                from issuer.certificates import batch_certificates
 
-            self.progress.stage("writing certificate PDFs", len(paths))
-            batch_certificates(self.workspace, self.store, batch, advance=self.progress.advance)
-        self._write_delivery_list(batch)
+                self.progress.stage("writing certificate PDFs", len(paths))
+                batch_certificates(self.workspace, self.store, batch, advance=self.progress.advance)
+        except BaseException:
+            listing.abort()
+            raise
+        listing.commit()
         mark_delivered(self.store, included)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)
@@ -614,12 +619,6 @@ class BatchIssuer:
         if evidence is not None and evidence.fallback_note:
             self.progress.note(evidence.fallback_note)
         return evidence
-
-    def _write_delivery_list(self, batch: Batch) -> Path:
-        """Who gets which receipt, beside the receipts: personal data, so readable by its owner only."""
-        path = Path(batch.out_dir) / DELIVERY_NAME
-        write_delivery_list(path, self.store, batch.id or 0, self.config.share.base_url)
-        return path
 
     def _outcome(self, batch: Batch, *, resumed: bool, already: bool) -> Outcome:
         manifest = (

@@ -62,11 +62,30 @@ def delivery_csv(entries: Iterable[Delivery]) -> str:
 def delivery_csv_parts(entries: Iterable[Delivery], per_part: int = 5000) -> Iterator[str]:
     """`delivery_csv` as consecutive parts of `per_part` entries (the first also holds the header), taking
     `entries` as they come: a million-entry list is written without ever being whole in memory."""
+    head = delivery_csv_header()
+    chunk: list[Delivery] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == per_part:
+            yield head + delivery_csv_lines(chunk)
+            head = ""
+            chunk.clear()
+    if chunk or head:
+        yield head + delivery_csv_lines(chunk)
+
+
+def delivery_csv_header() -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(COLUMNS)
+    return buffer.getvalue()
+
+
+def delivery_csv_lines(entries: Iterable[Delivery]) -> str:
+    """The entries' lines of the list, as `delivery_csv` writes them (no header)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    lines = [buffer.getvalue()]
-    for count, e in enumerate(entries, 1):
+    lines = []
+    for e in entries:
         fields = (
             str(e.row),
             cell(e.email),
@@ -84,11 +103,7 @@ def delivery_csv_parts(entries: Iterable[Delivery], per_part: int = 5000) -> Ite
             buffer.truncate()
             writer.writerow(fields)
             lines.append(buffer.getvalue())
-        if count % per_part == 0:
-            yield "".join(lines)
-            lines.clear()
-    if lines:
-        yield "".join(lines)
+    return "".join(lines)
 
 
 def delivery_json(entries: Sequence[Delivery]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ accents or runs of spaces; emails match whole, once normalised as the records we
 
 import json
 import unicodedata
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +19,9 @@ from typing import Any
 import orjson
 
 from anchoring.errors import InvalidInput
-from anchoring.files import atomic_write_parts
+from anchoring.files import StagedFile, atomic_write_parts
 from anchoring.hashing import is_hash32
-from issuer.delivery import BOM, Delivery, deliveries, delivery_csv_parts
+from issuer.delivery import BOM, Delivery, deliveries, delivery_csv_header, delivery_csv_lines, delivery_csv_parts
 from issuer.records import normalise_email
 from issuer.revoke import credential_key
 from issuer.sharing import linkedin_url, verification_url
@@ -185,17 +186,68 @@ def write_delivery_list(path: Path, store: Store, batch_id: int, base_url: str |
     atomic_write_parts(path, parts(), mode=0o600)
 
 
+DeliveryRow = tuple[int, str, str, str, str | None, str | None]
+"""(records row, email, name, credential id, receipt location, signed document), as `Store.delivery_chunks`
+gives them."""
+
+
 def delivery_entries(store: Store, batch_id: int, base_url: str | None, *, chunk: int = 5000) -> Iterator[Delivery]:
     """The batch's delivery list, with verification and LinkedIn URLs when a base URL is configured, read from
     the store `chunk` credentials at a time (a million-credential batch's list, documents and all, is never
     whole in memory)."""
     for rows in store.delivery_chunks(batch_id, documents=base_url is not None, size=chunk):
-        links: dict[str, tuple[str, str]] = {}
-        for _, _, _, cid, _, document in rows:
-            if base_url is not None and document is not None:  # the LinkedIn link names the certification
-                page = verification_url(base_url, cid)
-                links[cid] = (page, linkedin_url(orjson.loads(document), page))  # a fourth of `json`'s time
-        yield from deliveries([row[:5] for row in rows], links)
+        yield from entries_of(rows, base_url)
+
+
+def entries_of(rows: Sequence[DeliveryRow], base_url: str | None) -> list[Delivery]:
+    """Delivery entries from rows as `Store.delivery_chunks` gives them (row, email, name, credential id,
+    receipt location, signed document): the links need the document, and only when a base URL is configured."""
+    links: dict[str, tuple[str, str]] = {}
+    for _, _, _, cid, _, document in rows:
+        if base_url is not None and document is not None:  # the LinkedIn link names the certification
+            page = verification_url(base_url, cid)
+            links[cid] = (page, linkedin_url(orjson.loads(document), page))  # a fourth of `json`'s time
+    return deliveries([row[:5] for row in rows], links)
+
+
+class DeliveryListWriter:
+    """A batch's delivery list written as its receipts are, a chunk at a time (`add`), and put in place beside
+    them only by `commit` (`anchoring.files.StagedFile`): personal data, so readable by its owner only. What it
+    holds is what `write_delivery_list` writes from the store once the receipts' locations are recorded."""
+
+    def __init__(self, path: Path, base_url: str | None) -> None:
+        self.base_url = base_url
+        self._file = StagedFile(path, mode=0o600)
+        self._file.write((BOM + delivery_csv_header()).encode())
+        self._pages: deque[list[tuple[str, str, str, str, int, str, str]]] = deque()
+
+    def receipt_rows(self, store: Store, batch_id: int) -> Iterator[list[tuple[str, str, str, str]]]:
+        """The batch's (credential id, digest, leaf, document) a chunk at a time, as receipts are written from
+        them; each chunk's people kept until `written` is told where its receipts went."""
+        for page in store.receipt_chunks(batch_id):
+            self._pages.append(page)
+            yield [(cid, digest, leaf, document) for cid, digest, leaf, document, *_ in page]
+
+    def written(self, locations: dict[str, str]) -> None:
+        """The next chunk of `receipt_rows` was written: its entries added, each with its receipt's location."""
+        linked = self.base_url is not None  # the links need the documents
+        self.add(
+            [
+                (row, email, name, cid, locations[cid], document if linked else None)
+                for cid, _, _, document, row, email, name in self._pages.popleft()
+            ]
+        )
+
+    def add(self, rows: Sequence[DeliveryRow]) -> None:
+        """Rows as `Store.delivery_chunks` gives them, in batch order (the document only when a base URL is
+        configured)."""
+        self._file.write(delivery_csv_lines(entries_of(rows, self.base_url)).encode())
+
+    def commit(self) -> None:
+        self._file.commit()
+
+    def abort(self) -> None:
+        self._file.abort()
 
 
 def find_credentials(

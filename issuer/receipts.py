@@ -70,10 +70,12 @@ def write_batch_receipts(
     progress: Progress,
     form: Form = "dir",
     check: ChunkCheck | None = None,
+    on_written: Callable[[dict[str, str]], None] | None = None,
 ) -> Written:
     """Write every receipt of the batch in `form` (`chunks`: the store's rows in batch order, a chunk at a
     time), then flush them all to disk; with `check`, each worker checks the receipts it made, from the bytes
-    it wrote, before it hands its chunk back.
+    it wrote, before it hands its chunk back. `on_written` is given each chunk's locations (id -> location)
+    in batch order, as the chunk is written.
 
     Workers assemble each chunk's receipts around the stored credential text (`issuer.receiptbytes`); they
     inherit the batch's envelope, tree and check as they fork, and at most a few chunks are in flight, so a
@@ -86,6 +88,8 @@ def write_batch_receipts(
 
     def done(written: dict[str, str], failed: list[Failure]) -> None:
         locations.update(written)
+        if on_written is not None:
+            on_written(written)
         failures.extend((written[credential_id], why) for credential_id, why in failed)
         progress.advance(len(written))
         if len(locations) >= half:

@@ -403,6 +403,14 @@ class Store:
         for page in self._pages(batch_id, ("id", "digest", "leaf"), size, documents=True):
             yield [(r[1], r[2], r[3], r[4]) for r in page]
 
+    def receipt_chunks(
+        self, batch_id: int, size: int = 2000
+    ) -> Iterator[list[tuple[str, str, str, str, int, str, str]]]:
+        """`credential_chunks` with each credential's records row, email and name after its document: what the
+        delivery list needs, written as the receipts are."""
+        for page in self._pages(batch_id, ("id", "digest", "leaf", "row", "email", "name"), size, documents=True):
+            yield [(r[1], r[2], r[3], r[7], r[4], r[5], r[6]) for r in page]
+
     def leaves(self, batch_id: int) -> list[tuple[str, str]]:
         """(digest, leaf) of a batch's credentials in batch order."""
         with self.session() as s:

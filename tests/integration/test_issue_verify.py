@@ -546,7 +546,7 @@ def test_a_receipt_failing_as_its_worker_checks_it_leaves_the_batch_undelivered(
         f"is not anchored in registry {batch.registry_address}"
     )
     assert batch.state == State.CONFIRMED
-    assert not (workspace.root / "out" / "delivery.csv").exists()
+    assert [p.name for p in (workspace.root / "out").iterdir() if "delivery" in p.name] == []  # nor a half one
     resumed = wiring.batch_issuer(workspace, store, None, Silent(), receipts=form).resume(batch)
     assert resumed.receipts == 25
     assert store.batch(batch.id or 0).state == State.DELIVERED

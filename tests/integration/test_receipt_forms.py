@@ -4,6 +4,7 @@ and every reader of a stored receipt (certificates, badges, e-mail, the web page
 
 import json
 import re
+import stat
 import zipfile
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -135,11 +136,12 @@ def test_killed_while_writing_the_container_then_resumed(cli: Cli, tmp_path: Pat
     out = Path(batch.out_dir)
     container = out / f"receipts.{form}"
     assert not container.exists()  # only a temporary name, which no reader takes for a finished container
-    # the manifest is written before the receipts; of them, only the temporary file is there, and the folder
-    # of the chunks the workers wrote for it (which the next writer clears)
+    # the manifest is written before the receipts; of them, only the temporary file is there, and the delivery
+    # list being written with them, under a temporary name too (both cleared by the next run)
     written = sorted(p.name for p in out.iterdir() if p.name != "manifest")
-    assert [re.fullmatch(rf"\.receipts\.{form}\.[0-9]+\.(parts|tmp)", n) is not None for n in written] == [True, True]
-    assert [n.rsplit(".", 1)[1] for n in written] == ["parts", "tmp"]
+    assert [re.fullmatch(r"\.delivery\.csv\.[0-9]+\.tmp", written[0]) is not None, len(written)] == [True, 2]
+    assert re.fullmatch(rf"\.receipts\.{form}\.[0-9]+\.tmp", written[1]) is not None
+    assert stat.S_IMODE((out / written[0]).stat().st_mode) == 0o600  # names and e-mails: its owner's only
     # resumed with the other form configured: the batch keeps the form it was issued with
     ws = open_workspace(ws.root).set("earner", "receipts", "zip" if form == "jsonl" else "jsonl")
     resumed = cli("resume", "-w", ws.root)

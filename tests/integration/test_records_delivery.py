@@ -191,3 +191,29 @@ def test_find_credentials_and_show_one(cli: Cli, workspace: Workspace) -> None:
         2,
         "error: no credential urn:uuid:00000000-0000-0000-0000-000000000000 in this workspace",
     )
+
+
+@pytest.mark.parametrize("form", ["jsonl", "zip", "dir"])
+def test_the_delivery_list_written_with_the_receipts_is_the_one_the_store_gives(
+    cli: Cli, workspace: Workspace, form: str
+) -> None:
+    """Written chunk by chunk as the receipts are (more than one chunk here), it is byte for byte the list the
+    store gives once every receipt's location is recorded, links and quoted names included."""
+    with workspace.config_path.open("a", encoding="utf-8") as handle:
+        handle.write('\n[share]\nbase_url = "https://credentials.example.edu"\n')
+    rows = [
+        {"email": f"p{i}@example.org", "name": ["=SUM(A1)", 'Ann "Nan" Lee', "Lee, Ann", "Zoë"][i % 4] + f" {i}"}
+        for i in range(2345)
+    ]
+    _, out = issue(cli, workspace, write_csv(workspace.root / "many.csv", rows), "--receipts", form)
+    written = (out / "delivery.csv").read_bytes()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".delivery")] == []  # no temporary file left
+    again = cli("deliveries", "1", "-w", workspace.root)
+    assert again.code == 0, again.err
+    assert written.decode("utf-8-sig") == again.out
+    header, *listed = delivery_rows(again.out)
+    assert header == DELIVERY_HEADER
+    assert len(listed) == 2345
+    assert listed[1][2] == 'Ann "Nan" Lee 1'
+    assert listed[0][2] == "'=SUM(A1) 0"  # never a formula
+    assert all(r[5].startswith("https://credentials.example.edu/") and r[6] for r in listed)

@@ -79,23 +79,27 @@ def encode_chunk(
     entries for `form` ("jsonl", "zip"; `when`: the zip members' DOS time, `ContainerWriter.when`); with
     `slot` (the writer's `Slots` and the chunk's number), written straight into the container (a worker's
     chunk then passes neither through a pipe and the parent's memory, nor through a file of its own)."""
-    ids, names, spans, sizes, raw_sizes, crcs, parts = [], [], [], [], [], [], []
+    ids, names, spans, sizes, raw_sizes, crcs = [], [], [], [], [], []
+    parts: list[bytes] = []
     for credential_id, name, line in receipts:
-        data = line if line.endswith(b"\n") else line + b"\n"
-        if form == "jsonl":
-            stored, crc, header = data, 0, b""
+        broken = line.endswith(b"\n")
+        if form == "jsonl":  # the line and its break as two buffers: no copy of the line to join them
+            size, crc = len(line) + (not broken), 0
+            parts += (line,) if broken else (line, b"\n")
+            spans.append(size)
+            sizes.append(size)
         else:
+            data = line if broken else line + b"\n"
             packer = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
-            stored, crc = packer.compress(data) + packer.flush(), zlib.crc32(data)
-            header = zipwrite.local_header(name.encode("utf-8"), crc, len(data), len(stored), when)
-            parts.append(header)
+            stored, crc, size = packer.compress(data) + packer.flush(), zlib.crc32(data), len(data)
+            header = zipwrite.local_header(name.encode("utf-8"), crc, size, len(stored), when)
+            parts += (header, stored)
+            spans.append(len(header) + len(stored))
+            sizes.append(len(stored))
         ids.append(credential_id)
         names.append(name)
-        spans.append(len(header) + len(stored))
-        sizes.append(len(stored))
-        raw_sizes.append(len(data))
+        raw_sizes.append(size)
         crcs.append(crc)
-        parts.append(stored)
     if slot is None:
         return Encoded(ids, names, spans, sizes, raw_sizes, crcs, b"".join(parts))
     slots, number = slot

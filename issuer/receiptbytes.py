@@ -4,7 +4,8 @@ parts (digest, leaf, Merkle proof, its leaves' trie nodes). No credential is par
 
 Invariants: `json.loads(envelope.receipt(...))` equals `anchoring.receipt.receipt_document(...)` for the
 same inputs (a test checks it); the output is one line of compact JSON (so it is also a JSON Lines
-record), UTF-8, ending in a newline; the credential text is inserted as the store holds it, which is the
+record), UTF-8, without its line break (the writer adds it: a JSON Lines line is stored as two buffers, no
+copy made to join them); the credential text is inserted as the store holds it, which is the
 compact JSON the batch builder wrote.
 """
 
@@ -76,7 +77,7 @@ class Envelope:
             head, rest = (",".join(part.text(leaf) for part in evidence) + "]" if evidence else ""), ""
         return (
             f'{self._start}{document},"digest":"{digest}",{self._merkle}"{leaf}","proof":[{hashes}]'
-            f"{self._root}{self._tail}{head}{rest}}}\n"
+            f"{self._root}{self._tail}{head}{rest}}}"
         ).encode()
 
 

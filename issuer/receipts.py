@@ -172,7 +172,7 @@ def _jobs(form: Form, folder: Path, chunks: Iterable[list[Row]], when: tuple[int
 
 
 def _receipts(job: Job) -> list[tuple[str, bytes]]:
-    """(credential id, receipt bytes) of a job's rows."""
+    """(credential id, receipt as one line of JSON, without its break) of a job's rows."""
     if _WRITING is None:
         raise RuntimeError("receipts are assembled only while write_batch_receipts runs")
     envelope, tree, _, _ = _WRITING
@@ -182,10 +182,13 @@ def _receipts(job: Job) -> list[tuple[str, bytes]]:
     ]
 
 
-def _checked(receipts: list[tuple[str, bytes]]) -> list[Failure]:
-    """The failures among a chunk's receipts (by credential id), if the batch is checked as it is written."""
+def _checked(receipts: list[tuple[str, bytes]], *, add_break: bool = False) -> list[Failure]:
+    """The failures among a chunk's receipts (by credential id), if the batch is checked as it is written;
+    `add_break`: a reader gets each with its line break (a zip member)."""
     check = _WRITING[2] if _WRITING is not None else None
-    return check(receipts) if check is not None else []
+    if check is None:
+        return []
+    return check([(credential_id, line + b"\n") for credential_id, line in receipts] if add_break else receipts)
 
 
 def write_receipts(job: Job) -> tuple[dict[str, str], list[Failure]]:
@@ -193,7 +196,7 @@ def write_receipts(job: Job) -> tuple[dict[str, str], list[Failure]]:
     and the failures of the check."""
     out_dir = job.folder
     written = {}
-    receipts = _receipts(job)
+    receipts = [(credential_id, line + b"\n") for credential_id, line in _receipts(job)]  # a file ends its line
     for credential_id, data in receipts:
         path = out_dir / receipt_name(credential_id)
         atomic_write(path, data, durable=False)
@@ -209,16 +212,14 @@ def encode_receipts(job: Job) -> tuple[Encoded, list[Failure]]:
     if slots is None:
         raise RuntimeError("container entries are written only while write_batch_receipts runs")
     try:
-        receipts = _receipts(job)  # each a line with its break
-        named = [(credential_id, receipt_name(credential_id), data) for credential_id, data in receipts]
+        receipts = _receipts(job)  # each a line without its break, as a reader of a JSON Lines line gets it
+        named = [(credential_id, receipt_name(credential_id), line) for credential_id, line in receipts]
         encoded = encode_chunk(job.form, named, job.when, (slots, job.number))
     except BaseException:
         slots.give_up()  # the chunks after this one must not wait for one that will not come
         raise
     del named
-    if job.form == "jsonl":  # checked as a reader of the line gets it: without its break
-        receipts = [(credential_id, data[:-1]) for credential_id, data in receipts]
-    return encoded, _checked(receipts)
+    return encoded, _checked(receipts, add_break=job.form == "zip")
 
 
 def write_manifest(

@@ -105,6 +105,13 @@ def test_batches_and_their_credentials(store: Store) -> None:
     assert [row[3] for row in credential_rows(store, other.id or 0)] == ['{"id": 0}', '{"id": 1}']  # each batch its own
     assert store.document("urn:uuid:b0000001-0000-4000-8000-000000000000") == '{"id": 1}'
     assert list(store.credential_chunks(batch.id, size=2)) == [rows[:2], rows[2:]]
+    assert store.leaves(batch.id) == [(digest, leaf) for _, digest, leaf, _ in rows]
+    assert store.leaves(other.id or 0) == [
+        (digest, leaf) for _, digest, leaf, _ in credential_rows(store, other.id or 0)
+    ]
+    (first, second) = store.receipt_chunks(batch.id, size=2)
+    assert [r[:4] for r in first + second] == rows  # with each credential's people after its document
+    assert [r[4:] for r in first] == [(2, "p0@a.example.org", "Person 0"), (3, "p1@a.example.org", "Person 1")]
     assert [d[:3] for d in deliveries(store, batch.id)] == [
         (2, "p0@a.example.org", "Person 0"),
         (3, "p1@a.example.org", "Person 1"),

@@ -107,3 +107,19 @@ def test_a_location_holding_another_credentials_receipt_is_refused(tmp_path: Pat
     with pytest.raises(VerificationFailed, match=r"^self-check: .*elsewhere\.json cannot be read back: "):
         check_sample_ids([(first, str(gone))])
     assert at_first != at_second
+
+
+@pytest.mark.parametrize("form", ["jsonl", "zip"])
+def test_a_chunk_that_cannot_be_made_fails_the_batch_without_keeping_the_others_waiting(
+    tmp_path: Path, form: Form
+) -> None:
+    """A worker that fails to make its chunk gives up its range: the chunks after it fail instead of waiting
+    for it forever, the error is the first chunk's own, and no container is left, whole or temporary."""
+    rows, tree = batch(2500)
+    broken = list(rows)
+    credential_id, digest, leaf, _ = broken[800]  # in the second chunk
+    broken[800] = (credential_id, digest, leaf, '{"id":\n')  # not JSON, on two lines: made again, and fails
+    chunks = [broken[i : i + 700] for i in range(0, len(broken), 700)]
+    with pytest.raises(json.JSONDecodeError):
+        write_batch_receipts(tmp_path, chunks, tree, to_hex(tree.root), [ANCHOR], [], Silent(), form, lambda r: [])
+    assert list(tmp_path.iterdir()) == []

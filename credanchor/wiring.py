@@ -372,9 +372,7 @@ class WorkspaceSelfCheck:
             signatures=signatures,
         )
         if failed:
-            raise check_failed(
-                [(report.source, f"{report.verdict}: {report.reason}") for report in failed], len(locations)
-            )
+            raise check_failed(_failures(failed), len(locations))
 
     @contextmanager
     def checking(
@@ -393,7 +391,7 @@ class WorkspaceSelfCheck:
         ) as batch:
 
             def check(receipts: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
-                return [(report.source, f"{report.verdict}: {report.reason}") for report in batch.check(receipts)]
+                return _failures(batch.check(receipts))
 
             yield check
 
@@ -414,6 +412,7 @@ class WorkspaceSelfCheck:
 
 
 def _failures(reports: Sequence[Report]) -> list[tuple[str, str]]:
+    """(where, "verdict: reason") of each report, as the self-check's error names them."""
     return [(report.source, f"{report.verdict}: {report.reason}") for report in reports]
 
 

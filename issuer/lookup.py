@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 
 from anchoring.errors import InvalidInput
-from anchoring.files import StagedFile, atomic_write_parts
+from anchoring.files import StagedFile
 from anchoring.hashing import is_hash32
-from issuer.delivery import BOM, Delivery, deliveries, delivery_csv_header, delivery_csv_lines, delivery_csv_parts
+from issuer.delivery import BOM, Delivery, deliveries, delivery_csv_header, delivery_csv_lines
 from issuer.records import normalise_email
 from issuer.revoke import credential_key
 from issuer.sharing import linkedin_url, verification_url
@@ -177,13 +177,14 @@ def batch_deliveries(store: Store, ref: str, base_url: str | None = None) -> tup
 def write_delivery_list(path: Path, store: Store, batch_id: int, base_url: str | None) -> None:
     """The batch's delivery list as `delivery.csv` at `path`, written as it is read from the store (a million
     entries are never whole in memory): personal data, so readable by its owner only."""
-
-    def parts() -> Iterator[bytes]:
-        yield BOM.encode()
-        for part in delivery_csv_parts(delivery_entries(store, batch_id, base_url)):
-            yield part.encode()
-
-    atomic_write_parts(path, parts(), mode=0o600)
+    listing = DeliveryListWriter(path, base_url)
+    try:
+        for rows in store.delivery_chunks(batch_id, documents=base_url is not None, size=5000):
+            listing.add(rows)
+    except BaseException:
+        listing.abort()
+        raise
+    listing.commit()
 
 
 DeliveryRow = tuple[int, str, str, str, str | None, str | None]

@@ -153,24 +153,21 @@ class ChunkNotWritten(RuntimeError):
 
 
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16
-"""How many buffers one `writev` takes."""
+"""How many buffers one `pwritev` takes."""
 
 
-def write_all(fd: int, parts: list[bytes], offset: int | None = None) -> None:
-    """`parts` written to `fd` in order (at `offset`, if given, else at its position), `IOV_MAX` at a time
-    (no copy into one buffer first), whatever a write leaves unwritten written after it."""
-    at = offset
+def write_all(fd: int, parts: list[bytes], offset: int) -> None:
+    """`parts` written to `fd` in order from `offset`, `IOV_MAX` at a time with `pwritev` (no copy into one
+    buffer first), whatever a write leaves unwritten written after it."""
     for start in range(0, len(parts), IOV_MAX):
         group = parts[start : start + IOV_MAX]
-        written = os.writev(fd, group) if at is None else os.pwritev(fd, group, at)
         total = sum(map(len, group))
+        written = os.pwritev(fd, group, offset)
         if written < total:
             rest = memoryview(b"".join(group))[written:]
             while rest:
-                done = os.write(fd, rest) if at is None else os.pwrite(fd, rest, at + total - len(rest))
-                rest = rest[done:]
-        if at is not None:
-            at += total
+                rest = rest[os.pwrite(fd, rest, offset + total - len(rest)) :]
+        offset += total
 
 
 def temp_name(path: Path) -> Path:

@@ -545,8 +545,7 @@ class BatchIssuer:
         own = OwnSignatures(*signed) if signed is not None else None
         blocks = {e.chain_id: e.block_number() for e in every}
         # Who gets which receipt, written as the receipts are; put in place once every receipt checks out.
-        listing = DeliveryListWriter(out_dir / DELIVERY_NAME, self.config.share.base_url)
-        try:
+        with DeliveryListWriter(out_dir / DELIVERY_NAME, self.config.share.base_url) as listing:
             # Each receipt is verified by the worker that made it, from the bytes it wrote, before any is recorded.
             with self.self_check.checking(batch.root, asked, own, blocks) as check:
                 root, progress = batch.root, self.progress
@@ -571,10 +570,7 @@ class BatchIssuer:
 
                 self.progress.stage("writing certificate PDFs", len(paths))
                 batch_certificates(self.workspace, self.store, batch, advance=self.progress.advance)
-        except BaseException:
-            listing.abort()
-            raise
-        listing.commit()
+            listing.commit()
         mark_delivered(self.store, included)
         return self.store.update_batch(
             batch.id or 0, state=State.DELIVERED, delivered_at=now(), manifest_path=str(manifest)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -177,14 +178,10 @@ def batch_deliveries(store: Store, ref: str, base_url: str | None = None) -> tup
 def write_delivery_list(path: Path, store: Store, batch_id: int, base_url: str | None) -> None:
     """The batch's delivery list as `delivery.csv` at `path`, written as it is read from the store (a million
     entries are never whole in memory): personal data, so readable by its owner only."""
-    listing = DeliveryListWriter(path, base_url)
-    try:
+    with DeliveryListWriter(path, base_url) as listing:
         for rows in store.delivery_chunks(batch_id, documents=base_url is not None, size=5000):
             listing.add(rows)
-    except BaseException:
-        listing.abort()
-        raise
-    listing.commit()
+        listing.commit()
 
 
 DeliveryRow = tuple[int, str, str, str, str | None, str | None]
@@ -213,8 +210,9 @@ def entries_of(rows: Sequence[DeliveryRow], base_url: str | None) -> list[Delive
 
 class DeliveryListWriter:
     """A batch's delivery list written as its receipts are, a chunk at a time (`add`), and put in place beside
-    them only by `commit` (`anchoring.files.StagedFile`): personal data, so readable by its owner only. What it
-    holds is what `write_delivery_list` writes from the store once the receipts' locations are recorded."""
+    them only by `commit` (`anchoring.files.StagedFile`; leaving its `with` block uncommitted removes it):
+    personal data, so readable by its owner only. What it holds is what `write_delivery_list` writes from the
+    store once the receipts' locations are recorded."""
 
     def __init__(self, path: Path, base_url: str | None) -> None:
         self.base_url = base_url
@@ -247,8 +245,13 @@ class DeliveryListWriter:
     def commit(self) -> None:
         self._file.commit()
 
-    def abort(self) -> None:
-        self._file.abort()
+    def __enter__(self) -> "DeliveryListWriter":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._file.__exit__(kind, value, trace)  # not committed: removed, and the list before it left as it was
 
 
 def find_credentials(

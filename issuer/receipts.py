@@ -98,7 +98,7 @@ def write_batch_receipts(
             fault("verifying")
 
     with _ONE_AT_A_TIME:
-        _WRITING = (envelope, tree, check, None)
+        _WRITING = _Writing(envelope, tree, check, None)
         try:
             if form == "dir":
                 for written, failed in bounded_map(write_receipts, _jobs(form, out_dir, chunks)):
@@ -106,7 +106,7 @@ def write_batch_receipts(
                 os.sync()  # one flush for every receipt written above, before any of them is recorded as written
                 return Written(locations, failures)
             with ContainerWriter(out_dir / CONTAINER_NAMES[form], form) as writer:
-                _WRITING = (envelope, tree, check, writer.slots)  # each worker writes its chunk into the container
+                _WRITING = _WRITING._replace(slots=writer.slots)  # each worker writes its chunk into the container
                 for encoded, failed in bounded_map(encode_receipts, _jobs(form, out_dir, chunks, writer.when)):
                     done(writer.add(encoded), failed)
                 writer.finish()  # one fsync, then the rename: only a complete container has the final name
@@ -160,7 +160,17 @@ class Job(NamedTuple):
     """The zip members' DOS time."""
 
 
-_WRITING: tuple[Envelope, MerkleTree, ChunkCheck | None, Slots | None] | None = None
+class _Writing(NamedTuple):
+    """What the workers of the running `write_batch_receipts` inherit as they fork."""
+
+    envelope: Envelope
+    tree: MerkleTree
+    check: ChunkCheck | None
+    slots: Slots | None
+    """The container's ranges, when the receipts go into one."""
+
+
+_WRITING: _Writing | None = None
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -175,7 +185,7 @@ def _receipts(job: Job) -> list[tuple[str, bytes]]:
     """(credential id, receipt as one line of JSON, without its break) of a job's rows."""
     if _WRITING is None:
         raise RuntimeError("receipts are assembled only while write_batch_receipts runs")
-    envelope, tree, _, _ = _WRITING
+    envelope, tree = _WRITING.envelope, _WRITING.tree
     return [
         (credential_id, envelope.receipt_of(document, digest, leaf, tree.proof_json(i)))
         for i, (credential_id, digest, leaf, document) in enumerate(job.rows, job.position)
@@ -185,7 +195,7 @@ def _receipts(job: Job) -> list[tuple[str, bytes]]:
 def _checked(receipts: list[tuple[str, bytes]], *, add_break: bool = False) -> list[Failure]:
     """The failures among a chunk's receipts (by credential id), if the batch is checked as it is written;
     `add_break`: a reader gets each with its line break (a zip member)."""
-    check = _WRITING[2] if _WRITING is not None else None
+    check = _WRITING.check if _WRITING is not None else None
     if check is None:
         return []
     return check([(credential_id, line + b"\n") for credential_id, line in receipts] if add_break else receipts)
@@ -208,7 +218,7 @@ def encode_receipts(job: Job) -> tuple[Encoded, list[Failure]]:
     """One chunk of a batch's receipts as container entries, written straight into the container (in a worker
     process for large batches: 15 MB a chunk need not be pickled through a pipe), and the failures of the
     check."""
-    slots = _WRITING[3] if _WRITING is not None else None
+    slots = _WRITING.slots if _WRITING is not None else None
     if slots is None:
         raise RuntimeError("container entries are written only while write_batch_receipts runs")
     try:

@@ -205,8 +205,16 @@ WAL_AUTOCHECKPOINT = 1000
 """SQLite's default: a commit that leaves the write-ahead log over this many pages copies it into the database."""
 
 
+PAGE_BYTES = 16384
+"""The page size of a database SQLite creates (its default is 4096). A signed document (2.3-3.5 KB) takes a
+4 KiB page nearly to itself, leaving the rest empty, so a million-credential batch wrote 4 GB of pages where 16
+KiB pages hold six or seven documents each (measured, 300,000 credentials straight with sqlite3: 1,284 MiB of
+log and 6.6-7.8 s against 771 MiB and 4.3-4.6 s). An existing database keeps the page size it was made with."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA page_size={PAGE_BYTES}")  # only a database still empty takes it: before WAL makes it
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")

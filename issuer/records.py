@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from anchoring.errors import InvalidInput
 from issuer.config import FIELDS, IGNORE
@@ -202,12 +203,13 @@ def _record(
 ) -> tuple[Record | None, list[str]]:
     problems = []
     values = {field: cell.strip() if type(cell) is str else _text(cell) for field, cell in cells.items()}
-    for field, value in values.items():
-        if len(value) > MAX_CELL:
-            problems.append(f"row {row}: {field} is {len(value)} characters; at most {MAX_CELL}")
-        elif value in _SPREADSHEET_ERRORS:
-            problems.append(f"row {row}: {field} holds the spreadsheet error {value}")
-    if problems:
+    texts = values.values()
+    if max(map(len, texts)) > MAX_CELL or not _SPREADSHEET_ERRORS.isdisjoint(texts):  # each cell looked at once
+        for field, value in values.items():
+            if len(value) > MAX_CELL:
+                problems.append(f"row {row}: {field} is {len(value)} characters; at most {MAX_CELL}")
+            elif value in _SPREADSHEET_ERRORS:
+                problems.append(f"row {row}: {field} holds the spreadsheet error {value}")
         return None, problems
     email = normalise_email(values["email"])
     if not email:
@@ -217,7 +219,8 @@ def _record(
     name = values["name"]
     if not name:
         problems.append(f"row {row}: name is empty")
-    issue_date = _date(cells.get("issue_date"), row, problems)
+    dated = cells.get("issue_date")
+    issue_date = None if dated is None else _date(dated, row, problems)
     credits = _credits(cells.get("credits_earned"), row, template, decimal_comma, problems)
     url = values.get("evidence_url") or None
     if url is not None and not _URL.fullmatch(url):
@@ -284,9 +287,21 @@ def _iso_date(text: str) -> datetime | str:
 
 
 def _credits(cell: Cell, row: int, template: Template, decimal_comma: bool, problems: list[str]) -> float | None:
+    if cell is None or cell == "":
+        return None
+    amount, problem = _amount(cell, type(cell).__name__, decimal_comma, template.credits_available)  # Cells hash
+    if problem:
+        problems.append(f"row {row}: {problem}")
+    return amount
+
+
+@lru_cache(maxsize=4096)
+def _amount(cell: Cell, kind: str, decimal_comma: bool, available: float | None) -> tuple[float | None, str]:
+    """A credits cell's amount, or the problem with it (without its row): kept for the few values a batch's
+    rows hold, each read once (`kind` keeps 1 and True apart, which are equal keys)."""
     value = _text(cell)
     if not value:
-        return None
+        return None, ""
     if decimal_comma and _DECIMAL_COMMA.fullmatch(value):
         value = value.replace(",", ".")
     try:
@@ -294,13 +309,9 @@ def _credits(cell: Cell, row: int, template: Template, decimal_comma: bool, prob
             raise InvalidOperation
         amount = Decimal(value)
     except InvalidOperation:
-        problems.append(f"row {row}: credits_earned {_text(cell)!r} is not a number")
-        return None
+        return None, f"credits_earned {_text(cell)!r} is not a number"
     if not amount.is_finite() or amount < 0:
-        problems.append(f"row {row}: credits_earned {_text(cell)!r} must be a number of zero or more")
-        return None
-    available = template.credits_available
+        return None, f"credits_earned {_text(cell)!r} must be a number of zero or more"
     if available is not None and amount > Decimal(str(available)):
-        problems.append(f"row {row}: credits_earned {_text(cell)} is more than the {available} the achievement offers")
-        return None
-    return float(amount)
+        return None, f"credits_earned {_text(cell)} is more than the {available} the achievement offers"
+    return float(amount), ""

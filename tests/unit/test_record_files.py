@@ -502,3 +502,26 @@ def test_damaged_workbooks(changes: list[tuple[int, int]]) -> None:
 def test_random_tables_as_csv(rows: list[list[str]], delimiter: str) -> None:
     text = "\n".join(delimiter.join(cells) for cells in [["email", "name"], *rows])
     records_or_clean_error(text.encode("utf-8", "surrogatepass"))
+
+
+def test_credits_read_once_per_value_keep_each_row_and_each_cell_type() -> None:
+    # A credits value is read once per batch and kept (a million rows hold a few values): each row still gets
+    # its own problem, and a number cell, a text cell and a boolean cell holding "the same" value stay apart.
+    rows: list[list[Any]] = [["a@b.org", "A", 2], ["c@b.org", "C", True], ["d@b.org", "D", 2.0], ["e@b.org", "E", "2"]]
+    rows += [["f@b.org", "F", True], ["g@b.org", "G", "x"], ["h@b.org", "H", "x"], ["i@b.org", "I", 1]]
+    data = workbook(("S", [["email", "name", "credits_earned"], *rows]))
+    assert problems(data, "rec.xlsx") == [
+        "row 3: credits_earned 'TRUE' is not a number",
+        "row 6: credits_earned 'TRUE' is not a number",
+        "row 7: credits_earned 'x' is not a number",
+        "row 8: credits_earned 'x' is not a number",
+    ]
+    fine = workbook(
+        ("S", [["email", "name", "credits_earned"], *(r for r in rows if r[2] not in ("x",) and r[2] is not True)])
+    )
+    assert [(r.email, r.credits_earned) for r in parse(fine, "rec.xlsx")] == [
+        ("a@b.org", 2.0),
+        ("d@b.org", 2.0),
+        ("e@b.org", 2.0),
+        ("i@b.org", 1.0),
+    ]

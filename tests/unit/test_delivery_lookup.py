@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from anchoring.errors import InvalidInput
-from issuer.delivery import COLUMNS, Delivery, cell, deliveries, delivery_csv, delivery_csv_parts, delivery_json
+from issuer.delivery import (
+    COLUMNS,
+    Delivery,
+    cell,
+    deliveries,
+    delivery_csv,
+    delivery_csv_lines,
+    delivery_csv_parts,
+    delivery_json,
+)
 from issuer.lookup import Standing, batch_ref, fold, human_date, listing_json, matching_name, person_view, standing
 from issuer.store import Batch, Issued, State
 
@@ -193,6 +202,34 @@ def test_the_csv_in_parts_is_the_csv_whole(per_part: int) -> None:
     assert len(parts) == -(-5 // per_part)
     assert parts[0].startswith(",".join(COLUMNS) + "\r\n")
     assert list(delivery_csv_parts([])) == [",".join(COLUMNS) + "\r\n"]  # no entries: the header alone
+
+
+def _csv_module(entries: list[Delivery]) -> str:
+    """What the csv module writes for the entries' lines, each text field but the credential id through `cell`."""
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    for e in entries:
+        row = [e.email, e.name, e.credential_id, e.receipt_file, e.verification_url or "", e.linkedin_url or ""]
+        writer.writerow([e.row, *(cell(value) if i != 2 else value for i, value in enumerate(row))])
+    return expected.getvalue()
+
+
+@pytest.mark.parametrize("field", range(6))
+@pytest.mark.parametrize("text", ["=1", "+1", "-1", "@a", "\tx", "\rx", "a\rb", "a\nb", "a,b", 'a"b', "", "é\u2028"])
+def test_a_chunk_with_one_field_needing_care_is_written_as_the_csv_module_writes_it(field: int, text: str) -> None:
+    # A chunk is written plainly when nothing in it needs quotes or a formula guard; a single field anywhere
+    # that does sends the chunk through the entry-by-entry writer. Both give the csv module's text.
+    plain = [
+        Delivery(
+            i + 2, f"p{i}@example.org", f"Person {i}", f"urn:uuid:{i}", f"{i}.json", f"https://v/{i}", f"https://l/{i}"
+        )
+        for i in range(5)
+    ]
+    assert delivery_csv_lines(plain) == _csv_module(plain)
+    values = list(plain[3])
+    values[[1, 2, 3, 4, 5, 6][field]] = text
+    mixed = [*plain[:3], Delivery(*values), *plain[4:]]
+    assert delivery_csv_lines(mixed) == _csv_module(mixed)
 
 
 def test_the_csv_is_what_the_csv_module_writes_for_any_text() -> None:

@@ -226,9 +226,7 @@ def test_a_chunk_with_one_field_needing_care_is_written_as_the_csv_module_writes
         for i in range(5)
     ]
     assert delivery_csv_lines(plain) == _csv_module(plain)
-    values = list(plain[3])
-    values[[1, 2, 3, 4, 5, 6][field]] = text
-    mixed = [*plain[:3], Delivery(*values), *plain[4:]]
+    mixed = [*plain[:3], plain[3]._replace(**{Delivery._fields[1 + field]: text}), *plain[4:]]
     assert delivery_csv_lines(mixed) == _csv_module(mixed)
 
 

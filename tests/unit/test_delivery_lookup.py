@@ -226,7 +226,16 @@ def test_a_chunk_with_one_field_needing_care_is_written_as_the_csv_module_writes
         for i in range(5)
     ]
     assert delivery_csv_lines(plain) == _csv_module(plain)
-    mixed = [*plain[:3], plain[3]._replace(**{Delivery._fields[1 + field]: text}), *plain[4:]]
+    entry = plain[3]
+    changed = [
+        entry._replace(email=text),
+        entry._replace(name=text),
+        entry._replace(credential_id=text),
+        entry._replace(receipt_file=text),
+        entry._replace(verification_url=text),
+        entry._replace(linkedin_url=text),
+    ][field]
+    mixed = [*plain[:3], changed, *plain[4:]]
     assert delivery_csv_lines(mixed) == _csv_module(mixed)
 
 

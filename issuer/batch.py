@@ -545,16 +545,25 @@ class BatchIssuer:
         own = OwnSignatures(*signed) if signed is not None else None
         blocks = {e.chain_id: e.block_number() for e in every}
         # Who gets which receipt, written as the receipts are; put in place once every receipt checks out.
-        with DeliveryListWriter(out_dir / DELIVERY_NAME, self.config.share.base_url) as listing:
-            # Each receipt is verified by the worker that made it, from the bytes it wrote, before any is recorded.
+        listing = DeliveryListWriter(out_dir / DELIVERY_NAME, self.config.share.base_url)
+        # Where each receipt is, recorded as the chunks come back; committed once they are all written and flushed.
+        with listing, self.store.receipt_locations(batch.id or 0) as located:
+            # Each receipt is verified by the worker that made it, from the bytes it wrote.
             with self.self_check.checking(batch.root, asked, own, blocks) as check:
                 root, progress = batch.root, self.progress
-                rows, listed = listing.receipt_rows(self.store, batch.id or 0), listing.written
-                written = write_batch_receipts(out_dir, rows, tree, root, anchors, every, progress, form, check, listed)
+                rows = listing.receipt_rows(self.store, batch.id or 0)
+
+                def chunk_written(locations: dict[str, str]) -> None:
+                    listing.written(locations)
+                    located.add(locations)
+
+                written = write_batch_receipts(
+                    out_dir, rows, tree, root, anchors, every, progress, form, check, chunk_written
+                )
             del every, evidences
             fault("receipts-written")
             paths = written.locations
-            self.store.set_receipt_paths(batch.id or 0, paths)
+            located.commit()
             if written.failures:
                 raise check_failed(written.failures, len(paths))
             # What the store now says of each receipt's place, read back as a verifier reads it, for a sample.

@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from anchoring.chain import Chain
 from anchoring.errors import CredanchorError
 from anchoring.jsonio import parse_json
@@ -48,12 +50,21 @@ class HitCounter:
         with self._lock:
             self._pending[(day, kind, credential_id, batch_id)] += 1
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
+        """Add the counts so far to the database; False, with the counts kept for the next flush, when it
+        cannot take them now (SQLite's write lock held past its busy timeout: a large batch holds it while it
+        is stored and while its receipts are written)."""
         if self._store is None:
-            return
+            return True
         with self._lock:
             pending, self._pending = dict(self._pending), Counter()
-        add_counts(self._store, pending)
+        try:
+            add_counts(self._store, pending)
+        except DBAPIError:
+            with self._lock:
+                self._pending.update(pending)
+            return False
+        return True
 
 
 @dataclass

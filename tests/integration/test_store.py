@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+import issuer.store as store_module
+from credanchor.web.context import HitCounter
 from issuer.lookup import delivery_entries
 from issuer.store import (
     CACHE_KIB,
@@ -159,6 +161,34 @@ def test_receipt_paths_set_a_chunk_of_rows_at_a_time(store: Store) -> None:
     ]
     store.set_receipt_paths(batch.id or 0, {}, chunk=2)  # nothing to set: nothing sent
     assert len(store.receipt_paths(batch.id or 0)) == 5
+
+
+def test_receipt_locations_given_chunk_by_chunk_are_recorded_only_by_the_commit(store: Store) -> None:
+    batch = new_batch(store, 5, key="a")
+    ids = [f"urn:uuid:a000000{i}-0000-4000-8000-000000000000" for i in range(5)]
+    with store.receipt_locations(batch.id or 0, chunk=2) as located:
+        located.add({cid: f"/r/receipts.jsonl#{i * 100}" for i, cid in enumerate(ids[:3])})
+        located.add({})
+        located.add({cid: f"/r/receipts.jsonl#{i * 100}" for i, cid in enumerate(ids[3:], start=3)})
+        assert {path for _, path in store.receipt_paths(batch.id or 0)} == {None}  # not yet, for anyone else
+        located.commit()
+    assert sorted(store.receipt_paths(batch.id or 0)) == [
+        (cid, f"/r/receipts.jsonl#{i * 100}") for i, cid in enumerate(ids)
+    ]
+    other = new_batch(store, 3, key="b")
+    others = [f"urn:uuid:b000000{i}-0000-4000-8000-000000000000" for i in range(3)]
+    with store.receipt_locations(other.id or 0) as located:
+        located.add({others[0]: "/r/0.json"})  # then the run fails: left uncommitted
+    assert {path for _, path in store.receipt_paths(other.id or 0)} == {None}
+    with store.receipt_locations(other.id or 0) as located:
+        located.add({others[0]: "/r/0.json", others[1]: "/r/1.json"})
+        located.add({others[0]: "/r/0.json"})  # the third place holds another credential
+        with pytest.raises(StoreError) as refused:
+            located.commit()
+    assert str(refused.value) == (
+        f"batch {other.id}: 1 of 3 receipt locations name no credential at their place in the batch; none was recorded"
+    )
+    assert {path for _, path in store.receipt_paths(other.id or 0)} == {None}
 
 
 @pytest.mark.parametrize(
@@ -460,3 +490,32 @@ def test_the_freed_heap_is_given_back_on_glibc() -> None:
     """A batch's larger page cache, freed at check-in, goes back to the system (glibc's malloc_trim), not only to
     the heap (measured at a million credentials: the issuing process's peak 190 MB higher without it)."""
     assert return_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_web_counts_stay_in_memory_while_another_process_holds_the_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large batch holds SQLite's write lock while it is stored and while its receipts are written; the web
+    # verifier's counts wait in memory meanwhile instead of being lost (or stopping the thread that flushes them).
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "credanchor.db"
+    store = Store(f"sqlite:///{path}")
+    try:
+        batch = new_batch(store, 2)
+        counter = HitCounter(store)
+        credential = "urn:uuid:a0000001-0000-4000-8000-000000000000"
+        counter.count("page", credential, batch.id or 0)
+        holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        assert counter.flush() is False
+        counter.count("page", credential, batch.id or 0)
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert counter.flush() is True
+        assert [(c.kind, c.credential_id, c.count) for c in daily_counts(store, "2000-01-01")] == [
+            ("page", credential, 2)
+        ]
+        assert counter.flush() is True  # nothing left to add
+        assert [c.count for c in daily_counts(store, "2000-01-01")] == [2]
+    finally:
+        store.close()

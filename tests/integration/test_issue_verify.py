@@ -472,6 +472,32 @@ def test_issuing_lets_go_of_the_records_once_the_batch_is_prepared(workspace: Wo
     assert plan.records == []  # in the store now; a million of them would be about 300 MB held for nothing
 
 
+def test_delivery_in_the_issuing_process_takes_the_hashes_it_stored_without_reading_them_back(
+    workspace: Workspace,
+) -> None:
+    from anchoring.progress import Silent
+    from credanchor import wiring
+    from issuer.batch import plan_batch
+
+    plan = plan_batch(workspace, write_csv(workspace.root / "records.csv", people(2345)), "example", {})
+    store = Store(workspace.database_url)
+    issuer = wiring.batch_issuer(workspace, store, None, Silent())
+    batch = issuer._prepare(plan, workspace.root / "out")  # three chunks of the signing workers
+    stored = store.leaves(batch.id or 0)
+    assert len(stored) == 2345
+    reads: list[int] = []
+
+    def leaves(batch_id: int) -> list[tuple[str, str]]:
+        reads.append(batch_id)
+        return stored
+
+    store.leaves = leaves  # type: ignore[method-assign]
+    assert issuer._stored(batch) == stored  # the same pairs, in the same order, none read from the store
+    assert reads == []
+    assert issuer._stored(batch) == stored  # taken once: a second delivery (resume) reads the store
+    assert reads == [batch.id]
+
+
 def test_the_self_check_is_given_the_key_that_signed_the_batch(workspace: Workspace) -> None:
     from anchoring.multibase import decode_multikey
     from anchoring.progress import Silent

@@ -474,3 +474,26 @@ def test_trust_lists_that_are_not_files(cli: Cli, tmp_path: Path) -> None:
     ]:
         result = cli("verify", VALID, "--trust", path)
         assert (result.code, result.err) == (2, f"error: trust list {path}: {message}\n")
+
+
+def test_a_database_another_process_keeps_locked_is_named_busy(
+    cli: Cli, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a large batch holds the write lock while it is stored and while its receipts are written; a
+    # command that must write meanwhile says so in one line once its wait is over, instead of a traceback.
+    import sqlite3
+
+    import issuer.store
+    from credanchor.cli import DATABASE_BUSY
+    from tests.conftest import issue_killed_at
+
+    issue_killed_at(workspace, write_csv(workspace.root / "records.csv", people(2)), "prepared")
+    monkeypatch.setattr(issuer.store, "BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(workspace.root / "credanchor.db", timeout=0, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        result = cli("discard", "1", "-w", workspace.root)
+    finally:
+        holder.close()
+    assert (result.code, result.err.strip()) == (1, f"error: {DATABASE_BUSY}")
+    assert cli("discard", "1", "-w", workspace.root).code == 0  # once it is let go

@@ -230,10 +230,10 @@ class BatchIssuer:
         self._home_checked = False
         self._trees: dict[str, MerkleTree] = {}
         self._signed: dict[str, tuple[bytes, bytes]] = {}
-        self._hashed: dict[str, tuple[bytes, bytes]] = {}
-        """By root, the batch `_prepare` made in this process: its digests and leaves, 32 bytes each in order."""
         """By root, for the batch this process built: the key that signed it, and the tags of the signatures
         it made (`OwnSignatures`)."""
+        self._hashed: dict[str, tuple[bytes, bytes]] = {}
+        """By root, the batch `_prepare` made in this process: its digests and leaves, 32 bytes each in order."""
         self.locks = locks_for(store.engine, workspace.root)  # file locks, or the database's on PostgreSQL
 
     # The one public entry: plan -> the batch for that input -> drive it to delivered.

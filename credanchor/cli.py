@@ -687,27 +687,13 @@ def main() -> None:
     run_app()
 
 
-DATABASE_BUSY = (
-    "the database is busy: another credanchor process has held its write lock for 30 s (on SQLite, a large batch "
-    "holds it while it is stored and while its receipts are written); run the command again once it is done"
-)
-
-
 def run_app() -> None:
-    """The Typer app for the command line; a `CredanchorError` is printed as one line and exits with its code,
-    and so is SQLite's write lock held by another process past the wait (`DATABASE_BUSY`)."""
+    """The Typer app for the command line; a `CredanchorError` is printed as one line and exits with its code."""
     try:
         only_command(sys.argv[1:])()
     except CredanchorError as exc:
         render.print_error(str(exc))
         sys.exit(exc.exit_code)
-    except Exception as exc:
-        from sqlalchemy.exc import OperationalError  # only once something failed: no command pays for it
-
-        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
-            render.print_error(DATABASE_BUSY)
-            sys.exit(1)
-        raise
 
 
 def only_command(args: list[str]) -> typer.Typer:

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SaEnum
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -312,6 +313,19 @@ def _sqlite_checkin(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute(f"PRAGMA cache_size={CACHE_KIB}")
 
 
+DATABASE_BUSY = (
+    "the database is busy: another credanchor process has held its write lock for 30 s (on SQLite, a large batch "
+    "holds it while it is stored and while its receipts are written); run the command again once it is done"
+)
+
+
+def _sqlite_busy(context: ExceptionContext) -> None:
+    """SQLite's write lock held by another connection past `BUSY_TIMEOUT_MS`: a `StoreError` that says so, for
+    every caller (a command prints it as one line), instead of the driver's `database is locked`."""
+    if "database is locked" in str(context.original_exception):
+        raise StoreError(DATABASE_BUSY) from context.original_exception
+
+
 def engine_for(url: str) -> Engine:
     """An engine with the settings every connection needs: SQLite's pragmas; UTC sessions on PostgreSQL
     (a bare `postgresql://` URL means psycopg 3, the driver installed)."""
@@ -325,6 +339,7 @@ def engine_for(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "checkin", _sqlite_checkin)
+        event.listen(engine, "handle_error", _sqlite_busy)
     return engine
 
 
@@ -693,13 +708,6 @@ class Store:
     def attempts(self, batch_id: int) -> Sequence[Attempt]:
         with self.session() as s:
             return s.exec(select(Attempt).where(Attempt.batch_id == batch_id).order_by(col(Attempt.id))).all()
-
-    def set_receipt_paths(self, batch_id: int, paths: dict[str, str], *, chunk: int = 10_000) -> None:
-        """Every credential's receipt location, `paths` by credential id in batch order from the first:
-        `receipt_locations` given them all at once."""
-        with self.receipt_locations(batch_id, chunk=chunk) as located:
-            located.add(paths)
-            located.commit()
 
     def receipt_locations(self, batch_id: int, *, chunk: int = 10_000) -> "ReceiptLocations":
         """A writer of the batch's receipt locations a chunk at a time, as its receipts are written."""

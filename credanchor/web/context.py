@@ -23,7 +23,7 @@ from anchoring.receipt import MAX_RECEIPT_BYTES
 from anchoring.receiptfiles import read_receipt_at
 from credanchor import wiring
 from credanchor.web.settings import WebSettings
-from issuer.store import Store, add_counts, credential_digest
+from issuer.store import Store, StoreError, add_counts, credential_digest
 from issuer.workspace import Workspace, open_workspace
 from verifier.cached import CachedReader
 from verifier.checks import Report, malformed
@@ -60,7 +60,7 @@ class HitCounter:
             pending, self._pending = dict(self._pending), Counter()
         try:
             add_counts(self._store, pending)
-        except DBAPIError:
+        except (DBAPIError, StoreError):  # busy (StoreError), or any other failure of the database
             with self._lock:
                 self._pending.update(pending)
             return False

@@ -484,7 +484,7 @@ def test_a_database_another_process_keeps_locked_is_named_busy(
     import sqlite3
 
     import issuer.store
-    from credanchor.cli import DATABASE_BUSY
+    from issuer.store import DATABASE_BUSY
     from tests.conftest import issue_killed_at
 
     issue_killed_at(workspace, write_csv(workspace.root / "records.csv", people(2)), "prepared")

@@ -96,6 +96,13 @@ def attempt(batch_id: int, nonce: int, tag: str) -> Attempt:
     )
 
 
+def set_receipt_paths(store: Store, batch_id: int, paths: dict[str, str], *, chunk: int = 10_000) -> None:
+    """Every receipt location of a batch given at once, as issuing gives them a chunk at a time."""
+    with store.receipt_locations(batch_id, chunk=chunk) as located:
+        located.add(paths)
+        located.commit()
+
+
 def test_batches_and_their_credentials(store: Store) -> None:
     batch = new_batch(store, 3, key="a")
     other = new_batch(store, 2, key="b")
@@ -131,7 +138,7 @@ def test_batches_and_their_credentials(store: Store) -> None:
         "p1@a.example.org": "urn:uuid:a0000001-0000-4000-8000-000000000000",
         "p0@b.example.org": "urn:uuid:b0000000-0000-4000-8000-000000000000",
     }
-    store.set_receipt_paths(batch.id, {"urn:uuid:a0000000-0000-4000-8000-000000000000": "/r/a0.json"})
+    set_receipt_paths(store, batch.id, {"urn:uuid:a0000000-0000-4000-8000-000000000000": "/r/a0.json"})
     assert sorted(store.receipt_paths(batch.id)) == [
         ("urn:uuid:a0000000-0000-4000-8000-000000000000", "/r/a0.json"),
         ("urn:uuid:a0000001-0000-4000-8000-000000000000", None),
@@ -155,11 +162,11 @@ def test_batches_and_their_credentials(store: Store) -> None:
 def test_receipt_paths_set_a_chunk_of_rows_at_a_time(store: Store) -> None:
     batch = new_batch(store, 5, key="a")
     ids = [f"urn:uuid:a000000{i}-0000-4000-8000-000000000000" for i in range(5)]
-    store.set_receipt_paths(batch.id or 0, {cid: f"/r/receipts.jsonl#{i * 100}" for i, cid in enumerate(ids)}, chunk=2)
+    set_receipt_paths(store, batch.id or 0, {cid: f"/r/receipts.jsonl#{i * 100}" for i, cid in enumerate(ids)}, chunk=2)
     assert sorted(store.receipt_paths(batch.id or 0)) == [
         (cid, f"/r/receipts.jsonl#{i * 100}") for i, cid in enumerate(ids)
     ]
-    store.set_receipt_paths(batch.id or 0, {}, chunk=2)  # nothing to set: nothing sent
+    set_receipt_paths(store, batch.id or 0, {}, chunk=2)  # nothing to set: nothing sent
     assert len(store.receipt_paths(batch.id or 0)) == 5
 
 
@@ -203,14 +210,14 @@ def test_receipt_locations_out_of_batch_order_are_refused_and_none_recorded(
     ids = [f"urn:uuid:a000000{i}-0000-4000-8000-000000000000" for i in range(6)]  # the sixth is in no batch
     paths = {ids[i]: f"/r/{i}.json" for i in order}
     with pytest.raises(StoreError) as refused:
-        store.set_receipt_paths(batch.id or 0, paths, chunk=2)
+        set_receipt_paths(store, batch.id or 0, paths, chunk=2)
     assert str(refused.value) == (
         f"batch {batch.id}: {wrong} of {len(order)} receipt locations name no credential at their place in the "
         "batch; none was recorded"
     )
     assert {path for _, path in store.receipt_paths(batch.id or 0)} == {None}
     with pytest.raises(StoreError, match="^batch .*: 5 of 5 receipt locations name no credential"):  # another's
-        store.set_receipt_paths(other.id or 0, {ids[i]: f"/r/{i}.json" for i in range(5)})
+        set_receipt_paths(store, other.id or 0, {ids[i]: f"/r/{i}.json" for i in range(5)})
     assert {path for _, path in store.receipt_paths(other.id or 0)} == {None}
 
 

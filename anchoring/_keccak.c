@@ -4,9 +4,10 @@
  * and falls back to its pure-Python path otherwise; tests/unit/test_keccak_native.py checks both paths give the
  * same bytes. Hashing functions release the GIL, so Python threads run them on every core at once.
  *
- * The permutation is Keccak-f[1600] as FIPS 202 and the Keccak team's reference define it, written out
- * (theta, rho and pi in one pass, chi, iota); the padding is Keccak's original 0x01 (Ethereum's keccak256),
- * not SHA-3's 0x06. Lanes are read little-endian: x86-64 and arm64 only (setup.py builds nothing elsewhere).
+ * The permutation is Keccak-f[1600] as FIPS 202 and the Keccak team's reference define it, written out with the
+ * lanes in locals (`permute`), built twice on x86-64: for any CPU, and for those with BMI1 and BMI2, chosen at
+ * import (`PERMUTATION` names the one in use). The padding is Keccak's original 0x01 (Ethereum's keccak256), not
+ * SHA-3's 0x06. Lanes are read little-endian: x86-64 and arm64 only (setup.py builds nothing elsewhere).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -29,77 +30,119 @@ static const uint64_t RC[24] = {
     0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
     0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL};
 
-static void keccakf(uint64_t s[25]) {
-    uint64_t c0, c1, c2, c3, c4, d0, d1, d2, d3, d4, b[25];
-    for (int r = 0; r < 24; r++) {
-        c0 = s[0] ^ s[5] ^ s[10] ^ s[15] ^ s[20];
-        c1 = s[1] ^ s[6] ^ s[11] ^ s[16] ^ s[21];
-        c2 = s[2] ^ s[7] ^ s[12] ^ s[17] ^ s[22];
-        c3 = s[3] ^ s[8] ^ s[13] ^ s[18] ^ s[23];
-        c4 = s[4] ^ s[9] ^ s[14] ^ s[19] ^ s[24];
-        d0 = c4 ^ ROL(c1, 1);
-        d1 = c0 ^ ROL(c2, 1);
-        d2 = c1 ^ ROL(c3, 1);
-        d3 = c2 ^ ROL(c4, 1);
-        d4 = c3 ^ ROL(c0, 1);
-        /* rho and pi: lane (x, y) (index x + 5y), rotated by its offset, moves to (y, 2x + 3y mod 5) */
-        b[0] = s[0] ^ d0;
-        b[10] = ROL(s[1] ^ d1, 1);
-        b[20] = ROL(s[2] ^ d2, 62);
-        b[5] = ROL(s[3] ^ d3, 28);
-        b[15] = ROL(s[4] ^ d4, 27);
-        b[16] = ROL(s[5] ^ d0, 36);
-        b[1] = ROL(s[6] ^ d1, 44);
-        b[11] = ROL(s[7] ^ d2, 6);
-        b[21] = ROL(s[8] ^ d3, 55);
-        b[6] = ROL(s[9] ^ d4, 20);
-        b[7] = ROL(s[10] ^ d0, 3);
-        b[17] = ROL(s[11] ^ d1, 10);
-        b[2] = ROL(s[12] ^ d2, 43);
-        b[12] = ROL(s[13] ^ d3, 25);
-        b[22] = ROL(s[14] ^ d4, 39);
-        b[23] = ROL(s[15] ^ d0, 41);
-        b[8] = ROL(s[16] ^ d1, 45);
-        b[18] = ROL(s[17] ^ d2, 15);
-        b[3] = ROL(s[18] ^ d3, 21);
-        b[13] = ROL(s[19] ^ d4, 8);
-        b[14] = ROL(s[20] ^ d0, 18);
-        b[24] = ROL(s[21] ^ d1, 2);
-        b[9] = ROL(s[22] ^ d2, 61);
-        b[19] = ROL(s[23] ^ d3, 56);
-        b[4] = ROL(s[24] ^ d4, 14);
-        for (int y = 0; y < 25; y += 5) { /* chi */
-            s[y + 0] = b[y + 0] ^ (~b[y + 1] & b[y + 2]);
-            s[y + 1] = b[y + 1] ^ (~b[y + 2] & b[y + 3]);
-            s[y + 2] = b[y + 2] ^ (~b[y + 3] & b[y + 4]);
-            s[y + 3] = b[y + 3] ^ (~b[y + 4] & b[y + 0]);
-            s[y + 4] = b[y + 4] ^ (~b[y + 0] & b[y + 1]);
-        }
-        s[0] ^= RC[r]; /* iota */
+/* chi of one plane: lanes x0..x4 (through theta, rho and pi) into lanes P##a ... P##u */
+#define CHI(P, x0, x1, x2, x3, x4) \
+    P##a = x0 ^ (~x1 & x2);        \
+    P##e = x1 ^ (~x2 & x3);        \
+    P##i = x2 ^ (~x3 & x4);        \
+    P##o = x3 ^ (~x4 & x0);        \
+    P##u = x4 ^ (~x0 & x1);
+
+/* One round from the lanes A##ba ... A##su into E##ba ... E##su (plane b, g, k, m, s; lane a, e, i, o, u, so
+ * lane (x, y) is index x + 5y): theta; then for each output plane the five lanes that rho and pi bring to it, each
+ * rotated by its offset; chi; iota. */
+#define ROUND(A, E, rc)                                                                                          \
+    c0 = A##ba ^ A##ga ^ A##ka ^ A##ma ^ A##sa;                                                                  \
+    c1 = A##be ^ A##ge ^ A##ke ^ A##me ^ A##se;                                                                  \
+    c2 = A##bi ^ A##gi ^ A##ki ^ A##mi ^ A##si;                                                                  \
+    c3 = A##bo ^ A##go ^ A##ko ^ A##mo ^ A##so;                                                                  \
+    c4 = A##bu ^ A##gu ^ A##ku ^ A##mu ^ A##su;                                                                  \
+    d0 = c4 ^ ROL(c1, 1);                                                                                        \
+    d1 = c0 ^ ROL(c2, 1);                                                                                        \
+    d2 = c1 ^ ROL(c3, 1);                                                                                        \
+    d3 = c2 ^ ROL(c4, 1);                                                                                        \
+    d4 = c3 ^ ROL(c0, 1);                                                                                        \
+    b0 = A##ba ^ d0, b1 = ROL(A##ge ^ d1, 44), b2 = ROL(A##ki ^ d2, 43), b3 = ROL(A##mo ^ d3, 21);               \
+    b4 = ROL(A##su ^ d4, 14);                                                                                    \
+    CHI(E##b, b0, b1, b2, b3, b4)                                                                                \
+    E##ba ^= (rc);                                                                                               \
+    b0 = ROL(A##bo ^ d3, 28), b1 = ROL(A##gu ^ d4, 20), b2 = ROL(A##ka ^ d0, 3), b3 = ROL(A##me ^ d1, 45);       \
+    b4 = ROL(A##si ^ d2, 61);                                                                                    \
+    CHI(E##g, b0, b1, b2, b3, b4)                                                                                \
+    b0 = ROL(A##be ^ d1, 1), b1 = ROL(A##gi ^ d2, 6), b2 = ROL(A##ko ^ d3, 25), b3 = ROL(A##mu ^ d4, 8);         \
+    b4 = ROL(A##sa ^ d0, 18);                                                                                    \
+    CHI(E##k, b0, b1, b2, b3, b4)                                                                                \
+    b0 = ROL(A##bu ^ d4, 27), b1 = ROL(A##ga ^ d0, 36), b2 = ROL(A##ke ^ d1, 10), b3 = ROL(A##mi ^ d2, 15);      \
+    b4 = ROL(A##so ^ d3, 56);                                                                                    \
+    CHI(E##m, b0, b1, b2, b3, b4)                                                                                \
+    b0 = ROL(A##bi ^ d2, 62), b1 = ROL(A##go ^ d3, 55), b2 = ROL(A##ku ^ d4, 39), b3 = ROL(A##ma ^ d0, 41);      \
+    b4 = ROL(A##se ^ d1, 2);                                                                                     \
+    CHI(E##s, b0, b1, b2, b3, b4)
+
+#define LANES(P)                                                                                                 \
+    P##ba, P##be, P##bi, P##bo, P##bu, P##ga, P##ge, P##gi, P##go, P##gu, P##ka, P##ke, P##ki, P##ko, P##ku,    \
+        P##ma, P##me, P##mi, P##mo, P##mu, P##sa, P##se, P##si, P##so, P##su
+
+/* Keccak-f[1600], the 25 lanes held in locals (registers, mostly) and two rounds a turn, A into E and back:
+ * 1.3-1.6x the speed of the state-array form this replaced (compiled -O3 for any x86-64), and with BMI's andn and
+ * rorx (`keccakf_bmi`) about 1.6-2.0x; it is inlined into each. */
+static inline __attribute__((always_inline)) void permute(uint64_t s[25]) {
+    uint64_t LANES(a), LANES(e), c0, c1, c2, c3, c4, d0, d1, d2, d3, d4, b0, b1, b2, b3, b4;
+    aba = s[0], abe = s[1], abi = s[2], abo = s[3], abu = s[4];
+    aga = s[5], age = s[6], agi = s[7], ago = s[8], agu = s[9];
+    aka = s[10], ake = s[11], aki = s[12], ako = s[13], aku = s[14];
+    ama = s[15], ame = s[16], ami = s[17], amo = s[18], amu = s[19];
+    asa = s[20], ase = s[21], asi = s[22], aso = s[23], asu = s[24];
+    for (int r = 0; r < 24; r += 2) {
+        ROUND(a, e, RC[r])
+        ROUND(e, a, RC[r + 1])
     }
+    s[0] = aba, s[1] = abe, s[2] = abi, s[3] = abo, s[4] = abu;
+    s[5] = aga, s[6] = age, s[7] = agi, s[8] = ago, s[9] = agu;
+    s[10] = aka, s[11] = ake, s[12] = aki, s[13] = ako, s[14] = aku;
+    s[15] = ama, s[16] = ame, s[17] = ami, s[18] = amo, s[19] = amu;
+    s[20] = asa, s[21] = ase, s[22] = asi, s[23] = aso, s[24] = asu;
 }
 
-static void absorb(uint64_t s[25], const uint8_t *block) {
+static void keccakf_portable(uint64_t s[25]) { permute(s); }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define BMI_BUILT 1
+/* The same permutation compiled for CPUs with BMI1 and BMI2 (Intel since 2013, AMD since 2015): chosen at import
+ * when the CPU has them (`choose_permutation`), so one build runs on any x86-64. */
+__attribute__((target("bmi,bmi2"))) static void keccakf_bmi(uint64_t s[25]) { permute(s); }
+#endif
+
+typedef void (*permutation_fn)(uint64_t s[25]);
+
+/* The permutation every hash here uses: `keccakf_portable`, or `keccakf_bmi` where the CPU has BMI1 and BMI2. */
+static permutation_fn keccakf = keccakf_portable;
+static const char *permutation_name = "portable";
+
+static void choose_permutation(void) {
+#ifdef BMI_BUILT
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")) {
+        keccakf = keccakf_bmi;
+        permutation_name = "bmi";
+    }
+#endif
+}
+
+static void absorb(permutation_fn f, uint64_t s[25], const uint8_t *block) {
     for (int i = 0; i < RATE / 8; i++) {
         uint64_t lane;
         memcpy(&lane, block + 8 * i, 8);
         s[i] ^= lane;
     }
-    keccakf(s);
+    f(s);
 }
 
-/* keccak256 of `len` bytes at `in`, any length. */
-static void keccak256(const uint8_t *in, size_t len, uint8_t out[32]) {
+/* keccak256 of `len` bytes at `in`, any length, through the permutation `f`. */
+static void keccak256_with(permutation_fn f, const uint8_t *in, size_t len, uint8_t out[32]) {
     uint64_t s[25] = {0};
     uint8_t last[RATE];
-    for (; len >= RATE; in += RATE, len -= RATE) absorb(s, in);
+    for (; len >= RATE; in += RATE, len -= RATE) absorb(f, s, in);
     memset(last, 0, RATE);
     memcpy(last, in, len);
     last[len] ^= 0x01;
     last[RATE - 1] ^= 0x80;
-    absorb(s, last);
+    absorb(f, s, last);
     memcpy(out, s, 32);
 }
+
+/* keccak256 of `len` bytes at `in`, any length. */
+static void keccak256(const uint8_t *in, size_t len, uint8_t out[32]) { keccak256_with(keccakf, in, len, out); }
 
 /* A parent: keccak256 of its two children, the smaller first (OpenZeppelin's commutative hash). */
 static void parent(const uint8_t *a, const uint8_t *b, uint8_t out[32]) {
@@ -116,19 +159,23 @@ static void parent(const uint8_t *a, const uint8_t *b, uint8_t out[32]) {
 
 /* --- Python ------------------------------------------------------------------------------------------------ */
 
-static PyObject *py_keccak256(PyObject *self, PyObject *arg) {
+static PyObject *hash_with(permutation_fn f, PyObject *arg) {
     Py_buffer data;
     uint8_t out[32];
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) return NULL;
     if (data.len >= 4096) {
-        Py_BEGIN_ALLOW_THREADS keccak256(data.buf, (size_t)data.len, out);
+        Py_BEGIN_ALLOW_THREADS keccak256_with(f, data.buf, (size_t)data.len, out);
         Py_END_ALLOW_THREADS
     } else {
-        keccak256(data.buf, (size_t)data.len, out);
+        keccak256_with(f, data.buf, (size_t)data.len, out);
     }
     PyBuffer_Release(&data);
     return PyBytes_FromStringAndSize((const char *)out, 32);
 }
+
+static PyObject *py_keccak256(PyObject *self, PyObject *arg) { return hash_with(keccakf, arg); }
+
+static PyObject *py_keccak256_portable(PyObject *self, PyObject *arg) { return hash_with(keccakf_portable, arg); }
 
 /* Checks that [lo, hi) lies within `count` items; sets ValueError and returns 0 otherwise. */
 static int in_range(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t count) {
@@ -461,6 +508,8 @@ static PyObject *py_walk(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"keccak256", py_keccak256, METH_O, "keccak256(data) -> the 32-byte Keccak-256 digest (Ethereum's)."},
+    {"keccak256_portable", py_keccak256_portable, METH_O,
+     "keccak256_portable(data) -> keccak256(data) through the permutation built for any CPU (tests, benchmarks)."},
     {"leaves", py_leaves, METH_VARARGS,
      "leaves(digests, out, lo, hi): out[i] = keccak256(keccak256(digests[i])) for 32-byte items i in [lo, hi)."},
     {"order", py_order, METH_O,
@@ -489,4 +538,9 @@ static struct PyModuleDef module = {
     .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__keccak(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__keccak(void) {
+    choose_permutation();
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddStringConstant(m, "PERMUTATION", permutation_name) < 0) Py_CLEAR(m);
+    return m;
+}

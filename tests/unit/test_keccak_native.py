@@ -4,13 +4,17 @@ on both paths, in tests/unit/test_merkle.py."""
 
 import gc
 import os
+import platform
 import subprocess
 import sys
 from array import array
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sha3 import keccak_256
+from typing_extensions import Buffer
 
 from anchoring import merkle
 from anchoring.merkle import MerkleTree, leaf_hash
@@ -27,13 +31,32 @@ def test_keccak256_of_published_inputs() -> None:
 
 
 @pytest.mark.parametrize("length", [*range(300), 407, 408, 409, 4095, 4096, 100_000])
-def test_keccak256_equals_pysha3_at_every_length_around_the_block(length: int) -> None:
+@pytest.mark.parametrize("keccak256", [_keccak.keccak256, _keccak.keccak256_portable], ids=["chosen", "portable"])
+def test_keccak256_equals_pysha3_at_every_length_around_the_block(
+    length: int, keccak256: Callable[[Buffer], bytes]
+) -> None:
     """One block is 136 bytes: lengths up to 300 cover one, two and three blocks and the padding byte landing in
-    the block's last byte (135); 4,096 bytes and more let go of the GIL."""
+    the block's last byte (135); 4,096 bytes and more let go of the GIL. Both permutations: the one chosen for
+    this CPU, and the portable one (the same where the CPU lacks BMI)."""
     data = os.urandom(length)
-    assert _keccak.keccak256(data) == keccak_256(data).digest()
-    assert _keccak.keccak256(bytearray(data)) == keccak_256(data).digest()
-    assert _keccak.keccak256(memoryview(data)) == keccak_256(data).digest()
+    assert keccak256(data) == keccak_256(data).digest()
+    assert keccak256(bytearray(data)) == keccak_256(data).digest()
+    assert keccak256(memoryview(data)) == keccak_256(data).digest()
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def test_the_bmi_permutation_is_chosen_exactly_where_the_cpu_has_bmi1_and_bmi2() -> None:
+    has_bmi = platform.machine() == "x86_64" and {"bmi1", "bmi2"} <= _cpu_flags()
+    chosen: str = _keccak.PERMUTATION
+    assert chosen == ("bmi" if has_bmi else "portable")
 
 
 def test_keccak256_on_many_threads_at_once() -> None:

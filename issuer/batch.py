@@ -562,8 +562,9 @@ class BatchIssuer:
                     listing.written(locations)
                     located.add(locations)
 
+                documents = self.store.documents(batch.id or 0)
                 written = write_batch_receipts(
-                    out_dir, rows, tree, root, anchors, every, progress, form, check, chunk_written
+                    out_dir, rows, documents, tree, root, anchors, every, progress, form, check, chunk_written
                 )
             del every, evidences
             fault("receipts-written")

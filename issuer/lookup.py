@@ -218,21 +218,21 @@ class DeliveryListWriter:
         self.base_url = base_url
         self._file = StagedFile(path, mode=0o600)
         self._file.write((BOM + delivery_csv_header()).encode())
-        self._pages: deque[list[tuple[str, str, str, str, int, str, str]]] = deque()
+        self._pages: deque[list[tuple[str, str, str, str | None, int, str, str]]] = deque()
 
-    def receipt_rows(self, store: Store, batch_id: int) -> Iterator[list[tuple[str, str, str, str]]]:
-        """The batch's (credential id, digest, leaf, document) a chunk at a time, as receipts are written from
-        them; each chunk's people kept until `written` is told where its receipts went."""
-        for page in store.receipt_chunks(batch_id):
+    def receipt_rows(self, store: Store, batch_id: int) -> Iterator[list[tuple[str, str, str]]]:
+        """The batch's (credential id, digest, leaf) a chunk at a time, as receipts are written from them; each
+        chunk's people kept until `written` is told where its receipts went (with their documents, read only
+        when the links need them)."""
+        for page in store.receipt_chunks(batch_id, documents=self.base_url is not None):
             self._pages.append(page)
-            yield [(cid, digest, leaf, document) for cid, digest, leaf, document, *_ in page]
+            yield [(cid, digest, leaf) for cid, digest, leaf, *_ in page]
 
     def written(self, locations: dict[str, str]) -> None:
         """The next chunk of `receipt_rows` was written: its entries added, each with its receipt's location."""
-        linked = self.base_url is not None  # the links need the documents
         self.add(
             [
-                (row, email, name, cid, locations[cid], document if linked else None)
+                (row, email, name, cid, locations[cid], document)
                 for cid, _, _, document, row, email, name in self._pages.popleft()
             ]
         )

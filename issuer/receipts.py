@@ -41,8 +41,12 @@ from issuer.receiptbytes import Envelope
 from issuer.store import AnchorRecord, Batch
 from issuer.workspace import Workspace
 
-Row = tuple[str, str, str, str]
-"""(credential id, digest, leaf, document) as the store gives them."""
+Row = tuple[str, str, str]
+"""(credential id, digest, leaf) as the store gives them."""
+
+Documents = Callable[[int, int], Sequence[str]]
+"""`documents(position, count)`: the signed documents of the batch's credentials at `position` onwards, in
+order, read where the receipts are assembled (`issuer.store.BatchDocuments`: in each worker process)."""
 
 
 Failure = tuple[str, str]
@@ -63,6 +67,7 @@ class Written(NamedTuple):
 def write_batch_receipts(
     out_dir: Path,
     chunks: Iterable[list[Row]],
+    documents: Documents,
     tree: MerkleTree,
     root: str,
     anchors: Sequence[AnchorSection],
@@ -73,8 +78,9 @@ def write_batch_receipts(
     on_written: Callable[[dict[str, str]], None] | None = None,
 ) -> Written:
     """Write every receipt of the batch in `form` (`chunks`: the store's rows in batch order, a chunk at a
-    time), then flush them all to disk; with `check`, each worker checks the receipts it made, from the bytes
-    it wrote, before it hands its chunk back. `on_written` is given each chunk's locations (id -> location)
+    time; the worker that writes a chunk reads its documents from `documents`), then flush them all to disk;
+    with `check`, each worker checks the receipts it made, from the bytes it wrote, before it hands its chunk
+    back. `on_written` is given each chunk's locations (id -> location)
     in batch order, as the chunk is written.
 
     Workers assemble each chunk's receipts around the stored credential text (`issuer.receiptbytes`); they
@@ -98,7 +104,7 @@ def write_batch_receipts(
             fault("verifying")
 
     with _ONE_AT_A_TIME:
-        _WRITING = _Writing(envelope, tree, check, None)
+        _WRITING = _Writing(envelope, tree, documents, check, None)
         try:
             if form == "dir":
                 for written, failed in bounded_map(write_receipts, _jobs(form, out_dir, chunks)):
@@ -165,6 +171,7 @@ class _Writing(NamedTuple):
 
     envelope: Envelope
     tree: MerkleTree
+    documents: Documents
     check: ChunkCheck | None
     slots: Slots | None
     """The container's ranges, when the receipts go into one."""
@@ -186,9 +193,12 @@ def _receipts(job: Job) -> list[tuple[str, bytes]]:
     if _WRITING is None:
         raise RuntimeError("receipts are assembled only while write_batch_receipts runs")
     envelope, tree = _WRITING.envelope, _WRITING.tree
+    documents = _WRITING.documents(job.position, len(job.rows))
     return [
         (credential_id, envelope.receipt_of(document, digest, leaf, tree.proof_json(i)))
-        for i, (credential_id, digest, leaf, document) in enumerate(job.rows, job.position)
+        for i, ((credential_id, digest, leaf), document) in enumerate(
+            zip(job.rows, documents, strict=True), job.position
+        )
     ]
 
 

@@ -9,6 +9,7 @@ opening a store brings its database to the newest revision. This is the only mod
 """
 
 import ctypes
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -221,6 +222,46 @@ class ReceiptLocations:
 
     def __exit__(self, *_: object) -> None:
         self._connection.close()  # a transaction not committed is rolled back
+
+
+class BatchDocuments:
+    """A batch's signed documents by position (`documents(position, count)`), read in the process that needs
+    them: the workers that write a batch's receipts read each chunk's documents themselves, instead of the
+    issuing process reading them and sending them down a pipe (2.3 GB at a million credentials, pickled once
+    and unpickled once). A process forked from the one that made it opens its own engine on first use: a
+    connection is never shared across a fork.
+
+    Each read is one range of the documents' primary key, straight through the driver: a document for every
+    position from `position` to `position + count - 1`, in order, or `StoreError`."""
+
+    def __init__(self, store: "Store", batch_id: int) -> None:
+        self._url = store.engine.url.render_as_string(hide_password=False)
+        self._engine, self._pid = store.engine, os.getpid()
+        self._batch_id = batch_id
+        quote, mark = store.engine.dialect.identifier_preparer.quote, _placeholder(store.engine)
+        table = quote(CredentialDocument.__table__.name)  # type: ignore[attr-defined]
+        batch, position = quote("batch_id"), quote("position")
+        self._sql = (
+            f"SELECT {position}, {quote('document')} FROM {table} "  # noqa: S608 (names from the model, quoted)
+            f"WHERE {batch} = {mark} AND {position} >= {mark} AND {position} < {mark} ORDER BY {position}"
+        )
+
+    def __call__(self, position: int, count: int) -> list[str]:
+        if os.getpid() != self._pid:
+            self._engine, self._pid = engine_for(self._url), os.getpid()
+        with self._engine.connect() as connection:
+            cursor = connection.connection.cursor()  # the driver's own: plain tuples, no result objects
+            try:
+                cursor.execute(self._sql, (self._batch_id, position, position + count))
+                found = cursor.fetchall()
+            finally:
+                cursor.close()
+        if len(found) != count:  # positions are unique in a batch: `count` of them in the range are all of it
+            raise StoreError(
+                f"batch {self._batch_id}: {len(found)} signed documents stored for positions {position} to "
+                f"{position + count - 1}, not {count}"
+            )
+        return [document for _, document in found]
 
 
 def _placeholder(bind: Connection | Engine) -> str:
@@ -481,12 +522,19 @@ class Store:
             yield [(r[1], r[2], r[3], r[4]) for r in page]
 
     def receipt_chunks(
-        self, batch_id: int, size: int = 2000
-    ) -> Iterator[list[tuple[str, str, str, str, int, str, str]]]:
-        """`credential_chunks` with each credential's records row, email and name after its document: what the
-        delivery list needs, written as the receipts are."""
-        for page in self._pages(batch_id, ("id", "digest", "leaf", "row", "email", "name"), size, documents=True):
-            yield [(r[1], r[2], r[3], r[7], r[4], r[5], r[6]) for r in page]
+        self, batch_id: int, size: int = 2000, *, documents: bool = False
+    ) -> Iterator[list[tuple[str, str, str, str | None, int, str, str]]]:
+        """(id, digest, leaf, document, row, email, name) of a batch's credentials in batch order, `size` at a
+        time: what receipts and the delivery list need, written together. The document only with `documents`
+        (the delivery list's links need it); None otherwise: the workers that write the receipts read theirs
+        (`BatchDocuments`)."""
+        columns = ("id", "digest", "leaf", "row", "email", "name")
+        for page in self._pages(batch_id, columns, size, documents=documents):
+            yield [(r[1], r[2], r[3], r[7] if documents else None, r[4], r[5], r[6]) for r in page]
+
+    def documents(self, batch_id: int) -> "BatchDocuments":
+        """What reads the batch's signed documents by position, in this process or in one forked from it."""
+        return BatchDocuments(self, batch_id)
 
     def leaves(self, batch_id: int) -> list[tuple[str, str]]:
         """(digest, leaf) of a batch's credentials in batch order (straight from the driver, as `_pages` reads:

@@ -3,9 +3,11 @@ store function, the raw SQL among them (ON CONFLICT upserts, deletes, the addres
 32 bits and timestamps read back as the instant written."""
 
 import json
+import multiprocessing
 import platform
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from issuer.store import (
     PAGE_BYTES,
     Attempt,
     Batch,
+    BatchDocuments,
     Mailbox,
     MessageState,
     State,
@@ -121,9 +124,11 @@ def test_batches_and_their_credentials(store: Store) -> None:
     assert store.leaves(other.id or 0) == [
         (digest, leaf) for _, digest, leaf, _ in credential_rows(store, other.id or 0)
     ]
-    (first, second) = store.receipt_chunks(batch.id, size=2)
+    (first, second) = store.receipt_chunks(batch.id, size=2, documents=True)
     assert [r[:4] for r in first + second] == rows  # with each credential's people after its document
     assert [r[4:] for r in first] == [(2, "p0@a.example.org", "Person 0"), (3, "p1@a.example.org", "Person 1")]
+    plain = [row for chunk in store.receipt_chunks(batch.id, size=2) for row in chunk]  # the workers read them
+    assert plain == [(*row[:3], None, *row[4:]) for row in first + second]
     assert [d[:3] for d in deliveries(store, batch.id)] == [
         (2, "p0@a.example.org", "Person 0"),
         (3, "p1@a.example.org", "Person 1"),
@@ -157,6 +162,41 @@ def test_batches_and_their_credentials(store: Store) -> None:
     ]
     assert credential_digest(store, "urn:uuid:b0000001-0000-4000-8000-000000000000") == ("0xb" + f"{1:063x}", other.id)
     assert credential_digest(store, "urn:uuid:nothing") is None
+
+
+_INHERITED: list[BatchDocuments] = []
+"""What a forked worker inherits (as the receipt writers inherit theirs): the reader is never pickled."""
+
+
+def _read_inherited(position: int, count: int) -> list[str]:
+    return _INHERITED[0](position, count)
+
+
+def _documents_in_a_forked_process(documents: BatchDocuments, position: int, count: int) -> list[str]:
+    _INHERITED[:] = [documents]
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            return pool.submit(_read_inherited, position, count).result()
+    finally:
+        _INHERITED.clear()
+
+
+def test_a_batchs_documents_are_read_by_position_here_and_in_a_forked_worker(store: Store) -> None:
+    """The workers that write a batch's receipts read each chunk's documents themselves, each on a connection
+    of its own."""
+    new_batch(store, 3, key="a")
+    batch = new_batch(store, 5, key="b")
+    documents = store.documents(batch.id or 0)
+    assert documents(1, 3) == ['{"id": 1}', '{"id": 2}', '{"id": 3}']
+    assert documents(0, 0) == []
+    assert _documents_in_a_forked_process(documents, 2, 3) == ['{"id": 2}', '{"id": 3}', '{"id": 4}']
+    assert documents(0, 5) == [f'{{"id": {i}}}' for i in range(5)]  # this process's engine still serves it
+    with pytest.raises(StoreError) as missing:
+        documents(3, 4)
+    assert str(missing.value) == f"batch {batch.id}: 2 signed documents stored for positions 3 to 6, not 4"
+    with pytest.raises(StoreError) as missing_there:
+        _documents_in_a_forked_process(documents, 5, 1)
+    assert str(missing_there.value) == f"batch {batch.id}: 0 signed documents stored for positions 5 to 5, not 1"
 
 
 def test_receipt_paths_set_a_chunk_of_rows_at_a_time(store: Store) -> None:

@@ -15,7 +15,15 @@ from anchoring.progress import Silent
 from anchoring.receipt import AnchorSection, utc_seconds
 from anchoring.receiptfiles import read_receipt_at
 from anchoring.receiptwrite import FORMS, Form
-from issuer.receipts import READ_BACK, Row, check_failed, check_sample_ids, read_back_sample, write_batch_receipts
+from issuer.receipts import (
+    READ_BACK,
+    Documents,
+    Row,
+    check_failed,
+    check_sample_ids,
+    read_back_sample,
+    write_batch_receipts,
+)
 
 ANCHOR = AnchorSection(
     chainId=31337,
@@ -26,7 +34,9 @@ ANCHOR = AnchorSection(
 )
 
 
-def batch(n: int) -> tuple[list[Row], MerkleTree]:
+def batch(n: int) -> tuple[list[Row], Documents, MerkleTree]:
+    """A batch's rows, its documents by position (slices of a list, which the workers inherit as they fork),
+    and its tree."""
     texts = [
         json.dumps({"id": f"urn:uuid:00000000-0000-4000-8000-{i:012d}", "name": f"Earner {i}"}, separators=(",", ":"))
         for i in range(n)
@@ -34,10 +44,10 @@ def batch(n: int) -> tuple[list[Row], MerkleTree]:
     digests = [keccak256(text.encode()) for text in texts]
     tree = MerkleTree.build(digests)
     rows = [
-        (json.loads(text)["id"], to_hex(digest), to_hex(tree.leaf(i)), text)
+        (json.loads(text)["id"], to_hex(digest), to_hex(tree.leaf(i)))
         for i, (text, digest) in enumerate(zip(texts, digests, strict=True))
     ]
-    return rows, tree
+    return rows, lambda position, count: texts[position : position + count], tree
 
 
 def every_receipt_fails(receipts: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
@@ -47,10 +57,12 @@ def every_receipt_fails(receipts: list[tuple[str, bytes]]) -> list[tuple[str, st
 
 @pytest.mark.parametrize("form", FORMS)
 def test_each_receipt_is_checked_from_the_bytes_a_reader_gets_at_its_location(tmp_path: Path, form: Form) -> None:
-    rows, tree = batch(2500)
+    rows, documents, tree = batch(2500)
     chunks = [rows[i : i + 700] for i in range(0, len(rows), 700)]  # more chunks than workers, one short
     root = to_hex(tree.root)
-    written = write_batch_receipts(tmp_path, chunks, tree, root, [ANCHOR], [], Silent(), form, every_receipt_fails)
+    written = write_batch_receipts(
+        tmp_path, chunks, documents, tree, root, [ANCHOR], [], Silent(), form, every_receipt_fails
+    )
     assert len(written.locations) == 2500
     # Every receipt, in batch order, named by where the store will record it.
     assert [where for where, _ in written.failures] == [written.locations[cid] for cid, *_ in rows]
@@ -60,16 +72,18 @@ def test_each_receipt_is_checked_from_the_bytes_a_reader_gets_at_its_location(tm
 
 @pytest.mark.parametrize("form", FORMS)
 def test_receipts_that_check_out_leave_no_failures(tmp_path: Path, form: Form) -> None:
-    rows, tree = batch(300)
+    rows, documents, tree = batch(300)
     written = write_batch_receipts(
-        tmp_path, [rows], tree, to_hex(tree.root), [ANCHOR], [], Silent(), form, lambda r: []
+        tmp_path, [rows], documents, tree, to_hex(tree.root), [ANCHOR], [], Silent(), form, lambda r: []
     )
     assert (len(written.locations), written.failures) == (300, [])
 
 
 def test_unchecked_writing_reports_no_failures(tmp_path: Path) -> None:
-    rows, tree = batch(10)
-    written = write_batch_receipts(tmp_path, [rows], tree, to_hex(tree.root), [ANCHOR], [], Silent(), "jsonl")
+    rows, documents, tree = batch(10)
+    written = write_batch_receipts(
+        tmp_path, [rows], documents, tree, to_hex(tree.root), [ANCHOR], [], Silent(), "jsonl"
+    )
     assert (len(written.locations), written.failures) == (10, [])
 
 
@@ -95,8 +109,8 @@ def test_the_sample_read_back_has_the_first_and_last_and_is_in_batch_order() -> 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_a_location_holding_another_credentials_receipt_is_refused(tmp_path: Path, form: Form) -> None:
-    rows, tree = batch(20)
-    written = write_batch_receipts(tmp_path, [rows], tree, to_hex(tree.root), [ANCHOR], [], Silent(), form)
+    rows, documents, tree = batch(20)
+    written = write_batch_receipts(tmp_path, [rows], documents, tree, to_hex(tree.root), [ANCHOR], [], Silent(), form)
     pairs = list(written.locations.items())
     check_sample_ids(pairs)  # each where the store records it
     (first, at_first), (second, at_second) = pairs[3], pairs[4]
@@ -115,11 +129,21 @@ def test_a_chunk_that_cannot_be_made_fails_the_batch_without_keeping_the_others_
 ) -> None:
     """A worker that fails to make its chunk gives up its range: the chunks after it fail instead of waiting
     for it forever, the error is the first chunk's own, and no container is left, whole or temporary."""
-    rows, tree = batch(2500)
-    broken = list(rows)
-    credential_id, digest, leaf, _ = broken[800]  # in the second chunk
-    broken[800] = (credential_id, digest, leaf, '{"id":\n')  # not JSON, on two lines: made again, and fails
-    chunks = [broken[i : i + 700] for i in range(0, len(broken), 700)]
+    rows, documents, tree = batch(2500)
+    broken = list(documents(0, 2500))
+    broken[800] = '{"id":\n'  # in the second chunk: not JSON, on two lines: made again, and fails
+    chunks = [rows[i : i + 700] for i in range(0, len(rows), 700)]
     with pytest.raises(json.JSONDecodeError):
-        write_batch_receipts(tmp_path, chunks, tree, to_hex(tree.root), [ANCHOR], [], Silent(), form, lambda r: [])
+        write_batch_receipts(
+            tmp_path,
+            chunks,
+            lambda at, count: broken[at : at + count],
+            tree,
+            to_hex(tree.root),
+            [ANCHOR],
+            [],
+            Silent(),
+            form,
+            lambda r: [],
+        )
     assert list(tmp_path.iterdir()) == []

@@ -506,6 +506,36 @@ static PyObject *py_walk(PyObject *self, PyObject *args) {
     return PyBytes_FromStringAndSize((const char *)node, 32);
 }
 
+/* A 32-byte leaf walked up its Merkle proof as the issuer writes it in a receipt: `[]`, or `["0x` 64 lowercase hex
+ * digits `"` items joined by commas with nothing else between them, `]`, at most `most` hashes (what
+ * verifier/batchfast.py's `_path` reads, without making a str of each hash). (root, number of hashes); None for
+ * anything else (the caller reads it the slow way). */
+static PyObject *py_walk_written(PyObject *self, PyObject *args) {
+    Py_buffer leaf, written;
+    Py_ssize_t most;
+    if (!PyArg_ParseTuple(args, "y*y*n", &leaf, &written, &most)) return NULL;
+    const uint8_t *text = written.buf;
+    Py_ssize_t len = written.len, count = (len - 1) / 69; /* each hash: '"0x', 64 digits, '"', then ',' or ']' */
+    uint8_t node[32];
+    int ok = leaf.len == 32 && len >= 2 && text[0] == '[' && text[len - 1] == ']' &&
+             (len == 2 || ((len - 1) % 69 == 0 && count <= most));
+    if (len == 2) count = 0;
+    if (ok) {
+        memcpy(node, leaf.buf, 32);
+        if (!climbs) climbs = PyMem_RawCalloc(CLIMB_SLOTS, sizeof(climb)); /* NULL: walks without the table */
+    }
+    for (Py_ssize_t i = 0; ok && i < count; i++) {
+        const uint8_t *item = text + 1 + 69 * i;
+        ok = item[0] == '"' && item[1] == '0' && item[2] == 'x' && item[67] == '"' && item[68] == (i + 1 < count ? ',' : ']');
+        for (int d = 3; ok && d < 67; d++) ok = (item[d] >= '0' && item[d] <= '9') || (item[d] >= 'a' && item[d] <= 'f');
+        ok = ok && climb_up(node, item + 3);
+    }
+    PyBuffer_Release(&leaf);
+    PyBuffer_Release(&written);
+    if (!ok) Py_RETURN_NONE;
+    return Py_BuildValue("y#n", (const char *)node, (Py_ssize_t)32, count);
+}
+
 static PyMethodDef methods[] = {
     {"keccak256", py_keccak256, METH_O, "keccak256(data) -> the 32-byte Keccak-256 digest (Ethereum's)."},
     {"keccak256_portable", py_keccak256_portable, METH_O,
@@ -525,6 +555,10 @@ static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(leaf, proof) -> bytes | None: the root a 32-byte leaf's proof (a list of \"0x\" + 64 hex digits) leads "
      "to; None when the leaf or an item is of any other form."},
+    {"walk_written", py_walk_written, METH_VARARGS,
+     "walk_written(leaf, text, most) -> (bytes, int) | None: the root a 32-byte leaf's proof written as the issuer "
+     "writes it (a JSON array of \"0x\" + 64 lowercase hex digits, nothing between them, at most `most`) leads to, "
+     "and its number of hashes; None for anything else."},
     {"proof_json", py_proof_json, METH_VARARGS,
      "proof_json(nodes, slot) -> str: the proof of the leaf in node slot `slot` as JSON array items, "
      "\"0x...\" comma-separated."},

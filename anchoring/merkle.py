@@ -42,6 +42,11 @@ except ImportError:  # built without a C compiler: the pure paths below
 native_walk: Callable[[bytes, object], bytes | None] | None = _native.walk if _native is not None else None
 """The root a 32-byte leaf's proof (hex strings) leads to, in C with a table of the parents it has hashed
 (`verifier.checks.walk_proof`); None for a proof in another form. None itself where the C part is not built."""
+native_walk_written: Callable[[bytes, bytes, int], tuple[bytes, int] | None] | None = (
+    _native.walk_written if _native is not None else None
+)
+"""`native_walk` of a proof as the issuer writes it in a receipt (the JSON array's bytes, at most the given number of
+hashes), and its number of hashes; None for any other text. None itself where the C part is not built."""
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor

@@ -49,7 +49,7 @@ from anchoring.dataintegrity import (
 from anchoring.evidence import leaf_walker
 from anchoring.hashing import keccak256, short, to_hex
 from anchoring.jsonio import MAX_STRING
-from anchoring.merkle import SCHEME, leaf_hash
+from anchoring.merkle import SCHEME, leaf_hash, native_walk_written
 from anchoring.multibase import decode_multikey, multibase_decode
 from anchoring.receipt import MAX_PROOF_LENGTH, MAX_RECEIPT_BYTES
 from verifier.checks import Report, Step, Verdict, walk_proof
@@ -414,7 +414,8 @@ class _Candidate(NamedTuple):
     value: Any
     digest: str
     leaf: str
-    path: list[str]
+    path: list[str] | bytes
+    """Its Merkle path's hashes, or the path as written in the receipt (read as it is walked: `_walked`)."""
     evidence: bytes | None
     credential: dict[str, Any] | None
     """Its credential without the proof: the template's shared members, its own id and subject (None where
@@ -473,19 +474,20 @@ def _read_parsed(template: Template, data: bytes) -> _Candidate | None:
 def _own_holds(template: Template, own: _Candidate, signatures: SignatureCheck | None) -> _Own | None:
     """The checks of a receipt's own values (the models' checks of them; digest, leaf, path; signature; the
     leaf's word in the evidence)."""
-    ident, value, digest, leaf, path = own.ident, own.value, own.digest, own.leaf, own.path
+    ident, value, digest, leaf = own.ident, own.value, own.digest, own.leaf
     if own.evidence not in template.walkers:  # a variant not learnt yet (or none of the batch's)
         return None
     if type(ident) is not str or not 0 < len(ident) <= MAX_URI:
         return None
-    if type(value) is not str or len(path) > MAX_PROOF_LENGTH:
+    if type(value) is not str:
         return None
     canonical = own.canonical if own.canonical is not None else _subject_canonical(template, ident, own.subject)
     # Its digest, leaf and path; its signature; its leaf's word in the evidence.
     if canonical is None or to_hex(keccak256(canonical)) != digest:
         return None
     own_leaf = leaf_hash(bytes.fromhex(digest[2:]))
-    if to_hex(own_leaf) != leaf or to_hex(walk_proof(own_leaf, path)) != template.root:
+    walked = _walked(own_leaf, own.path)
+    if walked is None or to_hex(own_leaf) != leaf or to_hex(walked[0]) != template.root:
         return None
     signature = multibase_decode(value)
     if len(signature) != SIGNATURE_LENGTH:
@@ -502,7 +504,22 @@ def _own_holds(template: Template, own: _Candidate, signatures: SignatureCheck |
     walks = template.walkers[own.evidence]
     if walks is not None and not walks(leaf):
         return None
-    return _Own(ident, digest, leaf, len(path))
+    return _Own(ident, digest, leaf, walked[1])
+
+
+def _walked(leaf: bytes, path: list[str] | bytes) -> tuple[bytes, int] | None:
+    """The root `leaf`'s path leads to, and its number of hashes; None for a path of more than MAX_PROOF_LENGTH
+    hashes (no longer one passes the shortcut), or one written in the receipt otherwise than the issuer writes
+    it (`_path`). A written path is read and walked in C where it is built (`merkle.native_walk_written`: no str
+    made of each hash: 1.7-3.0 us against 4.2-6.9 us for `_path` and `walk_proof`, a path of twenty whose every
+    level was met before)."""
+    if isinstance(path, bytes):
+        if native_walk_written is not None:
+            return native_walk_written(leaf, path, MAX_PROOF_LENGTH)
+        hashes = _path(path)
+    else:
+        hashes = path if len(path) <= MAX_PROOF_LENGTH else None
+    return None if hashes is None else (walk_proof(leaf, hashes), len(hashes))
 
 
 def _subject_canonical(template: Template, ident: str, subject: Any) -> bytes | None:
@@ -800,9 +817,6 @@ def _read_fine(template: Template, data: bytes) -> _Candidate | None:
         canonical.decode()  # its strings are UTF-8, as a parser requires
     except UnicodeDecodeError:
         return None
-    path = _path(got[at["path"]])
-    if path is None:
-        return None
     evidence = at.get("evidence")
     return _Candidate(
         got[at["id"]][1:-1].decode(),
@@ -810,7 +824,7 @@ def _read_fine(template: Template, data: bytes) -> _Candidate | None:
         got[at["value"]][1:-1].decode(),
         got[at["digest"]][1:-1].decode(),
         got[at["leaf"]][1:-1].decode(),
-        path,
+        got[at["path"]],
         None if evidence is None else got[evidence],
         None,
         canonical,
@@ -827,9 +841,6 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
     subject = orjson.loads(subject_bytes)
     if type(subject) is not dict or orjson.dumps(subject) != subject_bytes:  # one object, exactly as orjson writes
         return None
-    path = _path(got["path"])
-    if path is None:
-        return None
     ident = got["id"][1:-1].decode()
     return _Candidate(
         ident,
@@ -837,7 +848,7 @@ def _read_laid_out(template: Template, data: bytes) -> _Candidate | None:
         got["value"][1:-1].decode(),
         got["digest"][1:-1].decode(),
         got["leaf"][1:-1].decode(),
-        path,
+        got["path"],
         got.get("evidence"),
         {**template.credential, "id": ident, "credentialSubject": subject},
     )

@@ -22,7 +22,7 @@ from anchoring.credential import credential_digest
 from anchoring.dataintegrity import JCS, RDFC, Signer
 from anchoring.evidence import leaf_walker, prove_state
 from anchoring.hashing import to_hex
-from anchoring.merkle import MerkleTree
+from anchoring.merkle import MerkleTree, native_walk_written
 from anchoring.mpt import ProofInvalid
 from anchoring.onchain import OnChainAnchor, RegistryEvent, SigningKeyStatus
 from anchoring.receipt import MAX_PROOF_LENGTH, Receipt, hex_list, receipt_document
@@ -31,7 +31,7 @@ from tests.unit.test_dataintegrity import CREATED, METHOD, PUBLIC, SEED
 from verifier import batchfast
 from verifier.batchcheck import BatchReader, _same
 from verifier.batchfast import _PATH, Revocation, Shortcut, _hashes, _path, shortcut_verify
-from verifier.checks import Report, RootView, Verdict
+from verifier.checks import Report, RootView, Verdict, walk_proof
 from verifier.multichain import ByChain, Verifier
 from verifier.service import Session
 from verifier.trust import TrustList, trusted
@@ -133,10 +133,23 @@ def holds(shortcut: Shortcut, data: bytes) -> bool:
 
 
 READINGS = pytest.mark.parametrize("reading", ["fine", "laid-out", "parsed"])
+WALKS = pytest.mark.parametrize("walk", ["c", "python"])
+"""A written path read and walked in C (`merkle.native_walk_written`), or read by `_path` and walked by
+`walk_proof`, as where the C part is not built."""
+
+
+def walking(walk: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert native_walk_written is not None, "anchoring._keccak is not built: `make setup` builds it"
+    if walk == "python":
+        monkeypatch.setattr("verifier.batchfast.native_walk_written", None)
 
 
 @READINGS
-def test_the_batch_verifies_in_full_and_every_other_receipt_gets_its_full_report(reading: str) -> None:
+@WALKS
+def test_the_batch_verifies_in_full_and_every_other_receipt_gets_its_full_report(
+    reading: str, walk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walking(walk, monkeypatch)
     verify = full()
     assert {verify(data).verdict for data in RECEIPTS} == {Verdict.VALID}
     shortcut = learnt(verify, reading=reading)
@@ -305,7 +318,11 @@ def _after_subject() -> bytes:
     ],
 )
 @READINGS
-def test_text_level_edits_are_never_accepted_wrongly(edit: Callable[[bytes], bytes], reading: str) -> None:
+@WALKS
+def test_text_level_edits_are_never_accepted_wrongly(
+    edit: Callable[[bytes], bytes], reading: str, walk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walking(walk, monkeypatch)
     verify = full()
     changed = edit(RECEIPTS[2])
     assert changed != RECEIPTS[2]
@@ -522,3 +539,45 @@ def test_a_path_is_read_by_position_as_its_pattern_reads_it() -> None:
     longest = ("[" + ",".join([f'"0x{"ab" * 32}"'] * MAX_PROOF_LENGTH) + "]").encode()
     assert _path(longest) == [f"0x{'ab' * 32}"] * MAX_PROOF_LENGTH
     assert _path(longest[:-1] + f',"0x{"ab" * 32}"]'.encode()) is None  # longer than any path the shortcut takes
+
+
+def test_a_written_path_is_walked_in_c_exactly_where_path_reads_it() -> None:
+    """`native_walk_written` answers for the paths `_path` reads (and `walk_proof` walks) and for no other text:
+    valid paths of 0 to 4 hashes and every edit of them (a byte changed, added or taken out), the longest path
+    the shortcut takes and one hash more, a leaf of another length."""
+    walk = native_walk_written
+    assert walk is not None, "anchoring._keccak is not built: `make setup` builds it"
+    rng = random.Random(20261202)
+    edits = b'"x0aAfgG],[ \\\n9X'
+    leaf = rng.randbytes(32)
+    valid = 0
+    for _ in range(20_000):
+        text = bytearray(
+            ("[" + ",".join(f'"0x{rng.randbytes(32).hex()}"' for _ in range(rng.randrange(5))) + "]").encode()
+        )
+        for _ in range(rng.randrange(3)):
+            kind = rng.randrange(3)
+            if kind == 0 and text:
+                text[rng.randrange(len(text))] = rng.choice(edits)
+            elif kind == 1:
+                text.insert(rng.randrange(len(text) + 1), rng.choice(edits))
+            elif text:
+                del text[rng.randrange(len(text))]
+        path = bytes(text)
+        hashes = _path(path)
+        expected = None if hashes is None else (walk_proof(leaf, hashes), len(hashes))
+        assert walk(leaf, path, MAX_PROOF_LENGTH) == expected, path
+        valid += expected is not None
+    assert 5_000 < valid < 15_000  # both answers were given many times
+    longest = ("[" + ",".join([f'"0x{"ab" * 32}"'] * MAX_PROOF_LENGTH) + "]").encode()
+    assert walk(leaf, longest, MAX_PROOF_LENGTH) == (
+        walk_proof(leaf, [f"0x{'ab' * 32}"] * MAX_PROOF_LENGTH),
+        MAX_PROOF_LENGTH,
+    )
+    assert walk(leaf, longest, MAX_PROOF_LENGTH - 1) is None
+    assert walk(leaf, longest[:-1] + f',"0x{"ab" * 32}"]'.encode(), MAX_PROOF_LENGTH) is None
+    assert walk(leaf, b"[]", MAX_PROOF_LENGTH) == (leaf, 0)
+    assert walk(leaf[:31], b"[]", MAX_PROOF_LENGTH) is None
+    assert walk(leaf, b"", MAX_PROOF_LENGTH) is None
+    with pytest.raises(TypeError):
+        walk(leaf, "[]", MAX_PROOF_LENGTH)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from anchoring.errors import InvalidInput
 from anchoring.merkle import leaf_hashes
 from anchoring.workers import bounded_map
 from issuer.config import IssuerConfig
-from issuer.credentials import assemble_credential, credential_fields, issuer_profile
+from issuer.credentials import assemble_credential, credential_fields, ids_and_salts, issuer_profile
 from issuer.records import Record
 from issuer.stencil import Stencils, signed
 from issuer.templates import Template
@@ -116,8 +116,10 @@ def build_range(span: tuple[int, int]) -> Chunk:
     ids: list[str] = []
     digests: list[bytes] = []
     documents: list[str] = []
-    for record in job.records[start:end]:
-        credential_id, digest, document = write(credential_fields(record, template, issued_at))
+    fresh = ids_and_salts(end - start)
+    for record, (new_id, salt) in zip(job.records[start:end], fresh, strict=True):
+        fields = credential_fields(record, template, issued_at, credential_id=new_id, salt=salt)
+        credential_id, digest, document = write(fields)
         ids.append(credential_id)
         digests.append(digest)
         documents.append(document)

@@ -80,8 +80,8 @@ def write_batch_receipts(
     """Write every receipt of the batch in `form` (`chunks`: the store's rows in batch order, a chunk at a
     time; the worker that writes a chunk reads its documents from `documents`), then flush them all to disk;
     with `check`, each worker checks the receipts it made, from the bytes it wrote, before it hands its chunk
-    back. `on_written` is given each chunk's locations (id -> location)
-    in batch order, as the chunk is written.
+    back. `on_written` is given each chunk's locations (id -> location) in batch order, as the chunk is
+    written.
 
     Workers assemble each chunk's receipts around the stored credential text (`issuer.receiptbytes`); they
     inherit the batch's envelope, tree and check as they fork, and at most a few chunks are in flight, so a

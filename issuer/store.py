@@ -228,8 +228,10 @@ class BatchDocuments:
     """A batch's signed documents by position (`documents(position, count)`), read in the process that needs
     them: the workers that write a batch's receipts read each chunk's documents themselves, instead of the
     issuing process reading them and sending them down a pipe (2.3 GB at a million credentials, pickled once
-    and unpickled once). A process forked from the one that made it opens its own engine on first use: a
-    connection is never shared across a fork.
+    and unpickled once). Measured at 300,000 credentials on SQLite: 3.2-3.6 s to read them with the other
+    columns and move them through pickles, against 1.0-1.2 s for the other columns alone in the issuing process
+    and 0.7 s of reads in the workers. A process forked from the one that made it opens its own engine on first
+    use: a connection is never shared across a fork.
 
     Each read is one range of the documents' primary key, straight through the driver: a document for every
     position from `position` to `position + count - 1`, in order, or `StoreError`."""

@@ -2,6 +2,7 @@
 plain way: the same id, digest, signature and stored text, for any values a record can hold."""
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -19,6 +20,7 @@ from issuer.credentials import (
     assemble_credential,
     build_credential,
     credential_fields,
+    ids_and_salts,
     random_urn_uuid,
 )
 from issuer.records import Record
@@ -177,13 +179,29 @@ def test_fields_are_named_in_order() -> None:
     assert tuple(credential_fields(record, t, ISSUED)) == FIELDS
 
 
+def _is_version_4_urn(text: str) -> bool:
+    parsed = uuid.UUID(text.removeprefix("urn:uuid:"))
+    return (
+        text.startswith("urn:uuid:")
+        and str(parsed) == text.removeprefix("urn:uuid:")
+        and (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+    )
+
+
 def test_credential_ids_are_random_version_4_uuids() -> None:
-    seen = set()
-    for _ in range(2000):
-        text = random_urn_uuid()
-        assert text.startswith("urn:uuid:")
-        parsed = uuid.UUID(text.removeprefix("urn:uuid:"))
-        assert str(parsed) == text.removeprefix("urn:uuid:")
-        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
-        seen.add(text)
+    seen = {random_urn_uuid() for _ in range(2000)}
+    assert all(map(_is_version_4_urn, seen))
     assert len(seen) == 2000
+
+
+def test_a_chunks_ids_and_salts_drawn_at_once_are_as_fresh_as_one_by_one() -> None:
+    """Ids: version 4 UUIDs; salts: 32 hex digits; none repeated within a draw or across draws, and every hex
+    digit's value met in each place of the salts (not a fixed or shifted part of the read)."""
+    drawn = ids_and_salts(1500) + ids_and_salts(500)
+    ids, salts = [i for i, _ in drawn], [s for _, s in drawn]
+    assert all(map(_is_version_4_urn, ids))
+    assert all(re.fullmatch("[0-9a-f]{32}", salt) for salt in salts)
+    assert len(set(ids)) == len(set(salts)) == 2000
+    assert not any(salt[:8] == cid[9:17] for cid, salt in drawn)  # an id and its salt: different parts of the read
+    assert all(len({salt[place] for salt in salts}) == 16 for place in range(32))
+    assert ids_and_salts(0) == []

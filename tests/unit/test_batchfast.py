@@ -7,7 +7,7 @@ import dataclasses
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -513,13 +513,11 @@ def test_a_shared_value_orjson_reads_otherwise_than_json_teaches_nothing() -> No
     assert verify(changed).verdict == Verdict.MALFORMED
 
 
-def test_a_path_is_read_by_position_as_its_pattern_reads_it() -> None:
-    """`_path` checks a path's form by where a hash's quotes, 0x and commas must be, not by `_PATH`: the same
-    answer for valid paths of 0 to 4 hashes and for every edit of them (a byte changed, added or taken out)."""
-    rng = random.Random(20261201)
+def edited_paths(rng: random.Random, count: int) -> Iterator[bytes]:
+    """`count` Merkle paths as the issuer writes them, of 0 to 4 hashes, each with up to two edits (a byte
+    changed, added or taken out) drawn from bytes that matter to the path's form."""
     edits = b'"x0aAfgG],[ \\\n9X'
-    valid = 0
-    for _ in range(20_000):
+    for _ in range(count):
         text = bytearray(
             ("[" + ",".join(f'"0x{rng.randbytes(32).hex()}"' for _ in range(rng.randrange(5))) + "]").encode()
         )
@@ -531,7 +529,14 @@ def test_a_path_is_read_by_position_as_its_pattern_reads_it() -> None:
                 text.insert(rng.randrange(len(text) + 1), rng.choice(edits))
             elif text:
                 del text[rng.randrange(len(text))]
-        path = bytes(text)
+        yield bytes(text)
+
+
+def test_a_path_is_read_by_position_as_its_pattern_reads_it() -> None:
+    """`_path` checks a path's form by where a hash's quotes, 0x and commas must be, not by `_PATH`: the same
+    answer for valid paths of 0 to 4 hashes and for every edit of them (a byte changed, added or taken out)."""
+    valid = 0
+    for path in edited_paths(random.Random(20261201), 20_000):
         expected = None if _PATH.fullmatch(path) is None else _hashes(path)
         assert _path(path) == expected, path
         valid += expected is not None
@@ -548,22 +553,9 @@ def test_a_written_path_is_walked_in_c_exactly_where_path_reads_it() -> None:
     walk = native_walk_written
     assert walk is not None, "anchoring._keccak is not built: `make setup` builds it"
     rng = random.Random(20261202)
-    edits = b'"x0aAfgG],[ \\\n9X'
     leaf = rng.randbytes(32)
     valid = 0
-    for _ in range(20_000):
-        text = bytearray(
-            ("[" + ",".join(f'"0x{rng.randbytes(32).hex()}"' for _ in range(rng.randrange(5))) + "]").encode()
-        )
-        for _ in range(rng.randrange(3)):
-            kind = rng.randrange(3)
-            if kind == 0 and text:
-                text[rng.randrange(len(text))] = rng.choice(edits)
-            elif kind == 1:
-                text.insert(rng.randrange(len(text) + 1), rng.choice(edits))
-            elif text:
-                del text[rng.randrange(len(text))]
-        path = bytes(text)
+    for path in edited_paths(rng, 20_000):
         hashes = _path(path)
         expected = None if hashes is None else (walk_proof(leaf, hashes), len(hashes))
         assert walk(leaf, path, MAX_PROOF_LENGTH) == expected, path

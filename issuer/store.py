@@ -534,7 +534,7 @@ class Store:
         for page in self._pages(batch_id, columns, size, documents=documents):
             yield [(r[1], r[2], r[3], r[7] if documents else None, r[4], r[5], r[6]) for r in page]
 
-    def documents(self, batch_id: int) -> "BatchDocuments":
+    def documents(self, batch_id: int) -> BatchDocuments:
         """What reads the batch's signed documents by position, in this process or in one forked from it."""
         return BatchDocuments(self, batch_id)
 

@@ -237,7 +237,7 @@ class BatchDocuments:
     position from `position` to `position + count - 1`, in order, or `StoreError`."""
 
     def __init__(self, store: "Store", batch_id: int) -> None:
-        self._url = store.engine.url.render_as_string(hide_password=False)
+        self._url = store.url
         self._engine, self._pid = store.engine, os.getpid()
         self._batch_id = batch_id
         quote, mark = store.engine.dialect.identifier_preparer.quote, _placeholder(store.engine)

@@ -34,11 +34,26 @@ CONTAINER_NAMES: dict[str, str] = {"jsonl": "receipts.jsonl", "zip": "receipts.z
 ZIP_LEVEL = 6
 
 
+ONE_FILE_ABOVE = 100_000
+"""`auto` writes a file per receipt for batches of up to this many, one JSON Lines file for larger ones: each
+file costs the kernel 25-300 us to create here (a million: minutes, and a folder `ls` and `rm` choke on),
+where a line of one file costs a sequential write."""
+
+
 def check_form(value: str) -> Form:
     for form in FORMS:
         if value == form:
             return form
     raise ValueError(f"receipts form {value!r} is not one of dir, jsonl, zip")
+
+
+def chosen_form(value: str, count: int) -> Form:
+    """The form a batch of `count` receipts is written in when `value` ("auto" or a form) is asked for."""
+    if value == "auto":
+        return "dir" if count <= ONE_FILE_ABOVE else "jsonl"
+    if value not in FORMS:
+        raise ValueError(f"receipts form {value!r} is not one of auto, dir, jsonl, zip")
+    return check_form(value)
 
 
 @dataclass(frozen=True)

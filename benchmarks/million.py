@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from anchoring.localnode import free_port
+from anchoring.receiptwrite import chosen_form
 from benchmarks.run import CLI, run_cli, write_records
 
 
@@ -117,7 +118,8 @@ def bench_million(folder: Path, records: int, cryptosuite: str, receipts: str | 
     return {
         "records": records,
         "cryptosuite": cryptosuite,
-        "receipts": receipts or "dir",
+        "receipts": chosen_form(receipts or "auto", records),
+        "baseline_receipts": chosen_form(receipts or "auto", 10_000),
         "end_to_end_s": big["wall_s"],
         "records_per_s": round(records / big["wall_s"]),
         "peak_memory_mib": big["peak_tree_pss_mib"],

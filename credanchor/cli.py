@@ -180,8 +180,13 @@ def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
         )
     render.out.print(
         f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n{anchored}\n"
-        f"receipts in {_receipts_of(batch)} (each verified against the chain)\nmanifest {outcome.manifest}"
+        f"receipts in {_receipts_of(batch)} (each verified against the chain)\nmanifest {outcome.manifest}",
+        markup=False,
     )
+    if batch.receipts in ("jsonl", "zip"):
+        render.out.print(
+            f"one earner's receipt: credanchor extract {_receipts_of(batch)} --id <credential id>", markup=False
+        )
     for line in outcome.pending:
         render.err.print(f"pending: {line}", markup=False)
     if outcome.delivery_list is not None:

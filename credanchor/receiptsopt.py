@@ -7,6 +7,7 @@ import typer
 
 
 class ReceiptForm(StrEnum):
+    AUTO = "auto"
     DIR = "dir"
     JSONL = "jsonl"
     ZIP = "zip"
@@ -16,7 +17,7 @@ ReceiptsOpt = Annotated[
     ReceiptForm | None,
     typer.Option(
         "--receipts",
-        help="Write receipts as a file each (dir), one JSON Lines file (jsonl) or one zip (default: [earner] "
-        "receipts). `resume` keeps the batch's form.",
+        help="Write receipts as a file each (dir), one JSON Lines file (jsonl) or one zip; auto: a file each up "
+        "to 100,000 receipts, jsonl above (default: [earner] receipts, auto). `resume` keeps the batch's form.",
     ),
 ]

@@ -40,7 +40,7 @@ from anchoring.progress import Progress, Silent
 from anchoring.receipt import (
     AnchorSection,
 )
-from anchoring.receiptwrite import check_form
+from anchoring.receiptwrite import check_form, chosen_form
 from issuer.anchorjob import AnchorJob
 from issuer.baked import bake_batch
 from issuer.batchbuild import BatchJob, build_chunks
@@ -209,10 +209,10 @@ class BatchIssuer:
         bake: str | None = None,
         pdf: bool = False,
         others: dict[int, OtherChain] | None = None,
-        receipts: str = "dir",
+        receipts: str = "auto",
     ) -> None:
         self.workspace = workspace
-        self.receipts = receipts  # the form new batches' receipts are written in (each batch keeps its own)
+        self.receipts = receipts  # the form (or "auto") new batches' receipts are written in (each keeps its own)
         self.bake = bake  # "png" or "svg": each receipt baked into a badge image beside it (issuer/baked.py)
         self.config = workspace.config
         self.store = store
@@ -248,7 +248,8 @@ class BatchIssuer:
                 self._refuse_reissue(plan)
             batch = self._prepare(plan, out_dir, recheck=not allow_reissue)
             plan.records.clear()
-            batch = self.store.update_batch(batch.id or 0, receipts=self.receipts)  # what `resume` writes too
+            # the form kept with the batch: what `resume` writes too
+            batch = self.store.update_batch(batch.id or 0, receipts=chosen_form(self.receipts, batch.count))
             return self._drive(batch, resumed=False)
 
     def resume(self, batch: Batch) -> Outcome:
@@ -541,7 +542,9 @@ class BatchIssuer:
         self.progress.stage("writing receipts, each checked against the chain", len(leaves))
         every = [e for e in evidences if e is not None]
         # The form the batch was issued with (on `resume` too); one delivered before forms existed: files.
-        form = check_form(batch.receipts or ("dir" if batch.delivered_at is not None else self.receipts))
+        form = check_form(
+            batch.receipts or ("dir" if batch.delivered_at is not None else chosen_form(self.receipts, batch.count))
+        )
         if batch.receipts is None:
             batch = self.store.update_batch(batch.id or 0, receipts=form)
         manifest = write_manifest(self.workspace, batch, tree, anchors, [digest for digest, _ in stored], evidences)

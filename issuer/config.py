@@ -122,8 +122,9 @@ class EarnerConfig(_Section):
 
     bake: Literal["png", "svg"] | None = None
     pdf: bool = False
-    receipts: Literal["dir", "jsonl", "zip"] = "dir"
-    """The form receipts are written in: a file each, one JSON Lines file, or one zip (`issue --receipts`)."""
+    receipts: Literal["auto", "dir", "jsonl", "zip"] = "auto"
+    """The form receipts are written in: a file each, one JSON Lines file, or one zip (`issue --receipts`);
+    `auto`, a file each up to 100,000 receipts and one JSON Lines file for larger batches."""
 
 
 class ShareConfig(_Section):

@@ -113,12 +113,34 @@ def test_the_default_form_is_the_config_s_and_dir_is_unchanged(cli: Cli, ws: Wor
     assert Store(ws.database_url).batch(batch).receipts == "dir"
 
 
+def test_auto_writes_one_json_lines_file_for_a_batch_over_the_limit(
+    cli: Cli, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("anchoring.receiptwrite.ONE_FILE_ABOVE", 3)  # 100,000 in use: the same rule, smaller
+    small, small_out = issue(cli, ws, 3)
+    assert len(list(small_out.glob("*.json"))) == 3
+    records = write_csv(ws.root / "over.csv", people(4, "over.example.org"))
+    out = ws.root / "out-over"
+    result = cli("issue", records, "--achievement", "example", "--out", out, "-w", ws.root, "--receipts", "auto")
+    assert result.code == 0, result.out + result.err
+    batch = int(re.search(r"issued batch (\d+)", result.out).group(1))  # type: ignore[union-attr]
+    container = out / "receipts.jsonl"
+    assert f"receipts in {container} (each verified against the chain)" in result.out
+    assert f"one earner's receipt: credanchor extract {container} --id <credential id>" in result.out
+    assert sorted(p.name for p in out.iterdir()) == ["delivery.csv", "manifest", "receipts.jsonl"]
+    store = Store(ws.database_url)
+    assert [store.batch(small).receipts, store.batch(batch).receipts] == ["dir", "jsonl"]  # kept for `resume`
+    whole = cli("verify", container, "-w", ws.root)
+    assert whole.out.splitlines()[-1] == "4 receipts: 4 valid"
+
+
 def test_an_unknown_form_is_refused(cli: Cli, ws: Workspace) -> None:
     records = write_csv(ws.root / "unknown-form.csv", people(2, "unknown.example.org"))
     refused = cli("issue", records, "--achievement", "example", "--receipts", "tar", "-w", ws.root)
     assert refused.code == 2
-    assert "Invalid value for '--receipts': Value error, 'tar' is not one of 'dir', 'jsonl', 'zip'." in " ".join(
-        refused.err.replace("│", " ").split()
+    assert (
+        "Invalid value for '--receipts': Value error, 'tar' is not one of 'auto', 'dir', 'jsonl', 'zip'."
+        in " ".join(refused.err.replace("│", " ").split())
     )
 
 

@@ -31,11 +31,13 @@ from anchoring.receiptfiles import (
     receipt_file_name,
 )
 from anchoring.receiptwrite import (
+    ONE_FILE_ABOVE,
     ChunkNotWritten,
     ContainerWriter,
     Encoded,
     Slots,
     check_form,
+    chosen_form,
     compact_receipt,
     encode_chunk,
     remove_stale_temps,
@@ -464,6 +466,29 @@ def test_extract_refuses_a_json_lines_file_holding_one_credential_twice(tmp_path
 def test_an_unknown_form_is_refused() -> None:
     with pytest.raises(ValueError, match="^receipts form 'tar' is not one of dir, jsonl, zip$"):
         check_form("tar")
+    with pytest.raises(ValueError, match="^receipts form 'auto' is not one of dir, jsonl, zip$"):
+        check_form("auto")  # a choice made per batch, never a batch's form
+    with pytest.raises(ValueError, match="^receipts form 'tar' is not one of auto, dir, jsonl, zip$"):
+        chosen_form("tar", 10)
+
+
+def test_auto_writes_a_file_each_up_to_the_limit_and_one_json_lines_file_above() -> None:
+    assert ONE_FILE_ABOVE == 100_000
+    assert [chosen_form("auto", n) for n in (1, ONE_FILE_ABOVE, ONE_FILE_ABOVE + 1, 1_000_000)] == [
+        "dir",
+        "dir",
+        "jsonl",
+        "jsonl",
+    ]
+    # a form asked for by name is kept whatever the size
+    assert [chosen_form(form, n) for form in ("dir", "jsonl", "zip") for n in (1, 1_000_000)] == [
+        "dir",
+        "dir",
+        "jsonl",
+        "jsonl",
+        "zip",
+        "zip",
+    ]
 
 
 def test_a_jsonl_offset_into_the_middle_of_a_line_is_refused(tmp_path: Path) -> None:

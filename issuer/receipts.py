@@ -18,7 +18,6 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -236,18 +235,12 @@ def encode_receipts(job: Job) -> tuple[Encoded, list[Failure]]:
     try:
         receipts = _receipts(job)  # each a line without its break, as a reader of a JSON Lines line gets it
         named = [(credential_id, receipt_name(credential_id), line) for credential_id, line in receipts]
-        # Encoded and written by a thread while this one checks the same bytes: the write waits on the disk
-        # (the kernel holds writers to its pace once gigabytes are dirty), and the check need not wait with it.
-        with ThreadPoolExecutor(1, thread_name_prefix="container-write") as writer:
-            writing = writer.submit(encode_chunk, job.form, named, job.when, (slots, job.number))
-            try:
-                failures = _checked(receipts, add_break=job.form == "zip")
-            finally:
-                encoded = writing.result()  # its failure first: the chunks after this one must not wait
+        encoded = encode_chunk(job.form, named, job.when, (slots, job.number))
     except BaseException:
         slots.give_up()  # the chunks after this one must not wait for one that will not come
         raise
-    return encoded, failures
+    del named
+    return encoded, _checked(receipts, add_break=job.form == "zip")
 
 
 def write_manifest(

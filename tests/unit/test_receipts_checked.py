@@ -147,3 +147,25 @@ def test_a_chunk_that_cannot_be_made_fails_the_batch_without_keeping_the_others_
             lambda r: [],
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def failing_check(receipts: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """A check that breaks down on the second chunk (runs in the worker processes, as the chunk is written)."""
+    if any(credential_id.endswith("000000000800") for credential_id, _ in receipts):
+        raise RuntimeError("the check broke down")
+    return []
+
+
+@pytest.mark.parametrize("form", ["jsonl", "zip"])
+def test_a_check_that_breaks_down_fails_the_batch_without_keeping_the_others_waiting(
+    tmp_path: Path, form: Form
+) -> None:
+    """A check that raises after its chunk took its range: the error is the check's, the chunks after it do
+    not wait forever, and no container is left, whole or temporary."""
+    rows, documents, tree = batch(2500)
+    chunks = [rows[i : i + 700] for i in range(0, len(rows), 700)]
+    with pytest.raises(RuntimeError, match="^the check broke down$"):
+        write_batch_receipts(
+            tmp_path, chunks, documents, tree, to_hex(tree.root), [ANCHOR], [], Silent(), form, failing_check
+        )
+    assert list(tmp_path.iterdir()) == []

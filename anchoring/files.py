@@ -1,5 +1,4 @@
-"""Writing files so that a crash leaves either the old file or the new one, never half of either (`bulk_write`:
-or, for a file that was not there, one its writer's rerun replaces)."""
+"""Writing files so that a crash leaves either the old file or the new one, never half of either."""
 
 import os
 import tempfile
@@ -42,29 +41,6 @@ def atomic_write_parts(path: Path, parts: Iterable[bytes], *, mode: int | None =
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-
-
-def bulk_write(path: Path, data: bytes) -> None:
-    """Write one of many files whose writer records them only after it has flushed them all (`os.sync()`),
-    and rewrites every unrecorded one when it is run again (a batch's receipts). A new file is created
-    straight under its name (one directory entry: no temporary name to make and rename, which costs this
-    kernel as much again); a file that is there already, whole or left partial by a killed run, is replaced
-    through a temporary name (`atomic_write`), so a file that was whole never reads as half of anything.
-    `path`'s folder must exist."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # O_EXCL: never through a symlink
-    except FileExistsError:
-        atomic_write(path, data, durable=False)
-        return
-    try:
-        done = os.write(fd, data)
-        while done < len(data):  # a short write (a full disk reports itself on the next one)
-            done += os.write(fd, memoryview(data)[done:])
-    except BaseException:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise
-    os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None, durable: bool = True) -> None:

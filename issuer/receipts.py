@@ -5,9 +5,8 @@ workers; `jsonl` and `zip`, one container (`receipts.jsonl`, `receipts.zip`) the
 each written straight into it at the range the chunks before it leave (`anchoring.receiptwrite`). The
 issuer's self-check runs in the same workers, on each chunk's bytes as they are written.
 
-Invariants: receipts are written (each file whole, or the whole container) before any of them is recorded in
-the database, and flushed with one sync (a file a killed run left partial is never recorded, and the rerun
-replaces it: `anchoring.files.bulk_write`); a check sees exactly the bytes a reader gets at the
+Invariants: receipts are written (atomically, each file or the whole container) before any of them is
+recorded in the database, and flushed with one sync; a check sees exactly the bytes a reader gets at the
 receipt's location; every receipt lists every anchor it is given (the home
 chain's first) with that anchor's evidence; the manifest names the batch root, every digest in tree leaf
 order and every anchor, and holds no personal data.
@@ -25,7 +24,7 @@ from typing import NamedTuple
 from anchoring.errors import CredanchorError, VerificationFailed
 from anchoring.evidencecollect import BatchEvidence
 from anchoring.faults import fault
-from anchoring.files import atomic_write_text, bulk_write
+from anchoring.files import atomic_write, atomic_write_text
 from anchoring.merkle import SCHEME, MerkleTree
 from anchoring.progress import Progress
 from anchoring.receipt import (
@@ -220,7 +219,7 @@ def write_receipts(job: Job) -> tuple[dict[str, str], list[Failure]]:
     receipts = [(credential_id, line + b"\n") for credential_id, line in _receipts(job)]  # a file ends its line
     for credential_id, data in receipts:
         path = out_dir / receipt_name(credential_id)
-        bulk_write(path, data)
+        atomic_write(path, data, durable=False)
         written[credential_id] = str(path)
     return written, _checked(receipts)
 

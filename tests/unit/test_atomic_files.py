@@ -1,15 +1,13 @@
 """Files written whole or not at all: `atomic_write`, `atomic_write_parts` (a file made as it is written) and
-`StagedFile` (one written for as long as its maker needs, put in place only when it says so); `bulk_write`, a
-new file made under its name and an existing one replaced whole."""
+`StagedFile` (one written for as long as its maker needs, put in place only when it says so)."""
 
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from anchoring.files import StagedFile, atomic_write, atomic_write_parts, bulk_write
+from anchoring.files import StagedFile, atomic_write, atomic_write_parts
 
 
 def test_parts_are_written_one_after_another_with_the_mode_asked(tmp_path: Path) -> None:
@@ -78,58 +76,3 @@ def test_a_killed_makers_staged_file_is_removed_by_the_next(tmp_path: Path) -> N
     assert not stale.exists()
     assert other.exists()
     staged.abort()
-
-
-def test_a_bulk_file_is_made_under_its_name_and_an_existing_one_replaced_whole(tmp_path: Path) -> None:
-    path = tmp_path / "receipt.json"
-    bulk_write(path, b'{"new":1}\n')
-    assert path.read_bytes() == b'{"new":1}\n'
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644 & ~_umask()
-    inode = path.stat().st_ino
-    path.write_bytes(b'{"half')  # what a killed run may leave: the rerun replaces it through a new file
-    bulk_write(path, b'{"again":1}\n')
-    assert path.read_bytes() == b'{"again":1}\n'
-    assert path.stat().st_ino != inode
-    assert [p.name for p in tmp_path.iterdir()] == ["receipt.json"]
-
-
-def test_a_bulk_file_replaces_a_symlink_at_its_name_without_writing_through_it(tmp_path: Path) -> None:
-    elsewhere = tmp_path / "elsewhere.txt"
-    elsewhere.write_bytes(b"not to be touched")
-    path = tmp_path / "receipt.json"
-    path.symlink_to(elsewhere)
-    bulk_write(path, b"receipt")
-    assert not path.is_symlink()
-    assert [path.read_bytes(), elsewhere.read_bytes()] == [b"receipt", b"not to be touched"]
-
-
-def test_a_bulk_file_is_written_whole_through_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write = os.write
-    monkeypatch.setattr("anchoring.files.os.write", lambda fd, data: write(fd, bytes(data[:3])))
-    bulk_write(tmp_path / "r.json", b"0123456789" * 10)
-    assert (tmp_path / "r.json").read_bytes() == b"0123456789" * 10
-
-
-def test_a_bulk_file_that_cannot_be_written_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write = os.write
-
-    def full(fd: int, data: bytes) -> int:
-        if len(data) < 100:
-            raise OSError(28, "No space left on device")
-        return write(fd, bytes(data[:50]))
-
-    monkeypatch.setattr("anchoring.files.os.write", full)
-    with pytest.raises(OSError, match=r"^\[Errno 28\] No space left on device$"):
-        bulk_write(tmp_path / "r.json", b"x" * 120)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_bulk_file_needs_its_folder(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        bulk_write(tmp_path / "missing" / "r.json", b"x")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -168,7 +168,9 @@ def issue(
 def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
     batch = outcome.batch
     if outcome.already_delivered:
-        render.out.print(f"batch {batch.id} was issued already (root {batch.root}); receipts in {batch.out_dir}")
+        render.out.print(
+            f"batch {batch.id} was issued already (root {batch.root}); receipts in {_receipts_of(batch)}", markup=False
+        )
         return
     prefix = "resumed and finished" if outcome.resumed else "issued"
     confirmed = [a for a in outcome.anchors if a.state == "confirmed"]

@@ -132,6 +132,10 @@ def test_auto_writes_one_json_lines_file_for_a_batch_over_the_limit(
     assert [store.batch(small).receipts, store.batch(batch).receipts] == ["dir", "jsonl"]  # kept for `resume`
     whole = cli("verify", container, "-w", ws.root)
     assert whole.out.splitlines()[-1] == "4 receipts: 4 valid"
+    again = cli("issue", records, "--achievement", "example", "--out", out, "-w", ws.root)
+    assert again.code == 0, again.out + again.err
+    assert f"batch {batch} was issued already (root " in again.out
+    assert again.out.rstrip().endswith(f"; receipts in {container}")
 
 
 def test_an_unknown_form_is_refused(cli: Cli, ws: Workspace) -> None:

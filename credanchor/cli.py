@@ -167,10 +167,9 @@ def issue(
 
 def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
     batch = outcome.batch
+    where, container = _receipts_of(batch)
     if outcome.already_delivered:
-        render.out.print(
-            f"batch {batch.id} was issued already (root {batch.root}); receipts in {_receipts_of(batch)}", markup=False
-        )
+        render.out.print(f"batch {batch.id} was issued already (root {batch.root}); receipts in {where}", markup=False)
         return
     prefix = "resumed and finished" if outcome.resumed else "issued"
     confirmed = [a for a in outcome.anchors if a.state == "confirmed"]
@@ -182,13 +181,11 @@ def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
         )
     render.out.print(
         f"{prefix} batch {batch.id}: {batch.count} credentials, root {batch.root}\n{anchored}\n"
-        f"receipts in {_receipts_of(batch)} (each verified against the chain)\nmanifest {outcome.manifest}",
+        f"receipts in {where} (each verified against the chain)\nmanifest {outcome.manifest}",
         markup=False,
     )
-    if batch.receipts in ("jsonl", "zip"):
-        render.out.print(
-            f"one earner's receipt: credanchor extract {_receipts_of(batch)} --id <credential id>", markup=False
-        )
+    if container:
+        render.out.print(f"one earner's receipt: credanchor extract {where} --id <credential id>", markup=False)
     for line in outcome.pending:
         render.err.print(f"pending: {line}", markup=False)
     if outcome.delivery_list is not None:
@@ -197,11 +194,12 @@ def _print_outcome(outcome: "Outcome", bake: str | None = None) -> None:
         render.out.print(f"baked {bake.upper()} badges beside the receipts (each read back and checked)")
 
 
-def _receipts_of(batch: "Batch") -> str:
+def _receipts_of(batch: "Batch") -> tuple[str, bool]:
+    """Where the batch's receipts are (its folder, or the container in it), and whether that is a container."""
     from anchoring.receiptwrite import CONTAINER_NAMES
 
     name = CONTAINER_NAMES.get(batch.receipts or "dir")
-    return f"{batch.out_dir}/{name}" if name else batch.out_dir
+    return (f"{batch.out_dir}/{name}", True) if name else (batch.out_dir, False)
 
 
 @app.command()
